@@ -1,0 +1,24 @@
+"""minigrad: a small tape-based autograd framework for understanding batch normalization.
+
+    import minigrad as mg
+    x = mg.randn(3, 4, requires_grad=True)
+    (x * x).sum().backward()
+"""
+from minigrad._version import __version__
+from minigrad.tensor import Tensor
+from minigrad.dtypes import bool_ as bool, float32, float64, int64  # noqa: A001
+from minigrad.dtypes import dtype
+from minigrad.device import device
+from minigrad import autograd, cuda
+from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from minigrad.config import get_num_threads, set_num_threads, show_config
+from minigrad.creation import (arange, empty, eye, from_numpy, full, full_like, ones, ones_like,
+                               rand, randint, randn, tensor, zeros, zeros_like)
+from minigrad.rng import manual_seed
+from minigrad.ops import (abs, add, amax, amin, argmax, argmin, broadcast_to, cat, clamp, div,
+                          eq, exp, expand, flatten, ge, gt, le, log, lt, matmul, max, maximum,
+                          mean, min, minimum, mul, ne, neg, pad, permute, pow, relu, reshape,
+                          rsqrt, sigmoid, sign, sqrt, squeeze, stack, std, sub, sum, tanh,
+                          transpose, unsqueeze, var, where)
+
+clip = clamp

@@ -1,0 +1,96 @@
+# cython: language_level=3
+"""Batched GEMM through the BLAS that SciPy ships (``scipy.linalg.cython_blas``).
+
+BLAS is column-major; our arrays are row-major. A row-major M x K matrix read as
+column-major is its K x M transpose, so ``C = A @ B`` is computed as the column-major
+product ``C^T = B^T @ A^T`` with A and B swapped. An operand stored column-major (a
+transposed view, as matmul's backward produces) needs no copy: its ``trans`` flag flips.
+
+The batch loop is serial on purpose: each GEMM is already threaded by BLAS, and BLAS
+threads must never run inside an OpenMP ``prange``.
+"""
+from scipy.linalg.cython_blas cimport sgemm, dgemm
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef int _matrix_layout(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t s_row, Py_ssize_t s_col,
+                        int *ld) except -2:
+    """0 for row-major, 1 for column-major, -1 when BLAS cannot read it; strides in elements.
+
+    A stride along a dimension of extent 1 is never used, so it does not constrain the layout.
+    """
+    cdef Py_ssize_t lead
+    if cols <= 1 or s_col == 1:
+        lead = s_row if rows > 1 else max(cols, 1)
+        if lead >= max(cols, 1) and lead < 2147483647:
+            ld[0] = <int>lead
+            return 0
+    if rows <= 1 or s_row == 1:
+        lead = s_col if cols > 1 else max(rows, 1)
+        if lead >= max(rows, 1) and lead < 2147483647:
+            ld[0] = <int>lead
+            return 1
+    return -1
+
+
+def blas_readable(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t s_row, Py_ssize_t s_col):
+    """Whether a matrix with these extents and element strides can go to BLAS without a copy."""
+    cdef int ld
+    return _matrix_layout(rows, cols, s_row, s_col, &ld) >= 0
+
+
+def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
+         const long long[::1] a_index, const long long[::1] b_index):
+    """``out[i] = a[a_index[i]] @ b[b_index[i]]`` for every batch entry ``i``.
+
+    ``a`` is (Ba, M, K), ``b`` is (Bb, K, N), ``out`` is (B, M, N) and C-contiguous. Each
+    matrix of ``a`` and ``b`` must be row- or column-major (any batch stride, 0 included).
+    """
+    cdef Py_ssize_t M = a.shape[1], K = a.shape[2], N = b.shape[2], B = out.shape[0]
+    cdef Py_ssize_t item = sizeof(real), i
+    cdef int lda, ldb, ldc, m_, n_, k_
+    cdef int layout_a, layout_b
+    cdef char ta, tb
+    cdef real alpha = 1, beta = 0
+    cdef const real *pa
+    cdef const real *pb
+    cdef real *pc
+    cdef Py_ssize_t sa0, sb0
+
+    if b.shape[1] != K:
+        raise ValueError(f"gemm: inner dimensions differ ({K} != {b.shape[1]})")
+    if out.shape[1] != M or out.shape[2] != N:
+        raise ValueError(f"gemm: out has shape {tuple(out.shape)[:3]}, expected ({B}, {M}, {N})")
+    if a_index.shape[0] != B or b_index.shape[0] != B:
+        raise ValueError(f"gemm: index arrays must have {B} entries")
+    if M == 0 or N == 0 or K == 0 or B == 0:
+        raise ValueError("gemm: empty operands are handled by the caller, not the kernel")
+    if M > 2147483647 or N > 2147483647 or K > 2147483647:
+        raise ValueError("gemm: a matrix dimension exceeds BLAS's 32-bit limit")
+    for i in range(B):
+        if not (0 <= a_index[i] < a.shape[0] and 0 <= b_index[i] < b.shape[0]):
+            raise IndexError(f"gemm: batch index out of range at entry {i}")
+    layout_a = _matrix_layout(M, K, a.strides[1] // item, a.strides[2] // item, &lda)
+    layout_b = _matrix_layout(K, N, b.strides[1] // item, b.strides[2] // item, &ldb)
+    if layout_a < 0 or layout_b < 0:
+        raise ValueError("gemm: each matrix must be row- or column-major; copy it first")
+
+    ta = b'N' if layout_a == 0 else b'T'
+    tb = b'N' if layout_b == 0 else b'T'
+    m_, n_, k_, ldc = <int>N, <int>M, <int>K, <int>N
+    sa0 = a.strides[0] // item
+    sb0 = b.strides[0] // item
+    with nogil:
+        for i in range(B):
+            pa = &a[0, 0, 0] + a_index[i] * sa0
+            pb = &b[0, 0, 0] + b_index[i] * sb0
+            pc = &out[i, 0, 0]
+            if real is float:
+                sgemm(&tb, &ta, &m_, &n_, &k_, &alpha, <float *>pb, &ldb, <float *>pa, &lda,
+                      &beta, pc, &ldc)
+            else:
+                dgemm(&tb, &ta, &m_, &n_, &k_, &alpha, <double *>pb, &ldb, <double *>pa, &lda,
+                      &beta, pc, &ldc)

@@ -1,0 +1,192 @@
+"""Reverse-mode replay of the tape.
+
+``_run`` is the one place where gradients are un-broadcast back to each input's shape,
+cast back to its dtype, and accumulated: op backward rules only say how a gradient flows,
+never how it is summed.
+"""
+from minigrad import ops
+from minigrad.autograd.grad_mode import set_grad_enabled
+from minigrad.autograd.graph import Node, _edge, _released_error
+from minigrad.tensor import Tensor
+
+
+def backward(tensor, gradient=None, retain_graph=False, create_graph=False, inputs=None):
+    """Accumulate d(tensor)/d(leaf) into ``.grad`` of every leaf that requires grad
+    (or only of ``inputs`` when given)."""
+    if not tensor.requires_grad:
+        raise RuntimeError("backward: the tensor does not require grad and has no grad_fn "
+                           "(was it computed under no_grad, or from tensors that do not "
+                           "require grad?)")
+    gradient = _root_gradient(tensor, gradient, "backward")
+    targets = None if inputs is None else _as_tuple(inputs)
+    _run((tensor,), (gradient,), retain_graph or create_graph, create_graph, targets,
+         accumulate=True)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned rather than stored."""
+    outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    grad_outputs = _as_tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    for i, t in enumerate(outputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: output {i} does not require grad and has no grad_fn")
+    roots = tuple(_root_gradient(t, g, "grad") for t, g in zip(outputs, grad_outputs))
+    if retain_graph is None:
+        retain_graph = create_graph
+    found = _run(outputs, roots, retain_graph, create_graph, inputs, accumulate=False)
+    result = []
+    for i, t in enumerate(inputs):
+        g = found.get(_key(_edge(t)))
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} was not used in the graph of the outputs; "
+                               f"pass allow_unused=True if that is expected")
+        result.append(g)
+    return tuple(result)
+
+
+def _as_tuple(x):
+    if isinstance(x, Tensor) or x is None:
+        return (x,)
+    return tuple(x)
+
+
+def _root_gradient(tensor, gradient, who):
+    if gradient is None:
+        if tensor.data.size != 1:
+            raise RuntimeError(f"{who}: grad can be implicitly created only for scalar outputs; "
+                               f"pass a gradient for the output of shape {tensor.shape}")
+        return Tensor._make(ops.backend_of(tensor).xp.ones_like(tensor.data))
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor(gradient)
+    if gradient.shape != tensor.shape:
+        raise RuntimeError(f"{who}: gradient has shape {gradient.shape} but the output has "
+                           f"shape {tensor.shape}")
+    return gradient
+
+
+def _key(edge):
+    """A hashable identity for a gradient destination (leaf tensors by id)."""
+    return id(edge) if isinstance(edge, Tensor) else edge
+
+
+def _node_of(edge):
+    t = type(edge)
+    if t is Node:
+        return edge
+    if t is tuple:
+        return edge[0]
+    return None
+
+
+def _reachable(edges):
+    """Every node reachable from ``edges``, iteratively (graphs can be 10,000s deep)."""
+    seen = set()
+    stack = [n for n in map(_node_of, edges) if n is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for e in node.next:
+            n = _node_of(e) if e is not None else None
+            if n is not None and n not in seen:
+                stack.append(n)
+    return seen
+
+
+def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
+    """Send ``root_grads`` back through the graph in reverse tape order.
+
+    targets None: every leaf that requires grad accumulates ``.grad``. Otherwise only the
+    targets receive gradients: into ``.grad`` when ``accumulate``, else into the returned
+    dict, and nodes that lead to no target are not run at all.
+    """
+    target_keys = None if targets is None else {_key(_edge(t)) for t in targets}
+    found = {}
+    pending = {}
+
+    def send(edge, g):
+        t = type(edge)
+        if target_keys is not None and _key(edge) in target_keys:
+            k = _key(edge)
+            found[k] = g if k not in found else found[k] + g
+            if accumulate and t is Tensor:
+                _accumulate_leaf(edge, g, create_graph)
+        elif t is Tensor:
+            if target_keys is None:
+                _accumulate_leaf(edge, g, create_graph)
+            return
+        if t is Node:
+            prev = pending.get(edge)
+            pending[edge] = g if prev is None else prev + g
+        elif t is tuple:
+            node, slot = edge
+            slots = pending.get(node)
+            if slots is None:
+                slots = pending[node] = [None] * node.n_out
+            slots[slot] = g if slots[slot] is None else slots[slot] + g
+
+    root_edges = [_edge(t) for t in roots]
+    order = sorted(_reachable(root_edges), key=lambda n: n.seq, reverse=True)
+    if target_keys is not None:
+        order = _leading_to(order, target_keys)
+
+    with set_grad_enabled(create_graph):
+        for edge, g in zip(root_edges, root_grads):
+            if edge is not None:
+                send(edge, g)
+        for node in order:
+            g = pending.pop(node, None)
+            if g is None:
+                continue
+            if node.released:
+                raise _released_error(node)
+            if node.n_out == 1:
+                grads = node.op.backward(node, g)
+            else:
+                grads = node.op.backward(node, *g)
+            if type(grads) is not tuple:
+                grads = (grads,)
+            if not retain_graph:
+                node.release()
+            for edge, gi, shape, dtype in zip(node.next, grads, node.shapes, node.dtypes):
+                if edge is None or gi is None:
+                    continue
+                if gi.data.shape != shape:
+                    gi = ops.sum_to(gi, shape)
+                if gi.data.dtype != dtype:
+                    gi = ops.cast(gi, dtype)
+                send(edge, gi)
+    return found
+
+
+def _leading_to(order, target_keys):
+    """The nodes of ``order`` (newest first) from which some target can be reached."""
+    useful = set()
+    for node in reversed(order):  # oldest first: inputs are decided before their users
+        for e in node.next:
+            if e is None:
+                continue
+            child = _node_of(e)
+            if _key(e) in target_keys or (child is not None and child in useful):
+                useful.add(node)
+                break
+    return [n for n in order if n in useful]
+
+
+def _accumulate_leaf(leaf, g, create_graph):
+    if create_graph:
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+    elif leaf.grad is None:
+        # a copy: the incoming array may be shared with other gradients of this pass
+        leaf.grad = Tensor._make(g.data.copy())
+    else:
+        leaf.grad = Tensor._make(leaf.grad.data + g.data)

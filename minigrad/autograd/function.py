@@ -1,0 +1,114 @@
+"""``mg.autograd.Function``: user-defined ops with their own gradient, PyTorch's interface.
+
+``forward(ctx, *args)`` receives tensors (with grad mode off) and returns a tensor or a
+tuple of tensors; ``backward(ctx, *grads)`` returns one gradient per forward argument
+(None for non-tensors). The ``ctx`` is the tape node itself.
+"""
+from minigrad.autograd.grad_mode import _state as _grad_state, no_grad
+from minigrad.autograd.graph import Node
+from minigrad.tensor import Tensor
+
+
+class _Ctx:
+    """The ctx for a call that records nothing: it accepts saves and forgets them."""
+
+    def save_for_backward(self, *tensors):
+        pass
+
+
+class _SavedOutput:
+    """Marks a saved tensor that is one of the outputs (kept as an array: no cycle)."""
+    __slots__ = ("slot",)
+
+    def __init__(self, slot):
+        self.slot = slot
+
+
+class _FunctionBackward:
+    """Adapts a Function subclass to the engine's ``op.backward(node, *grads)``."""
+
+    def __init__(self, fn, positions, n_args):
+        self.fn, self.positions, self.n_args = fn, positions, n_args
+        self.__name__ = fn.__name__
+
+    def backward(self, ctx, *grads):
+        filled = []
+        for slot, g in enumerate(grads):
+            if g is None:  # an output that received no gradient contributes zeros
+                from minigrad.ops._common import xp_of
+                out = ctx._outs[slot]
+                g = Tensor._make(xp_of(out).zeros_like(out))
+            filled.append(g)
+        result = self.fn.backward(ctx, *filled)
+        if not isinstance(result, tuple):
+            result = (result,)
+        if len(result) != self.n_args:
+            raise RuntimeError(f"{self.fn.__name__}.backward returned {len(result)} gradients, "
+                               f"expected {self.n_args} (one per forward argument)")
+        picked = []
+        for i, pos in enumerate(self.positions):
+            g = result[pos]
+            if g is not None:
+                if not isinstance(g, Tensor):
+                    g = Tensor(g)
+                if g.shape != ctx.shapes[i]:
+                    raise RuntimeError(
+                        f"{self.fn.__name__}.backward returned a gradient of shape {g.shape} "
+                        f"for argument {pos}, expected {ctx.shapes[i]}")
+            picked.append(g)
+        return tuple(picked)
+
+
+def _saved_tensors(ctx):
+    saved = Node.saved_tensors.fget(ctx)
+    return tuple(
+        _output_tensor(ctx, s.slot) if isinstance(s, _SavedOutput) else s for s in saved)
+
+
+def _output_tensor(ctx, slot):
+    t = Tensor._make(ctx._outs[slot], ctx if _grad_state.enabled else None)
+    if t._node is not None and ctx.n_out > 1:
+        t._slot = slot
+    return t
+
+
+class FunctionNode(Node):
+    __slots__ = ()
+    saved_tensors = property(_saved_tensors)
+
+
+class Function:
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError(f"a Function subclass must define forward")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError(f"a Function subclass must define backward")
+
+    @classmethod
+    def apply(cls, *args):
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        tensors = [args[i] for i in positions]
+        record = _grad_state.enabled and any(t.requires_grad for t in tensors)
+        if record:
+            ctx = FunctionNode(_FunctionBackward(cls, positions, len(args)), tensors)
+        else:
+            ctx = _Ctx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        with no_grad():
+            out = cls.forward(ctx, *args)
+        if not record:
+            return out
+        single = isinstance(out, Tensor)
+        outs = (out,) if single else tuple(out)
+        if not all(isinstance(o, Tensor) for o in outs):
+            raise TypeError(f"{cls.__name__}.forward must return a tensor or a tuple of tensors")
+        ctx.n_out = len(outs)
+        ctx._outs = tuple(o.data for o in outs)
+        saved = ctx.__dict__.get("saved")
+        if saved:
+            ctx.saved = tuple(
+                next((_SavedOutput(k) for k, o in enumerate(outs) if s is o), s) for s in saved)
+        results = tuple(_output_tensor(ctx, k) for k in range(len(outs)))
+        return results[0] if single else results

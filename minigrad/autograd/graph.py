@@ -1,0 +1,152 @@
+"""The tape: one ``Node`` per recorded op, in execution order.
+
+``apply`` runs a primitive's forward on raw arrays and, when any input requires grad and
+grad mode is on, records a Node holding what backward needs. A node's sequence number is
+its position on the tape; ``engine.backward`` replays the reachable nodes in reverse order.
+
+Nodes are owned by the tensors they produced and point only at older nodes, so there is
+no global list that grows and no reference cycle: drop the last tensor of a graph and the
+whole graph is freed. An op that needs its own output in backward saves the *array*; the
+Tensor is rebuilt on demand (``ctx.output``), which is what keeps that cycle-free.
+"""
+import itertools
+
+import numpy as np
+
+from minigrad.autograd.grad_mode import _state as _grad_state
+from minigrad.tensor import Tensor
+
+_tape_position = itertools.count()
+
+
+class Node:
+    """One op on the tape; also the ``ctx`` its forward and backward see.
+
+    Structural fields live in slots; anything an op saves goes in ``__dict__`` and is
+    dropped by ``release()`` after backward unless the graph is retained.
+    """
+
+    __slots__ = ("op", "seq", "next", "shapes", "dtypes", "n_out", "released", "__dict__")
+
+    def __init__(self, op, inputs, n_out=1):
+        self.op = op
+        self.seq = next(_tape_position)
+        self.next = tuple(_edge(t) for t in inputs)
+        self.shapes = tuple(t.data.shape for t in inputs)
+        self.dtypes = tuple(t.data.dtype for t in inputs)
+        self.n_out = n_out
+        self.released = False
+
+    @property
+    def name(self):
+        return self.op.__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<{self.name} #{self.seq}>"
+
+    @property
+    def output(self):
+        """The op's output as a tensor that is part of this graph (for create_graph)."""
+        if self.released:
+            raise _released_error(self)
+        return Tensor._make(self._out, self if _grad_state.enabled else None)
+
+    # -- the torch.autograd.Function ctx interface
+    def save_for_backward(self, *tensors):
+        self.saved = tensors
+
+    @property
+    def saved_tensors(self):
+        if self.released:
+            raise _released_error(self)
+        return self.__dict__.get("saved", ())
+
+    def release(self):
+        self.__dict__.clear()
+        self.released = True
+
+
+def _edge(t):
+    """Where a gradient for ``t`` goes: its node (or (node, slot)), itself if it is a leaf
+    that requires grad, else nowhere."""
+    node = t._node
+    if node is not None:
+        return node if t._slot is None else (node, t._slot)
+    return t if t.requires_grad else None
+
+
+def _released_error(node):
+    return RuntimeError(
+        f"Trying to backward through the graph a second time ({node.name} was already "
+        f"freed). Pass retain_graph=True to the first backward() if you need to do this.")
+
+
+class _Discard:
+    """The ctx a primitive's forward gets when nothing is recorded: saves go nowhere."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        pass
+
+
+_DISCARD = _Discard()
+
+
+class Primitive:
+    """An op with its own gradient rule.
+
+    ``forward(ctx, *arrays, **attrs)`` computes on raw arrays (NumPy, CuPy, or a kernel)
+    and may save arrays on ``ctx``; ``backward(ctx, grad)`` returns one gradient per input,
+    written with differentiable tensor ops so that ``create_graph=True`` records it too.
+    Subclasses set ``save_inputs``/``save_output`` when backward needs those tensors.
+    """
+
+    save_inputs = False
+    save_output = False
+
+    @staticmethod
+    def forward(ctx, *arrays, **attrs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **attrs):
+        """Run the op on tensors ``inputs``; record it when a gradient could flow."""
+        if _grad_state.enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    break
+            else:
+                return Tensor._make(_forward(cls, _DISCARD, inputs, attrs))
+            node = Node(cls, inputs)
+            if cls.save_inputs:
+                node.inputs = inputs
+            out = _forward(cls, node, inputs, attrs)
+            if cls.save_output:
+                node._out = out
+            return Tensor._make(out, node)
+        return Tensor._make(_forward(cls, _DISCARD, inputs, attrs))
+
+
+def _forward(op, ctx, inputs, attrs):
+    try:
+        out = op.forward(ctx, *[t.data for t in inputs], **attrs)
+    except (ValueError, IndexError, TypeError) as e:
+        raise _op_error(op, inputs, e) from None
+    if isinstance(out, np.generic):  # NumPy hands back scalars where we want 0-d arrays
+        out = np.asarray(out)
+    return out
+
+
+def _op_error(op, inputs, e):
+    """Name the op and the input shapes in an error raised inside its forward."""
+    name = getattr(op, "op_name", op.__name__.lower())
+    msg = str(e)
+    if not msg.startswith(name + ":"):
+        shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+        msg = f"{name}: {msg} (input shapes {shapes})"
+    return type(e)(msg)

@@ -1,0 +1,174 @@
+"""CPU backend: NumPy arrays, Cython/OpenMP kernels.
+
+This layer owns the array policy the kernels must not think about: it broadcasts batch
+dimensions, decides when a strided view can go to BLAS as it is, makes contiguous copies
+otherwise, and allocates outputs. The kernels then see buffers they can trust.
+"""
+import ctypes
+import glob
+import os
+
+import numpy as np
+
+try:
+    from minigrad._kernels import _gemm, _stats, _threads
+except ImportError as e:  # a source checkout that was never built
+    raise ImportError(
+        "minigrad's compiled kernels are missing. Build them with `pip install -e .` "
+        f"(or `pip install .`) from the repository root. ({e})") from e
+
+xp = np
+name = "cpu"
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_ZERO_INDEX = np.zeros(1, dtype=np.int64)
+
+
+def _as_batched_matrices(x, batch):
+    """View ``x`` (..., R, C) as (Bx, R, C) with BLAS-readable matrices, plus the index of
+    each entry of the broadcast ``batch`` into those Bx matrices."""
+    R, C = x.shape[-2:]
+    if x.ndim == 2:
+        x3 = x[None]
+    else:
+        try:
+            x3 = np.reshape(x, (-1, R, C), copy=False)
+        except ValueError:  # batch dimensions that cannot merge into one stride
+            x3 = np.ascontiguousarray(x).reshape(-1, R, C)
+    item = x3.itemsize
+    if not _gemm.blas_readable(R, C, x3.strides[1] // item, x3.strides[2] // item) \
+            or x3.strides[1] % item or x3.strides[2] % item or x3.strides[0] % item:
+        x3 = np.ascontiguousarray(x3)
+    if x3.shape[0] == 1:
+        index = _ZERO_INDEX if len(batch) == 0 else np.zeros(int(np.prod(batch)), np.int64)
+    elif x.shape[:-2] == batch:
+        index = np.arange(x3.shape[0], dtype=np.int64)
+    else:
+        index = np.broadcast_to(np.arange(x3.shape[0]).reshape(x.shape[:-2]), batch)
+        index = np.ascontiguousarray(index, dtype=np.int64).reshape(-1)
+    return x3, index
+
+
+def matmul(a, b):
+    """``np.matmul`` for operands with at least two dimensions, through BLAS for floats."""
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(f"matmul kernel: expected operands with at least 2 dimensions, "
+                         f"got shapes {a.shape} and {b.shape}")
+    (M, K), (K2, N) = a.shape[-2:], b.shape[-2:]
+    if K != K2:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({K} != {K2})")
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} "
+                         f"cannot be broadcast together") from None
+    if a.dtype != b.dtype or a.dtype not in _FLOATS:
+        return np.matmul(a, b)  # integer or mixed dtypes: not BLAS's business
+    out = np.empty(batch + (M, N), dtype=a.dtype)
+    if out.size == 0:
+        return out
+    if K == 0:
+        out.fill(0)
+        return out
+    a3, ia = _as_batched_matrices(a, batch)
+    b3, ib = _as_batched_matrices(b, batch)
+    _gemm.gemm(a3, b3, out.reshape(-1, M, N), ia, ib)
+    return out
+
+
+def _as_channels(x, op):
+    """``x`` as a contiguous (N, C, S) array for the channel kernels."""
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected an array with at least 2 dimensions (N, C, ...), "
+                         f"got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{op}: cannot reduce an empty array of shape {x.shape}")
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+
+
+def channel_stats(x):
+    """Per-channel mean and biased variance over every axis but 1."""
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"channel_stats: expected float32 or float64, got {x.dtype}")
+    x3 = _as_channels(x, "channel_stats")
+    mean = np.empty(x.shape[1], dtype=x.dtype)
+    var = np.empty(x.shape[1], dtype=x.dtype)
+    _stats.channel_stats(x3, mean, var)
+    return mean, var
+
+
+def channel_sum(x):
+    """Per-channel sum over every axis but 1, accumulated in double."""
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"channel_sum: expected float32 or float64, got {x.dtype}")
+    out = np.empty(x.shape[1], dtype=x.dtype)
+    _stats.channel_sum(_as_channels(x, "channel_sum"), out)
+    return out
+
+
+def channel_grad_sums(dy, x, mean):
+    """Per-channel ``sum(dy)`` and ``sum(dy * (x - mean))``: BatchNorm backward's reductions."""
+    if not (dy.dtype == x.dtype == mean.dtype and x.dtype in _FLOATS):
+        raise TypeError(f"channel_grad_sums: expected dy, x and mean of one float dtype, got "
+                        f"{dy.dtype}, {x.dtype} and {mean.dtype}")
+    if dy.shape != x.shape or mean.shape != (x.shape[1],):
+        raise ValueError(f"channel_grad_sums: dy {dy.shape}, x {x.shape} and mean {mean.shape} "
+                         f"do not fit; expected dy and x alike and mean of shape (C,)")
+    sum_dy = np.empty(x.shape[1], dtype=x.dtype)
+    sum_dyx = np.empty(x.shape[1], dtype=x.dtype)
+    _stats.channel_grad_sums(_as_channels(dy, "channel_grad_sums"),
+                             _as_channels(x, "channel_grad_sums"),
+                             np.ascontiguousarray(mean), sum_dy, sum_dyx)
+    return sum_dy, sum_dyx
+
+
+# ---------------------------------------------------------------- threads and BLAS
+
+def _find_openblas_setter():
+    """``openblas_set_num_threads`` of the OpenBLAS that SciPy's cython_blas calls, if any."""
+    import scipy
+
+    libs = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in ("scipy_openblas_set_num_threads", "openblas_set_num_threads"):
+            setter = getattr(lib, symbol, None)
+            if setter is not None:
+                setter.argtypes = [ctypes.c_int]
+                return setter
+    return None
+
+
+_blas_set_threads = _find_openblas_setter()
+
+
+def openmp_enabled():
+    return _threads.openmp_enabled()
+
+
+def get_num_threads():
+    return _threads.get_num_threads()
+
+
+def set_num_threads(n):
+    n = int(n)
+    _threads.set_num_threads(n)  # validates n
+    if _blas_set_threads is not None:
+        _blas_set_threads(n)
+
+
+def blas_info():
+    """A one-line description of the BLAS the GEMM kernel calls."""
+    import scipy
+
+    try:
+        blas = scipy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        desc = f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip()
+    except Exception:  # show_config's layout is SciPy's, not ours
+        desc = "unknown"
+    control = "thread count follows set_num_threads" if _blas_set_threads else \
+        "thread count not controllable from minigrad"
+    return f"{desc} via scipy.linalg.cython_blas ({control})"

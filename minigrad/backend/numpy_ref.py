@@ -1,0 +1,34 @@
+"""The pure-NumPy oracle: the same kernel API as ``cpu``, written the obvious way.
+
+Tests compare every compiled kernel against these functions; nothing else calls them.
+"""
+import numpy as np
+
+xp = np
+
+
+def matmul(a, b):
+    return np.matmul(a, b)
+
+
+def _channel_axes(x):
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def channel_stats(x):
+    axes = _channel_axes(x)
+    mean = x.mean(axes, dtype=np.float64, keepdims=True)
+    var = np.square(x - mean).mean(axes, dtype=np.float64)
+    return mean.reshape(-1).astype(x.dtype), var.astype(x.dtype)
+
+
+def channel_sum(x):
+    return x.sum(_channel_axes(x), dtype=np.float64).astype(x.dtype)
+
+
+def channel_grad_sums(dy, x, mean):
+    axes = _channel_axes(x)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    centered = x.astype(np.float64) - mean.astype(np.float64).reshape(shape)
+    return (dy.sum(axes, dtype=np.float64).astype(x.dtype),
+            (dy * centered).sum(axes, dtype=np.float64).astype(x.dtype))

@@ -1,0 +1,110 @@
+"""Tensor factories with PyTorch's names and dtype rules: Python floats become float32,
+integers int64, and a NumPy float array keeps its dtype (float64 stays float64)."""
+import numpy as np
+
+from minigrad import backend, dtypes, rng
+from minigrad.ops._common import shape_arg
+from minigrad.tensor import Tensor
+
+
+def _finish(array, dtype, requires_grad, device):
+    if dtype is not None:
+        array = array.astype(dtypes.to_numpy_dtype(dtype), copy=False)
+    if device is not None and str(device) != "cpu":
+        array = backend.for_device(device).xp.asarray(array)
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """A new tensor holding a copy of ``data`` (list, scalar, NumPy array or tensor)."""
+    if isinstance(data, Tensor):
+        array = data.data.copy()
+    elif isinstance(data, np.ndarray):
+        array = data.astype(dtypes.infer_numpy_dtype(data.dtype)) if dtype is None else data.copy()
+    else:
+        array = np.asarray(data)
+        if dtype is None:
+            array = array.astype(dtypes.infer_numpy_dtype(
+                np.dtype(dtypes.default_float.np) if array.dtype.kind == "f" else array.dtype))
+    return _finish(array, dtype, requires_grad, device)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with ``array``."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def _float_dtype(dtype):
+    return dtypes.default_float.np if dtype is None else dtypes.to_numpy_dtype(dtype)
+
+
+def zeros(*size, dtype=None, requires_grad=False, device=None):
+    return _finish(np.zeros(shape_arg(size), _float_dtype(dtype)), None, requires_grad, device)
+
+
+def ones(*size, dtype=None, requires_grad=False, device=None):
+    return _finish(np.ones(shape_arg(size), _float_dtype(dtype)), None, requires_grad, device)
+
+
+def empty(*size, dtype=None, requires_grad=False, device=None):
+    return _finish(np.empty(shape_arg(size), _float_dtype(dtype)), None, requires_grad, device)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    if dtype is None:
+        dtype = dtypes.infer_numpy_dtype(np.asarray(fill_value).dtype) \
+            if not isinstance(fill_value, float) else dtypes.default_float.np
+    return _finish(np.full(shape_arg((size,)), fill_value, dtypes.to_numpy_dtype(dtype)), None,
+                   requires_grad, device)
+
+
+def _like(t, fill, dtype, requires_grad):
+    dt = t.data.dtype if dtype is None else dtypes.to_numpy_dtype(dtype)
+    xp = backend.of(t.data).xp
+    return Tensor(xp.full(t.shape, fill, dtype=dt), requires_grad=requires_grad)
+
+
+def zeros_like(t, dtype=None, requires_grad=False):
+    return _like(t, 0, dtype, requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False):
+    return _like(t, 1, dtype, requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False):
+    return _like(t, fill_value, dtype, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = np.int64 if is_int else dtypes.default_float.np
+    return _finish(np.arange(start, end, step, dtype=dtypes.to_numpy_dtype(dtype)), None,
+                   requires_grad, device)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), None, requires_grad, device)
+
+
+def randn(*size, dtype=None, requires_grad=False, device=None):
+    dt = _float_dtype(dtype)
+    return _finish(rng.generator().standard_normal(shape_arg(size), dtype=dt), None,
+                   requires_grad, device)
+
+
+def rand(*size, dtype=None, requires_grad=False, device=None):
+    dt = _float_dtype(dtype)
+    return _finish(rng.generator().random(shape_arg(size), dtype=dt), None, requires_grad, device)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None):
+    if high is None:
+        low, high = 0, low
+    out = rng.generator().integers(low, high, size=shape_arg((size,)), dtype=np.int64)
+    return _finish(np.asarray(out), dtype, False, device)

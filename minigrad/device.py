@@ -1,0 +1,41 @@
+"""Devices: where a tensor's array lives, decided by the array's type."""
+import numpy as np
+
+
+class device:
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec="cpu", index=None):
+        if isinstance(spec, device):
+            spec, index = spec.type, spec.index
+        kind, _, idx = str(spec).partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device {spec!r}; expected 'cpu' or 'cuda'")
+        self.type = kind
+        self.index = int(idx) if idx else index
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index or 0) == \
+            (other.type, other.index or 0)
+
+    def __hash__(self):
+        return hash((self.type, self.index or 0))
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        return f"device(type='{self.type}'" + \
+            ("" if self.index is None else f", index={self.index}") + ")"
+
+
+_CPU = device("cpu")
+
+
+def device_of(array):
+    if isinstance(array, np.ndarray):
+        return _CPU
+    dev = getattr(array, "device", None)  # CuPy arrays know their GPU
+    return device("cuda", getattr(dev, "id", 0))

@@ -1,0 +1,22 @@
+"""Every differentiable primitive and the composites built directly on them.
+
+Primitives (classes deriving ``Primitive``) own a gradient rule; everything else here is
+written in terms of them, so its gradient comes from the engine."""
+from minigrad import backend
+from minigrad.ops._common import as_tensor, backend_of, cast
+from minigrad.ops.compare import argmax, argmin, eq, ge, gt, le, logical_not, lt, ne
+from minigrad.ops.elementwise import (abs, add, clamp, div, exp, log, maximum, minimum, mul,
+                                      neg, pow, relu, rsqrt, sigmoid, sign, sqrt, sub, tanh,
+                                      where)
+from minigrad.ops.linalg import matmul
+from minigrad.ops.reduce import amax, amin, max, mean, min, std, sum, sum_to, var
+from minigrad.ops.shape import (broadcast_to, cat, contiguous, expand, flatten, getitem, pad,
+                                permute, reshape, squeeze, stack, transpose, unsqueeze, view)
+
+
+def to_device(t, device):
+    """Move ``t`` to ``device``; only devices with a backend exist."""
+    target = backend.for_device(device)
+    if target is backend.of(t.data):
+        return t
+    raise RuntimeError(f"to: moving tensors from {t.device} to {device} is not supported")

@@ -1,0 +1,100 @@
+"""Helpers every op family uses: operand conversion, dtype promotion, dim normalization."""
+import numbers
+
+import numpy as np
+
+from minigrad import backend, dtypes
+from minigrad.tensor import Tensor
+
+
+def backend_of(t):
+    return backend.of(t.data)
+
+
+def xp_of(array):
+    """The array namespace (NumPy or CuPy) that owns ``array``."""
+    return backend.of(array).xp
+
+
+def constant(array):
+    """A tensor that is never part of a graph (masks, comparison results, indices)."""
+    return Tensor._make(array)
+
+
+def as_tensor(x, like=None):
+    """``x`` as a Tensor; Python scalars take ``like``'s dtype (as in PyTorch, a Python
+    number does not promote a tensor's float dtype) and live on ``like``'s device."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (numbers.Number, np.bool_)) and like is not None:
+        ld = like.data.dtype
+        if isinstance(x, (bool, np.bool_)) or (isinstance(x, numbers.Integral) and ld.kind != "b"):
+            dt = ld
+        elif isinstance(x, numbers.Integral):
+            dt = np.int64
+        else:
+            dt = ld if ld.kind == "f" else dtypes.default_float.np
+        return Tensor._make(backend.of(like.data).xp.asarray(x, dtype=dt))
+    if isinstance(x, numbers.Number):
+        return Tensor._make(np.asarray(x, dtype=dtypes.infer_numpy_dtype(np.asarray(x).dtype)))
+    if isinstance(x, np.ndarray):
+        return Tensor._make(x)
+    return Tensor(x)
+
+
+def pair(a, b):
+    """Two operands as tensors of one result dtype.
+
+    NumPy's promotion already agrees with PyTorch's except for an integer tensor meeting a
+    float32 one (NumPy says float64, PyTorch float32), so only that case is cast here.
+    """
+    if not isinstance(a, Tensor):
+        a = as_tensor(a, b)
+    elif not isinstance(b, Tensor):
+        b = as_tensor(b, a)
+    da, db = a.data.dtype, b.data.dtype
+    if da is not db and da != db:
+        if da.kind in "iub" and db.kind == "f":
+            a = cast(a, db)
+        elif db.kind in "iub" and da.kind == "f":
+            b = cast(b, da)
+    return a, b
+
+
+def cast(t, dtype):
+    from minigrad.ops.elementwise import Cast
+    np_dtype = dtypes.to_numpy_dtype(dtype)
+    if t.data.dtype == np_dtype:
+        return t
+    return Cast.apply(t, dtype=np_dtype)
+
+
+def normalize_dims(op, dim, ndim):
+    """``dim`` (None, int or tuple) as a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    out = []
+    for d in dims:
+        d = int(d)
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} "
+                             f"dimension{'s' if ndim != 1 else ''}")
+        out.append(d % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: dim {dim} names an axis more than once")
+    return tuple(sorted(out))
+
+
+def normalize_dim(op, dim, ndim):
+    """One axis, allowing negative values, checked against ``ndim``."""
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return dim % ndim
+
+
+def shape_arg(shape):
+    """Accept f(2, 3) and f((2, 3)) alike."""
+    if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)

@@ -1,0 +1,43 @@
+"""Operations without a gradient: comparisons, logical not, argmax/argmin. Their results
+are constants, never part of a graph."""
+from minigrad.ops._common import constant, normalize_dim, pair, xp_of
+
+
+def _compare(name):
+    def op(a, b):
+        a, b = pair(a, b)
+        return constant(getattr(xp_of(a.data), name)(a.data, b.data))
+    op.__name__ = name
+    return op
+
+
+eq = _compare("equal")
+ne = _compare("not_equal")
+lt = _compare("less")
+le = _compare("less_equal")
+gt = _compare("greater")
+ge = _compare("greater_equal")
+
+
+def logical_not(a):
+    return constant(xp_of(a.data).logical_not(a.data))
+
+
+def _arg(name, a, dim, keepdim):
+    xp = xp_of(a.data)
+    if a.data.size == 0:
+        raise ValueError(f"{name}: cannot reduce an empty tensor")
+    if dim is None:
+        out = getattr(xp, name)(a.data.reshape(-1))
+        return constant(xp.asarray(out, dtype=xp.int64).reshape((1,) * a.ndim if keepdim else ()))
+    d = normalize_dim(name, dim, max(a.ndim, 1)) if a.ndim else 0
+    out = getattr(xp, name)(a.data, axis=d, keepdims=keepdim) if a.ndim else xp.asarray(0)
+    return constant(xp.asarray(out, dtype=xp.int64))
+
+
+def argmax(a, dim=None, keepdim=False):
+    return _arg("argmax", a, dim, keepdim)
+
+
+def argmin(a, dim=None, keepdim=False):
+    return _arg("argmin", a, dim, keepdim)

@@ -1,0 +1,373 @@
+"""Elementwise primitives. Forward on arrays through the backend's ``xp``; backward in
+tensor ops, so every rule here is itself differentiable. Broadcasting needs no care in
+backward: the engine sums each gradient back to its input's shape."""
+import numbers
+
+from minigrad.autograd.graph import Primitive
+from minigrad.ops._common import as_tensor, cast, constant, pair, xp_of as _xp
+from minigrad.tensor import Tensor
+
+
+# ---------------------------------------------------------------- binary
+
+class Add(Primitive):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Primitive):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (neg(g) if ctx.next[1] is not None else None)
+
+
+class Mul(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        return (mul(g, b) if ctx.next[0] is not None else None,
+                mul(g, a) if ctx.next[1] is not None else None)
+
+
+class Div(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        ga = div(g, b)
+        return ga, (neg(div(mul(ga, a), b)) if ctx.next[1] is not None else None)
+
+
+class Pow(Primitive):
+    """Tensor exponent. d/db a^b = a^b log a, defined as 0 where a == 0 and b >= 0."""
+    save_inputs = True
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a ** b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        ga = mul(g, mul(b, pow(a, sub(b, 1)))) if ctx.next[0] is not None else None
+        gb = None
+        if ctx.next[1] is not None:
+            zero_base = constant((a.data == 0) & (b.data >= 0))
+            safe_a = where(zero_base, 1, a)
+            gb = mul(g, where(zero_base, 0, mul(ctx.output, log(safe_a))))
+        return ga, gb
+
+
+class PowScalar(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a, exponent):
+        ctx.exponent = exponent
+        return a ** exponent
+
+    @staticmethod
+    def backward(ctx, g):
+        p = ctx.exponent
+        if p == 0:
+            return mul(g, 0)
+        (a,) = ctx.inputs
+        return mul(g, mul(pow(a, p - 1), p))
+
+
+class Maximum(Primitive):
+    """maximum/minimum: the gradient goes to the larger (smaller) input, split in half on
+    ties, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b, take_min=False):
+        xp = _xp(a)
+        out = xp.minimum(a, b) if take_min else xp.maximum(a, b)
+        wins = (a < b) if take_min else (a > b)
+        dt = out.dtype
+        ctx.weight_a = wins.astype(dt) + (a == b).astype(dt) * dt.type(0.5)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        w = constant(ctx.weight_a)
+        return (mul(g, w) if ctx.next[0] is not None else None,
+                mul(g, sub(1, w)) if ctx.next[1] is not None else None)
+
+
+class Where(Primitive):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond
+        return _xp(a).where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        c = constant(ctx.cond)
+        return (None,
+                where(c, g, 0) if ctx.next[1] is not None else None,
+                where(c, 0, g) if ctx.next[2] is not None else None)
+
+
+# ---------------------------------------------------------------- unary
+
+class Neg(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return neg(g)
+
+
+class Exp(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).exp(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, ctx.output)
+
+
+class Log(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return div(g, ctx.inputs[0])
+
+
+class Sqrt(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).sqrt(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return div(g, mul(ctx.output, 2))
+
+
+class Rsqrt(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = _xp(a)
+        return xp.reciprocal(xp.sqrt(a))
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.output
+        return mul(g, mul(pow(out, 3), -0.5))
+
+
+class Abs(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).abs(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, sign(ctx.inputs[0]))
+
+
+class Tanh(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).tanh(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.output
+        return mul(g, sub(1, mul(out, out)))
+
+
+class Sigmoid(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = _xp(a)
+        # split by sign so that exp never overflows
+        e = xp.exp(-xp.abs(a))
+        return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.output
+        return mul(g, mul(out, sub(1, out)))
+
+
+class Relu(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.mask = a > 0
+        return _xp(a).maximum(a, 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        return where(constant(ctx.mask), g, 0)
+
+
+class Clamp(Primitive):
+    """The gradient passes where min <= x <= max (both ends included, as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, min=None, max=None):
+        xp = _xp(a)
+        mask = None
+        if min is not None:
+            mask = a >= min
+        if max is not None:
+            mask = (a <= max) if mask is None else mask & (a <= max)
+        ctx.mask = mask
+        return xp.clip(a, min, max)
+
+    @staticmethod
+    def backward(ctx, g):
+        return where(constant(ctx.mask), g, 0)
+
+
+class Cast(Primitive):
+    @staticmethod
+    def forward(ctx, a, dtype):
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g  # the engine casts it back to the input's dtype
+
+
+# ---------------------------------------------------------------- functions
+
+def add(a, b):
+    return Add.apply(*pair(a, b))
+
+
+def sub(a, b):
+    return Sub.apply(*pair(a, b))
+
+
+def mul(a, b):
+    return Mul.apply(*pair(a, b))
+
+
+def div(a, b):
+    a, b = pair(a, b)
+    if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":  # true division, as in PyTorch
+        a = cast(a, "float32")
+    return Div.apply(a, b)
+
+
+def pow(a, exponent):
+    if isinstance(a, Tensor) and isinstance(exponent, numbers.Number) \
+            and not isinstance(exponent, bool):
+        return PowScalar.apply(a, exponent=exponent)
+    return Pow.apply(*pair(a, exponent))
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+def exp(a):
+    return Exp.apply(a)
+
+
+def log(a):
+    return Log.apply(a)
+
+
+def sqrt(a):
+    return Sqrt.apply(a)
+
+
+def rsqrt(a):
+    return Rsqrt.apply(a)
+
+
+def abs(a):
+    return Abs.apply(a)
+
+
+def tanh(a):
+    return Tanh.apply(a)
+
+
+def sigmoid(a):
+    return Sigmoid.apply(a)
+
+
+def relu(a):
+    return Relu.apply(a)
+
+
+def sign(a):
+    """Not differentiable (its derivative is 0 almost everywhere): a constant."""
+    return constant(_xp(a.data).sign(a.data))
+
+
+def clamp(a, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = a
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    return Clamp.apply(a, min=min, max=max)
+
+
+def maximum(a, b):
+    return Maximum.apply(*pair(a, b))
+
+
+def minimum(a, b):
+    return Maximum.apply(*pair(a, b), take_min=True)
+
+
+def where(cond, a, b):
+    cond = as_tensor(cond)
+    if cond.data.dtype.kind != "b":
+        raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype!r}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError("where: at least one of the two values must be a tensor")
+    a, b = pair(a, b)
+    return Where.apply(cond, a, b)

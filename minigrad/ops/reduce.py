@@ -1,0 +1,184 @@
+"""Reductions. A reduction over every axis but 1 of a float array (BatchNorm's shape) runs
+on the backend's per-channel kernels; anything else on ``xp``."""
+import collections
+import math
+
+from minigrad import backend
+from minigrad.autograd.graph import Primitive
+from minigrad.ops._common import constant, normalize_dims, xp_of
+from minigrad.ops.elementwise import div, mul, sqrt, sub
+from minigrad.ops.shape import broadcast_to, reshape
+from minigrad.tensor import Tensor
+
+max_result = collections.namedtuple("max_result", ["values", "indices"])
+
+
+def _is_channel_reduction(a, dims):
+    """True when ``dims`` is every axis but 1 of a float array with at least 2 axes."""
+    return (a.ndim >= 2 and a.dtype.kind == "f" and len(dims) == a.ndim - 1
+            and 1 not in dims and a.size > 0)
+
+
+def _count(shape, dims):
+    return math.prod(shape[d] for d in dims)
+
+
+def _keepdim_shape(shape, dims):
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def _expand_back(ctx, g):
+    """Broadcast a reduced gradient back over the reduced axes."""
+    shape = ctx.shapes[0]
+    return broadcast_to(reshape(g, _keepdim_shape(shape, ctx.dims)), shape)
+
+
+def _finish(ctx, out, a, dims, keepdim):
+    ctx.dims = dims
+    if keepdim:
+        return out.reshape(_keepdim_shape(a.shape, dims))
+    return out
+
+
+class Sum(Primitive):
+    @staticmethod
+    def forward(ctx, a, dims, keepdim):
+        if _is_channel_reduction(a, dims):
+            out = backend.of(a).channel_sum(a)
+        else:
+            out = backend.of(a).xp.sum(a, axis=dims)
+        return _finish(ctx, out, a, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(ctx, g)
+
+
+class Mean(Primitive):
+    @staticmethod
+    def forward(ctx, a, dims, keepdim):
+        ctx.n = _count(a.shape, dims)
+        if _is_channel_reduction(a, dims):
+            out = backend.of(a).channel_sum(a) / a.dtype.type(ctx.n)
+        else:
+            out = backend.of(a).xp.mean(a, axis=dims)
+        return _finish(ctx, out, a, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return div(_expand_back(ctx, g), ctx.n)
+
+
+class Var(Primitive):
+    """Variance with ``correction`` (1: unbiased, 0: biased). d var / dx = 2 (x - mean) / (n - c)."""
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a, dims, keepdim, correction):
+        n = _count(a.shape, dims)
+        ctx.scale = 2.0 / (n - correction) if n != correction else float("inf")
+        be = backend.of(a)
+        if _is_channel_reduction(a, dims):
+            _, out = be.channel_stats(a)
+            if correction:
+                out = out * a.dtype.type(n / (n - correction) if n != correction else float("inf"))
+        else:
+            out = be.xp.var(a, axis=dims, ddof=correction)
+        return _finish(ctx, out, a, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.inputs
+        centered = sub(a, mean(a, ctx.dims, keepdim=True))
+        return mul(mul(_expand_back(ctx, g), centered), ctx.scale)
+
+
+class Amax(Primitive):
+    """amax/amin: the gradient is shared evenly among the elements that tie for the extreme."""
+
+    @staticmethod
+    def forward(ctx, a, dims, keepdim, take_min=False):
+        xp = xp_of(a)
+        if a.size == 0:
+            raise ValueError(f"{'amin' if take_min else 'amax'}: cannot reduce an empty tensor")
+        out = (xp.amin if take_min else xp.amax)(a, axis=dims, keepdims=True)
+        hit = (a == out).astype(a.dtype)
+        ctx.weight = hit / hit.sum(axis=dims, keepdims=True)
+        ctx.dims = dims
+        return out if keepdim else out.reshape([s for i, s in enumerate(out.shape) if i not in dims])
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(_expand_back(ctx, g), constant(ctx.weight))
+
+
+# ---------------------------------------------------------------- functions
+
+def sum(a, dim=None, keepdim=False):
+    return Sum.apply(a, dims=normalize_dims("sum", dim, a.ndim), keepdim=keepdim)
+
+
+def mean(a, dim=None, keepdim=False):
+    if a.data.dtype.kind != "f":
+        raise TypeError(f"mean: expected a floating point tensor, got {a.dtype!r}")
+    return Mean.apply(a, dims=normalize_dims("mean", dim, a.ndim), keepdim=keepdim)
+
+
+def _correction(op, correction, unbiased):
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    return correction
+
+
+def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
+    if a.data.dtype.kind != "f":
+        raise TypeError(f"var: expected a floating point tensor, got {a.dtype!r}")
+    return Var.apply(a, dims=normalize_dims("var", dim, a.ndim), keepdim=keepdim,
+                     correction=_correction("var", correction, unbiased))
+
+
+def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
+    return sqrt(var(a, dim, keepdim, correction=correction, unbiased=unbiased))
+
+
+def amax(a, dim=None, keepdim=False):
+    return Amax.apply(a, dims=normalize_dims("amax", dim, a.ndim), keepdim=keepdim)
+
+
+def amin(a, dim=None, keepdim=False):
+    return Amax.apply(a, dims=normalize_dims("amin", dim, a.ndim), keepdim=keepdim,
+                      take_min=True)
+
+
+def _max_like(a, dim, keepdim, reduce, arg, pairwise):
+    if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
+        return pairwise(a, dim)
+    if dim is None:
+        return reduce(a)
+    if not isinstance(dim, int):
+        return reduce(a, dim, keepdim)
+    return max_result(reduce(a, dim, keepdim), arg(a, dim, keepdim))
+
+
+def max(a, dim=None, keepdim=False):
+    """``max(a)`` → tensor; ``max(a, dim)`` → (values, indices) as in PyTorch; ``max(a, b)``
+    → elementwise maximum. The values' gradient is shared evenly among ties (like amax)."""
+    from minigrad.ops.compare import argmax
+    from minigrad.ops.elementwise import maximum
+    return _max_like(a, dim, keepdim, amax, argmax, maximum)
+
+
+def min(a, dim=None, keepdim=False):
+    from minigrad.ops.compare import argmin
+    from minigrad.ops.elementwise import minimum
+    return _max_like(a, dim, keepdim, amin, argmin, minimum)
+
+
+def sum_to(t, shape):
+    """Sum a broadcast gradient back down to ``shape`` (the engine's un-broadcasting)."""
+    lead = t.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
+                                      if s == 1 and t.shape[lead + i] != 1)
+    if dims:
+        t = sum(t, dims, keepdim=True)
+    return reshape(t, shape) if t.shape != tuple(shape) else t

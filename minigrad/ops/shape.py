@@ -1,0 +1,296 @@
+"""Shape primitives (reshape, permute, broadcast, indexing, concatenation, padding) and
+the composites built on them (view, flatten, squeeze, unsqueeze, transpose, expand, stack,
+the non-constant pad modes)."""
+import numbers
+
+import numpy as np
+
+from minigrad.autograd.graph import Primitive
+from minigrad.ops._common import normalize_dim, shape_arg, xp_of
+from minigrad.tensor import Tensor
+
+
+class Reshape(Primitive):
+    @staticmethod
+    def forward(ctx, a, shape, copy=None):
+        if copy is False:  # view(): never copy, like PyTorch's view
+            try:
+                return np.reshape(a, shape, copy=False) if isinstance(a, np.ndarray) \
+                    else a.reshape(shape)
+            except ValueError:
+                raise ValueError(f"view: shape {shape} is incompatible with the input's "
+                                 f"strides; use reshape() (which may copy)") from None
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return reshape(g, ctx.shapes[0])
+
+
+class Permute(Primitive):
+    @staticmethod
+    def forward(ctx, a, dims):
+        ctx.dims = dims
+        return xp_of(a).transpose(a, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return permute(g, *np.argsort(ctx.dims).tolist())
+
+
+class BroadcastTo(Primitive):
+    @staticmethod
+    def forward(ctx, a, shape):
+        return xp_of(a).broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g  # the engine sums it back to the input's shape
+
+
+class Contiguous(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).ascontiguousarray(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class GetItem(Primitive):
+    @staticmethod
+    def forward(ctx, a, index, advanced):
+        ctx.index, ctx.advanced = index, advanced
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexAdd.apply(g, index=ctx.index, advanced=ctx.advanced, shape=ctx.shapes[0])
+
+
+class IndexAdd(Primitive):
+    """Scatter ``g`` into zeros of ``shape`` at ``index``, adding where indices repeat:
+    the gradient of getitem, and getitem is its gradient."""
+
+    @staticmethod
+    def forward(ctx, g, index, advanced, shape):
+        ctx.index, ctx.advanced = index, advanced
+        xp = xp_of(g)
+        out = xp.zeros(shape, dtype=g.dtype)
+        if advanced:
+            xp.add.at(out, index, g)  # accumulates repeated indices
+        else:
+            out[index] = g  # basic indexing never selects an element twice
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return GetItem.apply(g, index=ctx.index, advanced=ctx.advanced)
+
+
+class Cat(Primitive):
+    @staticmethod
+    def forward(ctx, *arrays, dim):
+        ctx.dim = dim
+        return xp_of(arrays[0]).concatenate(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        grads, start = [], 0
+        for edge, shape in zip(ctx.next, ctx.shapes):
+            stop = start + shape[ctx.dim]
+            if edge is not None:
+                index = (slice(None),) * ctx.dim + (slice(start, stop),)
+                grads.append(GetItem.apply(g, index=index, advanced=False))
+            else:
+                grads.append(None)
+            start = stop
+        return tuple(grads)
+
+
+class PadConstant(Primitive):
+    @staticmethod
+    def forward(ctx, a, widths, value):
+        ctx.inner = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
+        return xp_of(a).pad(a, widths, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return GetItem.apply(g, index=ctx.inner, advanced=False)
+
+
+# ---------------------------------------------------------------- functions
+
+def reshape(a, *shape):
+    return Reshape.apply(a, shape=shape_arg(shape))
+
+
+def view(a, *shape):
+    return Reshape.apply(a, shape=shape_arg(shape), copy=False)
+
+
+def contiguous(a):
+    return Contiguous.apply(a)
+
+
+def permute(a, *dims):
+    dims = shape_arg(dims)
+    if sorted(d % a.ndim if a.ndim else d for d in dims) != list(range(a.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {a.ndim} dimensions "
+                         f"of a tensor of shape {a.shape}")
+    return Permute.apply(a, dims=tuple(d % a.ndim for d in dims))
+
+
+def transpose(a, dim0, dim1):
+    if a.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return a
+    dims = list(range(a.ndim))
+    d0, d1 = normalize_dim("transpose", dim0, a.ndim), normalize_dim("transpose", dim1, a.ndim)
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return Permute.apply(a, dims=tuple(dims))
+
+
+def broadcast_to(a, shape):
+    shape = tuple(int(s) for s in shape)
+    if a.shape == shape:
+        return a
+    return BroadcastTo.apply(a, shape=shape)
+
+
+def expand(a, *sizes):
+    sizes = shape_arg(sizes)
+    new = len(sizes) - a.ndim
+    if new < 0:
+        raise ValueError(f"expand: the number of sizes ({len(sizes)}) must be at least the "
+                         f"number of dimensions ({a.ndim})")
+    shape = []
+    for i, s in enumerate(sizes):
+        if s == -1:
+            if i < new:
+                raise ValueError(f"expand: -1 is not allowed for a new leading dimension ({i})")
+            s = a.shape[i - new]
+        shape.append(s)
+    return broadcast_to(a, shape)
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    s = normalize_dim("flatten", start_dim, a.ndim)
+    e = normalize_dim("flatten", end_dim, a.ndim)
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    return reshape(a, a.shape[:s] + (-1,) + a.shape[e + 1:])
+
+
+def squeeze(a, dim=None):
+    if dim is None:
+        dims = {i for i, s in enumerate(a.shape) if s == 1}
+    else:
+        dims = {normalize_dim("squeeze", d, max(a.ndim, 1)) for d in
+                ((dim,) if isinstance(dim, numbers.Integral) else dim)}
+        dims = {d for d in dims if a.ndim and a.shape[d] == 1}  # PyTorch: other sizes stay
+    if not dims:
+        return a
+    return reshape(a, tuple(s for i, s in enumerate(a.shape) if i not in dims))
+
+
+def unsqueeze(a, dim):
+    d = normalize_dim("unsqueeze", dim, a.ndim + 1)
+    return reshape(a, a.shape[:d] + (1,) + a.shape[d:])
+
+
+def _index_part(i):
+    """One entry of an index as something NumPy indexing takes, flagging advanced ones."""
+    if isinstance(i, Tensor):
+        i = i.data
+    elif isinstance(i, (list, tuple)):
+        i = np.asarray(i)
+    if hasattr(i, "dtype") and getattr(i, "ndim", 0) >= 0 and not isinstance(i, np.generic):
+        kind = i.dtype.kind
+        if kind == "b":
+            return (tuple(i.nonzero()) if i.ndim else (i,)), True
+        if kind not in "iu":
+            raise IndexError(f"getitem: tensors used as indices must be integer or bool, "
+                             f"got {i.dtype}")
+        return (i,), True
+    return (i,), False
+
+
+def getitem(a, index):
+    if not isinstance(index, tuple):
+        index = (index,)
+    parts, advanced = [], False
+    for i in index:
+        expanded, adv = _index_part(i)
+        parts.extend(expanded)
+        advanced |= adv
+    return GetItem.apply(a, index=tuple(parts), advanced=advanced)
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    d = normalize_dim("cat", dim, tensors[0].ndim)
+    return Cat.apply(*tensors, dim=d)
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: expected tensors of one shape, got {sorted(shapes)}")
+    d = normalize_dim("stack", dim, tensors[0].ndim + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(a, pad, mode="constant", value=None):
+    """PyTorch's F.pad: ``pad`` lists (before, after) pairs starting from the last dim."""
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > a.ndim:
+        raise ValueError(f"pad: expected an even number of pad sizes, at most 2 per "
+                         f"dimension ({2 * a.ndim}), got {len(pad)}")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
+    widths = [(0, 0)] * a.ndim
+    for i in range(len(pad) // 2):
+        widths[a.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode == "constant":
+        if any(lo < 0 or hi < 0 for lo, hi in widths):  # negative padding crops
+            a = getitem(a, tuple(slice(max(0, -lo), n - max(0, -hi))
+                                 for (lo, hi), n in zip(widths, a.shape)))
+            widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+        return PadConstant.apply(a, widths=tuple(widths), value=0 if value is None else value)
+    if value is not None and value != 0:
+        raise ValueError(f"pad: a value is only used with mode='constant', not {mode!r}")
+    for d, (lo, hi) in enumerate(widths):
+        if lo == 0 and hi == 0:
+            continue
+        a = getitem(a, (slice(None),) * d + (_pad_source_index(mode, lo, hi, a.shape[d], d),))
+    return a
+
+
+def _pad_source_index(mode, lo, hi, n, dim):
+    """For each output position along a padded dim, the input position it copies."""
+    if lo < 0 or hi < 0:
+        raise ValueError(f"pad: negative padding is only supported with mode='constant'")
+    pos = np.arange(-lo, n + hi)
+    if mode == "reflect":
+        if lo >= n or hi >= n:
+            raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "
+                             f"input size {n} of dim {dim}")
+        pos = np.abs(pos)
+        return np.where(pos >= n, 2 * (n - 1) - pos, pos)
+    if mode == "replicate":
+        return np.clip(pos, 0, n - 1)
+    if lo > n or hi > n:
+        raise ValueError(f"pad: circular padding ({lo}, {hi}) must not exceed the input size "
+                         f"{n} of dim {dim}")
+    return pos % n

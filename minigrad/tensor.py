@@ -1,0 +1,281 @@
+"""The Tensor: an array (NumPy now, CuPy later) plus its place on the autograd tape.
+
+A tensor produced by a recorded op points at that op's ``Node`` (``_node``); a leaf has no
+node and, when it requires grad, receives ``.grad``. All math is in ``minigrad.ops``; the
+methods here only forward to it.
+"""
+import numbers
+
+import numpy as np
+
+from minigrad import dtypes
+
+
+class Tensor:
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_slot", "__weakref__")
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data, requires_grad=False):
+        if isinstance(data, Tensor):
+            data = data.data
+        if not isinstance(data, np.ndarray) and not hasattr(data, "__cuda_array_interface__"):
+            # Python data: floats become float32, integers int64 (torch.tensor's rules)
+            data = np.asarray(data)
+            data = data.astype(dtypes.infer_numpy_dtype(
+                dtypes.default_float.np if data.dtype.kind == "f" else data.dtype), copy=False)
+        self.data = data
+        self.requires_grad = False
+        self.grad = None
+        self._node = None
+        self._slot = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, node=None):
+        """Wrap an array produced by an op; no checks, since this runs once per op."""
+        t = object.__new__(cls)
+        t.data = data
+        t.requires_grad = node is not None
+        t.grad = None
+        t._node = node
+        t._slot = None
+        return t
+
+    # ------------------------------------------------------------ attributes
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return dtypes.from_numpy_dtype(self.data.dtype)
+
+    @property
+    def device(self):
+        from minigrad.device import device_of
+        return device_of(self.data)
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    @property
+    def T(self):
+        return self.permute(*range(self.ndim - 1, -1, -1))
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def is_floating_point(self):
+        return self.data.dtype.kind == "f"
+
+    # ------------------------------------------------------------ conversion
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on a tensor that requires grad; "
+                               "use tensor.detach().numpy()")
+        if not isinstance(self.data, np.ndarray):
+            raise TypeError(f"numpy(): tensor is on {self.device}; call .cpu() first")
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted to Python "
+                             f"scalars, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of a tensor with shape {self.shape} is ambiguous")
+        return bool(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.detach().numpy()
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def __repr__(self):
+        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype != dtypes.default_float.np and self.data.dtype != np.int64 \
+                or self.data.size == 0:
+            extras.append(f"dtype={self.dtype!r}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    def __hash__(self):
+        return id(self)
+
+    # ------------------------------------------------------------ autograd
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, "
+                               f"got {self.dtype!r}")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad_(False): only leaf tensors can stop requiring "
+                               "grad; use detach() for a non-leaf")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self):
+        return Tensor._make(self.data)
+
+    def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None):
+        from minigrad.autograd.engine import backward
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                 inputs=inputs)
+
+    # ------------------------------------------------------------ devices and dtypes
+    def to(self, *args, dtype=None, device=None):
+        for a in args:
+            if isinstance(a, (dtypes.dtype, np.dtype, type)):
+                dtype = a
+            else:
+                device = a
+        out = self
+        if device is not None:
+            out = _ops.to_device(out, device)
+        if dtype is not None:
+            out = _ops.cast(out, dtype)
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def float(self):
+        return _ops.cast(self, dtypes.float32)
+
+    def double(self):
+        return _ops.cast(self, dtypes.float64)
+
+    def long(self):
+        return _ops.cast(self, dtypes.int64)
+
+    def type_as(self, other):
+        return _ops.cast(self, other.dtype)
+
+    # ------------------------------------------------------------ arithmetic
+    def __add__(self, other): return _ops.add(self, other)
+    def __radd__(self, other): return _ops.add(other, self)
+    def __sub__(self, other): return _ops.sub(self, other)
+    def __rsub__(self, other): return _ops.sub(other, self)
+    def __mul__(self, other): return _ops.mul(self, other)
+    def __rmul__(self, other): return _ops.mul(other, self)
+    def __truediv__(self, other): return _ops.div(self, other)
+    def __rtruediv__(self, other): return _ops.div(other, self)
+    def __pow__(self, other): return _ops.pow(self, other)
+    def __rpow__(self, other): return _ops.pow(other, self)
+    def __matmul__(self, other): return _ops.matmul(self, other)
+    def __rmatmul__(self, other): return _ops.matmul(other, self)
+    def __neg__(self): return _ops.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ops.abs(self)
+    def __getitem__(self, index): return _ops.getitem(self, index)
+
+    def __eq__(self, other): return _ops.eq(self, other)
+    def __ne__(self, other): return _ops.ne(self, other)
+    def __lt__(self, other): return _ops.lt(self, other)
+    def __le__(self, other): return _ops.le(self, other)
+    def __gt__(self, other): return _ops.gt(self, other)
+    def __ge__(self, other): return _ops.ge(self, other)
+    def __invert__(self): return _ops.logical_not(self)
+
+    def add(self, other): return _ops.add(self, other)
+    def sub(self, other): return _ops.sub(self, other)
+    def mul(self, other): return _ops.mul(self, other)
+    def div(self, other): return _ops.div(self, other)
+    def pow(self, exponent): return _ops.pow(self, exponent)
+    def matmul(self, other): return _ops.matmul(self, other)
+    def neg(self): return _ops.neg(self)
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def sqrt(self): return _ops.sqrt(self)
+    def rsqrt(self): return _ops.rsqrt(self)
+    def abs(self): return _ops.abs(self)
+    def tanh(self): return _ops.tanh(self)
+    def sigmoid(self): return _ops.sigmoid(self)
+    def relu(self): return _ops.relu(self)
+    def sign(self): return _ops.sign(self)
+    def clamp(self, min=None, max=None): return _ops.clamp(self, min, max)
+    clip = clamp
+    def maximum(self, other): return _ops.maximum(self, other)
+    def minimum(self, other): return _ops.minimum(self, other)
+    def eq(self, other): return _ops.eq(self, other)
+    def ne(self, other): return _ops.ne(self, other)
+    def lt(self, other): return _ops.lt(self, other)
+    def le(self, other): return _ops.le(self, other)
+    def gt(self, other): return _ops.gt(self, other)
+    def ge(self, other): return _ops.ge(self, other)
+
+    # ------------------------------------------------------------ reductions
+    def sum(self, dim=None, keepdim=False): return _ops.sum(self, dim, keepdim)
+    def mean(self, dim=None, keepdim=False): return _ops.mean(self, dim, keepdim)
+    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        return _ops.var(self, dim, keepdim, correction=correction, unbiased=unbiased)
+    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        return _ops.std(self, dim, keepdim, correction=correction, unbiased=unbiased)
+    def amax(self, dim=None, keepdim=False): return _ops.amax(self, dim, keepdim)
+    def amin(self, dim=None, keepdim=False): return _ops.amin(self, dim, keepdim)
+    def max(self, dim=None, keepdim=False): return _ops.max(self, dim, keepdim)
+    def min(self, dim=None, keepdim=False): return _ops.min(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False): return _ops.argmax(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False): return _ops.argmin(self, dim, keepdim)
+
+    # ------------------------------------------------------------ shapes
+    def reshape(self, *shape): return _ops.reshape(self, *shape)
+    def view(self, *shape): return _ops.view(self, *shape)
+    def flatten(self, start_dim=0, end_dim=-1): return _ops.flatten(self, start_dim, end_dim)
+    def squeeze(self, dim=None): return _ops.squeeze(self, dim)
+    def unsqueeze(self, dim): return _ops.unsqueeze(self, dim)
+    def transpose(self, dim0, dim1): return _ops.transpose(self, dim0, dim1)
+    def permute(self, *dims): return _ops.permute(self, *dims)
+    def expand(self, *sizes): return _ops.expand(self, *sizes)
+    def broadcast_to(self, shape): return _ops.broadcast_to(self, shape)
+    def expand_as(self, other): return _ops.broadcast_to(self, other.shape)
+    def contiguous(self): return self
+
+
+from minigrad import ops as _ops  # noqa: E402  (ops import Tensor; bind after the class exists)
