@@ -57,9 +57,9 @@ class Sum(Primitive):
 class Mean(Primitive):
     @staticmethod
     def forward(ctx, a, dims, keepdim):
-        ctx.n = _count(a.shape, dims)
+        ctx.n = n = _count(a.shape, dims)
         if _is_channel_reduction(a, dims):
-            out = backend.of(a).channel_sum(a) / a.dtype.type(ctx.n)
+            out = backend.of(a).channel_sum(a) / a.dtype.type(n)
         else:
             out = backend.of(a).xp.mean(a, axis=dims)
         return _finish(ctx, out, a, dims, keepdim)

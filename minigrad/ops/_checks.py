@@ -1,0 +1,98 @@
+"""Gradient-check cases for every primitive (and the composites in ``ops``), registered
+with ``minigrad.gradcheck``. Shapes are small and include broadcasting, scalars and
+non-contiguous inputs; domains keep inputs away from kinks and poles."""
+import numpy as np
+
+from minigrad import ops
+from minigrad.gradcheck import register
+
+# ---- binary arithmetic, with broadcasting
+for name, fn, dom in [("add", ops.add, "real"), ("sub", ops.sub, "real"),
+                      ("mul", ops.mul, "real"), ("div", ops.div, ("real", "nonzero"))]:
+    register(name, fn, (3, 4), (3, 4), domain=dom)
+    register(name, fn, (3, 4), (4,), domain=dom)
+    register(name, fn, (2, 1, 4), (3, 1), domain=dom)
+    register(name, fn, (3, 4), (), domain=dom)
+    register(name, fn, (3, 4), (3, 4), domain=dom, noncontig=True)
+register("add scalar", lambda a: a + 2.5, (3, 4))
+register("rsub scalar", lambda a: 1.5 - a, (3, 4))
+register("rdiv scalar", lambda a: 2.0 / a, (3, 4), domain="nonzero")
+register("pow tensor", ops.pow, (3, 4), (3, 4), domain=("positive", "real"))
+register("pow tensor", ops.pow, (3, 4), (4,), domain=("positive", "real"))
+register("pow scalar", lambda a: a ** 3, (3, 4))
+register("pow scalar", lambda a: a ** 2.5, (3, 4), domain="positive")
+register("pow scalar", lambda a: a ** -1.5, (3, 4), domain="positive")
+register("rpow scalar", lambda a: 2.0 ** a, (3, 4))
+register("maximum", ops.maximum, (3, 4), (4,))
+register("minimum", ops.minimum, (3, 4), (3, 1))
+register("where", lambda a, b: ops.where(a > 0, a, b), (3, 4), (4,))
+
+# ---- unary
+for name, fn, dom in [("neg", ops.neg, "real"), ("exp", ops.exp, "real"),
+                      ("log", ops.log, "positive"), ("sqrt", ops.sqrt, "positive"),
+                      ("rsqrt", ops.rsqrt, "positive"), ("abs", ops.abs, "nonzero"),
+                      ("tanh", ops.tanh, "real"), ("sigmoid", ops.sigmoid, "real"),
+                      ("relu", ops.relu, "nonzero")]:
+    register(name, fn, (3, 4), domain=dom)
+    register(name, fn, (4, 3), domain=dom, noncontig=True)
+register("clamp", lambda a: ops.clamp(a, -0.5, 0.5), (3, 4))
+register("clamp", lambda a: ops.clamp(a, min=0.1), (3, 4), domain="nonzero")
+register("clamp tensor", lambda a, lo: ops.clamp(a, min=lo), (3, 4), (4,))
+
+# ---- reductions; (2, 3, 4, 5) over (0, 2, 3) runs the per-channel kernels
+register("sum", lambda a: ops.sum(a), (3, 4))
+register("sum", lambda a: ops.sum(a, 1), (3, 4, 2))
+register("sum", lambda a: ops.sum(a, (0, 2), keepdim=True), (3, 4, 2))
+register("sum", lambda a: ops.sum(a, (0, 2, 3)), (2, 3, 4, 5), label="2x3x4x5 dims 0,2,3")
+register("sum", lambda a: ops.sum(a, 0), (5, 3), noncontig=True)
+register("mean", lambda a: ops.mean(a, -1), (3, 4))
+register("mean", lambda a: ops.mean(a, (0, 2, 3), keepdim=True), (2, 3, 4, 5),
+         label="2x3x4x5 dims 0,2,3")
+register("var", lambda a: ops.var(a), (3, 4))
+register("var", lambda a: ops.var(a, 1, correction=0), (3, 4))
+register("var", lambda a: ops.var(a, (0, 2, 3)), (2, 3, 4, 5), label="2x3x4x5 dims 0,2,3")
+register("var", lambda a: ops.var(a, 0, keepdim=True), (6, 3), noncontig=True)
+register("std", lambda a: ops.std(a, 0), (5, 3))
+register("amax", lambda a: ops.amax(a, 1), (3, 4))
+register("amax", lambda a: ops.amax(a, (0, 2), keepdim=True), (3, 4, 2))
+register("amin", lambda a: ops.amin(a), (3, 4))
+register("max", lambda a: ops.max(a, 1).values, (3, 4))
+register("min", lambda a: ops.min(a, 0, keepdim=True).values, (3, 4))
+
+# ---- matmul: NumPy's rules, 1-D, batched with broadcasting, transposed views
+register("matmul", ops.matmul, (3, 4), (4, 5))
+register("matmul", ops.matmul, (4,), (4, 5))
+register("matmul", ops.matmul, (3, 4), (4,))
+register("matmul", ops.matmul, (4,), (4,))
+register("matmul", ops.matmul, (2, 3, 4), (4, 5))
+register("matmul", ops.matmul, (2, 1, 3, 4), (3, 4, 2))
+register("matmul", ops.matmul, (3, 4), (4, 5), noncontig=True, label="3x4 4x5 transposed views")
+
+# ---- shapes and indexing
+register("reshape", lambda a: ops.reshape(a, (4, -1)), (2, 3, 2))
+register("view", lambda a: ops.view(a, 6, 2), (2, 3, 2))
+register("flatten", lambda a: ops.flatten(a, 1), (2, 3, 2))
+register("squeeze", lambda a: ops.squeeze(a, 1), (3, 1, 2))
+register("unsqueeze", lambda a: ops.unsqueeze(a, -1), (3, 2))
+register("transpose", lambda a: ops.transpose(a, 0, 2), (2, 3, 4))
+register("permute", lambda a: ops.permute(a, 2, 0, 1), (2, 3, 4))
+register("expand", lambda a: ops.expand(a, 2, -1, 4), (3, 1))
+register("broadcast_to", lambda a: ops.broadcast_to(a, (2, 3, 4)), (4,))
+register("getitem", lambda a: a[1:, ::2], (4, 5), label="4x5 [1:, ::2]")
+register("getitem", lambda a: a[None, ..., 1], (3, 4, 2), label="3x4x2 [None, ..., 1]")
+register("getitem", lambda a: a[np.array([0, 2, 0, 0])], (3, 4), label="3x4 [[0,2,0,0]]")
+register("getitem", lambda a: a[np.array([1, 0]), np.array([2, 2])], (3, 4),
+         label="3x4 [[1,0],[2,2]]")
+register("getitem", lambda a: a[a > 0.3], (3, 4), label="3x4 [mask]")
+register("getitem", lambda a: a[:, np.array([3, 3, 1])], (3, 4), noncontig=True,
+         label="3x4 [:, [3,3,1]] strided")
+register("cat", lambda a, b: ops.cat([a, b], 1), (2, 3), (2, 2))
+register("stack", lambda a, b: ops.stack([a, b], -1), (2, 3), (2, 3))
+register("pad constant", lambda a: ops.pad(a, (1, 2, 0, 1), value=0.5), (2, 3, 4))
+register("pad constant", lambda a: ops.pad(a, (-1, 2)), (3, 4), label="3x4 crop")
+for mode in ("reflect", "replicate", "circular"):
+    register(f"pad {mode}", lambda a, m=mode: ops.pad(a, (2, 1, 1, 0), mode=m), (2, 3, 4))
+
+# ---- a composite chain, to exercise accumulation through shared inputs
+register("composite", lambda a, b: ops.tanh(a @ b + a.sum(1, keepdim=True)) * a.mean(),
+         (3, 4), (4, 4))
