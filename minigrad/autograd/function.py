@@ -5,7 +5,7 @@ tuple of tensors; ``backward(ctx, *grads)`` returns one gradient per forward arg
 (None for non-tensors). The ``ctx`` is the tape node itself.
 """
 from minigrad.autograd.grad_mode import _state as _grad_state, no_grad
-from minigrad.autograd.graph import Node
+from minigrad.autograd.graph import Node, SavedOutput
 from minigrad.tensor import Tensor
 
 
@@ -14,14 +14,6 @@ class _Ctx:
 
     def save_for_backward(self, *tensors):
         pass
-
-
-class _SavedOutput:
-    """Marks a saved tensor that is one of the outputs (kept as an array: no cycle)."""
-    __slots__ = ("slot",)
-
-    def __init__(self, slot):
-        self.slot = slot
 
 
 class _FunctionBackward:
@@ -59,24 +51,6 @@ class _FunctionBackward:
         return tuple(picked)
 
 
-def _saved_tensors(ctx):
-    saved = Node.saved_tensors.fget(ctx)
-    return tuple(
-        _output_tensor(ctx, s.slot) if isinstance(s, _SavedOutput) else s for s in saved)
-
-
-def _output_tensor(ctx, slot):
-    t = Tensor._make(ctx._outs[slot], ctx if _grad_state.enabled else None)
-    if t._node is not None and ctx.n_out > 1:
-        t._slot = slot
-    return t
-
-
-class FunctionNode(Node):
-    __slots__ = ()
-    saved_tensors = property(_saved_tensors)
-
-
 class Function:
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -92,7 +66,7 @@ class Function:
         tensors = [args[i] for i in positions]
         record = _grad_state.enabled and any(t.requires_grad for t in tensors)
         if record:
-            ctx = FunctionNode(_FunctionBackward(cls, positions, len(args)), tensors)
+            ctx = Node(_FunctionBackward(cls, positions, len(args)), tensors)
         else:
             ctx = _Ctx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -109,6 +83,6 @@ class Function:
         saved = ctx.__dict__.get("saved")
         if saved:
             ctx.saved = tuple(
-                next((_SavedOutput(k) for k, o in enumerate(outs) if s is o), s) for s in saved)
-        results = tuple(_output_tensor(ctx, k) for k in range(len(outs)))
+                next((SavedOutput(k) for k, o in enumerate(outs) if s is o), s) for s in saved)
+        results = tuple(ctx.output_tensor(k) for k in range(len(outs)))
         return results[0] if single else results

@@ -26,7 +26,8 @@ class Node:
     dropped by ``release()`` after backward unless the graph is retained.
     """
 
-    __slots__ = ("op", "seq", "next", "shapes", "dtypes", "n_out", "released", "__dict__")
+    __slots__ = ("op", "seq", "next", "shapes", "dtypes", "n_out", "released", "__dict__",
+                 "__weakref__")
 
     def __init__(self, op, inputs, n_out=1):
         self.op = op
@@ -59,11 +60,28 @@ class Node:
     def saved_tensors(self):
         if self.released:
             raise _released_error(self)
-        return self.__dict__.get("saved", ())
+        return tuple(self.output_tensor(s.slot) if type(s) is SavedOutput else s
+                     for s in self.__dict__.get("saved", ()))
+
+    def output_tensor(self, slot):
+        """Output ``slot`` of a multi-output node, rebuilt from its saved array."""
+        t = Tensor._make(self._outs[slot], self if _grad_state.enabled else None)
+        if t._node is not None and self.n_out > 1:
+            t._slot = slot
+        return t
 
     def release(self):
         self.__dict__.clear()
         self.released = True
+
+
+class SavedOutput:
+    """Stands in for a saved tensor that is one of the node's own outputs: keeping the
+    tensor would make a cycle (output -> node -> output), so the array is kept instead."""
+    __slots__ = ("slot",)
+
+    def __init__(self, slot):
+        self.slot = slot
 
 
 def _edge(t):

@@ -1,0 +1,326 @@
+"""Engine semantics: accumulation, grad mode, detach, graph release, create_graph, custom
+Functions, deep graphs, and that graphs are freed."""
+import gc
+import os
+import weakref
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+
+def leaf(*values, dtype=mg.float64):
+    return mg.tensor(np.array(values, dtype=np.float64), dtype=dtype, requires_grad=True)
+
+
+def test_leaf_gradients_accumulate_across_backward_calls():
+    x = leaf(1.0, 2.0)
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3 + 2, 3 + 4])
+
+
+def test_a_reused_input_accumulates_every_path():
+    x = leaf(1.5)
+    y = x * x + x * 2 + x  # d/dx = 2x + 3
+    y.backward()
+    assert x.grad.item() == pytest.approx(6.0)
+
+
+def test_gradients_of_shared_arrays_are_independent():
+    # add's backward passes one array to both inputs; the leaves must not share it
+    a, b = leaf(1.0, 2.0), leaf(3.0, 4.0)
+    (a + b).sum().backward()
+    a.grad.data[0] = 100.0
+    assert b.grad.numpy()[0] == 1.0
+
+
+def test_no_grad_as_context_manager_and_decorator():
+    x = leaf(1.0)
+    with mg.no_grad():
+        y = x * 2
+        assert not mg.is_grad_enabled()
+        with mg.enable_grad():
+            z = x * 2
+    assert mg.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+
+    @mg.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(x).requires_grad
+    assert mg.is_grad_enabled()
+
+
+def test_detach_shares_data_and_stops_gradients():
+    x = leaf(1.0, 2.0)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+    y = (x * d).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+
+
+def test_second_backward_through_a_released_graph_is_an_error():
+    x = leaf(1.0, 2.0)
+    y = (x.exp() * 2).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = leaf(1.0, 2.0)
+    y = (x.exp() * 2).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 4 * np.exp([1.0, 2.0]))
+
+
+def test_backward_of_a_non_scalar_needs_a_gradient():
+    x = leaf(1.0, 2.0)
+    with pytest.raises(RuntimeError, match="only for scalar outputs"):
+        (x * 2).backward()
+    (x * 2).backward(mg.tensor([1.0, 10.0], dtype=mg.float64))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 20.0])
+
+
+def test_backward_of_a_tensor_without_grad_is_an_error():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mg.tensor([1.0]).sum().backward()
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(RuntimeError, match="floating point"):
+        mg.tensor([1, 2], requires_grad=True)
+    with pytest.raises(RuntimeError, match="floating point"):
+        mg.arange(3).requires_grad_()
+
+
+def test_create_graph_gives_second_and_third_derivatives():
+    x = leaf(2.0)
+    y = x ** 3
+    (g,) = mg.autograd.grad(y, x, create_graph=True)
+    assert g.item() == pytest.approx(12.0) and g.requires_grad
+    (h,) = mg.autograd.grad(g, x, create_graph=True)
+    assert h.item() == pytest.approx(12.0)  # 6x
+    (k,) = mg.autograd.grad(h, x)
+    assert k.item() == pytest.approx(6.0)
+
+
+def test_backward_with_create_graph_leaves_a_differentiable_grad():
+    x = leaf(0.5)
+    x.sigmoid().backward(create_graph=True)
+    s = 1 / (1 + np.exp(-0.5))
+    assert x.grad.requires_grad
+    (g2,) = mg.autograd.grad(x.grad, x)
+    assert g2.item() == pytest.approx(s * (1 - s) * (1 - 2 * s))
+
+
+def test_autograd_grad_does_not_touch_leaf_grads_and_supports_non_leaves():
+    x = leaf(1.0, 2.0)
+    h = x * 3
+    y = (h * h).sum()
+    gx, gh = mg.autograd.grad(y, [x, h])
+    np.testing.assert_allclose(gh.numpy(), 2 * h.detach().numpy())
+    np.testing.assert_allclose(gx.numpy(), 18 * x.detach().numpy())
+    assert x.grad is None
+
+
+def test_autograd_grad_unused_inputs():
+    x, z = leaf(1.0), leaf(2.0)
+    y = x * 2
+    with pytest.raises(RuntimeError, match="not used"):
+        mg.autograd.grad(y, [x, z], retain_graph=True)
+    gx, gz = mg.autograd.grad(y, [x, z], allow_unused=True)
+    assert gx.item() == 2.0 and gz is None
+
+
+def test_backward_inputs_limits_accumulation():
+    x, z = leaf(1.0), leaf(2.0)
+    (x * z).backward(inputs=[z])
+    assert x.grad is None and z.grad.item() == 1.0
+
+
+def test_gradient_dtype_follows_each_input():
+    a = mg.tensor([1.0, 2.0], requires_grad=True)  # float32
+    b = mg.tensor([3.0, 4.0], dtype=mg.float64, requires_grad=True)
+    y = (a * b).sum()
+    assert y.dtype == mg.float64
+    y.backward()
+    assert a.grad.dtype == mg.float32 and b.grad.dtype == mg.float64
+
+
+def test_float64_stays_float64_end_to_end():
+    x = mg.tensor(np.ones((3, 4)), requires_grad=True)
+    w = mg.tensor(np.ones((4, 2)), requires_grad=True)
+    y = ((x @ w).tanh() * 0.5 + 1.0).log().mean()
+    assert y.dtype == mg.float64
+    y.backward()
+    assert x.grad.dtype == mg.float64 and w.grad.dtype == mg.float64
+
+
+def test_broadcast_gradients_are_summed_to_the_input_shape():
+    a = leaf(1.0, 2.0, 3.0)
+    b = mg.tensor(np.ones((2, 1)), requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.shape == (3,) and b.grad.shape == (2, 1)
+    np.testing.assert_allclose(a.grad.numpy(), [2, 2, 2])
+    np.testing.assert_allclose(b.grad.numpy(), [[6], [6]])
+
+
+class Scale(mg.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, factor):
+        ctx.factor = factor
+        return x * factor
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.factor, None
+
+
+class SplitExp(mg.autograd.Function):
+    """Two outputs; saves one of its outputs."""
+
+    @staticmethod
+    def forward(ctx, x):
+        e = x.exp()
+        ctx.save_for_backward(e)
+        return e, x * 2
+
+    @staticmethod
+    def backward(ctx, g_exp, g_double):
+        (e,) = ctx.saved_tensors
+        return g_exp * e + g_double * 2
+
+
+def test_custom_function_with_a_non_tensor_argument():
+    x = leaf(1.0, 2.0)
+    y = Scale.apply(x, 3.0)
+    assert y.grad_fn is not None
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+    assert mg.autograd.gradcheck(lambda t: Scale.apply(t, 3.0), [leaf(1.0, 2.0)])
+
+
+def test_custom_function_with_two_outputs_and_a_saved_output():
+    x = leaf(0.5, -1.0)
+    e, d = SplitExp.apply(x)
+    (e.sum() * 2 + d.sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp([0.5, -1.0]) + 2)
+    # only one output used: the other's gradient counts as zero
+    x2 = leaf(0.5)
+    e2, _ = SplitExp.apply(x2)
+    e2.backward()
+    assert x2.grad.item() == pytest.approx(np.exp(0.5))
+    # the saved output takes part in second derivatives
+    assert mg.autograd.gradgradcheck(lambda t: SplitExp.apply(t), [leaf(0.5, -1.0)])
+
+
+def test_custom_function_needs_input_grad_and_no_grad():
+    seen = {}
+
+    class Spy(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            seen["needs"] = ctx.needs_input_grad
+            seen["recording"] = mg.is_grad_enabled()
+            return a + b
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    Spy.apply(leaf(1.0), mg.tensor([2.0], dtype=mg.float64))
+    assert seen == {"needs": (True, False), "recording": False}
+
+
+def test_custom_function_wrong_gradient_count_is_an_error():
+    class Bad(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    with pytest.raises(RuntimeError, match="returned 2 gradients, expected 1"):
+        Bad.apply(leaf(1.0)).backward()
+
+
+def test_a_chain_of_ten_thousand_ops_backpropagates():
+    x = leaf(1.0)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad.item() == 1.0
+    del y  # freeing a 10,000-deep graph must not hit the recursion limit either
+
+
+def test_dropping_a_graph_without_backward_frees_it():
+    gc.disable()
+    try:
+        x = leaf(1.0, 2.0)
+        y = (x.exp() * x).sigmoid()  # exp and sigmoid save their outputs
+        node = weakref.ref(y.grad_fn)
+        del y
+        assert node() is None  # freed by reference counting alone: no cycle
+    finally:
+        gc.enable()
+
+
+def test_backward_releases_saved_tensors():
+    x = leaf(1.0, 2.0)
+    h = x * 2
+    saved = weakref.ref(h)
+    y = (h * h).sum()
+    del h
+    assert saved() is not None  # the mul node holds h for backward
+    y.backward()
+    assert saved() is None
+
+
+def _rss_bytes():
+    with open(f"/proc/{os.getpid()}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _growth(step, warmup=200, iters=1000):
+    for _ in range(warmup):
+        step()
+    gc.collect()
+    before = _rss_bytes()
+    for _ in range(iters):
+        step()
+    gc.collect()
+    return _rss_bytes() - before
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+def test_forward_backward_loop_does_not_grow_memory():
+    w = mg.randn(64, 64, requires_grad=True)
+    x = mg.randn(32, 64)
+
+    def step():
+        loss = (x @ w).tanh().mean()
+        loss.backward()
+        w.grad = None
+
+    assert _growth(step) < 4 * 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+def test_dropped_graphs_do_not_grow_memory():
+    w = mg.randn(64, 64, requires_grad=True)
+    x = mg.randn(32, 64)
+
+    def step():
+        (x @ w).sigmoid().exp().sum()  # built, never backpropagated, dropped
+
+    assert _growth(step) < 4 * 2**20

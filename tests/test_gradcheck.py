@@ -1,0 +1,120 @@
+"""Every registered op's first and second derivatives against float64 finite differences,
+and the gradient checker itself: it must accept right gradients and reject wrong ones."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import gradcheck as registry
+from minigrad.autograd import GradcheckError, gradcheck, gradgradcheck
+
+registry._load_registries()
+CASES = [pytest.param(c, id=f"{c.name}[{c.shape_text}]") for c in registry.CASES]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_first_derivative(case):
+    abs_err, rel_err, ok = registry.check_case(case, order=1)
+    assert ok, f"{case.name}: max abs error {abs_err:.2e}, rel {rel_err:.2e}"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.values[0].second_order])
+def test_second_derivative(case):
+    abs_err, rel_err, ok = registry.check_case(case, order=2)
+    assert ok, f"{case.name}: max abs error {abs_err:.2e}, rel {rel_err:.2e}"
+
+
+class _WrongSquare(mg.autograd.Function):
+    """x**2 with a deliberately wrong gradient (x instead of 2x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x
+
+
+class _RightSquare(_WrongSquare):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x * 2
+
+
+def _x():
+    return mg.tensor(np.linspace(0.5, 1.5, 6).reshape(2, 3), requires_grad=True)
+
+
+def test_gradcheck_accepts_a_right_gradient():
+    assert gradcheck(_RightSquare.apply, [_x()])
+    assert gradgradcheck(_RightSquare.apply, [_x()])
+
+
+def test_gradcheck_rejects_a_wrong_gradient_and_says_where():
+    with pytest.raises(GradcheckError) as err:
+        gradcheck(_WrongSquare.apply, [_x()])
+    msg = str(err.value)
+    assert "input 0" in msg and "index (0, 0)" in msg
+    assert "analytic" in msg and "numeric" in msg
+    assert gradcheck(_WrongSquare.apply, [_x()], raise_exception=False) is False
+
+
+def test_gradgradcheck_rejects_a_wrong_second_derivative():
+    class FirstRightSecondWrong(mg.autograd.Function):
+        # d/dx x^3 = 3x^2 is right, but computed from a detached x: no second derivative
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 3 * x.detach() ** 2
+
+    assert gradcheck(FirstRightSecondWrong.apply, [_x()])
+    with pytest.raises(GradcheckError, match="gradgradcheck: mismatch"):
+        gradgradcheck(FirstRightSecondWrong.apply, [_x()])
+
+
+def test_gradcheck_uses_a_random_upstream_gradient():
+    # with a plain sum() upstream, x - mean(x) has a zero gradient whatever the rule says;
+    # the random upstream gradient must expose a rule that forgets the mean term
+    class CenterWrong(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x - x.mean()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 0
+
+    with pytest.raises(GradcheckError):
+        gradcheck(CenterWrong.apply, [_x()])
+
+
+def test_gradcheck_requires_float64():
+    with pytest.raises(TypeError, match="float64"):
+        gradcheck(lambda a: a * 2, [mg.randn(3, requires_grad=True)])
+
+
+def test_cli_runs_every_case_and_passes():
+    out = subprocess.run([sys.executable, "-m", "minigrad.gradcheck", "--first-only"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "max abs err" in out.stdout
+    assert f"{len(registry.CASES)} passed, 0 failed" in out.stdout
+
+
+def test_cli_fails_on_a_wrong_gradient(monkeypatch, capsys):
+    monkeypatch.setattr(registry, "CASES", [])
+    registry.register("wrong square", _WrongSquare.apply, (2, 3), domain="positive")
+    assert registry.main(["--first-only"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "0 passed, 1 failed" in out

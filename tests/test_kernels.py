@@ -1,0 +1,168 @@
+"""Compiled kernels against the NumPy oracle: odd sizes, both dtypes, strided inputs,
+1 and 2 threads, and the errors they raise before entering nogil code."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.backend import cpu, numpy_ref
+from minigrad._kernels import _gemm, _stats
+
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request):
+    before = mg.get_num_threads()
+    mg.set_num_threads(request.param)
+    yield request.param
+    mg.set_num_threads(before)
+
+
+def _rand(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# ------------------------------------------------------------------ matmul
+
+MATMUL_SHAPES = [
+    ((1, 1), (1, 1)), ((7, 13), (13, 5)), ((33, 1), (1, 17)), ((1, 9), (9, 1)),
+    ((65, 31), (31, 67)), ((3, 5, 7), (7, 2)), ((5, 7), (4, 7, 3)),
+    ((2, 1, 5, 6), (3, 6, 4)), ((4, 3, 2), (4, 2, 5)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES)
+def test_matmul_matches_numpy(rng, threads, dtype, sa, sb):
+    a, b = _rand(rng, sa, dtype), _rand(rng, sb, dtype)
+    got = cpu.matmul(a, b)
+    assert got.dtype == dtype and got.shape == np.matmul(a, b).shape
+    np.testing.assert_allclose(got, numpy_ref.matmul(a, b), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_takes_transposed_and_strided_views(rng, dtype):
+    a = _rand(rng, (9, 7), dtype)
+    b = _rand(rng, (11, 9), dtype)
+    cases = [
+        (a.T, b.T),                              # both column-major: no copy needed
+        (a[::2], _rand(rng, (7, 3), dtype)),     # row stride 14: lda = 14
+        (a[:, ::2], _rand(rng, (4, 5), dtype)),  # column stride 2: must be copied
+        (a[::-1], _rand(rng, (7, 2), dtype)),    # negative stride: copied
+        (np.swapaxes(_rand(rng, (3, 5, 4), dtype), 1, 2), _rand(rng, (3, 5, 2), dtype)),
+        (np.broadcast_to(_rand(rng, (1, 4, 5), dtype), (3, 4, 5)), _rand(rng, (5, 2), dtype)),
+    ]
+    for x, y in cases:
+        np.testing.assert_allclose(cpu.matmul(x, y), np.matmul(x, y), **TOL[dtype])
+
+
+def test_matmul_empty_and_integer_operands():
+    assert cpu.matmul(np.ones((0, 3)), np.ones((3, 4))).shape == (0, 4)
+    np.testing.assert_array_equal(cpu.matmul(np.ones((2, 0)), np.ones((0, 3))), np.zeros((2, 3)))
+    ints = np.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(cpu.matmul(ints, ints.T), ints @ ints.T)
+
+
+def test_matmul_kernel_validates_before_running():
+    with pytest.raises(ValueError, match=r"matmul: shapes \(3, 4\) and \(5, 6\) are not aligned \(4 != 5\)"):
+        cpu.matmul(np.ones((3, 4)), np.ones((5, 6)))
+    with pytest.raises(ValueError, match="batch dimensions"):
+        cpu.matmul(np.ones((2, 3, 4)), np.ones((3, 4, 5)))
+    a = np.ones((1, 3, 4))
+    b = np.ones((1, 4, 2))
+    with pytest.raises(ValueError, match="inner dimensions"):
+        _gemm.gemm(a, np.ones((1, 5, 2)), np.empty((1, 3, 2)), np.zeros(1, np.int64),
+                   np.zeros(1, np.int64))
+    with pytest.raises(IndexError, match="batch index out of range"):
+        _gemm.gemm(a, b, np.empty((1, 3, 2)), np.array([1]), np.zeros(1, np.int64))
+    with pytest.raises(ValueError, match="row- or column-major"):
+        _gemm.gemm(a[:, :, ::2], np.ones((1, 2, 2)), np.empty((1, 3, 2)),
+                   np.zeros(1, np.int64), np.zeros(1, np.int64))
+    with pytest.raises(ValueError, match="dtype mismatch|Buffer dtype"):
+        _gemm.gemm(a, b.astype(np.float32), np.empty((1, 3, 2)), np.zeros(1, np.int64),
+                   np.zeros(1, np.int64))
+
+
+# ------------------------------------------------------------------ channel statistics
+
+STAT_SHAPES = [(1, 1), (2, 1), (5, 3), (3, 1, 1), (7, 3, 5), (2, 5, 3, 3), (4, 3, 2, 3, 2),
+               (1, 2, 4097), (9, 130), (3, 64, 7, 7), (257, 3)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", STAT_SHAPES, ids=str)
+def test_channel_kernels_match_numpy(rng, threads, dtype, shape):
+    x = _rand(rng, shape, dtype) * 3 + 1
+    dy = _rand(rng, shape, dtype)
+    mean, var = cpu.channel_stats(x)
+    ref_mean, ref_var = numpy_ref.channel_stats(x)
+    np.testing.assert_allclose(mean, ref_mean, **TOL[dtype])
+    np.testing.assert_allclose(var, ref_var, **TOL[dtype])
+    np.testing.assert_allclose(cpu.channel_sum(x), numpy_ref.channel_sum(x), **TOL[dtype])
+    for got, ref in zip(cpu.channel_grad_sums(dy, x, mean), numpy_ref.channel_grad_sums(dy, x, mean)):
+        np.testing.assert_allclose(got, ref, rtol=TOL[dtype]["rtol"] * 10, atol=TOL[dtype]["atol"] * 10)
+    assert mean.dtype == var.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_channel_kernels_take_non_contiguous_inputs(rng, dtype):
+    x = np.moveaxis(_rand(rng, (5, 6, 3, 4), dtype), 0, 3)  # (6, 3, 4, 5) strided view
+    for got, ref in zip(cpu.channel_stats(x), numpy_ref.channel_stats(x)):
+        np.testing.assert_allclose(got, ref, **TOL[dtype])
+
+
+def test_channel_results_do_not_depend_on_thread_count(rng):
+    x = _rand(rng, (16, 8, 9, 9), np.float32)
+    results = []
+    for n in (1, 2):
+        mg.set_num_threads(n)
+        results.append(cpu.channel_stats(x))
+    mg.set_num_threads(2)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(256, 3, 8, 8), (4096, 5)])
+def test_float32_variance_with_a_large_mean_is_accurate(rng, shape):
+    # E[x^2] - E[x]^2 would lose every digit here (and can go negative)
+    x = (rng.standard_normal(shape) + 1e4).astype(np.float32)
+    ref = x.astype(np.float64).var(axis=(0,) + tuple(range(2, len(shape))))
+    _, var = cpu.channel_stats(x)
+    np.testing.assert_allclose(var, ref, rtol=1e-4)
+    assert np.all(var > 0)
+
+
+def test_channel_kernels_reject_bad_input():
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        cpu.channel_stats(np.ones(5))
+    with pytest.raises(ValueError, match="empty"):
+        cpu.channel_stats(np.ones((0, 3)))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        cpu.channel_stats(np.ones((2, 3), dtype=np.int64))
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu.channel_grad_sums(np.ones((2, 3)), np.ones((2, 4)), np.ones(4))
+    with pytest.raises(TypeError, match="one float dtype"):
+        cpu.channel_grad_sums(np.ones((2, 3), np.float32), np.ones((2, 3)), np.ones(3))
+    with pytest.raises(ValueError, match="output has 2 entries"):
+        _stats.channel_stats(np.ones((2, 3, 1)), np.empty(2), np.empty(3))
+
+
+def test_reductions_over_all_but_axis_1_use_the_channel_kernel(monkeypatch, rng):
+    calls = []
+    real = cpu.channel_stats
+    monkeypatch.setattr(cpu, "channel_stats", lambda x: calls.append(x.shape) or real(x))
+    x = mg.tensor(_rand(rng, (4, 3, 5, 5), np.float32))
+    v = x.var((0, 2, 3), correction=1)
+    assert calls == [(4, 3, 5, 5)]
+    np.testing.assert_allclose(v.numpy(), x.numpy().var(axis=(0, 2, 3), ddof=1), rtol=1e-5)
+
+
+def test_threads_can_be_set_and_read():
+    before = mg.get_num_threads()
+    mg.set_num_threads(1)
+    assert mg.get_num_threads() == 1
+    mg.set_num_threads(before)
+    assert mg.get_num_threads() == before
+    with pytest.raises(ValueError, match="positive"):
+        mg.set_num_threads(0)
