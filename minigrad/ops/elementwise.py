@@ -290,7 +290,7 @@ def mul(a, b):
 def div(a, b):
     a, b = pair(a, b)
     if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":  # true division, as in PyTorch
-        a = cast(a, "float32")
+        a, b = cast(a, "float32"), cast(b, "float32")
     return Div.apply(a, b)
 
 

@@ -1,0 +1,280 @@
+"""Forward values against NumPy, dtype rules, and the errors bad input gets."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+
+def t(a, **kw):
+    return mg.tensor(np.asarray(a), **kw)
+
+
+# ------------------------------------------------------------------ creation and dtypes
+
+def test_tensor_dtype_rules():
+    assert mg.tensor([1.0, 2.0]).dtype == mg.float32
+    assert mg.tensor(1.5).dtype == mg.float32
+    assert mg.tensor([1, 2]).dtype == mg.int64
+    assert mg.tensor([True]).dtype == mg.bool
+    assert mg.tensor(np.zeros(2)).dtype == mg.float64
+    assert mg.tensor(np.zeros(2, np.float32)).dtype == mg.float32
+    assert mg.tensor(np.zeros(2, np.int32)).dtype == mg.int64
+    assert mg.tensor([1, 2], dtype=mg.float64).dtype == mg.float64
+
+
+def test_tensor_copies_but_from_numpy_shares():
+    a = np.zeros(3)
+    x, y = mg.tensor(a), mg.from_numpy(a)
+    a[0] = 7
+    assert x.numpy()[0] == 0 and y.numpy()[0] == 7
+
+
+def test_factories():
+    assert mg.zeros(2, 3).shape == (2, 3) and mg.zeros((2, 3)).dtype == mg.float32
+    assert mg.ones(4, dtype=mg.float64).dtype == mg.float64
+    assert mg.full((2,), 3).dtype == mg.int64 and mg.full((2,), 3.0).dtype == mg.float32
+    assert mg.arange(5).dtype == mg.int64 and mg.arange(0, 1, 0.25).shape == (4,)
+    assert mg.arange(0, 1, 0.25).dtype == mg.float32
+    np.testing.assert_array_equal(mg.eye(3).numpy(), np.eye(3))
+    assert mg.empty(2, 2).shape == (2, 2)
+    x = mg.randn(3, 2, dtype=mg.float64)
+    assert mg.zeros_like(x).dtype == mg.float64 and mg.ones_like(x).numpy().sum() == 6
+    assert mg.rand(100).numpy().min() >= 0
+    r = mg.randint(0, 3, (50,))
+    assert r.dtype == mg.int64 and set(r.tolist()) <= {0, 1, 2}
+    assert mg.zeros(2, requires_grad=True).requires_grad
+
+
+def test_manual_seed_repeats():
+    mg.manual_seed(3)
+    a = mg.randn(5).numpy().copy()
+    mg.manual_seed(3)
+    np.testing.assert_array_equal(mg.randn(5).numpy(), a)
+
+
+def test_tensor_attributes_and_methods():
+    x = mg.randn(2, 3, 4)
+    assert x.ndim == x.dim() == 3 and x.numel() == 24 and x.size() == (2, 3, 4) and x.size(1) == 3
+    assert str(x.device) == "cpu" and x.device == "cpu" and x.device == mg.device("cpu")
+    assert x.T.shape == (4, 3, 2)
+    assert x.double().dtype == mg.float64 and x.double().float().dtype == mg.float32
+    assert x.to(mg.float64).dtype == mg.float64 and x.cpu() is x and x.to("cpu") is x
+    assert mg.tensor([[1.5]]).item() == 1.5
+    assert mg.tensor([[1, 2]]).tolist() == [[1, 2]]
+    assert x.is_leaf and not x.requires_grad and x.grad is None
+    assert "tensor(" in repr(x) and "grad_fn=<MulBackward>" in repr(x.requires_grad_() * 2)
+
+
+def test_numpy_of_a_tensor_that_requires_grad_is_an_error():
+    with pytest.raises(RuntimeError, match="detach"):
+        mg.randn(2, requires_grad=True).numpy()
+
+
+def test_cuda_is_reported_unavailable_without_cupy():
+    if mg.cuda.is_available():
+        pytest.skip("CuPy and a GPU are present")
+    with pytest.raises(RuntimeError, match="CuPy"):
+        mg.randn(2).to("cuda")
+
+
+# ------------------------------------------------------------------ forward values
+
+UNARY = [("exp", np.exp), ("log", np.log), ("sqrt", np.sqrt), ("abs", np.abs),
+         ("tanh", np.tanh), ("relu", lambda a: np.maximum(a, 0)), ("neg", np.negative),
+         ("rsqrt", lambda a: 1 / np.sqrt(a)), ("sigmoid", lambda a: 1 / (1 + np.exp(-a)))]
+
+
+@pytest.mark.parametrize("name,ref", UNARY, ids=[u[0] for u in UNARY])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unary_values(rng, name, ref, dtype):
+    a = rng.uniform(0.1, 3, (4, 5)).astype(dtype)
+    if name in ("abs", "relu", "neg", "tanh", "sigmoid", "exp"):
+        a = a - 1.5
+    got = getattr(mg, name)(t(a))
+    assert got.dtype.np == dtype
+    np.testing.assert_allclose(got.numpy(), ref(a.astype(np.float64)), rtol=2e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_sigmoid_does_not_overflow():
+    out = mg.sigmoid(t(np.array([-1000.0, 0.0, 1000.0], np.float32)))
+    np.testing.assert_array_equal(out.numpy(), [0.0, 0.5, 1.0])
+
+
+def test_binary_values_with_broadcasting(rng):
+    a, b = rng.standard_normal((3, 1, 4)), rng.uniform(0.5, 2, (2, 4))
+    for op, ref in [(mg.add, np.add), (mg.sub, np.subtract), (mg.mul, np.multiply),
+                    (mg.div, np.divide), (mg.maximum, np.maximum), (mg.minimum, np.minimum)]:
+        np.testing.assert_allclose(op(t(a), t(b)).numpy(), ref(a, b))
+    np.testing.assert_allclose((t(b) ** t(a)).numpy(), b ** a)
+    np.testing.assert_allclose((2.0 - t(a) / 4).numpy(), 2.0 - a / 4)
+    np.testing.assert_allclose(mg.where(t(a) > 0, t(a), t(b)).numpy(), np.where(a > 0, a, b))
+    np.testing.assert_allclose(t(a).clamp(-0.5, 0.5).numpy(), np.clip(a, -0.5, 0.5))
+
+
+def test_python_scalars_keep_the_tensor_dtype():
+    x = mg.ones(3)
+    assert (x * 1.0001 + 0.001).dtype == mg.float32
+    assert (2 ** x).dtype == mg.float32
+    assert (mg.arange(3) * 2).dtype == mg.int64
+    assert (mg.arange(3) * 0.5).dtype == mg.float32
+    assert (mg.arange(3) / 2).dtype == mg.float32
+    assert (mg.arange(3) + mg.ones(3)).dtype == mg.float32
+
+
+def test_comparisons_are_boolean_and_not_differentiable():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    for r in (x > 2, x >= 2, x < 2, x <= 2, x == 2, x != 2, ~(x > 2)):
+        assert r.dtype == mg.bool and not r.requires_grad
+    assert (x == 2).tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, -1, (0, 2), (0, 2, 3)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_reductions_match_numpy(rng, dim, keepdim):
+    a = rng.standard_normal((3, 4, 2, 5))
+    x = t(a)
+    axis = dim
+    np.testing.assert_allclose(x.sum(dim, keepdim).numpy(), a.sum(axis, keepdims=keepdim))
+    np.testing.assert_allclose(x.mean(dim, keepdim).numpy(), a.mean(axis, keepdims=keepdim))
+    for c in (0, 1):
+        np.testing.assert_allclose(x.var(dim, keepdim, correction=c).numpy(),
+                                   a.var(axis, ddof=c, keepdims=keepdim))
+        np.testing.assert_allclose(x.std(dim, keepdim, correction=c).numpy(),
+                                   a.std(axis, ddof=c, keepdims=keepdim))
+    np.testing.assert_allclose(x.amax(dim, keepdim).numpy(), a.max(axis, keepdims=keepdim))
+    np.testing.assert_allclose(x.amin(dim, keepdim).numpy(), a.min(axis, keepdims=keepdim))
+
+
+def test_max_and_min_follow_pytorch_return_conventions():
+    a = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]])
+    x = t(a)
+    assert x.max().item() == 7.0
+    values, indices = x.max(1)
+    assert values.tolist() == [5.0, 7.0] and indices.tolist() == [1, 0]
+    assert x.min(dim=0).values.tolist() == [1.0, 0.0, 2.0]
+    assert x.max(1, keepdim=True).indices.shape == (2, 1)
+    assert mg.max(x, t(np.full((2, 3), 4.0))).tolist() == [[4, 5, 4], [7, 4, 7]]
+    assert x.argmax().item() == 3 and x.argmax(1).tolist() == [1, 0]
+    assert x.argmin(0, keepdim=True).tolist() == [[0, 1, 0]]
+
+
+def test_max_gradient_is_split_evenly_among_ties():
+    x = mg.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], requires_grad=True)
+    x.amax(1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+    y = mg.tensor([3.0, 1.0, 3.0], requires_grad=True)
+    y.max().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [0.5, 0, 0.5])
+
+
+def test_maximum_gradient_is_halved_on_ties():
+    a = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = mg.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    mg.maximum(a, b).sum().backward()
+    assert a.grad.tolist() == [0, 0.5, 1] and b.grad.tolist() == [1, 0.5, 0]
+
+
+@pytest.mark.parametrize("sa,sb", [((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 5)),
+                                   ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (3, 4, 2)),
+                                   ((4,), (2, 4, 3)), ((2, 3, 4), (4,))])
+def test_matmul_follows_numpy_rules(rng, sa, sb):
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    got = t(a) @ t(b)
+    np.testing.assert_allclose(got.numpy(), a @ b, rtol=1e-12)
+    assert got.shape == np.matmul(a, b).shape
+
+
+def test_shape_ops_match_numpy(rng):
+    a = rng.standard_normal((2, 3, 4))
+    x = t(a)
+    np.testing.assert_array_equal(x.reshape(4, -1).numpy(), a.reshape(4, -1))
+    np.testing.assert_array_equal(x.view(6, 4).numpy(), a.reshape(6, 4))
+    np.testing.assert_array_equal(x.flatten(1).numpy(), a.reshape(2, 12))
+    np.testing.assert_array_equal(x.flatten().numpy(), a.reshape(-1))
+    np.testing.assert_array_equal(x.transpose(0, 2).numpy(), a.transpose(2, 1, 0))
+    np.testing.assert_array_equal(x.permute(1, 2, 0).numpy(), a.transpose(1, 2, 0))
+    np.testing.assert_array_equal(x.unsqueeze(1).numpy(), a[:, None])
+    np.testing.assert_array_equal(x.unsqueeze(-1).squeeze(-1).numpy(), a)
+    np.testing.assert_array_equal(x.squeeze(0).shape, (2, 3, 4))  # size 2 stays, as in PyTorch
+    np.testing.assert_array_equal(t(a[:1]).squeeze().shape, (3, 4))
+    np.testing.assert_array_equal(t(a[:, :1]).expand(-1, 5, -1).numpy(), np.broadcast_to(a[:, :1], (2, 5, 4)))
+    np.testing.assert_array_equal(x.broadcast_to((3, 2, 3, 4)).numpy(), np.broadcast_to(a, (3, 2, 3, 4)))
+    np.testing.assert_array_equal(mg.cat([x, x], 1).numpy(), np.concatenate([a, a], 1))
+    np.testing.assert_array_equal(mg.stack([x, x], -1).numpy(), np.stack([a, a], -1))
+
+
+@pytest.mark.parametrize("index", [
+    1, -1, slice(None, None, 2), (slice(1, None), 2), (None, Ellipsis, 1),
+    (np.array([0, 2, 0]),), (np.array([1, 0]), np.array([3, 3])), (slice(None), [0, 0, 2]),
+    (Ellipsis, None),
+], ids=str)
+def test_getitem_matches_numpy(rng, index):
+    a = rng.standard_normal((3, 4))
+    np.testing.assert_array_equal(t(a)[index].numpy(), a[index])
+
+
+def test_getitem_with_a_boolean_mask_and_tensor_indices(rng):
+    a = rng.standard_normal((3, 4))
+    x = t(a)
+    np.testing.assert_array_equal(x[x > 0].numpy(), a[a > 0])
+    np.testing.assert_array_equal(x[mg.tensor([2, 0])].numpy(), a[[2, 0]])
+    with pytest.raises(IndexError, match="integer or bool"):
+        x[mg.tensor([0.5])]
+
+
+def test_getitem_gradient_accumulates_repeated_indices():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[np.array([0, 0, 2, 0])].sum().backward()
+    assert x.grad.tolist() == [3.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_matches_numpy(rng, mode):
+    a = rng.standard_normal((2, 3, 5))
+    got = mg.pad(t(a), (2, 1, 1, 2), mode=mode)
+    np_mode = {"replicate": "edge", "circular": "wrap"}.get(mode, mode)
+    np.testing.assert_array_equal(got.numpy(), np.pad(a, ((0, 0), (1, 2), (2, 1)), mode=np_mode))
+
+
+def test_pad_constant_value_and_negative_crop(rng):
+    a = rng.standard_normal((3, 4))
+    np.testing.assert_array_equal(mg.pad(t(a), (1, 1), value=9.0).numpy(),
+                                  np.pad(a, ((0, 0), (1, 1)), constant_values=9.0))
+    np.testing.assert_array_equal(mg.pad(t(a), (-1, 2)).numpy(), np.pad(a[:, 1:], ((0, 0), (0, 2))))
+
+
+# ------------------------------------------------------------------ errors
+
+def test_errors_name_the_op_and_the_shapes():
+    with pytest.raises(ValueError, match=r"^matmul: shapes \(3, 4\) and \(5, 6\) are not aligned \(4 != 5\)$"):
+        mg.randn(3, 4) @ mg.randn(5, 6)
+    with pytest.raises(ValueError, match=r"matmul: .*at least one dimension"):
+        mg.tensor(2.0) @ mg.randn(2)
+    with pytest.raises(ValueError, match=r"^add: .*\(3,\).*\(4,\)"):
+        mg.randn(3) + mg.randn(4)
+    with pytest.raises(ValueError, match=r"^mul: .*\(2, 3\).*\(2,\)"):
+        mg.randn(2, 3) * mg.randn(2)
+    with pytest.raises(ValueError, match=r"^reshape: .*\(2, 3\)"):
+        mg.randn(2, 3).reshape(4, 2)
+    with pytest.raises(ValueError, match="view: .*use reshape"):
+        mg.randn(2, 3).T.view(6)
+    with pytest.raises(IndexError, match="sum: dim 2 is out of range for a tensor with 2 dimensions"):
+        mg.randn(2, 3).sum(2)
+    with pytest.raises(IndexError, match="^getitem: .*\\(2, 3\\)"):
+        mg.randn(2, 3)[5]
+    with pytest.raises(ValueError, match="permute: .* not a permutation"):
+        mg.randn(2, 3).permute(0, 0)
+    with pytest.raises(ValueError, match="^cat: "):
+        mg.cat([mg.randn(2, 3), mg.randn(3, 3)], 1)
+    with pytest.raises(ValueError, match="stack: expected tensors of one shape"):
+        mg.stack([mg.randn(2), mg.randn(3)])
+    with pytest.raises(ValueError, match="pad: reflect padding"):
+        mg.pad(mg.randn(2, 3), (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="pad: mode must be one of"):
+        mg.pad(mg.randn(2, 3), (1, 1), mode="wrap")
+    with pytest.raises(TypeError, match="mean: expected a floating point tensor"):
+        mg.arange(3).mean()
+    with pytest.raises(ValueError, match="clamp: at least one"):
+        mg.randn(2).clamp()
+    with pytest.raises(ValueError, match="expand: "):
+        mg.randn(2, 3).expand(3)

@@ -1,0 +1,110 @@
+"""Forward values and gradients against PyTorch, through one helper. Skipped without torch."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch")
+
+
+def parity(fn, *arrays, mg_fn=None, torch_fn=None, rtol=1e-10, atol=1e-12, seed=0):
+    """Run ``fn`` on minigrad and torch tensors made from ``arrays`` (float ones require
+    grad), with one random upstream gradient; compare outputs and every input gradient."""
+    mg_fn, torch_fn = mg_fn or fn, torch_fn or fn
+    mg_in = [mg.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+    th_in = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+    out_m, out_t = mg_fn(*mg_in), torch_fn(*th_in)
+    np.testing.assert_allclose(out_m.detach().numpy(), out_t.detach().numpy(), rtol=rtol, atol=atol)
+    assert str(out_m.dtype).split(".")[-1] == str(out_t.dtype).split(".")[-1]
+    up = np.random.default_rng(seed).standard_normal(out_t.shape).astype(arrays[0].dtype)
+    out_m.backward(mg.tensor(up))
+    out_t.backward(torch.tensor(up))
+    for i, (m, t) in enumerate(zip(mg_in, th_in)):
+        if t.grad is not None:
+            np.testing.assert_allclose(m.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=atol,
+                                       err_msg=f"gradient of input {i}")
+
+
+def R(*shape, seed=0, low=None, dtype=np.float64):
+    rng = np.random.default_rng(seed + sum(shape))
+    a = rng.standard_normal(shape) if low is None else rng.uniform(low, low + 2, shape)
+    return a.astype(dtype)
+
+
+CASES = {
+    "add broadcast": (lambda a, b: a + b, [R(3, 1, 4), R(2, 4)]),
+    "sub scalar": (lambda a: 2.5 - a, [R(3, 4)]),
+    "mul broadcast": (lambda a, b: a * b, [R(3, 4), R(4)]),
+    "div": (lambda a, b: a / b, [R(3, 4), R(3, 4, low=0.5)]),
+    "pow tensor": (lambda a, b: a ** b, [R(3, 4, low=0.5), R(3, 4)]),
+    "pow scalar": (lambda a: a ** 2.5, [R(3, 4, low=0.5)]),
+    "exp log": (lambda a: (a.exp() + 1).log(), [R(3, 4)]),
+    "sqrt rsqrt": (lambda a: a.sqrt() + a.rsqrt(), [R(3, 4, low=0.5)]),
+    "tanh sigmoid relu": (lambda a: a.tanh() * a.sigmoid() + a.relu(), [R(5, 4)]),
+    "abs": (lambda a: a.abs(), [R(3, 4)]),
+    "clamp bounds inclusive": (lambda a: a.clamp(-1.0, 1.0),
+                               [np.array([-2.0, -1.0, 0.0, 1.0, 2.0])]),
+    "maximum ties": (lambda a, b: a.maximum(b) + a.minimum(b) * 2,
+                     [np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0])]),
+    "where": (None, [R(3, 4), R(4)]),
+    "sum mean dims": (lambda a: a.sum(1, keepdim=True) * a.mean((0, 2)).sum(), [R(2, 3, 4)]),
+    "var std": (lambda a: a.var(1) + a.std(0, keepdim=True).sum() + a.var(correction=0), [R(4, 5)]),
+    "var channel dims": (lambda a: a.var((0, 2, 3), correction=1), [R(4, 3, 5, 5)]),
+    "amax ties": (lambda a: a.amax(1) + a.amin(0).sum(),
+                  [np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])]),
+    "max full ties": (lambda a: a.max() * a.min(), [np.array([[3.0, 1.0], [3.0, 1.0]])]),
+    "matmul 2d": (lambda a, b: a @ b, [R(5, 7), R(7, 3)]),
+    "matmul batched broadcast": (lambda a, b: a @ b, [R(2, 1, 3, 4), R(3, 4, 2)]),
+    "matmul vectors": (lambda a, b, c: (a @ b) @ c, [R(4), R(4, 3), R(3)]),
+    "getitem": (lambda a: a[1:, ::2] * 2 + a[None, 0, [1, 1, 3]].sum(), [R(3, 5)]),
+    "reshape permute transpose": (lambda a: a.reshape(3, 2, 4).permute(2, 0, 1).transpose(0, 1), [R(6, 4)]),
+    "expand flatten": (lambda a: a.expand(3, 2, 4).flatten(1), [R(2, 1)]),
+    "cat stack": (None, [R(2, 3), R(2, 2)]),
+    "pad reflect": (None, [R(1, 2, 4, 5)]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_parity(name):
+    fn, arrays = CASES[name]
+    if name == "where":
+        parity(None, *arrays, mg_fn=lambda a, b: mg.where(a > 0, a, b),
+               torch_fn=lambda a, b: torch.where(a > 0, a, b))
+    elif name == "cat stack":
+        parity(None, *arrays,
+               mg_fn=lambda a, b: mg.stack([mg.cat([a, b], 1), mg.cat([b, a], 1)], 0),
+               torch_fn=lambda a, b: torch.stack([torch.cat([a, b], 1), torch.cat([b, a], 1)], 0))
+    elif name == "pad reflect":
+        import torch.nn.functional as TF
+        parity(None, *arrays, mg_fn=lambda a: mg.pad(a, (2, 1, 1, 2), mode="reflect")
+               + mg.pad(a, (1, 1, 1, 1), mode="replicate")[..., 1:-1, 1:-1].sum(),
+               torch_fn=lambda a: TF.pad(a, (2, 1, 1, 2), mode="reflect")
+               + TF.pad(a, (1, 1, 1, 1), mode="replicate")[..., 1:-1, 1:-1].sum())
+    else:
+        parity(fn, *arrays)
+
+
+def test_float32_parity():
+    a, b = R(16, 32, dtype=np.float32), R(32, 8, dtype=np.float32)
+    parity(lambda x, w: ((x @ w).tanh() * 1.0001 + 0.001).var(0), a, b, rtol=2e-5, atol=2e-6)
+
+
+def test_second_derivative_parity():
+    x = R(5)
+    xm = mg.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    (gm,) = mg.autograd.grad((xm.tanh() * xm).sum(), xm, create_graph=True)
+    (gt,) = torch.autograd.grad((xt.tanh() * xt).sum(), xt, create_graph=True)
+    (hm,) = mg.autograd.grad((gm * gm).sum(), xm)
+    (ht,) = torch.autograd.grad((gt * gt).sum(), xt)
+    np.testing.assert_allclose(hm.numpy(), ht.numpy(), rtol=1e-12)
+
+
+def test_dtype_promotion_parity():
+    pairs = [(mg.arange(3) * 0.5, torch.arange(3) * 0.5),
+             (mg.arange(3) / 2, torch.arange(3) / 2),
+             (mg.arange(3) + mg.ones(3), torch.arange(3) + torch.ones(3)),
+             (mg.ones(3) * 2.0, torch.ones(3) * 2.0),
+             (mg.ones(3, dtype=mg.float64) + mg.ones(3), torch.ones(3, dtype=torch.float64) + torch.ones(3))]
+    for m, t in pairs:
+        assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (m, t)
