@@ -91,8 +91,19 @@ cdef inline Py_ssize_t _chunks_per_channel(Py_ssize_t N, Py_ssize_t C) noexcept 
     return max(<Py_ssize_t>1, min(N, want))
 
 
-cdef inline Py_ssize_t _rows_per_chunk(Py_ssize_t C) noexcept nogil:
-    return max(<Py_ssize_t>1, <Py_ssize_t>PIECE // C)
+cdef inline Py_ssize_t _blocks(Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
+                               Py_ssize_t *chunks) noexcept nogil:
+    """How the work is split; returns the block count and sets ``chunks``.
+
+    S > 1: a block is one channel over ``chunks`` consecutive ranges of samples, about
+    four blocks per thread. S == 1: a block is ``chunks`` rows (about PIECE elements)
+    over all channels, and owns C partial-result slots.
+    """
+    if S > 1:
+        chunks[0] = _chunks_per_channel(N, C)
+        return C * chunks[0]
+    chunks[0] = max(<Py_ssize_t>1, <Py_ssize_t>PIECE // C)
+    return (N + chunks[0] - 1) // chunks[0]
 
 
 def _check(str op, x, Py_ssize_t C, outs):
@@ -110,18 +121,12 @@ def channel_stats(const real[:, :, ::1] x, real[::1] mean_out, real[::1] var_out
     cdef double *cnt
     cdef double *mu
     cdef double *m2
-    cdef double tc, tm, tq, s, d
+    cdef double tc, tm, tq, d
     cdef const real *base
     cdef const real *row
     _check("channel_stats", x, C, (mean_out, var_out))
     base = &x[0, 0, 0]
-
-    if S > 1:
-        chunks = _chunks_per_channel(N, C)
-        nb = C * chunks
-    else:
-        chunks = _rows_per_chunk(C)
-        nb = (N + chunks - 1) // chunks
+    nb = _blocks(N, C, S, &chunks)
     # slot b holds one block's (count, mean, M2); for S == 1 a block has one slot per channel
     cnt = <double *>calloc(nb, sizeof(double))
     mu = <double *>calloc(nb * (C if S == 1 else 1), sizeof(double))
@@ -177,13 +182,7 @@ cdef int _channel_sums(const real *dy, const real *x, const real *mean, Py_ssize
     cdef Py_ssize_t nb, chunks, b, c, j, n, r, r0, r1, off
     cdef double *p1
     cdef double *p2
-    cdef double mc
-    if S > 1:
-        chunks = _chunks_per_channel(N, C)
-        nb = C * chunks
-    else:
-        chunks = _rows_per_chunk(C)
-        nb = (N + chunks - 1) // chunks
+    nb = _blocks(N, C, S, &chunks)
     p1 = <double *>calloc(nb * (C if S == 1 else 1), sizeof(double))
     p2 = <double *>calloc(nb * (C if S == 1 else 1), sizeof(double))
     if p1 == NULL or p2 == NULL:

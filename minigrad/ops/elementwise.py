@@ -301,40 +301,9 @@ def pow(a, exponent):
     return Pow.apply(*pair(a, exponent))
 
 
-def neg(a):
-    return Neg.apply(a)
-
-
-def exp(a):
-    return Exp.apply(a)
-
-
-def log(a):
-    return Log.apply(a)
-
-
-def sqrt(a):
-    return Sqrt.apply(a)
-
-
-def rsqrt(a):
-    return Rsqrt.apply(a)
-
-
-def abs(a):
-    return Abs.apply(a)
-
-
-def tanh(a):
-    return Tanh.apply(a)
-
-
-def sigmoid(a):
-    return Sigmoid.apply(a)
-
-
-def relu(a):
-    return Relu.apply(a)
+# unary primitives need no conversion of their argument: the functions are their apply
+neg, exp, log, sqrt, rsqrt = Neg.apply, Exp.apply, Log.apply, Sqrt.apply, Rsqrt.apply
+abs, tanh, sigmoid, relu = Abs.apply, Tanh.apply, Sigmoid.apply, Relu.apply
 
 
 def sign(a):
