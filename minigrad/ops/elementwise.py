@@ -80,6 +80,7 @@ class Pow(Primitive):
 
 
 class PowScalar(Primitive):
+    op_name = "pow"
     save_inputs = True
 
     @staticmethod
@@ -99,6 +100,7 @@ class PowScalar(Primitive):
 class Maximum(Primitive):
     """maximum/minimum: the gradient goes to the larger (smaller) input, split in half on
     ties, as in PyTorch."""
+    op_name = "maximum/minimum"
 
     @staticmethod
     def forward(ctx, a, b, take_min=False):

@@ -95,6 +95,7 @@ class Var(Primitive):
 
 class Amax(Primitive):
     """amax/amin: the gradient is shared evenly among the elements that tie for the extreme."""
+    op_name = "amax/amin"
 
     @staticmethod
     def forward(ctx, a, dims, keepdim, take_min=False):

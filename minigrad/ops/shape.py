@@ -39,6 +39,7 @@ class Permute(Primitive):
 
 
 class BroadcastTo(Primitive):
+    op_name = "broadcast_to"
     @staticmethod
     def forward(ctx, a, shape):
         return xp_of(a).broadcast_to(a, shape)
@@ -70,6 +71,7 @@ class GetItem(Primitive):
 
 
 class IndexAdd(Primitive):
+    op_name = "index_add"
     """Scatter ``g`` into zeros of ``shape`` at ``index``, adding where indices repeat:
     the gradient of getitem, and getitem is its gradient."""
 
@@ -110,6 +112,7 @@ class Cat(Primitive):
 
 
 class PadConstant(Primitive):
+    op_name = "pad"
     @staticmethod
     def forward(ctx, a, widths, value):
         ctx.inner = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
