@@ -163,6 +163,15 @@ def test_float64_stays_float64_end_to_end():
     assert x.grad.dtype == mg.float64 and w.grad.dtype == mg.float64
 
 
+def test_leaves_of_a_tensor_subclass_receive_gradients():
+    class Sub(mg.Tensor):
+        __slots__ = ()
+
+    w = Sub(np.array([2.0, 3.0]), requires_grad=True)
+    (w * w).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [4.0, 6.0])
+
+
 def test_broadcast_gradients_are_summed_to_the_input_shape():
     a = leaf(1.0, 2.0, 3.0)
     b = mg.tensor(np.ones((2, 1)), requires_grad=True)

@@ -115,15 +115,15 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
 
     def send(edge, g):
         t = type(edge)
-        if target_keys is not None and _key(edge) in target_keys:
+        leaf = t is not Node and t is not tuple  # a Tensor, or a subclass such as Parameter
+        if target_keys is not None:
             k = _key(edge)
-            found[k] = g if k not in found else found[k] + g
-            if accumulate and t is Tensor:
-                _accumulate_leaf(edge, g, create_graph)
-        elif t is Tensor:
-            if target_keys is None:
-                _accumulate_leaf(edge, g, create_graph)
-            return
+            if k in target_keys:
+                found[k] = g if k not in found else found[k] + g
+                if leaf and accumulate:
+                    _accumulate_leaf(edge, g, create_graph)
+        elif leaf:
+            _accumulate_leaf(edge, g, create_graph)
         if t is Node:
             prev = pending.get(edge)
             pending[edge] = g if prev is None else prev + g
