@@ -16,7 +16,7 @@ from minigrad.creation import (arange, empty, eye, from_numpy, full, full_like, 
                                rand, randint, randn, tensor, zeros, zeros_like)
 from minigrad.rng import manual_seed
 from minigrad.ops import (abs, add, amax, amin, argmax, argmin, broadcast_to, cat, clamp, div,
-                          eq, exp, expand, flatten, ge, gt, le, log, lt, matmul, max, maximum,
+                          eq, erf, exp, expand, flatten, ge, gt, le, log, lt, matmul, max, maximum,
                           mean, min, minimum, mul, ne, neg, pad, permute, pow, relu, reshape,
                           rsqrt, sigmoid, sign, sqrt, squeeze, stack, std, sub, sum, tanh,
                           transpose, unsqueeze, var, where)

@@ -238,6 +238,7 @@ class Tensor:
     def tanh(self): return _ops.tanh(self)
     def sigmoid(self): return _ops.sigmoid(self)
     def relu(self): return _ops.relu(self)
+    def erf(self): return _ops.erf(self)
     def sign(self): return _ops.sign(self)
     def clamp(self, min=None, max=None): return _ops.clamp(self, min, max)
     clip = clamp

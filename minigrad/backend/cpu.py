@@ -76,6 +76,11 @@ def matmul(a, b):
     return out
 
 
+def erf(x):
+    from scipy.special import erf as _erf
+    return _erf(x)
+
+
 def _as_channels(x, op):
     """``x`` as a contiguous (N, C, S) array for the channel kernels."""
     if x.ndim < 2:

@@ -5,7 +5,7 @@ written in terms of them, so its gradient comes from the engine."""
 from minigrad import backend
 from minigrad.ops._common import as_tensor, backend_of, cast
 from minigrad.ops.compare import argmax, argmin, eq, ge, gt, le, logical_not, lt, ne
-from minigrad.ops.elementwise import (abs, add, clamp, div, exp, log, maximum, minimum, mul,
+from minigrad.ops.elementwise import (abs, add, clamp, div, erf, exp, log, maximum, minimum, mul,
                                       neg, pow, relu, rsqrt, sigmoid, sign, sqrt, sub, tanh,
                                       where)
 from minigrad.ops.linalg import matmul

@@ -32,7 +32,7 @@ for name, fn, dom in [("neg", ops.neg, "real"), ("exp", ops.exp, "real"),
                       ("log", ops.log, "positive"), ("sqrt", ops.sqrt, "positive"),
                       ("rsqrt", ops.rsqrt, "positive"), ("abs", ops.abs, "nonzero"),
                       ("tanh", ops.tanh, "real"), ("sigmoid", ops.sigmoid, "real"),
-                      ("relu", ops.relu, "nonzero")]:
+                      ("relu", ops.relu, "nonzero"), ("erf", ops.erf, "real")]:
     register(name, fn, (3, 4), domain=dom)
     register(name, fn, (4, 3), domain=dom, noncontig=True)
 register("clamp", lambda a: ops.clamp(a, -0.5, 0.5), (3, 4))

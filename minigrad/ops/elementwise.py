@@ -1,6 +1,7 @@
 """Elementwise primitives. Forward on arrays through the backend's ``xp``; backward in
 tensor ops, so every rule here is itself differentiable. Broadcasting needs no care in
 backward: the engine sums each gradient back to its input's shape."""
+import math
 import numbers
 
 from minigrad.autograd.graph import Primitive
@@ -194,6 +195,20 @@ class Rsqrt(Primitive):
         return mul(g, mul(pow(out, 3), -0.5))
 
 
+class Erf(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        from minigrad import backend
+        return backend.of(a).erf(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.inputs
+        return mul(g, mul(exp(neg(mul(a, a))), 2 / math.sqrt(math.pi)))
+
+
 class Abs(Primitive):
     save_inputs = True
 
@@ -305,7 +320,7 @@ def pow(a, exponent):
 
 # unary primitives need no conversion of their argument: the functions are their apply
 neg, exp, log, sqrt, rsqrt = Neg.apply, Exp.apply, Log.apply, Sqrt.apply, Rsqrt.apply
-abs, tanh, sigmoid, relu = Abs.apply, Tanh.apply, Sigmoid.apply, Relu.apply
+abs, tanh, sigmoid, relu, erf = Abs.apply, Tanh.apply, Sigmoid.apply, Relu.apply, Erf.apply
 
 
 def sign(a):

@@ -1,0 +1,8 @@
+from minigrad.nn.modules.basic import (GELU, Dropout, Flatten, Identity, LeakyReLU, Linear,
+                                       LogSoftmax, ReLU, Sigmoid, Softmax, Tanh)
+from minigrad.nn.modules.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from minigrad.nn.modules.module import Module, ModuleDict, ModuleList, Sequential
+from minigrad.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d,
+                                               BatchRenorm1d, BatchRenorm2d, GroupNorm,
+                                               InstanceNorm1d, InstanceNorm2d, LayerNorm,
+                                               use_fused_batch_norm)

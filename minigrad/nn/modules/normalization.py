@@ -1,0 +1,243 @@
+"""BatchNorm1d/2d/3d (composite, or the fused kernel path), BatchRenorm, LayerNorm,
+GroupNorm, InstanceNorm — PyTorch's constructor arguments, buffers and semantics."""
+
+import numpy as np
+
+from minigrad import ops
+from minigrad.autograd.grad_mode import no_grad
+from minigrad.creation import empty, ones, tensor, zeros
+from minigrad.nn import functional as F
+from minigrad.nn import init
+from minigrad.nn.modules.module import Module
+from minigrad.nn.parameter import Parameter
+
+_fused_default = False
+
+
+def use_fused_batch_norm(enabled=True):
+    """Make BatchNorm layers built with ``fused=None`` (the default) take the fused kernel
+    path (True) or the composite definition (False). Returns the previous setting."""
+    global _fused_default
+    previous, _fused_default = _fused_default, bool(enabled)
+    return previous
+
+
+class _NormBase(Module):
+    """Parameters and running-statistics buffers shared by BatchNorm and InstanceNorm."""
+
+    def __init__(self, num_features, eps, momentum, affine, track_running_stats, dtype):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(empty(num_features, dtype=dtype))
+            self.bias = Parameter(empty(num_features, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", tensor(0))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            init.zeros_(self.num_batches_tracked)
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input(self, x):
+        if x.ndim not in self._input_dims:
+            raise ValueError(f"{type(self).__name__}: expected "
+                             f"{' or '.join(f'{d}D' for d in self._input_dims)} input "
+                             f"(got {x.ndim}D input)")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels "
+                             f"(num_features) in dimension 1, got input of shape {x.shape}")
+
+    def _averaging_factor(self):
+        """PyTorch's update weight: momentum, or 1/num_batches_tracked when momentum is None
+        (a cumulative average). Counts this forward when training with running stats."""
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            with no_grad():
+                self.num_batches_tracked.data[...] += 1
+            if self.momentum is None:
+                factor = 1.0 / int(self.num_batches_tracked.item())
+        return factor
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, fused=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+        self.fused = fused
+
+    def forward(self, x):
+        self._check_input(x)
+        factor = self._averaging_factor()
+        use_batch_stats = self.training or self.running_mean is None
+        # running stats are updated only when training with them
+        track = not self.training or self.track_running_stats
+        running_mean = self.running_mean if track else None
+        running_var = self.running_var if track else None
+        fused = _fused_default if self.fused is None else self.fused
+        if fused:
+            from minigrad.nn.fused import batch_norm_fused
+            return batch_norm_fused(x, running_mean, running_var, self.weight, self.bias,
+                                    use_batch_stats, factor, self.eps)
+        return F.batch_norm(x, running_mean, running_var, self.weight, self.bias,
+                            use_batch_stats, factor, self.eps)
+
+
+class BatchNorm1d(_BatchNorm):
+    """Over (N, C) or (N, C, L) input."""
+    _input_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Over (N, C, H, W) input."""
+    _input_dims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Over (N, C, D, H, W) input."""
+    _input_dims = (5,)
+
+
+class _BatchRenorm(_BatchNorm):
+    """Batch Renormalization (Ioffe, 2017): x_hat = (x - mu_B) / sigma_B * r + d with
+    r = clip(sigma_B / sigma, 1/rmax, rmax) and d = clip((mu_B - mu) / sigma, -dmax, dmax),
+    r and d treated as constants. Running statistics follow BatchNorm's rule, so rmax=1,
+    dmax=0 is exactly BatchNorm."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, rmax=3.0, dmax=5.0,
+                 dtype=None):
+        super().__init__(num_features, eps, momentum, affine, True, False, dtype)
+        if rmax < 1 or dmax < 0:
+            raise ValueError(f"{type(self).__name__}: need rmax >= 1 and dmax >= 0, got "
+                             f"rmax={rmax}, dmax={dmax}")
+        self.rmax, self.dmax = rmax, dmax
+
+    def forward(self, x):
+        self._check_input(x)
+        if not self.training:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight,
+                                self.bias, False, 0.0, self.eps)
+        factor = self._averaging_factor()
+        C, shape = x.shape[1], (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        dims = (0,) + tuple(range(2, x.ndim))
+        n = F._check_values_per_channel(x, type(self).__name__)
+        mean = x.mean(dims, keepdim=True)
+        var = x.var(dims, keepdim=True, correction=0)
+        std = ops.sqrt(var + self.eps)
+        with no_grad():
+            sigma = np.sqrt(self.running_var.data + self.eps).reshape(shape)
+            mu = self.running_mean.data.reshape(shape)
+            r = np.clip(std.data / sigma, 1 / self.rmax, self.rmax).astype(x.data.dtype)
+            d = np.clip((mean.data - mu) / sigma, -self.dmax, self.dmax).astype(x.data.dtype)
+            F._update_running(self.running_mean, mean.data.reshape(C), factor)
+            F._update_running(self.running_var, var.data.reshape(C) * (n / (n - 1)), factor)
+        out = (x - mean) / std * ops.as_tensor(r) + ops.as_tensor(d)
+        if self.weight is not None:
+            out = out * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return out
+
+    def extra_repr(self):
+        return super().extra_repr() + f", rmax={self.rmax}, dmax={self.dmax}"
+
+
+class BatchRenorm1d(_BatchRenorm):
+    _input_dims = (2, 3)
+
+
+class BatchRenorm2d(_BatchRenorm):
+    _input_dims = (4,)
+
+
+class _InstanceNorm(_NormBase):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+
+    def forward(self, x):
+        if x.ndim == self._input_dims[0] - 1:  # unbatched, as PyTorch accepts
+            return ops.squeeze(self.forward(ops.unsqueeze(x, 0)), 0)
+        self._check_input(x)
+        factor = self._averaging_factor()
+        use_input_stats = self.training or not self.track_running_stats
+        return F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                               use_input_stats, factor, self.eps)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    _input_dims = (3,)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _input_dims = (4,)
+
+
+class LayerNorm(Module):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 dtype=None):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) \
+            else tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(*self.normalized_shape, dtype=dtype))
+            if bias:
+                self.bias = Parameter(zeros(*self.normalized_shape, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = \
+            num_groups, num_channels, eps, affine
+        if affine:
+            self.weight = Parameter(ones(num_channels, dtype=dtype))
+            self.bias = Parameter(zeros(num_channels, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected {self.num_channels} channels in dimension 1, "
+                             f"got input of shape {x.shape}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
