@@ -92,6 +92,7 @@ def check_case(case, order=1, seed=0):
 
 
 def _load_registries():
+    import minigrad.nn._checks  # noqa: F401  (registers the layers)
     import minigrad.ops._checks  # noqa: F401  (registers the primitives)
 
 

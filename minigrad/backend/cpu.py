@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 try:
-    from minigrad._kernels import _gemm, _stats, _threads
+    from minigrad._kernels import _batchnorm, _gemm, _stats, _threads
 except ImportError as e:  # a source checkout that was never built
     raise ImportError(
         "minigrad's compiled kernels are missing. Build them with `pip install -e .` "
@@ -125,6 +125,27 @@ def channel_grad_sums(dy, x, mean):
                              _as_channels(x, "channel_grad_sums"),
                              np.ascontiguousarray(mean), sum_dy, sum_dyx)
     return sum_dy, sum_dyx
+
+
+def batch_norm_normalize(x, scale, shift):
+    """y = x * scale[c] + shift[c] over channel axis 1 (scale, shift: float64, length C)."""
+    x3 = _as_channels(x, "batch_norm_normalize")
+    y = np.empty(x3.shape, dtype=x.dtype)
+    _batchnorm.normalize(x3, np.ascontiguousarray(scale, np.float64),
+                         np.ascontiguousarray(shift, np.float64), y)
+    return y.reshape(x.shape)
+
+
+def batch_norm_backward_input(dy, x, mean, gain, k_dy, k_x):
+    """dx = gain[c] * dy + k_x[c] * (x - mean[c]) + k_dy[c] (coefficients: float64, length C)."""
+    x3 = _as_channels(x, "batch_norm_backward_input")
+    dy3 = _as_channels(dy, "batch_norm_backward_input")
+    if dy.dtype != x.dtype:
+        raise TypeError(f"batch_norm_backward_input: dy is {dy.dtype} but x is {x.dtype}")
+    dx = np.empty(x3.shape, dtype=x.dtype)
+    f64 = [np.ascontiguousarray(v, np.float64) for v in (mean, gain, k_dy, k_x)]
+    _batchnorm.backward_input(dy3, x3, *f64, dx)
+    return dx.reshape(x.shape)
 
 
 # ---------------------------------------------------------------- threads and BLAS

@@ -37,3 +37,16 @@ def channel_grad_sums(dy, x, mean):
     centered = x.astype(np.float64) - mean.astype(np.float64).reshape(shape)
     return (dy.sum(axes, dtype=np.float64).astype(x.dtype),
             (dy * centered).sum(axes, dtype=np.float64).astype(x.dtype))
+
+
+def _per_channel(v, ndim):
+    return np.asarray(v, np.float64).reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def batch_norm_normalize(x, scale, shift):
+    return (x * _per_channel(scale, x.ndim) + _per_channel(shift, x.ndim)).astype(x.dtype)
+
+
+def batch_norm_backward_input(dy, x, mean, gain, k_dy, k_x):
+    c = lambda v: _per_channel(v, x.ndim)  # noqa: E731
+    return (c(gain) * dy + c(k_x) * (x - c(mean)) + c(k_dy)).astype(x.dtype)

@@ -179,7 +179,8 @@ class _InstanceNorm(_NormBase):
         if x.ndim == self._input_dims[0] - 1:  # unbatched, as PyTorch accepts
             return ops.squeeze(self.forward(ops.unsqueeze(x, 0)), 0)
         self._check_input(x)
-        factor = self._averaging_factor()
+        # PyTorch's InstanceNorm leaves num_batches_tracked alone; momentum=None means 0.1
+        factor = 0.1 if self.momentum is None else self.momentum
         use_input_stats = self.training or not self.track_running_stats
         return F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                                use_input_stats, factor, self.eps)

@@ -1,0 +1,74 @@
+"""Gradient-check cases for the layers, registered with ``minigrad.gradcheck``. Inputs that
+a layer takes as parameters (weights, scales) are inputs of the checked function too."""
+import numpy as np
+
+import minigrad as mg
+from minigrad.gradcheck import register
+from minigrad.nn import functional as F
+from minigrad.nn.fused import batch_norm_fused
+
+
+def _running(C, seed=0):
+    rng = np.random.default_rng(seed)
+    return mg.tensor(rng.standard_normal(C) * 0.3), mg.tensor(rng.uniform(0.5, 2.0, C))
+
+
+register("linear", F.linear, (4, 5), (3, 5), (3,))
+register("linear", F.linear, (2, 4, 5), (3, 5), (3,), label="2x4x5 3x5 3 batched")
+
+for shape in [(2, 3), (2, 3, 4), (2, 3, 2, 2), (2, 3, 2, 2, 2), (5, 3)]:
+    C = shape[1]
+    rm, rv = _running(C)
+    for name, bn in [("batch_norm", F.batch_norm), ("batch_norm fused", batch_norm_fused)]:
+        register(f"{name} train", lambda x, w, b, bn=bn: bn(x, None, None, w, b, True),
+                 shape, (C,), (C,))
+        register(f"{name} eval", lambda x, w, b, bn=bn, rm=rm, rv=rv: bn(x, rm, rv, w, b, False),
+                 shape, (C,), (C,))
+    register("batch_norm train no-affine", lambda x: F.batch_norm(x, None, None, training=True),
+             shape)
+
+register("layer_norm", lambda x, w, b: F.layer_norm(x, (3, 4), w, b), (2, 3, 4), (3, 4), (3, 4))
+register("group_norm", lambda x, w, b: F.group_norm(x, 2, w, b), (2, 4, 3), (4,), (4,))
+register("instance_norm", lambda x, w, b: F.instance_norm(x, weight=w, bias=b), (2, 3, 5), (3,), (3,))
+register("instance_norm", lambda x: F.instance_norm(x), (2, 2, 3, 2))
+
+
+def _renorm(x, w, b, rmax, dmax):
+    # r and d carry no gradient by definition, so the engine's gradient is the function's
+    # derivative only where they are clipped (locally constant): running statistics far
+    # from the batch's put them there
+    m = mg.nn.BatchRenorm1d(x.shape[1], rmax=rmax, dmax=dmax, affine=False).double()
+    m.running_mean.data[...] = 10.0
+    m.running_var.data[...] = 100.0
+    return m(x) * w + b
+
+
+register("batch_renorm clipped", lambda x, w, b: _renorm(x, w, b, 1.5, 0.5), (4, 3), (3,), (3,))
+register("batch_renorm r=1 d=0", lambda x, w, b: _renorm(x, w, b, 1.0, 0.0), (4, 3), (3,), (3,))
+
+
+register("relu/leaky_relu", lambda x: F.leaky_relu(x, 0.2), (3, 4), domain="nonzero")
+register("gelu", F.gelu, (3, 4))
+register("gelu tanh", lambda x: F.gelu(x, approximate="tanh"), (3, 4))
+register("softmax", lambda x: F.softmax(x, 1), (3, 4))
+register("log_softmax", lambda x: F.log_softmax(x, -1), (3, 4))
+
+
+def _dropout(x):
+    mg.manual_seed(0)  # the same mask at every evaluation
+    return F.dropout(x, 0.4, training=True)
+
+
+register("dropout", _dropout, (3, 4))
+
+_t = np.array([0, 2, 1, -100, 3])
+_w = np.array([0.5, 1.0, 2.0, 1.5])
+register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t), label_smoothing=0.1), (5, 4))
+register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t), weight=mg.tensor(_w),
+                                                    reduction="sum"), (5, 4), label="5x4 weighted")
+register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(np.array([[0, 1], [2, 3]]))),
+         (2, 4, 2), label="2x4x2 spatial")
+register("nll_loss", lambda x: F.nll_loss(x, mg.tensor(_t)), (5, 4))
+register("mse_loss", F.mse_loss, (3, 4), (3, 4))
+register("bce_with_logits", lambda x, y: F.binary_cross_entropy_with_logits(
+    x, y, pos_weight=mg.tensor(np.array([1.0, 2.0, 0.5, 3.0]))), (3, 4), (3, 4))

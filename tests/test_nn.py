@@ -1,0 +1,337 @@
+"""Module system, BatchNorm semantics (fused against composite), and errors. PyTorch
+parity lives in test_nn_parity.py."""
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.nn as nn
+import minigrad.nn.functional as F
+from minigrad.nn.fused import batch_norm_fused
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        self.bn = nn.BatchNorm1d(3)
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(3, 2))
+        self.register_buffer("scratch", mg.zeros(1), persistent=False)
+
+    def forward(self, x):
+        return self.head(self.bn(self.fc(x)))
+
+
+# ------------------------------------------------------------------ module system
+
+def test_registration_and_naming():
+    net = Net()
+    assert [n for n, _ in net.named_parameters()] == [
+        "fc.weight", "fc.bias", "bn.weight", "bn.bias", "head.1.weight", "head.1.bias"]
+    assert list(net.state_dict()) == [
+        "fc.weight", "fc.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
+        "bn.num_batches_tracked", "head.1.weight", "head.1.bias"]
+    assert [n for n, _ in net.named_buffers()][0] == "scratch"  # a buffer, not persistent
+    assert [type(m).__name__ for m in net.children()] == ["Linear", "BatchNorm1d", "Sequential"]
+    assert len(list(net.modules())) == 6
+    assert net.bn.num_batches_tracked.dtype == mg.int64
+
+
+def test_shared_parameters_are_listed_once():
+    lin = nn.Linear(2, 2)
+    seq = nn.Sequential(lin, lin)
+    assert len(list(seq.parameters())) == 2
+
+
+def test_train_and_eval_propagate():
+    net = Net()
+    net.eval()
+    assert not any(m.training for m in net.modules())
+    net.train()
+    assert all(m.training for m in net.modules())
+
+
+def test_state_dict_roundtrip_and_strict_errors():
+    a, b = Net(), Net()
+    a(mg.randn(8, 4))  # move the running statistics
+    b.load_state_dict(a.state_dict())
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        np.testing.assert_array_equal(va.numpy(), vb.numpy(), err_msg=k)
+    sd = {k: v.numpy() for k, v in a.state_dict().items()}  # numpy arrays load too
+    b.load_state_dict(sd)
+    del sd["bn.running_var"]
+    sd["extra.weight"] = np.zeros(1)
+    sd["fc.bias"] = np.zeros(5)
+    with pytest.raises(RuntimeError) as err:
+        b.load_state_dict(sd)
+    msg = str(err.value)
+    assert 'Missing key(s) in state_dict: "bn.running_var"' in msg
+    assert 'Unexpected key(s) in state_dict: "extra.weight"' in msg
+    assert "size mismatch for fc.bias: copying a param with shape (5,)" in msg
+    sd["fc.bias"] = np.zeros(3)
+    result = b.load_state_dict(sd, strict=False)
+    assert result.missing_keys == ["bn.running_var"] and result.unexpected_keys == ["extra.weight"]
+
+
+def test_load_state_dict_writes_in_place():
+    net = nn.Linear(2, 2)
+    w = net.weight
+    net.load_state_dict({"weight": np.ones((2, 2)), "bias": np.zeros(2)})
+    assert net.weight is w and w.detach().numpy().sum() == 4
+
+
+def test_zero_grad_requires_grad_apply_and_dtype():
+    net = Net()
+    net(mg.randn(4, 4)).sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+    net.requires_grad_(False)
+    assert not any(p.requires_grad for p in net.parameters())
+    seen = []
+    net.apply(lambda m: seen.append(type(m).__name__))
+    assert seen[-1] == "Net" and "Linear" in seen
+    net.double()
+    assert net.fc.weight.dtype == mg.float64 and net.bn.num_batches_tracked.dtype == mg.int64
+
+
+def test_repr_reads_like_pytorch():
+    text = repr(Net())
+    assert "(fc): Linear(in_features=4, out_features=3, bias=True)" in text
+    assert "(bn): BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)" in text
+    assert "(0): ReLU()" in text
+
+
+def test_containers():
+    ml = nn.ModuleList([nn.ReLU(), nn.Tanh()])
+    ml.append(nn.Sigmoid())
+    assert len(ml) == 3 and isinstance(ml[-1], nn.Sigmoid) and len(ml[1:]) == 2
+    md = nn.ModuleDict({"a": nn.Linear(2, 2)})
+    md["b"] = nn.ReLU()
+    assert list(md.keys()) == ["a", "b"] and "a" in md
+    holder = nn.Module()
+    holder.blocks = ml
+    holder.heads = md
+    assert [n for n, _ in holder.named_parameters()] == ["heads.a.weight", "heads.a.bias"]
+    seq = nn.Sequential(nn.Linear(3, 3), nn.ReLU())
+    assert isinstance(seq[0], nn.Linear) and len(seq) == 2 and len(seq[:1]) == 1
+    with pytest.raises(IndexError):
+        seq[5]
+
+
+def test_assigning_a_wrong_type_to_a_parameter_slot_is_an_error():
+    lin = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="parameter 'weight'"):
+        lin.weight = mg.zeros(2, 2)
+    lin.bias = None  # allowed, as in PyTorch
+    assert lin.bias is None
+
+
+def test_default_initializations_follow_pytorch():
+    mg.manual_seed(0)
+    lin = nn.Linear(400, 300)
+    bound = 1 / math.sqrt(400)
+    w = lin.weight.detach().numpy()
+    assert w.min() >= -bound and w.max() <= bound and w.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+    assert np.abs(lin.bias.detach().numpy()).max() <= bound
+    bn = nn.BatchNorm2d(5)
+    assert bn.weight.tolist() == [1] * 5 and bn.bias.tolist() == [0] * 5
+    assert bn.running_mean.tolist() == [0] * 5 and bn.running_var.tolist() == [1] * 5
+
+
+def test_init_functions():
+    t = mg.empty(200, 300)
+    nn.init.xavier_uniform_(t)
+    assert np.abs(t.numpy()).max() <= math.sqrt(6 / 500)
+    nn.init.kaiming_normal_(t, nonlinearity="relu")
+    assert t.numpy().std() == pytest.approx(math.sqrt(2 / 300), rel=0.03)
+    nn.init.constant_(t, 0.5)
+    assert t.numpy().min() == 0.5
+    assert nn.init.calculate_gain("tanh") == pytest.approx(5 / 3)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        nn.init.xavier_uniform_(mg.empty(3))
+
+
+# ------------------------------------------------------------------ BatchNorm semantics
+
+def _bn_run(fused, dtype, shape, steps=3, momentum=0.1, affine=True):
+    mg.manual_seed(0)
+    cls = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}[len(shape)]
+    bn = cls(shape[1], momentum=momentum, affine=affine, fused=fused).to(dtype)
+    if affine:
+        bn.weight.data[...] = np.linspace(0.5, 1.5, shape[1])
+        bn.bias.data[...] = np.linspace(-0.2, 0.4, shape[1])
+    rng = np.random.default_rng(1)
+    out = []
+    for step in range(steps + 1):
+        bn.train(step < steps)
+        x = mg.tensor((rng.standard_normal(shape) * 2 + 3).astype(dtype.np), requires_grad=True)
+        y = bn(x)
+        y.backward(mg.tensor(rng.standard_normal(shape).astype(dtype.np)))
+        out += [y.detach().numpy(), x.grad.numpy()]
+        out += [p.grad.numpy() for p in bn.parameters()]
+        bn.zero_grad()
+        out += [bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()]
+    return out
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (4, 3, 7), (4, 3, 5, 6), (2, 3, 2, 3, 4)], ids=str)
+@pytest.mark.parametrize("momentum", [0.1, None])
+@pytest.mark.parametrize("affine", [True, False])
+def test_fused_batch_norm_agrees_with_the_composite(shape, momentum, affine):
+    for dtype, rtol in [(mg.float32, 1e-5), (mg.float64, 1e-10)]:
+        fused = _bn_run(True, dtype, shape, momentum=momentum, affine=affine)
+        composite = _bn_run(False, dtype, shape, momentum=momentum, affine=affine)
+        for i, (a, b) in enumerate(zip(fused, composite)):
+            scale = max(np.abs(b).max(), 1e-30)
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale,
+                                       err_msg=f"{dtype} item {i}")
+
+
+def test_fused_can_be_selected_globally():
+    prev = nn.use_fused_batch_norm(True)
+    try:
+        bn = nn.BatchNorm1d(3)
+        y = bn(mg.randn(4, 3, requires_grad=True))
+        assert y.grad_fn.name == "FusedBatchNormBackward"
+    finally:
+        nn.use_fused_batch_norm(prev)
+    assert nn.BatchNorm1d(3)(mg.randn(4, 3, requires_grad=True)).grad_fn.name != "FusedBatchNormBackward"
+
+
+def test_running_variance_is_unbiased_and_normalization_biased():
+    x = np.arange(12, dtype=np.float64).reshape(4, 3) ** 1.5
+    bn = nn.BatchNorm1d(3, momentum=1.0).double()
+    y = bn(mg.tensor(x))
+    np.testing.assert_allclose(bn.running_var.numpy(), x.var(0, ddof=1))
+    np.testing.assert_allclose(y.detach().numpy(), (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5))
+
+
+def test_momentum_none_is_a_cumulative_average():
+    bn = nn.BatchNorm1d(2, momentum=None).double()
+    rng = np.random.default_rng(0)
+    batches = [rng.standard_normal((5, 2)) + i for i in range(3)]
+    for b in batches:
+        bn(mg.tensor(b))
+    np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([b.mean(0) for b in batches], 0))
+    assert bn.num_batches_tracked.item() == 3
+
+
+def test_eval_uses_running_stats_and_no_tracking_uses_batch_stats():
+    bn = nn.BatchNorm1d(2).double()
+    bn.running_mean.data[...] = [1.0, 2.0]
+    bn.running_var.data[...] = [4.0, 9.0]
+    bn.eval()
+    y = bn(mg.tensor(np.array([[3.0, 5.0]])))  # one sample is fine in eval
+    np.testing.assert_allclose(y.detach().numpy(), [[2 / math.sqrt(4 + 1e-5), 3 / math.sqrt(9 + 1e-5)]])
+    assert bn.num_batches_tracked.item() == 0
+    free = nn.BatchNorm1d(2, track_running_stats=False).double().eval()
+    assert free.running_mean is None and "running_mean" not in free.state_dict()
+    out = free(mg.tensor(np.array([[1.0, 2.0], [3.0, 6.0]])))
+    np.testing.assert_allclose(out.detach().numpy(), [[-1, -1], [1, 1]], atol=1e-5)
+
+
+def test_reset_running_stats_and_parameters():
+    bn = nn.BatchNorm1d(2)
+    bn(mg.randn(4, 2) + 3)
+    bn.weight.data[...] = 5
+    bn.reset_running_stats()
+    assert bn.running_mean.tolist() == [0, 0] and bn.num_batches_tracked.item() == 0
+    assert bn.weight.tolist() == [5, 5]
+    bn.reset_parameters()
+    assert bn.weight.tolist() == [1, 1]
+
+
+def test_affine_false_has_no_parameters():
+    bn = nn.BatchNorm2d(3, affine=False)
+    assert bn.weight is None and bn.bias is None and list(bn.parameters()) == []
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("shape", [(256, 4), (32, 3, 8, 8)])
+def test_float32_batch_norm_of_a_large_mean_input_has_unit_std(fused, shape):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) + 1e5).astype(np.float32)
+    y = nn.BatchNorm1d(shape[1], fused=fused)(mg.tensor(x)) if len(shape) == 2 else \
+        nn.BatchNorm2d(shape[1], fused=fused)(mg.tensor(x))
+    dims = (0,) + tuple(range(2, len(shape)))
+    std = y.detach().numpy().astype(np.float64).std(dims)
+    # float32 spacing at 1e5 is 2**-7, so the data themselves carry ~0.1% noise
+    np.testing.assert_allclose(std, 1.0, rtol=5e-3)
+    np.testing.assert_allclose(y.detach().numpy().mean(dims), 0.0, atol=5e-3)
+
+
+def test_batch_renorm_with_rmax_1_dmax_0_is_batch_norm():
+    rng = np.random.default_rng(0)
+    renorm = nn.BatchRenorm2d(3, rmax=1.0, dmax=0.0).double()
+    bn = nn.BatchNorm2d(3).double()
+    for step in range(3):
+        x = rng.standard_normal((4, 3, 2, 2)) * (step + 1) + step
+        up = rng.standard_normal(x.shape)
+        xs = [mg.tensor(x, requires_grad=True) for _ in range(2)]
+        ys = [renorm(xs[0]), bn(xs[1])]
+        for y in ys:
+            y.backward(mg.tensor(up))
+        np.testing.assert_allclose(ys[0].detach().numpy(), ys[1].detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(xs[0].grad.numpy(), xs[1].grad.numpy(), rtol=1e-9, atol=1e-12)
+        for a, b in zip(renorm.parameters(), bn.parameters()):
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10)
+            a.grad = b.grad = None
+        np.testing.assert_allclose(renorm.running_var.numpy(), bn.running_var.numpy(), rtol=1e-12)
+    renorm.eval(), bn.eval()
+    x = mg.tensor(rng.standard_normal((2, 3, 2, 2)))
+    np.testing.assert_allclose(renorm(x).detach().numpy(), bn(x).detach().numpy(), rtol=1e-12)
+
+
+def test_batch_renorm_corrects_toward_running_stats():
+    renorm = nn.BatchRenorm1d(1, rmax=2.0, dmax=1.0, affine=False).double()
+    renorm.running_mean.data[...] = 1.0
+    renorm.running_var.data[...] = 4.0
+    x = np.array([[0.0], [2.0]])  # batch mean 1 (= running), batch std ~1, running std ~2
+    y = renorm(mg.tensor(x))
+    # r = sigma_B / sigma (inside the clip range), d = 0: x is normalized by the running std
+    np.testing.assert_allclose(y.detach().numpy().ravel(), np.array([-1, 1]) / math.sqrt(4 + 1e-5),
+                               rtol=1e-12)
+
+
+# ------------------------------------------------------------------ errors
+
+def test_batchnorm_errors():
+    with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 4D input\)"):
+        nn.BatchNorm1d(3)(mg.randn(2, 3, 4, 5))
+    with pytest.raises(ValueError, match=r"expected 4D input \(got 3D input\)"):
+        nn.BatchNorm2d(3)(mg.randn(2, 3, 4))
+    with pytest.raises(ValueError, match="expected 3 channels"):
+        nn.BatchNorm1d(3)(mg.randn(2, 4))
+    for fused in (False, True):
+        with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+            nn.BatchNorm1d(3, fused=fused)(mg.randn(1, 3))
+        with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+            nn.BatchNorm2d(3, fused=fused)(mg.randn(1, 3, 1, 1))
+    nn.BatchNorm1d(3).eval()(mg.randn(1, 3))  # fine in eval
+    with pytest.raises(ValueError, match="running_mean and running_var are needed"):
+        F.batch_norm(mg.randn(2, 3), None, None, training=False)
+    with pytest.raises(ValueError, match="divisible"):
+        nn.GroupNorm(4, 6)
+    with pytest.raises(ValueError, match="trailing shape"):
+        F.layer_norm(mg.randn(2, 3), (4,))
+    with pytest.raises(ValueError, match="rmax >= 1"):
+        nn.BatchRenorm1d(3, rmax=0.5)
+
+
+def test_layer_and_loss_errors():
+    with pytest.raises(ValueError, match="Linear: expected input with 4 features"):
+        nn.Linear(4, 2)(mg.randn(3, 5))
+    with pytest.raises(TypeError, match="integer class indices"):
+        F.cross_entropy(mg.randn(3, 4), mg.randn(3))
+    with pytest.raises(ValueError, match=r"needs a target of shape \(3,\)"):
+        F.cross_entropy(mg.randn(3, 4), mg.tensor([0, 1]))
+    with pytest.raises(IndexError, match="target 7 is out of bounds for 4 classes"):
+        F.cross_entropy(mg.randn(3, 4), mg.tensor([0, 1, 7]))
+    with pytest.raises(ValueError, match="reduction must be"):
+        nn.MSELoss(reduction="avg")
+    with pytest.raises(ValueError, match="same shape"):
+        F.mse_loss(mg.randn(3), mg.randn(4))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.Dropout(1.5)

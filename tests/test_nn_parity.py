@@ -1,0 +1,221 @@
+"""Every layer against PyTorch: forward, all gradients, and running buffers over several
+training steps. Skipped without torch."""
+import itertools
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.nn as nn
+import minigrad.nn.functional as F
+
+torch = pytest.importorskip("torch")
+tnn = torch.nn
+TF = torch.nn.functional
+
+
+def to_torch_state(module):
+    return {k: torch.from_numpy(np.array(v.numpy())) for k, v in module.state_dict().items()}
+
+
+def assert_close(a, b, rtol=1e-9, atol=1e-11, msg=""):
+    a = a.detach().numpy() if hasattr(a, "detach") else np.asarray(a)
+    b = b.detach().numpy() if hasattr(b, "detach") else np.asarray(b)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=msg)
+
+
+def compare_modules(ours, theirs, inputs, steps=3, train=True, rtol=1e-9, atol=1e-11):
+    """Run both modules for ``steps`` forward/backward passes on the same float64 inputs
+    with random upstream gradients; compare outputs, input and parameter gradients, and
+    every buffer after each step."""
+    ours.train(train)
+    theirs.train(train)
+    rng = np.random.default_rng(0)
+    for step in range(steps):
+        x = inputs(step)
+        xm = mg.tensor(x, requires_grad=True)
+        xt = torch.tensor(x, requires_grad=True)
+        ym, yt = ours(xm), theirs(xt)
+        assert_close(ym, yt, rtol, atol, f"output, step {step}")
+        up = rng.standard_normal(yt.shape)
+        ym.backward(mg.tensor(up))
+        yt.backward(torch.tensor(up))
+        assert_close(xm.grad, xt.grad, rtol, atol, f"input grad, step {step}")
+        tparams = dict(theirs.named_parameters())
+        for name, p in ours.named_parameters():
+            assert_close(p.grad, tparams[name].grad, rtol, atol, f"{name}.grad, step {step}")
+            p.grad = None
+            tparams[name].grad = None
+        tbufs = dict(theirs.named_buffers())
+        for name, b in ours.named_buffers():
+            assert_close(b, tbufs[name], rtol, atol, f"buffer {name}, step {step}")
+
+
+BN = {1: (nn.BatchNorm1d, tnn.BatchNorm1d, (6, 3, 5)), 2: (nn.BatchNorm2d, tnn.BatchNorm2d, (4, 3, 5, 2)),
+      3: (nn.BatchNorm3d, tnn.BatchNorm3d, (2, 3, 2, 3, 2))}
+
+
+@pytest.mark.parametrize("kind,momentum,affine,track",
+                         list(itertools.product([1, 2, 3], [0.1, None], [True, False], [True, False])))
+@pytest.mark.parametrize("fused", [False, True], ids=["composite", "fused"])
+def test_batchnorm_matches_torch(kind, momentum, affine, track, fused):
+    ours_cls, theirs_cls, shape = BN[kind]
+    ours = ours_cls(3, momentum=momentum, affine=affine, track_running_stats=track, fused=fused).double()
+    theirs = theirs_cls(3, momentum=momentum, affine=affine, track_running_stats=track).double()
+    if affine:  # non-trivial scale and shift
+        ours.weight.data[...] = [0.5, 1.5, -2.0]
+        ours.bias.data[...] = [0.1, -0.3, 0.7]
+        theirs.load_state_dict(to_torch_state(ours))
+    rng = np.random.default_rng(kind)
+    batches = [rng.standard_normal(shape) * (i + 1) + i for i in range(4)]
+    compare_modules(ours, theirs, lambda s: batches[s], steps=4)
+    compare_modules(ours, theirs, lambda s: batches[s], steps=2, train=False)
+
+
+def test_batchnorm1d_on_2d_input_matches_torch():
+    ours, theirs = nn.BatchNorm1d(4).double(), tnn.BatchNorm1d(4).double()
+    rng = np.random.default_rng(3)
+    compare_modules(ours, theirs, lambda s: rng.standard_normal((7, 4)) + 3, steps=3)
+
+
+def test_batchnorm_float32_matches_torch():
+    ours, theirs = nn.BatchNorm2d(3), tnn.BatchNorm2d(3)
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((8, 3, 6, 6)) * 2 + 1).astype(np.float32)
+    compare_modules(ours, theirs, lambda s: x, steps=2, rtol=1e-5, atol=1e-5)
+
+
+def test_batchnorm_state_dict_roundtrip_with_torch():
+    ours = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    theirs = tnn.Sequential(tnn.Linear(4, 3), tnn.BatchNorm1d(3))
+    theirs.train()
+    theirs(torch.randn(10, 4))  # move the running stats
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    back = {k: torch.from_numpy(np.array(v.numpy())) for k, v in ours.state_dict().items()}
+    theirs.load_state_dict(back)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for k, v in theirs.state_dict().items():
+        assert_close(ours.state_dict()[k], v)
+
+
+@pytest.mark.parametrize("shape,normalized", [((4, 5), (5,)), ((2, 3, 4), (3, 4))])
+def test_layer_norm_matches_torch(shape, normalized):
+    ours, theirs = nn.LayerNorm(normalized).double(), tnn.LayerNorm(normalized).double()
+    ours.weight.data[...] = np.linspace(0.5, 2, ours.weight.numel()).reshape(normalized)
+    ours.bias.data[...] = np.linspace(-1, 1, ours.bias.numel()).reshape(normalized)
+    theirs.load_state_dict(to_torch_state(ours))
+    rng = np.random.default_rng(0)
+    compare_modules(ours, theirs, lambda s: rng.standard_normal(shape), steps=2)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 6])
+def test_group_norm_matches_torch(groups):
+    ours, theirs = nn.GroupNorm(groups, 6).double(), tnn.GroupNorm(groups, 6).double()
+    ours.weight.data[...] = np.linspace(0.5, 2, 6)
+    theirs.load_state_dict(to_torch_state(ours))
+    rng = np.random.default_rng(0)
+    compare_modules(ours, theirs, lambda s: rng.standard_normal((3, 6, 4, 2)), steps=2)
+
+
+@pytest.mark.parametrize("kind,affine,track", list(itertools.product([1, 2], [False, True], [False, True])))
+def test_instance_norm_matches_torch(kind, affine, track):
+    ours_cls, theirs_cls = (nn.InstanceNorm1d, tnn.InstanceNorm1d) if kind == 1 else \
+        (nn.InstanceNorm2d, tnn.InstanceNorm2d)
+    shape = (3, 4, 6) if kind == 1 else (3, 4, 3, 5)
+    ours = ours_cls(4, affine=affine, track_running_stats=track).double()
+    theirs = theirs_cls(4, affine=affine, track_running_stats=track).double()
+    rng = np.random.default_rng(0)
+    batches = [rng.standard_normal(shape) + i for i in range(3)]
+    compare_modules(ours, theirs, lambda s: batches[s], steps=3)
+    compare_modules(ours, theirs, lambda s: batches[s], steps=1, train=False)
+
+
+@pytest.mark.parametrize("name,kwargs", [("ReLU", {}), ("Sigmoid", {}), ("Tanh", {}),
+                                          ("LeakyReLU", {"negative_slope": 0.2}), ("GELU", {}),
+                                          ("GELU", {"approximate": "tanh"}), ("Softmax", {"dim": 1}),
+                                          ("LogSoftmax", {"dim": -1}), ("Flatten", {}),
+                                          ("Identity", {})])
+def test_activations_match_torch(name, kwargs):
+    rng = np.random.default_rng(0)
+    compare_modules(getattr(nn, name)(**kwargs), getattr(tnn, name)(**kwargs),
+                    lambda s: rng.standard_normal((4, 3, 2)) * 3, steps=1)
+
+
+def test_linear_matches_torch():
+    ours = nn.Linear(5, 3).double()
+    theirs = tnn.Linear(5, 3).double()
+    theirs.load_state_dict(to_torch_state(ours))
+    rng = np.random.default_rng(0)
+    compare_modules(ours, theirs, lambda s: rng.standard_normal((2, 4, 5)), steps=2)
+
+
+def test_dropout_eval_is_identity_and_train_scales():
+    d = nn.Dropout(0.25)
+    x = mg.ones(1000)
+    y = d(x)
+    kept = y.numpy() != 0
+    assert 0.65 < kept.mean() < 0.85
+    np.testing.assert_allclose(y.numpy()[kept], 1 / 0.75, rtol=1e-6)
+    assert d.eval()(x) is x
+
+
+# ------------------------------------------------------------------ losses
+
+def _loss_parity(ours_fn, theirs_fn, logits, target, rtol=1e-10):
+    xm = mg.tensor(logits, requires_grad=True)
+    xt = torch.tensor(logits, requires_grad=True)
+    lm, lt = ours_fn(xm, target), theirs_fn(xt, target)
+    assert_close(lm, lt, rtol)
+    up = np.random.default_rng(1).standard_normal(lt.shape)
+    lm.backward(mg.tensor(up))
+    lt.backward(torch.tensor(up))
+    assert_close(xm.grad, xt.grad, rtol)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("spatial", [False, True])
+def test_cross_entropy_matches_torch(reduction, smoothing, weighted, spatial):
+    rng = np.random.default_rng(0)
+    shape, tshape = ((6, 4, 3), (6, 3)) if spatial else ((7, 4), (7,))
+    logits = rng.standard_normal(shape) * 3
+    target = rng.integers(0, 4, tshape)
+    target.flat[1] = -100  # one ignored
+    w = np.array([0.5, 1.0, 2.0, 1.5])
+    kw = dict(reduction=reduction, label_smoothing=smoothing)
+    _loss_parity(lambda x, t: F.cross_entropy(x, mg.tensor(t), weight=mg.tensor(w) if weighted else None, **kw),
+                 lambda x, t: TF.cross_entropy(x, torch.tensor(t), weight=torch.tensor(w) if weighted else None, **kw),
+                 logits, target)
+
+
+def test_cross_entropy_with_huge_logits_does_not_overflow():
+    logits = np.array([[1000.0, -1000.0, 0.0], [0.0, 800.0, 800.0]], dtype=np.float32)
+    target = np.array([0, 2])
+    lm = F.cross_entropy(mg.tensor(logits), mg.tensor(target))
+    lt = TF.cross_entropy(torch.tensor(logits), torch.tensor(target))
+    assert np.isfinite(lm.item())
+    assert_close(lm, lt, rtol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_mse_bce_match_torch(reduction):
+    rng = np.random.default_rng(0)
+    logp = rng.standard_normal((5, 3))
+    target = np.array([0, 2, 1, 1, 0])
+    _loss_parity(lambda x, t: F.nll_loss(x, mg.tensor(t), reduction=reduction),
+                 lambda x, t: TF.nll_loss(x, torch.tensor(t), reduction=reduction), logp, target)
+    y = rng.standard_normal((5, 3))
+    _loss_parity(lambda x, t: F.mse_loss(x, mg.tensor(t), reduction=reduction),
+                 lambda x, t: TF.mse_loss(x, torch.tensor(t), reduction=reduction), logp, y)
+    p = rng.uniform(0, 1, (5, 3))
+    pw = np.array([1.0, 2.0, 0.5])
+    logits = rng.standard_normal((5, 3)) * 30  # large logits: the stable formula matters
+    _loss_parity(lambda x, t: F.binary_cross_entropy_with_logits(x, mg.tensor(t), reduction=reduction,
+                                                                  pos_weight=mg.tensor(pw)),
+                 lambda x, t: TF.binary_cross_entropy_with_logits(x, torch.tensor(t), reduction=reduction,
+                                                                   pos_weight=torch.tensor(pw)),
+                 logits, p)
+    _loss_parity(lambda x, t: F.binary_cross_entropy_with_logits(x, mg.tensor(t), reduction=reduction),
+                 lambda x, t: TF.binary_cross_entropy_with_logits(x, torch.tensor(t), reduction=reduction),
+                 logits, p)
