@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 try:
-    from minigrad._kernels import _batchnorm, _gemm, _stats, _threads
+    from minigrad._kernels import _batchnorm, _conv, _gemm, _pool, _stats, _threads
 except ImportError as e:  # a source checkout that was never built
     raise ImportError(
         "minigrad's compiled kernels are missing. Build them with `pip install -e .` "
@@ -146,6 +146,141 @@ def batch_norm_backward_input(dy, x, mean, gain, k_dy, k_x):
     f64 = [np.ascontiguousarray(v, np.float64) for v in (mean, gain, k_dy, k_x)]
     _batchnorm.backward_input(dy3, x3, *f64, dx)
     return dx.reshape(x.shape)
+
+
+# ---------------------------------------------------------------- convolution
+
+_COL_BUDGET = 8 * 2**20  # bytes of column buffer per chunk of images
+
+
+def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
+    (N, C, H, W), (K, Cg, kh, kw) = x_shape, w_shape
+    Ho = (H + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    Wo = (W + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    return Ho, Wo
+
+
+def _is_pointwise(w_shape, stride, padding, dilation):
+    return w_shape[2:] == (1, 1) and stride == (1, 1) and padding == (0, 0) and dilation == (1, 1)
+
+
+def _chunks(N, R, P, itemsize):
+    """Image ranges whose column buffer (R x nb*P) stays within the budget."""
+    nb = max(1, min(N, _COL_BUDGET // max(1, R * P * itemsize)))
+    return [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)]
+
+
+def _conv_args(w_shape, stride, padding, dilation, Ho, Wo):
+    return (w_shape[2], w_shape[3], stride[0], stride[1], padding[0], padding[1], dilation[0],
+            dilation[1], Ho, Wo)
+
+
+def _rows_by_group(a, n0, n1, g, per_group):
+    """a[n0:n1, group g's channels] as (per_group, nb * plane): one matrix per chunk."""
+    block = a[n0:n1, g * per_group:(g + 1) * per_group].reshape(n1 - n0, per_group, -1)
+    return np.ascontiguousarray(block.transpose(1, 0, 2)).reshape(per_group, -1)
+
+
+def conv2d_forward(x, w, stride, padding, dilation, groups):
+    N, C, H, W = x.shape
+    K, Cg, kh, kw = w.shape
+    Ho, Wo = _conv_geometry(x.shape, w.shape, stride, padding, dilation)
+    Kg, P, R = K // groups, Ho * Wo, Cg * kh * kw
+    x = np.ascontiguousarray(x)
+    w2 = np.ascontiguousarray(w).reshape(groups, Kg, R)
+    y = np.empty((N, K, P), dtype=x.dtype)
+    if _is_pointwise(w.shape, stride, padding, dilation):
+        xv = x.reshape(N, C, H * W)
+        for g in range(groups):
+            y[:, g * Kg:(g + 1) * Kg] = matmul(w2[g], xv[:, g * Cg:(g + 1) * Cg])
+        return y.reshape(N, K, Ho, Wo)
+    args = _conv_args(w.shape, stride, padding, dilation, Ho, Wo)
+    for n0, n1 in _chunks(N, R, P, x.itemsize):
+        col = np.empty((R, (n1 - n0) * P), dtype=x.dtype)
+        for g in range(groups):
+            _conv.im2col(x, n0, n1 - n0, g * Cg, Cg, *args, col)
+            out = matmul(w2[g], col).reshape(Kg, n1 - n0, P)
+            y[n0:n1, g * Kg:(g + 1) * Kg] = out.transpose(1, 0, 2)
+    return y.reshape(N, K, Ho, Wo)
+
+
+def conv2d_backward_input(dy, w, x_shape, stride, padding, dilation, groups):
+    N, C, H, W = x_shape
+    K, Cg, kh, kw = w.shape
+    Ho, Wo = dy.shape[2:]
+    Kg, P, R = K // groups, Ho * Wo, Cg * kh * kw
+    dy = np.ascontiguousarray(dy)
+    w2 = np.ascontiguousarray(w).reshape(groups, Kg, R)
+    if _is_pointwise(w.shape, stride, padding, dilation):
+        dx = np.empty((N, C, H * W), dtype=dy.dtype)
+        dyv = dy.reshape(N, K, P)
+        for g in range(groups):
+            dx[:, g * Cg:(g + 1) * Cg] = matmul(w2[g].T, dyv[:, g * Kg:(g + 1) * Kg])
+        return dx.reshape(x_shape)
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    args = _conv_args(w.shape, stride, padding, dilation, Ho, Wo)
+    for n0, n1 in _chunks(N, R, P, dy.itemsize):
+        for g in range(groups):
+            dcol = matmul(w2[g].T, _rows_by_group(dy, n0, n1, g, Kg))
+            _conv.col2im(dcol, n0, n1 - n0, g * Cg, Cg, *args, dx)
+    return dx
+
+
+def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
+    N, C, H, W = x.shape
+    K, Cg, kh, kw = w_shape
+    Ho, Wo = dy.shape[2:]
+    Kg, P, R = K // groups, Ho * Wo, Cg * kh * kw
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
+    dw = np.zeros((groups, Kg, R), dtype=x.dtype)
+    pointwise = _is_pointwise(w_shape, stride, padding, dilation)
+    args = _conv_args(w_shape, stride, padding, dilation, Ho, Wo)
+    for n0, n1 in _chunks(N, R, P, x.itemsize):
+        col = None if pointwise else np.empty((R, (n1 - n0) * P), dtype=x.dtype)
+        for g in range(groups):
+            if pointwise:
+                col = _rows_by_group(x, n0, n1, g, Cg)
+            else:
+                _conv.im2col(x, n0, n1 - n0, g * Cg, Cg, *args, col)
+            dw[g] += matmul(_rows_by_group(dy, n0, n1, g, Kg), col.T)
+    return dw.reshape(w_shape)
+
+
+# ---------------------------------------------------------------- pooling
+
+def _planes(x):
+    return np.ascontiguousarray(x).reshape(-1, *x.shape[-2:])
+
+
+def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
+    """Max over windows, and the flat (ih * W + iw) index each output took."""
+    xp_ = _planes(x)
+    out = np.empty((xp_.shape[0],) + tuple(out_hw), dtype=x.dtype)
+    index = np.empty(out.shape, dtype=np.int64)
+    _pool.max_pool(xp_, *kernel, *stride, *padding, *dilation, out, index)
+    return out.reshape(x.shape[:-2] + tuple(out_hw)), index.reshape(x.shape[:-2] + tuple(out_hw))
+
+
+def max_pool2d_backward(grad, index, x_shape):
+    dx = np.zeros((int(np.prod(x_shape[:-2])),) + tuple(x_shape[-2:]), dtype=grad.dtype)
+    _pool.max_pool_backward(_planes(grad), _planes(index), dx)
+    return dx.reshape(x_shape)
+
+
+def avg_pool2d(x, windows):
+    """Window sums divided by per-output divisors; ``windows`` = (hs, he, ws, we, div)."""
+    hs, he, ws, we, div = windows
+    xp_ = _planes(x)
+    out = np.empty((xp_.shape[0], len(hs), len(ws)), dtype=x.dtype)
+    _pool.avg_pool(xp_, hs, he, ws, we, div, out)
+    return out.reshape(x.shape[:-2] + out.shape[1:])
+
+
+def avg_pool2d_backward(grad, windows, x_shape):
+    hs, he, ws, we, div = windows
+    dx = np.zeros((int(np.prod(x_shape[:-2])),) + tuple(x_shape[-2:]), dtype=grad.dtype)
+    _pool.avg_pool_backward(_planes(grad), hs, he, ws, we, div, dx)
+    return dx.reshape(x_shape)
 
 
 # ---------------------------------------------------------------- threads and BLAS

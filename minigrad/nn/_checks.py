@@ -72,3 +72,24 @@ register("nll_loss", lambda x: F.nll_loss(x, mg.tensor(_t)), (5, 4))
 register("mse_loss", F.mse_loss, (3, 4), (3, 4))
 register("bce_with_logits", lambda x, y: F.binary_cross_entropy_with_logits(
     x, y, pos_weight=mg.tensor(np.array([1.0, 2.0, 0.5, 3.0]))), (3, 4), (3, 4))
+
+
+# ---- convolution and pooling: stride, padding, dilation, groups, 1x1, conv1d
+register("conv2d", lambda x, w, b: F.conv2d(x, w, b), (2, 3, 5, 4), (4, 3, 3, 2), (4,))
+register("conv2d", lambda x, w: F.conv2d(x, w, stride=2, padding=1), (2, 2, 5, 5), (3, 2, 3, 3),
+         label="2x2x5x5 3x2x3x3 s2 p1")
+register("conv2d", lambda x, w: F.conv2d(x, w, dilation=(2, 1), padding=(2, 0), groups=2),
+         (1, 4, 5, 4), (4, 2, 2, 2), label="1x4x5x4 4x2x2x2 d(2,1) g2")
+register("conv2d", lambda x, w: F.conv2d(x, w), (2, 3, 3, 3), (2, 3, 1, 1), label="2x3x3x3 1x1")
+register("conv2d", lambda x, w: F.conv2d(x, w, padding="same"), (1, 2, 4, 4), (2, 2, 2, 2),
+         label="1x2x4x4 2x2x2x2 same")
+register("conv1d", lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1), (2, 3, 7), (2, 3, 3), (2,))
+register("max_pool2d", lambda x: F.max_pool2d(x, 2), (2, 2, 4, 4))
+register("max_pool2d", lambda x: F.max_pool2d(x, 3, 2, 1, dilation=1, ceil_mode=True), (1, 2, 5, 6),
+         label="1x2x5x6 k3 s2 p1 ceil")
+register("max_pool2d", lambda x: F.max_pool2d(x, 2, 1, dilation=2), (1, 1, 5, 5),
+         label="1x1x5x5 k2 s1 d2")
+register("avg_pool2d", lambda x: F.avg_pool2d(x, 2), (2, 2, 4, 4))
+register("avg_pool2d", lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+         (1, 2, 5, 6), label="1x2x5x6 k3 s2 p1 ceil excl")
+register("adaptive_avg_pool2d", lambda x: F.adaptive_avg_pool2d(x, (2, 3)), (2, 2, 5, 7))

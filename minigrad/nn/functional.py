@@ -9,7 +9,8 @@ import numpy as np
 
 from minigrad import ops, rng
 from minigrad.autograd.grad_mode import no_grad
-from minigrad.ops import pad  # noqa: F401  (F.pad is the same op)
+from minigrad.ops import (adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d,  # noqa: F401
+                          max_pool2d, pad)
 from minigrad.ops._common import constant, xp_of
 from minigrad.tensor import Tensor
 

@@ -8,7 +8,9 @@ from minigrad.ops.compare import argmax, argmin, eq, ge, gt, le, logical_not, lt
 from minigrad.ops.elementwise import (abs, add, clamp, div, erf, exp, log, maximum, minimum, mul,
                                       neg, pow, relu, rsqrt, sigmoid, sign, sqrt, sub, tanh,
                                       where)
+from minigrad.ops.conv import conv1d, conv2d
 from minigrad.ops.linalg import matmul
+from minigrad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from minigrad.ops.reduce import amax, amin, max, mean, min, std, sum, sum_to, var
 from minigrad.ops.shape import (broadcast_to, cat, contiguous, expand, flatten, getitem, pad,
                                 permute, reshape, squeeze, stack, transpose, unsqueeze, view)

@@ -1,0 +1,132 @@
+# cython: language_level=3
+"""2-D pooling over contiguous (planes, H, W) arrays, one plane per thread at a time.
+
+Max pooling records, for each output, the flat index (ih * W + iw) of the input element it
+took; backward scatters into those indices (adding, since windows can overlap). Average
+pooling (fixed and adaptive) is described by per-output window bounds and divisors that
+the caller computes, so PyTorch's padding, ceil_mode and count_include_pad rules live in
+Python and one pair of loops serves both.
+"""
+from cython.parallel cimport prange
+from libc.math cimport INFINITY
+
+ctypedef fused real:
+    float
+    double
+
+
+def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
+             int dw, real[:, :, ::1] out, long long[:, :, ::1] index):
+    cdef Py_ssize_t B = x.shape[0], H = x.shape[1], W = x.shape[2]
+    cdef Py_ssize_t Ho = out.shape[1], Wo = out.shape[2], p, oh, ow, i, j, ih, iw, best_at
+    cdef real best, v
+    cdef const real *plane
+    if out.shape[0] != B or index.shape[0] != B or index.shape[1] != Ho or index.shape[2] != Wo:
+        raise ValueError(f"max_pool: out {tuple(out.shape)[:3]} and index "
+                         f"{tuple(index.shape)[:3]} must both be ({B}, Ho, Wo)")
+    if kh < 1 or kw < 1 or sh < 1 or sw < 1 or dh < 1 or dw < 1:
+        raise ValueError("max_pool: kernel size, stride and dilation must be positive")
+    with nogil:
+        for p in prange(B, schedule="static"):
+            plane = &x[p, 0, 0]
+            for oh in range(Ho):
+                for ow in range(Wo):
+                    best = -INFINITY
+                    best_at = -1
+                    for i in range(kh):
+                        ih = oh * sh - ph + i * dh
+                        if ih < 0 or ih >= H:
+                            continue
+                        for j in range(kw):
+                            iw = ow * sw - pw + j * dw
+                            if iw < 0 or iw >= W:
+                                continue
+                            v = plane[ih * W + iw]
+                            # NaN wins, as in PyTorch; the first maximum wins ties
+                            if v > best or v != v or best_at < 0:
+                                best = v
+                                best_at = ih * W + iw
+                                if v != v:
+                                    break
+                    out[p, oh, ow] = best
+                    index[p, oh, ow] = best_at
+
+
+def max_pool_backward(const real[:, :, ::1] grad, const long long[:, :, ::1] index,
+                      real[:, :, ::1] dx):
+    """dx (zeroed by the caller) += grad at the recorded argmax positions."""
+    cdef Py_ssize_t B = grad.shape[0], Ho = grad.shape[1], Wo = grad.shape[2]
+    cdef Py_ssize_t HW = dx.shape[1] * dx.shape[2], p, o, k
+    cdef real *plane
+    if index.shape[0] != B or index.shape[1] != Ho or index.shape[2] != Wo or dx.shape[0] != B:
+        raise ValueError(f"max_pool_backward: grad {tuple(grad.shape)[:3]}, index "
+                         f"{tuple(index.shape)[:3]} and dx {tuple(dx.shape)[:3]} do not fit")
+    for p in range(B):  # indices come from our forward, but check before trusting them
+        for o in range(Ho * Wo):
+            k = index[p, o // Wo, o % Wo]
+            if k < 0 or k >= HW:
+                raise IndexError(f"max_pool_backward: index {k} outside a plane of {HW}")
+    with nogil:
+        for p in prange(B, schedule="static"):
+            plane = &dx[p, 0, 0]
+            for o in range(Ho * Wo):
+                plane[index[p, o // Wo, o % Wo]] += grad[p, o // Wo, o % Wo]
+
+
+def _check_windows(str op, Py_ssize_t H, Py_ssize_t W, hs, he, ws, we, div, Py_ssize_t Ho,
+                   Py_ssize_t Wo):
+    if hs.shape[0] != Ho or he.shape[0] != Ho or ws.shape[0] != Wo or we.shape[0] != Wo:
+        raise ValueError(f"{op}: window bounds must have {Ho} rows and {Wo} columns")
+    if div.shape[0] != Ho or div.shape[1] != Wo:
+        raise ValueError(f"{op}: divisors must have shape ({Ho}, {Wo})")
+    for k in range(Ho):
+        if not 0 <= hs[k] <= he[k] <= H:
+            raise ValueError(f"{op}: row window [{hs[k]}, {he[k]}) outside 0..{H}")
+    for k in range(Wo):
+        if not 0 <= ws[k] <= we[k] <= W:
+            raise ValueError(f"{op}: column window [{ws[k]}, {we[k]}) outside 0..{W}")
+
+
+def avg_pool(const real[:, :, ::1] x, const long long[::1] hs, const long long[::1] he,
+             const long long[::1] ws, const long long[::1] we, const double[:, ::1] div,
+             real[:, :, ::1] out):
+    """out[p, oh, ow] = sum of x[p, hs[oh]:he[oh], ws[ow]:we[ow]] / div[oh, ow]."""
+    cdef Py_ssize_t B = x.shape[0], H = x.shape[1], W = x.shape[2]
+    cdef Py_ssize_t Ho = out.shape[1], Wo = out.shape[2], p, oh, ow, ih, iw
+    cdef double s
+    cdef const real *plane
+    if out.shape[0] != B:
+        raise ValueError(f"avg_pool: out has {out.shape[0]} planes, x has {B}")
+    _check_windows("avg_pool", H, W, hs, he, ws, we, div, Ho, Wo)
+    with nogil:
+        for p in prange(B, schedule="static"):
+            plane = &x[p, 0, 0]
+            for oh in range(Ho):
+                for ow in range(Wo):
+                    s = 0
+                    for ih in range(hs[oh], he[oh]):
+                        for iw in range(ws[ow], we[ow]):
+                            s = s + plane[ih * W + iw]
+                    out[p, oh, ow] = <real>(s / div[oh, ow])
+
+
+def avg_pool_backward(const real[:, :, ::1] grad, const long long[::1] hs,
+                      const long long[::1] he, const long long[::1] ws,
+                      const long long[::1] we, const double[:, ::1] div, real[:, :, ::1] dx):
+    """dx (zeroed by the caller) += grad[p, oh, ow] / div[oh, ow] over each window."""
+    cdef Py_ssize_t B = grad.shape[0], Ho = grad.shape[1], Wo = grad.shape[2]
+    cdef Py_ssize_t H = dx.shape[1], W = dx.shape[2], p, oh, ow, ih, iw
+    cdef real g
+    cdef real *plane
+    if dx.shape[0] != B:
+        raise ValueError(f"avg_pool_backward: dx has {dx.shape[0]} planes, grad has {B}")
+    _check_windows("avg_pool_backward", H, W, hs, he, ws, we, div, Ho, Wo)
+    with nogil:
+        for p in prange(B, schedule="static"):
+            plane = &dx[p, 0, 0]
+            for oh in range(Ho):
+                for ow in range(Wo):
+                    g = <real>(grad[p, oh, ow] / div[oh, ow])
+                    for ih in range(hs[oh], he[oh]):
+                        for iw in range(ws[ow], we[ow]):
+                            plane[ih * W + iw] += g

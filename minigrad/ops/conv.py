@@ -1,0 +1,159 @@
+"""2-D convolution as three primitives closed under differentiation:
+
+    Conv2d(x, w)              -> y
+    Conv2dInputGrad(g, w)     -> dx   (the adjoint of Conv2d in x)
+    Conv2dWeightGrad(x, g)    -> dw   (the adjoint of Conv2d in w)
+
+Each one's backward is written with the other two, so second derivatives work. Conv1d is
+Conv2d over a height of 1. Bias is a broadcast add, its gradient the engine's sum.
+"""
+import numbers
+
+from minigrad import backend
+from minigrad.autograd.graph import Primitive
+from minigrad.ops.elementwise import add
+from minigrad.ops.shape import pad as _pad, reshape, squeeze, unsqueeze
+
+
+class Conv2d(Primitive):
+    op_name = "conv2d"
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, x, w, params):
+        ctx.params = params
+        return backend.of(x).conv2d_forward(x, w, *params)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.inputs
+        p = ctx.params
+        return (Conv2dInputGrad.apply(g, w, x_shape=ctx.shapes[0], params=p)
+                if ctx.next[0] is not None else None,
+                Conv2dWeightGrad.apply(x, g, w_shape=ctx.shapes[1], params=p)
+                if ctx.next[1] is not None else None)
+
+
+class Conv2dInputGrad(Primitive):
+    op_name = "conv2d backward (input)"
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, g, w, x_shape, params):
+        ctx.params = params
+        return backend.of(g).conv2d_backward_input(g, w, x_shape, *params)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, w = ctx.inputs
+        p = ctx.params
+        return (Conv2d.apply(gg, w, params=p) if ctx.next[0] is not None else None,
+                Conv2dWeightGrad.apply(gg, g, w_shape=ctx.shapes[1], params=p)
+                if ctx.next[1] is not None else None)
+
+
+class Conv2dWeightGrad(Primitive):
+    op_name = "conv2d backward (weight)"
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, x, g, w_shape, params):
+        ctx.params = params
+        return backend.of(x).conv2d_backward_weight(x, g, w_shape, *params)
+
+    @staticmethod
+    def backward(ctx, gg):
+        x, g = ctx.inputs
+        p = ctx.params
+        return (Conv2dInputGrad.apply(g, gg, x_shape=ctx.shapes[0], params=p)
+                if ctx.next[0] is not None else None,
+                Conv2d.apply(x, gg, params=p) if ctx.next[1] is not None else None)
+
+
+def pair(v, name, op):
+    if isinstance(v, numbers.Integral):
+        return (int(v), int(v))
+    v = tuple(int(a) for a in v)
+    if len(v) != 2:
+        raise ValueError(f"{op}: {name} must be an int or a pair, got {v}")
+    return v
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """PyTorch's F.conv2d: input (N, C, H, W) or (C, H, W), weight (K, C/groups, kh, kw)."""
+    if input.ndim == 3:
+        return squeeze(conv2d(unsqueeze(input, 0), weight, bias, stride, padding, dilation,
+                              groups), 0)
+    return _conv(input, weight, bias, stride, padding, dilation, groups, "conv2d")
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, op):
+    if input.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D input and weight, got shapes {input.shape} "
+                         f"and {weight.shape}")
+    if input.data.dtype != weight.data.dtype:
+        raise TypeError(f"{op}: input is {input.dtype!r} but weight is {weight.dtype!r}")
+    N, C, H, W = input.shape
+    K, Cg, kh, kw = weight.shape
+    if groups < 1 or C % groups or K % groups or Cg * groups != C:
+        raise ValueError(f"{op}: groups={groups}, weight of shape {weight.shape} expects input "
+                         f"with {Cg * groups} channels, got input of shape {input.shape}")
+    stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)
+    if min(stride) < 1 or min(dilation) < 1:
+        raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be positive")
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = (0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got {stride}")
+            total = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+            left = (total[0] // 2, total[1] // 2)
+            extra = (total[0] - 2 * left[0], total[1] - 2 * left[1])
+            if any(extra):  # odd total padding: PyTorch puts the extra row/column at the end
+                input = _pad(input, (0, extra[1], 0, extra[0]))
+            padding = left
+        else:
+            raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', "
+                             f"got {padding!r}")
+    padding = pair(padding, "padding", op)
+    if min(padding) < 0:
+        raise ValueError(f"{op}: padding {padding} must not be negative")
+    H, W = input.shape[2:]
+    Ho = (H + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    Wo = (W + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"{op}: input of spatial size ({H}, {W}) with padding {padding} is "
+                         f"smaller than the dilated kernel {(kh, kw)} (dilation {dilation})")
+    out = Conv2d.apply(input, weight, params=(stride, padding, dilation, groups))
+    if bias is not None:
+        if bias.shape != (K,):
+            raise ValueError(f"{op}: bias must have shape ({K},), got {bias.shape}")
+        out = add(out, reshape(bias, (1, K, 1, 1)))
+    return out
+
+
+def _as_2d(v, height_value):
+    """A 1-D conv argument as the 2-D one over a height of 1."""
+    if isinstance(v, str):
+        return v
+    return (height_value, int(v if isinstance(v, numbers.Integral) else v[0]))
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """PyTorch's F.conv1d: input (N, C, L) or (C, L), weight (K, C/groups, k)."""
+    if input.ndim == 2:
+        return squeeze(conv1d(unsqueeze(input, 0), weight, bias, stride, padding, dilation,
+                              groups), 0)
+    if input.ndim != 3 or weight.ndim != 3:
+        raise ValueError(f"conv1d: expected a 3-D input and weight, got shapes {input.shape} "
+                         f"and {weight.shape}")
+    out = _conv(unsqueeze(input, 2), unsqueeze(weight, 2), None, _as_2d(stride, 1),
+                _as_2d(padding, 0), _as_2d(dilation, 1), groups, "conv1d")
+    out = squeeze(out, 2)
+    if bias is not None:
+        K = weight.shape[0]
+        if bias.shape != (K,):
+            raise ValueError(f"conv1d: bias must have shape ({K},), got {bias.shape}")
+        out = add(out, reshape(bias, (1, K, 1)))
+    return out
