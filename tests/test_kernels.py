@@ -166,3 +166,89 @@ def test_threads_can_be_set_and_read():
     assert mg.get_num_threads() == before
     with pytest.raises(ValueError, match="positive"):
         mg.set_num_threads(0)
+
+
+# ------------------------------------------------------------------ convolution and pooling
+
+CONV_CASES = [
+    ((2, 3, 7, 6), (4, 3, 3, 2), (1, 1), (0, 0), (1, 1), 1),
+    ((3, 4, 9, 8), (6, 2, 3, 3), (2, 1), (1, 2), (1, 2), 2),
+    ((1, 6, 5, 5), (6, 1, 3, 3), (1, 1), (1, 1), (1, 1), 6),   # depthwise
+    ((2, 5, 4, 3), (7, 5, 1, 1), (1, 1), (0, 0), (1, 1), 1),   # pointwise: no im2col
+    ((2, 4, 6, 6), (4, 2, 1, 1), (1, 1), (0, 0), (1, 1), 2),   # grouped pointwise
+    ((2, 3, 11, 13), (5, 3, 5, 4), (3, 2), (2, 1), (2, 3), 1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups", CONV_CASES)
+def test_conv_kernels_match_numpy(rng, threads, dtype, xs, ws, stride, padding, dilation, groups):
+    x, w = _rand(rng, xs, dtype), _rand(rng, ws, dtype)
+    args = (stride, padding, dilation, groups)
+    y = cpu.conv2d_forward(x, w, *args)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else TOL[dtype]
+    np.testing.assert_allclose(y, numpy_ref.conv2d_forward(x, w, *args), **tol)
+    dy = _rand(rng, y.shape, dtype)
+    np.testing.assert_allclose(cpu.conv2d_backward_input(dy, w, xs, *args),
+                               numpy_ref.conv2d_backward_input(dy, w, xs, *args), **tol)
+    np.testing.assert_allclose(cpu.conv2d_backward_weight(x, dy, ws, *args),
+                               numpy_ref.conv2d_backward_weight(x, dy, ws, *args), **tol)
+
+
+def test_conv_chunks_images_when_the_column_buffer_is_large(monkeypatch, rng):
+    monkeypatch.setattr(cpu, "_COL_BUDGET", 1)  # one image per chunk
+    x, w = _rand(rng, (5, 3, 6, 6), np.float64), _rand(rng, (4, 3, 3, 3), np.float64)
+    args = ((1, 1), (1, 1), (1, 1), 1)
+    y = cpu.conv2d_forward(x, w, *args)
+    np.testing.assert_allclose(y, numpy_ref.conv2d_forward(x, w, *args), rtol=1e-12)
+    np.testing.assert_allclose(cpu.conv2d_backward_weight(x, y, w.shape, *args),
+                               numpy_ref.conv2d_backward_weight(x, y, w.shape, *args), rtol=1e-12)
+
+
+POOL_CASES = [((2, 3, 6, 7), (2, 2), (2, 2), (0, 0), (1, 1)),
+              ((1, 2, 7, 9), (3, 3), (2, 2), (1, 1), (1, 1)),
+              ((2, 1, 8, 8), (3, 2), (1, 2), (1, 1), (2, 1)),
+              ((3, 5, 5), (2, 2), (1, 1), (0, 0), (1, 1))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,k,s,p,d", POOL_CASES)
+def test_max_pool_kernels_match_numpy(rng, threads, dtype, xs, k, s, p, d):
+    from minigrad.ops.pool import _out_size
+    x = _rand(rng, xs, dtype)
+    out_hw = tuple(_out_size(n, *a, False) for n, a in zip(xs[-2:], zip(k, s, p, d)))
+    y, idx = cpu.max_pool2d(x, k, s, p, d, out_hw)
+    y_ref, idx_ref = numpy_ref.max_pool2d(x, k, s, p, d, out_hw)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(idx, idx_ref)
+    g = _rand(rng, y.shape, dtype)
+    np.testing.assert_allclose(cpu.max_pool2d_backward(g, idx, xs),
+                               numpy_ref.max_pool2d_backward(g, idx, xs), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avg_pool_kernels_match_numpy(rng, threads, dtype):
+    x = _rand(rng, (2, 3, 7, 9), dtype)
+    windows = (np.array([0, 1, 4]), np.array([2, 5, 7]), np.array([0, 3, 3, 8]),
+               np.array([3, 6, 9, 9]), np.arange(1, 13, dtype=np.float64).reshape(3, 4))
+    y = cpu.avg_pool2d(x, windows)
+    np.testing.assert_allclose(y, numpy_ref.avg_pool2d(x, windows), **TOL[dtype])
+    np.testing.assert_allclose(cpu.avg_pool2d_backward(y, windows, x.shape),
+                               numpy_ref.avg_pool2d_backward(y, windows, x.shape), **TOL[dtype])
+
+
+def test_conv_and_pool_kernels_validate_before_running():
+    from minigrad._kernels import _conv, _pool
+    x = np.ones((2, 3, 4, 4))
+    with pytest.raises(ValueError, match="column buffer has shape"):
+        _conv.im2col(x, 0, 2, 0, 3, 3, 3, 1, 1, 0, 0, 1, 1, 2, 2, np.empty((5, 5)))
+    with pytest.raises(ValueError, match="outside an input"):
+        _conv.im2col(x, 1, 2, 0, 3, 3, 3, 1, 1, 0, 0, 1, 1, 2, 2, np.empty((27, 16)))
+    with pytest.raises(ValueError, match="must be positive"):
+        _conv.col2im(np.empty((27, 8)), 0, 2, 0, 3, 3, 3, 0, 1, 0, 0, 1, 1, 2, 2, x)
+    planes = np.ones((2, 4, 4))
+    with pytest.raises(IndexError, match="outside a plane"):
+        _pool.max_pool_backward(np.ones((2, 1, 1)), np.full((2, 1, 1), 99, np.int64), planes)
+    with pytest.raises(ValueError, match="window"):
+        _pool.avg_pool(planes, np.array([0]), np.array([9]), np.array([0]), np.array([1]),
+                       np.ones((1, 1)), np.empty((2, 1, 1)))

@@ -219,3 +219,84 @@ def test_nll_mse_bce_match_torch(reduction):
     _loss_parity(lambda x, t: F.binary_cross_entropy_with_logits(x, mg.tensor(t), reduction=reduction),
                  lambda x, t: TF.binary_cross_entropy_with_logits(x, torch.tensor(t), reduction=reduction),
                  logits, p)
+
+
+# ------------------------------------------------------------------ convolution and pooling
+
+CONV_GRID = list(itertools.product([1, 2], [0, 1, (2, 1)], [1, 2], [1, 2], [True, False]))
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups,bias", CONV_GRID)
+def test_conv2d_matches_torch(stride, padding, dilation, groups, bias):
+    ours = nn.Conv2d(4, 6, (3, 2), stride, padding, dilation, groups, bias).double()
+    theirs = tnn.Conv2d(4, 6, (3, 2), stride, padding, dilation, groups, bias).double()
+    theirs.load_state_dict(to_torch_state(ours))
+    rng = np.random.default_rng(0)
+    compare_modules(ours, theirs, lambda s: rng.standard_normal((2, 4, 8, 7)), steps=1)
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups,bias",
+                         [(1, 0, 1, 1, True), (2, 1, 1, 1, False), (1, 2, 2, 3, True),
+                          (1, "same", 2, 1, True), (3, 0, 1, 3, False)])
+def test_conv1d_matches_torch(stride, padding, dilation, groups, bias):
+    ours = nn.Conv1d(3, 6, 3, stride, padding, dilation, groups, bias).double()
+    theirs = tnn.Conv1d(3, 6, 3, stride, padding, dilation, groups, bias).double()
+    theirs.load_state_dict(to_torch_state(ours))
+    rng = np.random.default_rng(0)
+    compare_modules(ours, theirs, lambda s: rng.standard_normal((2, 3, 11)), steps=1)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_conv2d_same_padding_and_float32_match_torch():
+    ours, theirs = nn.Conv2d(3, 5, 4, padding="same"), tnn.Conv2d(3, 5, 4, padding="same")
+    theirs.load_state_dict(to_torch_state(ours))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    compare_modules(ours, theirs, lambda s: x, steps=1, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode",
+                         [(2, None, 0, 1, False), (3, 2, 1, 1, False), (3, 2, 1, 1, True),
+                          (2, 1, 1, 2, False), ((3, 2), (2, 1), (1, 0), 1, True)])
+def test_max_pool_matches_torch(kernel, stride, padding, dilation, ceil_mode):
+    rng = np.random.default_rng(0)
+    compare_modules(nn.MaxPool2d(kernel, stride, padding, dilation, ceil_mode=ceil_mode),
+                    tnn.MaxPool2d(kernel, stride, padding, dilation, ceil_mode=ceil_mode),
+                    lambda s: rng.standard_normal((2, 3, 7, 8)), steps=1)
+
+
+def test_max_pool_indices_match_torch():
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 5))
+    _, ours = F.max_pool2d(mg.tensor(x), 3, 2, 1, return_indices=True)
+    _, theirs = TF.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("kernel,stride,padding,ceil_mode,include_pad,divisor",
+                         [(2, None, 0, False, True, None), (3, 2, 1, False, True, None),
+                          (3, 2, 1, True, False, None), (3, 2, 1, True, True, None),
+                          ((3, 2), 1, (1, 1), False, False, None), (2, 2, 1, False, True, 3)])
+def test_avg_pool_matches_torch(kernel, stride, padding, ceil_mode, include_pad, divisor):
+    rng = np.random.default_rng(0)
+    compare_modules(nn.AvgPool2d(kernel, stride, padding, ceil_mode, include_pad, divisor),
+                    tnn.AvgPool2d(kernel, stride, padding, ceil_mode, include_pad, divisor),
+                    lambda s: rng.standard_normal((2, 3, 7, 8)), steps=1)
+
+
+@pytest.mark.parametrize("size", [1, (3, 4), (5, 2), (7, None)])
+def test_adaptive_avg_pool_matches_torch(size):
+    rng = np.random.default_rng(0)
+    compare_modules(nn.AdaptiveAvgPool2d(size), tnn.AdaptiveAvgPool2d(size),
+                    lambda s: rng.standard_normal((2, 3, 7, 8)), steps=1)
+
+
+def test_small_cnn_training_step_matches_torch():
+    def build(lib):
+        return lib.Sequential(lib.Conv2d(1, 4, 3, padding=1), lib.BatchNorm2d(4), lib.ReLU(),
+                              lib.MaxPool2d(2), lib.Conv2d(4, 6, 3), lib.BatchNorm2d(6),
+                              lib.ReLU(), lib.AdaptiveAvgPool2d(1), lib.Flatten(),
+                              lib.Linear(6, 3))
+    ours, theirs = build(nn).double(), build(tnn).double()
+    theirs.load_state_dict(to_torch_state(ours))
+    rng = np.random.default_rng(0)
+    compare_modules(ours, theirs, lambda s: rng.standard_normal((4, 1, 10, 10)), steps=3)

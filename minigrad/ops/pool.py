@@ -159,7 +159,7 @@ def adaptive_avg_pool2d(input, output_size):
     H, W = input.shape[-2:]
     if isinstance(output_size, int):
         output_size = (output_size, output_size)
-    Ho, Wo = (H if o is None else int(o) for o in output_size)
+    Ho, Wo = (n if o is None else int(o) for n, o in zip((H, W), output_size))
     if Ho < 1 or Wo < 1:
         raise ValueError(f"adaptive_avg_pool2d: output size {(Ho, Wo)} must be positive")
     hs = np.array([(i * H) // Ho for i in range(Ho)], np.int64)
