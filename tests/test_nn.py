@@ -335,3 +335,99 @@ def test_layer_and_loss_errors():
         F.mse_loss(mg.randn(3), mg.randn(4))
     with pytest.raises(ValueError, match="between 0 and 1"):
         nn.Dropout(1.5)
+
+
+# ------------------------------------------------------------------ utils
+
+def _trained_bn(bn, shape):
+    bn.train()
+    for i in range(3):
+        bn(mg.randn(*shape) * (i + 2) + i)
+    if bn.weight is not None:
+        bn.weight.data[...] = np.linspace(0.5, 2, bn.num_features)
+        bn.bias.data[...] = np.linspace(-1, 1, bn.num_features)
+    return bn.eval()
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_fuse_conv_bn_eval_gives_the_same_outputs(bias, affine):
+    conv = nn.Conv2d(3, 5, 3, padding=1, bias=bias).double().eval()
+    bn = _trained_bn(nn.BatchNorm2d(5, affine=affine).double(), (4, 5, 6, 6))
+    fused = nn.utils.fuse_conv_bn_eval(conv, bn)
+    x = mg.randn(2, 3, 6, 6, dtype=mg.float64)
+    np.testing.assert_allclose(fused(x).detach().numpy(), bn(conv(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert fused is not conv and fused.bias is not None
+
+
+def test_fuse_linear_bn_eval_gives_the_same_outputs():
+    lin = nn.Linear(4, 3).double().eval()
+    bn = _trained_bn(nn.BatchNorm1d(3).double(), (8, 3))
+    fused = nn.utils.fuse_linear_bn_eval(lin, bn)
+    x = mg.randn(5, 4, dtype=mg.float64)
+    np.testing.assert_allclose(fused(x).detach().numpy(), bn(lin(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_fusion_in_training_mode_is_an_error():
+    conv, bn = nn.Conv2d(3, 5, 3), nn.BatchNorm2d(5)
+    with pytest.raises(RuntimeError, match="only defined for inference"):
+        nn.utils.fuse_conv_bn_eval(conv, bn)
+    with pytest.raises(ValueError, match="BatchNorm has 4 features but the layer has 5"):
+        nn.utils.fuse_conv_bn_eval(conv.eval(), nn.BatchNorm2d(4).eval())
+    with pytest.raises(TypeError, match="expected a Linear"):
+        nn.utils.fuse_linear_bn_eval(conv, bn)
+
+
+def test_freeze_batchnorm_survives_train():
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU())
+    net(mg.randn(8, 3))
+    nn.utils.freeze_batchnorm(net)
+    bn = net[1]
+    stats = (bn.running_mean.numpy().copy(), bn.num_batches_tracked.item())
+    net.train()
+    assert net.training and net[0].training and not bn.training
+    out = net(mg.randn(8, 3) * 5 + 3)
+    np.testing.assert_array_equal(bn.running_mean.numpy(), stats[0])
+    assert bn.num_batches_tracked.item() == stats[1]
+    assert not bn.weight.requires_grad and not bn.bias.requires_grad
+    out.sum().backward()
+    assert bn.weight.grad is None and net[0].weight.grad is not None
+    nn.utils.unfreeze_batchnorm(net)
+    assert bn.training and bn.weight.requires_grad
+
+
+def test_clip_grad_norm():
+    a = nn.Parameter(mg.zeros(3))
+    b = nn.Parameter(mg.zeros(4))
+    a.grad, b.grad = mg.tensor([3.0, 0.0, 0.0]), mg.tensor([0.0, 4.0, 0.0, 0.0])
+    norm = nn.utils.clip_grad_norm_([a, b], 1.0)
+    assert norm.item() == pytest.approx(5.0)
+    total = math.sqrt((a.grad.numpy() ** 2).sum() + (b.grad.numpy() ** 2).sum())
+    assert total == pytest.approx(1.0, rel=1e-5)
+    assert nn.utils.clip_grad_norm_([a, b], 10.0).item() == pytest.approx(1.0, rel=1e-5)
+    a.grad = mg.tensor([float("inf"), 0.0, 0.0])
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.clip_grad_norm_([a], 1.0, error_if_nonfinite=True)
+
+
+def test_conv_and_pool_errors():
+    with pytest.raises(ValueError, match="expects input with 3 channels"):
+        nn.Conv2d(3, 4, 3)(mg.randn(1, 4, 5, 5))
+    with pytest.raises(ValueError, match="smaller than the dilated kernel"):
+        nn.Conv2d(3, 4, 5)(mg.randn(1, 3, 3, 3))
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(TypeError, match="input is minigrad.float64 but weight is minigrad.float32"):
+        nn.Conv2d(3, 4, 3)(mg.randn(1, 3, 5, 5, dtype=mg.float64))
+    with pytest.raises(ValueError, match="padding='same' needs stride 1"):
+        F.conv2d(mg.randn(1, 3, 5, 5), mg.randn(2, 3, 3, 3), stride=2, padding="same")
+    with pytest.raises(ValueError, match="expected a 3-D or 4-D|expected a 4-D input"):
+        F.conv2d(mg.randn(5, 5), mg.randn(2, 3, 3, 3))
+    with pytest.raises(ValueError, match="at most half of the kernel"):
+        nn.MaxPool2d(2, padding=2)(mg.randn(1, 1, 6, 6))
+    with pytest.raises(ValueError, match="too small"):
+        nn.MaxPool2d(4)(mg.randn(1, 1, 3, 3))
+    with pytest.raises(ValueError, match="max_pool2d: expected a 3-D"):
+        nn.MaxPool2d(2)(mg.randn(4, 4))
+    with pytest.raises(ValueError, match="output size"):
+        nn.AdaptiveAvgPool2d(0)(mg.randn(1, 1, 4, 4))

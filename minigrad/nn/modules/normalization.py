@@ -87,6 +87,10 @@ class _BatchNorm(_NormBase):
                  track_running_stats=True, fused=None, dtype=None):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
         self.fused = fused
+        self.frozen = False  # set by nn.utils.freeze_batchnorm
+
+    def train(self, mode=True):
+        return super().train(mode and not self.frozen)
 
     def forward(self, x):
         self._check_input(x)
