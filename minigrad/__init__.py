@@ -4,7 +4,14 @@
     x = mg.randn(3, 4, requires_grad=True)
     (x * x).sum().backward()
 """
-from minigrad._version import __version__
+import os as _os
+
+# OpenMP worker threads busy-wait after each parallel region by default, which starves the
+# BLAS threads that run next (4x slower convolutions on 2 cores). Sleep instead, unless the
+# user chose otherwise. This must happen before the kernels load the OpenMP runtime.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from minigrad._version import __version__  # noqa: E402
 from minigrad.tensor import Tensor
 from minigrad.dtypes import bool_ as bool, float32, float64, int64  # noqa: A001
 from minigrad.dtypes import dtype

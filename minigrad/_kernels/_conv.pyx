@@ -28,31 +28,54 @@ def _check(x, col, Py_ssize_t n0, Py_ssize_t nb, Py_ssize_t c0, Py_ssize_t cg, i
                          f"({cg * kh * kw}, {nb * Ho * Wo})")
 
 
+# The outputs o in [_lo(...), _hi(...)) are those whose input position
+# o * stride - pad + offset lies in [0, n_in). (Two functions returning values rather than
+# one writing through pointers: inside prange, Cython makes a variable thread-private only
+# when it sees it assigned.)
+cdef inline Py_ssize_t _lo(Py_ssize_t n_out, int stride, int pad, Py_ssize_t offset) noexcept nogil:
+    cdef Py_ssize_t a = pad - offset
+    return min(n_out, <Py_ssize_t>0 if a <= 0 else (a + stride - 1) // stride)
+
+
+cdef inline Py_ssize_t _hi(Py_ssize_t n_out, Py_ssize_t n_in, int stride, int pad,
+                           Py_ssize_t offset) noexcept nogil:
+    cdef Py_ssize_t last = n_in - 1 + pad - offset  # o * stride <= last
+    cdef Py_ssize_t hi = min(n_out, last // stride + 1) if last >= 0 else 0
+    return max(hi, _lo(n_out, stride, pad, offset))
+
+
 def im2col(const real[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t nb, Py_ssize_t c0,
            Py_ssize_t cg, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
            Py_ssize_t Ho, Py_ssize_t Wo, real[:, ::1] col):
     cdef Py_ssize_t H = x.shape[2], W = x.shape[3], P = Ho * Wo, R = cg * kh * kw
-    cdef Py_ssize_t r, b, c, i, j, oh, ow, ih, iw
+    cdef Py_ssize_t r, b, c, i, j, oh, ow, ih, oh_lo, oh_hi, ow_lo, ow_hi
     cdef real *dst
-    cdef const real *plane
+    cdef const real *src
     _check(x, col, n0, nb, c0, cg, kh, kw, sh, sw, dh, dw, Ho, Wo)
     with nogil:
         for r in prange(R, schedule="static"):
             c = r // (kh * kw)
             i = (r // kw) % kh
             j = r % kw
+            oh_lo = _lo(Ho, sh, ph, i * dh)
+            oh_hi = _hi(Ho, H, sh, ph, i * dh)
+            ow_lo = _lo(Wo, sw, pw, j * dw)
+            ow_hi = _hi(Wo, W, sw, pw, j * dw)
             for b in range(nb):
-                plane = &x[n0 + b, c0 + c, 0, 0]
                 dst = &col[r, b * P]
                 for oh in range(Ho):
-                    ih = oh * sh - ph + i * dh
-                    if ih < 0 or ih >= H:
+                    if oh < oh_lo or oh >= oh_hi:
                         for ow in range(Wo):
                             dst[oh * Wo + ow] = 0
                         continue
-                    for ow in range(Wo):
-                        iw = ow * sw - pw + j * dw
-                        dst[oh * Wo + ow] = plane[ih * W + iw] if 0 <= iw < W else 0
+                    ih = oh * sh - ph + i * dh
+                    src = &x[n0 + b, c0 + c, ih, 0] + (j * dw - pw)
+                    for ow in range(ow_lo):
+                        dst[oh * Wo + ow] = 0
+                    for ow in range(ow_lo, ow_hi):
+                        dst[oh * Wo + ow] = src[ow * sw]
+                    for ow in range(ow_hi, Wo):
+                        dst[oh * Wo + ow] = 0
 
 
 def col2im(const real[:, ::1] col, Py_ssize_t n0, Py_ssize_t nb, Py_ssize_t c0, Py_ssize_t cg,
@@ -61,23 +84,22 @@ def col2im(const real[:, ::1] col, Py_ssize_t n0, Py_ssize_t nb, Py_ssize_t c0, 
     """The adjoint of im2col: dx[...] += every column entry that im2col copied from there.
     Each thread owns whole (image, channel) planes, so overlapping windows never race."""
     cdef Py_ssize_t H = dx.shape[2], W = dx.shape[3], P = Ho * Wo
-    cdef Py_ssize_t q, b, c, i, j, oh, ow, ih, iw
-    cdef real *plane
+    cdef Py_ssize_t q, b, c, i, j, oh, ow, oh_lo, oh_hi, ow_lo, ow_hi
+    cdef real *dst
     cdef const real *src
     _check(dx, col, n0, nb, c0, cg, kh, kw, sh, sw, dh, dw, Ho, Wo)
     with nogil:
         for q in prange(nb * cg, schedule="static"):
             b = q // cg
             c = q % cg
-            plane = &dx[n0 + b, c0 + c, 0, 0]
             for i in range(kh):
+                oh_lo = _lo(Ho, sh, ph, i * dh)
+                oh_hi = _hi(Ho, H, sh, ph, i * dh)
                 for j in range(kw):
+                    ow_lo = _lo(Wo, sw, pw, j * dw)
+                    ow_hi = _hi(Wo, W, sw, pw, j * dw)
                     src = &col[(c * kh + i) * kw + j, b * P]
-                    for oh in range(Ho):
-                        ih = oh * sh - ph + i * dh
-                        if ih < 0 or ih >= H:
-                            continue
-                        for ow in range(Wo):
-                            iw = ow * sw - pw + j * dw
-                            if 0 <= iw < W:
-                                plane[ih * W + iw] += src[oh * Wo + ow]
+                    for oh in range(oh_lo, oh_hi):
+                        dst = &dx[n0 + b, c0 + c, oh * sh - ph + i * dh, 0] + (j * dw - pw)
+                        for ow in range(ow_lo, ow_hi):
+                            dst[ow * sw] += src[oh * Wo + ow]

@@ -43,8 +43,9 @@ def blas_readable(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t s_row, Py_ssize_t
 
 
 def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
-         const long long[::1] a_index, const long long[::1] b_index):
-    """``out[i] = a[a_index[i]] @ b[b_index[i]]`` for every batch entry ``i``.
+         const long long[::1] a_index, const long long[::1] b_index, bint accumulate=False):
+    """``out[i] = a[a_index[i]] @ b[b_index[i]]`` for every batch entry ``i``
+    (``out[i] += ...`` when ``accumulate``).
 
     ``a`` is (Ba, M, K), ``b`` is (Bb, K, N), ``out`` is (B, M, N) and C-contiguous. Each
     matrix of ``a`` and ``b`` must be row- or column-major (any batch stride, 0 included).
@@ -54,7 +55,8 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
     cdef int lda, ldb, ldc, m_, n_, k_
     cdef int layout_a, layout_b
     cdef char ta, tb
-    cdef real alpha = 1, beta = 0
+    cdef real alpha = 1
+    cdef real beta = 1 if accumulate else 0
     cdef const real *pa
     cdef const real *pb
     cdef real *pc

@@ -49,8 +49,12 @@ def _as_batched_matrices(x, batch):
     return x3, index
 
 
-def matmul(a, b):
-    """``np.matmul`` for operands with at least two dimensions, through BLAS for floats."""
+def matmul(a, b, out=None, accumulate=False):
+    """``np.matmul`` for operands with at least two dimensions, through BLAS for floats.
+
+    ``out`` (C-contiguous, the result's shape and dtype) receives the result, or has it
+    added when ``accumulate``.
+    """
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError(f"matmul kernel: expected operands with at least 2 dimensions, "
                          f"got shapes {a.shape} and {b.shape}")
@@ -63,16 +67,26 @@ def matmul(a, b):
         raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} "
                          f"cannot be broadcast together") from None
     if a.dtype != b.dtype or a.dtype not in _FLOATS:
+        if out is not None:
+            raise TypeError(f"matmul: out= needs float32 or float64 operands of one dtype, "
+                            f"got {a.dtype} and {b.dtype}")
         return np.matmul(a, b)  # integer or mixed dtypes: not BLAS's business
-    out = np.empty(batch + (M, N), dtype=a.dtype)
+    if out is None:
+        if accumulate:
+            raise ValueError("matmul: accumulate=True needs an out array")
+        out = np.empty(batch + (M, N), dtype=a.dtype)
+    elif out.shape != batch + (M, N) or out.dtype != a.dtype or not out.flags.c_contiguous:
+        raise ValueError(f"matmul: out must be a C-contiguous {a.dtype} array of shape "
+                         f"{batch + (M, N)}, got {out.dtype} {out.shape}")
     if out.size == 0:
         return out
     if K == 0:
-        out.fill(0)
+        if not accumulate:
+            out.fill(0)
         return out
     a3, ia = _as_batched_matrices(a, batch)
     b3, ib = _as_batched_matrices(b, batch)
-    _gemm.gemm(a3, b3, out.reshape(-1, M, N), ia, ib)
+    _gemm.gemm(a3, b3, out.reshape(-1, M, N), ia, ib, accumulate)
     return out
 
 
@@ -165,8 +179,9 @@ def _is_pointwise(w_shape, stride, padding, dilation):
 
 
 def _chunks(N, R, P, itemsize):
-    """Image ranges whose column buffer (R x nb*P) stays within the budget."""
-    nb = max(1, min(N, _COL_BUDGET // max(1, R * P * itemsize)))
+    """Image ranges whose column buffer (R x nb*P) stays within the budget (all images at
+    once when there is no column buffer, R == 0)."""
+    nb = N if R == 0 else max(1, min(N, _COL_BUDGET // max(1, R * P * itemsize)))
     return [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)]
 
 
@@ -175,10 +190,27 @@ def _conv_args(w_shape, stride, padding, dilation, Ho, Wo):
             dilation[1], Ho, Wo)
 
 
-def _rows_by_group(a, n0, n1, g, per_group):
-    """a[n0:n1, group g's channels] as (per_group, nb * plane): one matrix per chunk."""
-    block = a[n0:n1, g * per_group:(g + 1) * per_group].reshape(n1 - n0, per_group, -1)
-    return np.ascontiguousarray(block.transpose(1, 0, 2)).reshape(per_group, -1)
+class _Scratch:
+    """One flat buffer per conv call, reused for every chunk: fresh multi-megabyte arrays per
+    chunk would page-fault on every first touch."""
+
+    def __init__(self, dtype):
+        self.dtype, self.buf = dtype, None
+
+    def take(self, *shape):
+        n = int(np.prod(shape))
+        if self.buf is None or self.buf.size < n:
+            self.buf = np.empty(n, dtype=self.dtype)
+        return self.buf[:n].reshape(shape)
+
+
+def _rows_by_group(a, n0, n1, g, per_group, scratch):
+    """a[n0:n1, group g's channels] as (per_group, nb * plane), copied into ``scratch``."""
+    nb = n1 - n0
+    block = a[n0:n1, g * per_group:(g + 1) * per_group].reshape(nb, per_group, -1)
+    out = scratch.take(per_group, nb, block.shape[2])
+    np.copyto(out, block.transpose(1, 0, 2))
+    return out.reshape(per_group, -1)
 
 
 def conv2d_forward(x, w, stride, padding, dilation, groups):
@@ -189,18 +221,22 @@ def conv2d_forward(x, w, stride, padding, dilation, groups):
     x = np.ascontiguousarray(x)
     w2 = np.ascontiguousarray(w).reshape(groups, Kg, R)
     y = np.empty((N, K, P), dtype=x.dtype)
-    if _is_pointwise(w.shape, stride, padding, dilation):
-        xv = x.reshape(N, C, H * W)
-        for g in range(groups):
-            y[:, g * Kg:(g + 1) * Kg] = matmul(w2[g], xv[:, g * Cg:(g + 1) * Cg])
-        return y.reshape(N, K, Ho, Wo)
+    pointwise = _is_pointwise(w.shape, stride, padding, dilation)
     args = _conv_args(w.shape, stride, padding, dilation, Ho, Wo)
-    for n0, n1 in _chunks(N, R, P, x.itemsize):
-        col = np.empty((R, (n1 - n0) * P), dtype=x.dtype)
+    cols_buf = _Scratch(x.dtype)
+    for n0, n1 in _chunks(N, 0 if pointwise else R, P, x.itemsize):
+        nb = n1 - n0
         for g in range(groups):
-            _conv.im2col(x, n0, n1 - n0, g * Cg, Cg, *args, col)
-            out = matmul(w2[g], col).reshape(Kg, n1 - n0, P)
-            y[n0:n1, g * Kg:(g + 1) * Kg] = out.transpose(1, 0, 2)
+            if pointwise:
+                cols = x[n0:n1, g * Cg:(g + 1) * Cg].reshape(nb, Cg, P)
+            else:
+                col = cols_buf.take(R, nb * P)
+                _conv.im2col(x, n0, nb, g * Cg, Cg, *args, col)
+                cols = col.reshape(R, nb, P).transpose(1, 0, 2)  # per image, no copy
+            if groups == 1:  # y[n0:n1] is contiguous: BLAS writes it directly
+                matmul(w2[0], cols, out=y[n0:n1])
+            else:
+                y[n0:n1, g * Kg:(g + 1) * Kg] = matmul(w2[g], cols)
     return y.reshape(N, K, Ho, Wo)
 
 
@@ -219,9 +255,11 @@ def conv2d_backward_input(dy, w, x_shape, stride, padding, dilation, groups):
         return dx.reshape(x_shape)
     dx = np.zeros(x_shape, dtype=dy.dtype)
     args = _conv_args(w.shape, stride, padding, dilation, Ho, Wo)
+    rows_buf, dcol_buf = _Scratch(dy.dtype), _Scratch(dy.dtype)
     for n0, n1 in _chunks(N, R, P, dy.itemsize):
         for g in range(groups):
-            dcol = matmul(w2[g].T, _rows_by_group(dy, n0, n1, g, Kg))
+            dcol = matmul(w2[g].T, _rows_by_group(dy, n0, n1, g, Kg, rows_buf),
+                          out=dcol_buf.take(R, (n1 - n0) * P))
             _conv.col2im(dcol, n0, n1 - n0, g * Cg, Cg, *args, dx)
     return dx
 
@@ -235,14 +273,17 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
     dw = np.zeros((groups, Kg, R), dtype=x.dtype)
     pointwise = _is_pointwise(w_shape, stride, padding, dilation)
     args = _conv_args(w_shape, stride, padding, dilation, Ho, Wo)
+    cols_buf, rows_buf = _Scratch(x.dtype), _Scratch(x.dtype)
     for n0, n1 in _chunks(N, R, P, x.itemsize):
-        col = None if pointwise else np.empty((R, (n1 - n0) * P), dtype=x.dtype)
         for g in range(groups):
             if pointwise:
-                col = _rows_by_group(x, n0, n1, g, Cg)
+                col = _rows_by_group(x, n0, n1, g, Cg, cols_buf)
             else:
+                col = cols_buf.take(R, (n1 - n0) * P)
                 _conv.im2col(x, n0, n1 - n0, g * Cg, Cg, *args, col)
-            dw[g] += matmul(_rows_by_group(dy, n0, n1, g, Kg), col.T)
+            # summed over the chunk's images inside the GEMM, accumulated across chunks
+            matmul(_rows_by_group(dy, n0, n1, g, Kg, rows_buf), col.T, out=dw[g],
+                   accumulate=True)
     return dw.reshape(w_shape)
 
 
