@@ -36,6 +36,17 @@ def test_gradients_of_shared_arrays_are_independent():
     assert b.grad.numpy()[0] == 1.0
 
 
+def test_a_leaf_grad_never_aliases_the_callers_gradient():
+    x = leaf(1.0, 2.0)
+    up = mg.tensor([5.0, 6.0], dtype=mg.float64)
+    (x + 0.0).backward(up)
+    up.data[0] = -1.0
+    assert x.grad.tolist() == [5.0, 6.0]
+    y = leaf(1.0)
+    y.backward(mg.tensor([3.0], dtype=mg.float64))
+    assert y.grad.item() == 3.0
+
+
 def test_no_grad_as_context_manager_and_decorator():
     x = leaf(1.0)
     with mg.no_grad():

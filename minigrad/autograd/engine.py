@@ -4,6 +4,10 @@
 cast back to its dtype, and accumulated: op backward rules only say how a gradient flows,
 never how it is summed.
 """
+import sys
+
+import numpy as np
+
 from minigrad import ops
 from minigrad.autograd.grad_mode import set_grad_enabled
 from minigrad.autograd.graph import Node, _edge, _released_error
@@ -112,6 +116,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     target_keys = None if targets is None else {_key(_edge(t)) for t in targets}
     found = {}
     pending = {}
+    callers = {id(g.data) for g in root_grads}  # arrays the caller still holds
 
     def send(edge, g):
         t = type(edge)
@@ -121,9 +126,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             if k in target_keys:
                 found[k] = g if k not in found else found[k] + g
                 if leaf and accumulate:
-                    _accumulate_leaf(edge, g, create_graph)
+                    _accumulate_leaf(edge, g, create_graph, callers)
         elif leaf:
-            _accumulate_leaf(edge, g, create_graph)
+            _accumulate_leaf(edge, g, create_graph, callers)
         if t is Node:
             prev = pending.get(edge)
             pending[edge] = g if prev is None else prev + g
@@ -182,11 +187,23 @@ def _leading_to(order, target_keys):
     return [n for n in order if n in useful]
 
 
-def _accumulate_leaf(leaf, g, create_graph):
+def _accumulate_leaf(leaf, g, create_graph, callers):
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
-        # a copy: the incoming array may be shared with other gradients of this pass
-        leaf.grad = Tensor._make(g.data.copy())
+        leaf.grad = Tensor._make(g.data.copy() if id(g.data) in callers else _owned(g.data))
     else:
         leaf.grad = Tensor._make(leaf.grad.data + g.data)
+
+
+def _owned(array):
+    """``array`` itself when nothing else can see it, else a copy. An op's backward may
+    hand the same array to several inputs (add) or pass a view of its own gradient on
+    (reshape), and a leaf's .grad must never change behind another's back; but a freshly
+    computed gradient that only its Tensor references can be taken as it is (as PyTorch
+    does), saving a full copy per parameter per backward. (The caller's own gradient
+    arrays are excluded before this is asked.)"""
+    # references: the Tensor's slot, this frame's argument, getrefcount's argument
+    if type(array) is np.ndarray and array.base is None and sys.getrefcount(array) <= 3:
+        return array
+    return array.copy()
