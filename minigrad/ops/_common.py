@@ -53,10 +53,10 @@ def pair(a, b):
     elif not isinstance(b, Tensor):
         b = as_tensor(b, a)
     da, db = a.data.dtype, b.data.dtype
-    if da is not db and da != db:
-        if da.kind in "iub" and db.kind == "f":
+    if da is not db and da != db:  # (bool meets float without a cast: NumPy keeps the float)
+        if da.kind in "iu" and db.kind == "f":
             a = cast(a, db)
-        elif db.kind in "iub" and da.kind == "f":
+        elif db.kind in "iu" and da.kind == "f":
             b = cast(b, da)
     return a, b
 

@@ -258,7 +258,9 @@ class Relu(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        return where(constant(ctx.mask), g, 0)
+        # multiplying by the mask is ~10x faster than np.where on a random mask; the one
+        # difference: a NaN upstream gradient where x <= 0 stays NaN (PyTorch gives 0)
+        return mul(g, constant(ctx.mask))
 
 
 class Clamp(Primitive):
@@ -277,7 +279,7 @@ class Clamp(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        return where(constant(ctx.mask), g, 0)
+        return mul(g, constant(ctx.mask))  # see Relu.backward
 
 
 class Cast(Primitive):
