@@ -39,3 +39,15 @@ def device_of(array):
         return _CPU
     dev = getattr(array, "device", None)  # CuPy arrays know their GPU
     return device("cuda", getattr(dev, "id", 0))
+
+
+def parse_to_args(args, dtype=None, device=None):
+    """Sort ``.to(...)``'s positional arguments into (dtype, device), as PyTorch accepts
+    ``x.to("cpu")``, ``x.to(mg.float64)`` and both."""
+    from minigrad import dtypes
+    for a in args:
+        if isinstance(a, (dtypes.dtype, np.dtype, type)):
+            dtype = a
+        else:
+            device = a
+    return dtype, device

@@ -167,11 +167,8 @@ class Tensor:
 
     # ------------------------------------------------------------ devices and dtypes
     def to(self, *args, dtype=None, device=None):
-        for a in args:
-            if isinstance(a, (dtypes.dtype, np.dtype, type)):
-                dtype = a
-            else:
-                device = a
+        from minigrad.device import parse_to_args
+        dtype, device = parse_to_args(args, dtype, device)
         out = self
         if device is not None:
             out = _ops.to_device(out, device)

@@ -181,11 +181,8 @@ class Module:
         return self
 
     def to(self, *args, dtype=None, device=None):
-        for a in args:
-            if isinstance(a, (dtypes.dtype, np.dtype, type)):
-                dtype = a
-            else:
-                device = a
+        from minigrad.device import parse_to_args
+        dtype, device = parse_to_args(args, dtype, device)
         if device is not None:
             from minigrad import backend
             xp = backend.for_device(device).xp
