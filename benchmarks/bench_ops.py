@@ -64,23 +64,19 @@ def bench_channel_stats(torch, repeat, shape=(64, 64, 32, 32)):
 
 
 def bench_overhead(torch, repeat, steps=200):
-    def chain_mg():
-        x = mg.ones(16, requires_grad=True)
-        y = x
-        for _ in range(steps):
-            y = y * 1.0001 + 0.001
-        y.sum().backward()
-
-    t_mg = best_time(chain_mg, repeat, number=5)
-    rows = [["minigrad", f"{t_mg * 1e3:.2f}", f"{t_mg / (2 * steps) * 1e6:.2f}"]]
-    if torch is not None:
-        def chain_torch():
-            x = torch.ones(16, requires_grad=True)
+    def chain(lib):
+        def run():
+            x = lib.ones(16, requires_grad=True)
             y = x
             for _ in range(steps):
                 y = y * 1.0001 + 0.001
             y.sum().backward()
-        t_t = best_time(chain_torch, repeat, number=5)
+        return run
+
+    t_mg = best_time(chain(mg), repeat, number=5)
+    rows = [["minigrad", f"{t_mg * 1e3:.2f}", f"{t_mg / (2 * steps) * 1e6:.2f}"]]
+    if torch is not None:
+        t_t = best_time(chain(torch), repeat, number=5)
         rows.append(["torch", f"{t_t * 1e3:.2f}", f"{t_t / (2 * steps) * 1e6:.2f}"])
         rows[0].append(f"{t_mg / t_t:.2f}x")
         rows[1].append("1.00x")
