@@ -4,7 +4,6 @@ A tensor produced by a recorded op points at that op's ``Node`` (``_node``); a l
 node and, when it requires grad, receives ``.grad``. All math is in ``minigrad.ops``; the
 methods here only forward to it.
 """
-import numbers
 
 import numpy as np
 

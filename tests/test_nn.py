@@ -8,7 +8,6 @@ import pytest
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
-from minigrad.nn.fused import batch_norm_fused
 
 
 class Net(nn.Module):

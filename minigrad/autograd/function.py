@@ -54,11 +54,11 @@ class _FunctionBackward:
 class Function:
     @staticmethod
     def forward(ctx, *args, **kwargs):
-        raise NotImplementedError(f"a Function subclass must define forward")
+        raise NotImplementedError("a Function subclass must define forward")
 
     @staticmethod
     def backward(ctx, *grads):
-        raise NotImplementedError(f"a Function subclass must define backward")
+        raise NotImplementedError("a Function subclass must define backward")
 
     @classmethod
     def apply(cls, *args):

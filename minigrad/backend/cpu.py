@@ -168,7 +168,9 @@ _COL_BUDGET = 8 * 2**20  # bytes of column buffer per chunk of images
 
 
 def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
-    (N, C, H, W), (K, Cg, kh, kw) = x_shape, w_shape
+    """(Ho, Wo) of a convolution."""
+    H, W = x_shape[2:]
+    kh, kw = w_shape[2:]
     Ho = (H + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     Wo = (W + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     return Ho, Wo

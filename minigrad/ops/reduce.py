@@ -125,7 +125,7 @@ def mean(a, dim=None, keepdim=False):
     return Mean.apply(a, dims=normalize_dims("mean", dim, a.ndim), keepdim=keepdim)
 
 
-def _correction(op, correction, unbiased):
+def _correction(correction, unbiased):
     if unbiased is not None:
         return 1 if unbiased else 0
     return correction
@@ -135,7 +135,7 @@ def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
     if a.data.dtype.kind != "f":
         raise TypeError(f"var: expected a floating point tensor, got {a.dtype!r}")
     return Var.apply(a, dims=normalize_dims("var", dim, a.ndim), keepdim=keepdim,
-                     correction=_correction("var", correction, unbiased))
+                     correction=_correction(correction, unbiased))
 
 
 def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None):

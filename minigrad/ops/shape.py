@@ -283,7 +283,7 @@ def pad(a, pad, mode="constant", value=None):
 def _pad_source_index(mode, lo, hi, n, dim):
     """For each output position along a padded dim, the input position it copies."""
     if lo < 0 or hi < 0:
-        raise ValueError(f"pad: negative padding is only supported with mode='constant'")
+        raise ValueError("pad: negative padding is only supported with mode='constant'")
     pos = np.arange(-lo, n + hi)
     if mode == "reflect":
         if lo >= n or hi >= n:
