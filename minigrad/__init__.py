@@ -29,3 +29,5 @@ from minigrad.ops import (abs, add, amax, amin, argmax, argmin, broadcast_to, ca
                           transpose, unsqueeze, var, where)
 
 clip = clamp
+from minigrad.serialization import load, save
+from minigrad import optim  # noqa: E402
