@@ -31,3 +31,4 @@ from minigrad.ops import (abs, add, amax, amin, argmax, argmin, broadcast_to, ca
 clip = clamp
 from minigrad.serialization import load, save
 from minigrad import optim  # noqa: E402
+from minigrad import data  # noqa: E402

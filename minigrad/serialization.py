@@ -9,12 +9,12 @@ once complete, so a crash never leaves a half-written checkpoint behind.
 """
 import json
 import os
-import tempfile
 import zipfile
 from collections import Counter, OrderedDict
 
 import numpy as np
 
+from minigrad._atomic import atomic_open
 from minigrad.tensor import Tensor
 
 _FORMAT = "minigrad.save"
@@ -65,34 +65,23 @@ def _decode(node, arrays):
     if kind in ("list", "tuple"):
         items = [_decode(v, arrays) for v in node["items"]]
         return items if kind == "list" else tuple(items)
-    pairs = ((_decode(k, arrays), _decode(v, arrays)) for k, v in node["items"])
-    return {"dict": dict, "ordereddict": OrderedDict, "counter": Counter}[kind](pairs)
+    items = {_decode(k, arrays): _decode(v, arrays) for k, v in node["items"]}
+    return {"dict": dict, "ordereddict": OrderedDict, "counter": Counter}[kind](items)
 
 
 def save(obj, f):
     """Write ``obj`` (typically a state dict) to ``f``, a path or a binary file object."""
     arrays = []
     manifest = {"format": _FORMAT, "version": _VERSION, "count": 0,
-                "root": _encode(obj, arrays, "the top level")}
+                "root": _encode(obj, arrays, "obj")}
     manifest["count"] = len(arrays)
     members = {f"a{i}": a for i, a in enumerate(arrays)}
     members[_MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
     if not isinstance(f, (str, os.PathLike)):
         np.savez(f, **members)
         return
-    path = os.fspath(f)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            np.savez(out, **members)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(f) as out:
+        np.savez(out, **members)
 
 
 def load(f):

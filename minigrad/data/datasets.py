@@ -1,0 +1,186 @@
+"""MNIST and Fashion-MNIST: find the IDX files locally, or download and verify them.
+
+Where the files are looked for, in order: the ``root`` argument, else ``$MINIGRAD_DATA``,
+else ``~/.cache/minigrad``. A root that holds the dataset's files is used as it is; otherwise
+the dataset lives in the subdirectory ``<root>/<name>`` (``mnist``, ``fashion-mnist``), which
+is also where downloads go. Each file may be gzip-compressed (``.gz``) or raw.
+
+Every file is checked before use: a ``.gz`` against the MD5 of the published download, or
+(when the gzip bytes differ, as re-compressed copies do) its decompressed content against a
+SHA-256; a raw file against that SHA-256. A mismatch is an error naming the file, never
+silently different data.
+"""
+import hashlib
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from minigrad._atomic import atomic_open
+from minigrad.data.idx import IDXError, gunzip, is_gzip, parse_idx
+from minigrad.data.loader import Dataset
+from minigrad.tensor import Tensor
+
+
+class DatasetError(RuntimeError):
+    """The dataset's files are missing, cannot be downloaded, or fail verification."""
+
+
+def _default_root():
+    root = os.environ.get("MINIGRAD_DATA")
+    if root:
+        return Path(root).expanduser(), "$MINIGRAD_DATA"
+    return Path("~/.cache/minigrad").expanduser(), "the default cache directory"
+
+
+class MNIST(Dataset):
+    """The MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28.
+
+    ``data`` holds the images as uint8 (N, 28, 28) and ``targets`` the labels as int64 (N,),
+    both NumPy arrays. Indexing gives float32 images scaled to [0, 1] with a channel axis,
+    ``(1, 28, 28)`` per sample, and the label; a slice or an index array gives a batch.
+    """
+
+    name = "mnist"
+    mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+               "https://storage.googleapis.com/cvdf-datasets/mnist/",
+               "http://yann.lecun.com/exdb/mnist/")
+    # stem: (MD5 of the published .gz, SHA-256 of the decompressed file)
+    checksums = {
+        "train-images-idx3-ubyte": ("f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                                    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+        "train-labels-idx1-ubyte": ("d53e105ee54ea40749a09fcbcd1e9432",
+                                    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+        "t10k-images-idx3-ubyte": ("9fb629c4189551a2d022fa330f9573f3",
+                                   "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+        "t10k-labels-idx1-ubyte": ("ec29112dd5afa0611ce80d1b7f02629c",
+                                   "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+    }
+    splits = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+              False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+    classes = [str(d) for d in range(10)]
+
+    def __init__(self, root=None, train=True, download=True):
+        self.train = train
+        self.root, self._how = self._locate(root)
+        images, labels = (self._load(stem, download) for stem in self.splits[bool(train)])
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DatasetError(f"{type(self).__name__}: images {images.shape} and labels "
+                               f"{labels.shape} in {self.root} do not fit together")
+        self.data = images
+        self.targets = labels.astype(np.int64)
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            image = self.data[index][None].astype(np.float32) / np.float32(255)
+            return Tensor(image), int(self.targets[index])
+        return self.__getitems__(index)
+
+    def __getitems__(self, indices):
+        images = self.data[indices][:, None].astype(np.float32)
+        images *= np.float32(1 / 255)
+        return Tensor(images), Tensor(self.targets[indices])
+
+    def __repr__(self):
+        split = "train" if self.train else "test"
+        return f"{type(self).__name__}(split={split}, samples={len(self)}, root={self.root})"
+
+    # ------------------------------------------------------------ files
+    @classmethod
+    def _locate(cls, root):
+        if root is None:
+            root, how = _default_root()
+        else:
+            root, how = Path(root).expanduser(), "the root argument"
+        has_files = any((root / s).exists() or (root / f"{s}.gz").exists()
+                        for s in cls.checksums)
+        return (root if has_files else root / cls.name), how
+
+    def _load(self, stem, download):
+        path = next((p for p in (self.root / f"{stem}.gz", self.root / stem) if p.exists()),
+                    None)
+        if path is None:
+            if not download:
+                raise DatasetError(self._missing(stem, "download=False"))
+            path = self._download(stem)
+        return parse_idx(self._verified_bytes(path, stem), path.name)
+
+    def _verified_bytes(self, path, stem):
+        data = path.read_bytes()
+        gz_md5, raw_sha256 = self.checksums[stem]
+        if is_gzip(data):
+            if hashlib.md5(data).hexdigest() == gz_md5:
+                return data
+            try:
+                data = gunzip(data, str(path))
+            except IDXError as e:
+                raise DatasetError(self._corrupt(path, str(e))) from e
+            if raw_sha256 is None:
+                raise DatasetError(self._corrupt(
+                    path, f"its MD5 is {hashlib.md5(path.read_bytes()).hexdigest()}, "
+                          f"expected {gz_md5}"))
+        if raw_sha256 is not None:
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != raw_sha256:
+                raise DatasetError(self._corrupt(
+                    path, f"the SHA-256 of its content is {digest}, expected {raw_sha256}"))
+        return data
+
+    def _corrupt(self, path, why):
+        return (f"{type(self).__name__}: {path} failed verification: {why}. The file is "
+                f"corrupt, truncated, or belongs to another dataset; delete it to download "
+                f"it again, or replace it with the published file.")
+
+    def _missing(self, stem, why):
+        return (f"{type(self).__name__}: {stem}.gz (or {stem}) not found in {self.root} "
+                f"(from {self._how}), and {why}. To use local files, put the four IDX files "
+                f"(.gz or raw) in a directory and pass root=DIR or set MINIGRAD_DATA=DIR.")
+
+    def _download(self, stem):
+        gz_md5 = self.checksums[stem][0]
+        failures = []
+        for mirror in self.mirrors:
+            url = f"{mirror}{stem}.gz"
+            try:
+                print(f"Downloading {url}", file=sys.stderr)
+                with urllib.request.urlopen(url, timeout=30) as response:
+                    data = response.read()
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                failures.append(f"{url} ({type(e).__name__}: {e})")
+                continue
+            digest = hashlib.md5(data).hexdigest()
+            if digest != gz_md5:
+                failures.append(f"{url} (MD5 {digest}, expected {gz_md5})")
+                continue
+            path = self.root / f"{stem}.gz"
+            with atomic_open(path) as f:
+                f.write(data)
+            return path
+        raise DatasetError(self._missing(
+            stem, "downloading failed from every mirror: " + "; ".join(failures)))
+
+
+class FashionMNIST(MNIST):
+    """Zalando's Fashion-MNIST: the same format and sizes as MNIST, ten clothing classes."""
+
+    name = "fashion-mnist"
+    mirrors = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+               "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/"
+               "fashion/")
+    # Only the published .gz files' MD5s are known here; a raw copy is checked by the IDX
+    # parser's structure checks alone.
+    checksums = {
+        "train-images-idx3-ubyte": ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", None),
+        "train-labels-idx1-ubyte": ("25c81989df183df01b3e8a0aad5dffbe", None),
+        "t10k-images-idx3-ubyte": ("bef4ecab320f06d8554ea6380940ec79", None),
+        "t10k-labels-idx1-ubyte": ("bb300cfdad3c16e7a12a480ee83cd310", None),
+    }
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot"]
+
