@@ -4,6 +4,8 @@ backward: the engine sums each gradient back to its input's shape."""
 import math
 import numbers
 
+import numpy as np
+
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import as_tensor, cast, constant, pair, xp_of as _xp
 from minigrad.tensor import Tensor
@@ -240,9 +242,12 @@ class Sigmoid(Primitive):
     @staticmethod
     def forward(ctx, a):
         xp = _xp(a)
-        # split by sign so that exp never overflows
-        e = xp.exp(-xp.abs(a))
-        return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        # 1 / (1 + exp(-a)) in place: where exp overflows, 1 / inf = 0 is the right answer
+        out = xp.negative(a)
+        with np.errstate(over="ignore"):
+            xp.exp(out, out=out)
+        out += 1
+        return xp.reciprocal(out, out=out)
 
     @staticmethod
     def backward(ctx, g):

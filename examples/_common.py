@@ -1,0 +1,149 @@
+"""What the example scripts share: command line, data, models, evaluation, output files.
+
+Each example imports this module from its own directory (``python examples/NAME.py``).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+import minigrad as mg
+import minigrad.nn as nn
+
+
+def parser(description, **defaults):
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--device", default="cpu", help="'cpu' or 'cuda' (needs CuPy and a GPU)")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights and batch order")
+    p.add_argument("--out", default="results", help="directory for the PNG and JSON")
+    p.add_argument("--data-root", default=None,
+                   help="directory with the MNIST IDX files (default: $MINIGRAD_DATA, "
+                        "else ~/.cache/minigrad, downloading if needed)")
+    p.add_argument("--quick", action="store_true",
+                   help="a few seconds on a subset: a smoke test, not a result")
+    p.set_defaults(**defaults)
+    return p
+
+
+def setup(args):
+    """Seed, check the device, and make the output directory."""
+    mg.manual_seed(args.seed)
+    if args.device != "cpu" and not mg.cuda.is_available():
+        sys.exit(f"--device {args.device}: CUDA is not available here (minigrad's GPU "
+                 f"backend needs CuPy and a GPU); use --device cpu")
+    os.makedirs(args.out, exist_ok=True)
+
+
+def load_mnist(args):
+    """(train_images, train_labels, test_images, test_labels) as float32 (N, 1, 28, 28)
+    arrays in [0, 1] and int64 labels."""
+    try:
+        train = mg.data.MNIST(args.data_root, train=True)
+        test = mg.data.MNIST(args.data_root, train=False)
+    except mg.data.DatasetError as e:
+        sys.exit(f"error: {e}")
+    return (*(t.numpy() for t in train[:]), *(t.numpy() for t in test[:]))
+
+
+def bn_mlp(batch_norm, widths=(100, 100, 100), activation=nn.Sigmoid):
+    """The BN paper's MNIST net: 784-100-100-100-10 with sigmoids, BN before each one."""
+    layers, fan_in = [], 784
+    for width in widths:
+        layers.append(nn.Linear(fan_in, width))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(activation())
+        fan_in = width
+    layers.append(nn.Linear(fan_in, 10))
+    return nn.Sequential(nn.Flatten(), *layers)
+
+
+def copy_linear_weights(source, target):
+    """Give ``target`` the same Linear weights as ``source`` (nets differing only in BN)."""
+    pairs = zip([m for m in source.modules() if isinstance(m, nn.Linear)],
+                [m for m in target.modules() if isinstance(m, nn.Linear)])
+    for a, b in pairs:
+        b.weight.data[...] = a.weight.data
+        b.bias.data[...] = a.bias.data
+
+
+def batches(n, batch_size, steps, seed):
+    """``steps`` index arrays of ``batch_size``, reshuffling after each pass over ``n``."""
+    rng = np.random.default_rng(seed)
+    order, pos = rng.permutation(n), 0
+    for _ in range(steps):
+        if pos + batch_size > n:
+            order, pos = rng.permutation(n), 0
+        yield order[pos:pos + batch_size]
+        pos += batch_size
+
+
+def train_step(model, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+@mg.no_grad()
+def predict(model, images, device="cpu", batch_size=1000):
+    """Predicted classes for ``images`` (a NumPy array), in the model's current mode."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = mg.tensor(images[start:start + batch_size]).to(device)
+        out.append(model(x).argmax(1).cpu().numpy())
+    return np.concatenate(out)
+
+
+def accuracy(model, images, labels, device="cpu", batch_size=1000):
+    """Test accuracy in eval mode; the model's mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        return float((predict(model, images, device, batch_size) == labels).mean())
+    finally:
+        model.train(was_training)
+
+
+def progress(iterable, desc, total=None):
+    return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True,
+                mininterval=0.5, disable=None)
+
+
+def save(args, name, results, plot):
+    """Write ``<out>/<name>.json`` and, when matplotlib is installed, ``<out>/<name>.png``
+    drawn by ``plot(plt, results)``."""
+    results = {"example": name, "quick": args.quick, "seed": args.seed,
+               "device": args.device, **results}
+    json_path = os.path.join(args.out, f"{name}.json")
+    with open(json_path, "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"wrote {json_path}")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed, so no plot was drawn; install it with "
+              "`pip install minigrad[plot]` (or `pip install matplotlib`) and run again")
+        return
+    plot(plt, results)
+    png_path = os.path.join(args.out, f"{name}.png")
+    plt.savefig(png_path, dpi=120, bbox_inches="tight")
+    plt.close("all")
+    print(f"wrote {png_path}")
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
