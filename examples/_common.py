@@ -39,15 +39,24 @@ def setup(args):
     os.makedirs(args.out, exist_ok=True)
 
 
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081   # of the training pixels scaled to [0, 1]
+
+
 def load_mnist(args):
-    """(train_images, train_labels, test_images, test_labels) as float32 (N, 1, 28, 28)
-    arrays in [0, 1] and int64 labels."""
+    """(train_images, train_labels, test_images, test_labels): float32 (N, 1, 28, 28) images
+    standardized with the training set's pixel mean and std, and int64 labels."""
     try:
         train = mg.data.MNIST(args.data_root, train=True)
         test = mg.data.MNIST(args.data_root, train=False)
     except mg.data.DatasetError as e:
         sys.exit(f"error: {e}")
-    return (*(t.numpy() for t in train[:]), *(t.numpy() for t in test[:]))
+    out = []
+    for split in (train, test):
+        images, labels = (t.numpy() for t in split[:])
+        images -= np.float32(MNIST_MEAN)
+        images /= np.float32(MNIST_STD)
+        out += [images, labels]
+    return tuple(out)
 
 
 def bn_mlp(batch_norm, widths=(100, 100, 100), activation=nn.Sigmoid):
@@ -147,3 +156,21 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+
+
+NORMS = {
+    "batch": lambda c, size: nn.BatchNorm2d(c),
+    "group": lambda c, size: nn.GroupNorm(max(c // 4, 1), c),
+    "layer": lambda c, size: nn.LayerNorm([c, size, size]),
+}
+
+
+def small_cnn(norm="batch", widths=(16, 32)):
+    """Two Conv -> norm -> ReLU -> MaxPool blocks and a linear classifier, for 28x28 digits.
+    ``norm`` is 'batch', 'group' (4 channels per group) or 'layer' (over C, H, W)."""
+    make = NORMS[norm]
+    c1, c2 = widths
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 3, padding=1, bias=False), make(c1, 28), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1, bias=False), make(c2, 14), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(c2 * 7 * 7, 10))

@@ -1,6 +1,6 @@
 """Figure 1 of Ioffe & Szegedy (2015): an MNIST MLP with and without batch normalization.
 
-784-100-100-100-10 with sigmoid activations, batch 60, plain SGD. Both nets start from the
+784-100-100-100-10 with sigmoid activations, batch 60, plain SGD, inputs standardized. Both nets start from the
 same weights and see the same batches; the BN net normalizes each hidden layer's input to
 its sigmoid. The plot shows (a) test accuracy against training steps and (b, c) the 15th,
 50th and 85th percentiles of one last-hidden-layer sigmoid input over the test set, which
