@@ -59,17 +59,18 @@ def load_mnist(args):
     return tuple(out)
 
 
-def bn_mlp(batch_norm, widths=(100, 100, 100), activation=nn.Sigmoid):
-    """The BN paper's MNIST net: 784-100-100-100-10 with sigmoids, BN before each one."""
-    layers, fan_in = [], 784
+def bn_mlp(batch_norm, widths=(100, 100, 100), layers=nn):
+    """The BN paper's MNIST net: 784-100-100-100-10 with sigmoids, BN before each one.
+    ``layers`` is the module namespace to build from (``torch.nn`` works too)."""
+    L, net, fan_in = layers, [], 784
     for width in widths:
-        layers.append(nn.Linear(fan_in, width))
+        net.append(L.Linear(fan_in, width))
         if batch_norm:
-            layers.append(nn.BatchNorm1d(width))
-        layers.append(activation())
+            net.append(L.BatchNorm1d(width))
+        net.append(L.Sigmoid())
         fan_in = width
-    layers.append(nn.Linear(fan_in, 10))
-    return nn.Sequential(nn.Flatten(), *layers)
+    net.append(L.Linear(fan_in, 10))
+    return L.Sequential(L.Flatten(), *net)
 
 
 def copy_linear_weights(source, target):

@@ -17,15 +17,17 @@ import minigrad as mg
 import minigrad.nn as nn
 
 
-def conv_bn_net():
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(64 * 7 * 7, 128, bias=False), nn.BatchNorm1d(128), nn.ReLU(),
-        nn.Linear(128, 10))
+def conv_bn_net(layers=nn):
+    """``layers`` is the module namespace to build from (``torch.nn`` works too)."""
+    L = layers
+    return L.Sequential(
+        L.Conv2d(1, 32, 3, padding=1, bias=False), L.BatchNorm2d(32), L.ReLU(),
+        L.MaxPool2d(2),
+        L.Conv2d(32, 64, 3, padding=1, bias=False), L.BatchNorm2d(64), L.ReLU(),
+        L.MaxPool2d(2),
+        L.Flatten(),
+        L.Linear(64 * 7 * 7, 128, bias=False), L.BatchNorm1d(128), L.ReLU(),
+        L.Linear(128, 10))
 
 
 def fold_batchnorm(model):
@@ -53,15 +55,16 @@ def main():
     setup(args)
     x_train, y_train, x_test, y_test = load_mnist(args)
     steps = args.epochs * (len(x_train) // args.batch_size)
+    evals = 10
     if args.quick:
-        steps, x_test, y_test = 60, x_test[:2000], y_test[:2000]
+        steps, evals, x_test, y_test = 40, 2, x_test[:1000], y_test[:1000]
 
     model = conv_bn_net().to(args.device)
     opt = mg.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                        weight_decay=args.weight_decay)
     sched = mg.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
     history = {"step": [], "loss": [], "test_accuracy": []}
-    eval_every = max(steps // 10, 1)
+    eval_every = max(steps // evals, 1)
     running = []
     with Timer() as train_time:
         order = batches(len(x_train), args.batch_size, steps, args.seed)

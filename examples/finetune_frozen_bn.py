@@ -1,7 +1,8 @@
 """Fine-tuning with BatchNorm frozen, trainable, or with its running statistics reset.
 
-A conv net with BatchNorm is trained on digits 0-4, then fine-tuned on digits 5-9 in three
-ways, each starting from the same pretrained weights:
+A conv net with BatchNorm is trained on digits 0-4. Its classifier layer is then replaced
+by a fresh one and the network is fine-tuned on digits 5-9 in three ways, each starting from
+the same pretrained weights:
 
 - frozen: ``nn.utils.freeze_batchnorm`` keeps every BN in eval mode with the pretraining
   statistics and affine parameters (the usual choice for small fine-tuning batches);
@@ -10,7 +11,9 @@ ways, each starting from the same pretrained weights:
 - reset: the running statistics are reset and re-estimated as a plain average over the
   fine-tuning batches (momentum=None), BN otherwise trainable.
 
-It reports test accuracy on both halves before and after fine-tuning.
+It reports test accuracy on both halves: digits 5-9 through the new classifier, digits 0-4
+through the original classifier on top of the fine-tuned layers, which measures how much
+fine-tuning disturbed what the shared layers had learned.
 
     python examples/finetune_frozen_bn.py
 """
@@ -60,19 +63,23 @@ def main():
     old, new = y_train < 5, y_train >= 5
     halves = {"digits 0-4": y_test < 5, "digits 5-9": y_test >= 5}
 
-    def evaluate(model):
-        return {name: accuracy(model, x_test[m], y_test[m], args.device)
+    def evaluate(new_head, old_head):
+        """Digits 5-9 through ``new_head``, digits 0-4 through ``old_head``."""
+        return {name: accuracy(old_head if name == "digits 0-4" else new_head,
+                               x_test[m], y_test[m], args.device)
                 for name, m in halves.items()}
 
     base = small_cnn("batch").to(args.device)
     with progress(range(1), "pretrain on 0-4"):
         train(base, x_train[old], y_train[old], args.pretrain_steps, args.lr, args, args.seed)
-    results = {"pretrained": evaluate(base)}
+    results = {"pretrained": evaluate(base, base)}
     for condition in progress(CONDITIONS, "fine-tune on 5-9"):
         model = prepare(copy.deepcopy(base), condition)
+        mg.manual_seed(args.seed + 1)
+        model[-1] = nn.Linear(model[-1].in_features, 10).to(args.device)
         train(model, x_train[new], y_train[new], args.finetune_steps, args.lr, args,
               args.seed + 1)
-        results[condition] = evaluate(model)
+        results[condition] = evaluate(model, nn.Sequential(*list(model)[:-1], base[-1]))
     print(f"{'':>11} {'digits 0-4':>10} {'digits 5-9':>10}")
     for name, acc in results.items():
         print(f"{name:>11} {acc['digits 0-4']:>10.4f} {acc['digits 5-9']:>10.4f}")

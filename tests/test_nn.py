@@ -117,6 +117,10 @@ def test_containers():
     assert isinstance(seq[0], nn.Linear) and len(seq) == 2 and len(seq[:1]) == 1
     with pytest.raises(IndexError):
         seq[5]
+    seq[-1] = nn.Tanh()
+    assert isinstance(seq[1], nn.Tanh) and list(dict(seq.named_children())) == ["0", "1"]
+    with pytest.raises(IndexError):
+        seq[2] = nn.ReLU()
 
 
 def test_assigning_a_wrong_type_to_a_parameter_slot_is_an_error():

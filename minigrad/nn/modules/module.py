@@ -294,6 +294,10 @@ class Sequential(Module):
             return Sequential(collections.OrderedDict(items[index]))
         return items[_checked_index(index, len(items))][1]
 
+    def __setitem__(self, index, module):
+        key = list(self._modules)[_checked_index(index, len(self._modules))]
+        self.add_module(key, module)
+
     def __len__(self):
         return len(self._modules)
 

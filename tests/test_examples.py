@@ -1,0 +1,108 @@
+"""Every example script runs with --quick on the real MNIST files and writes a PNG and a
+JSON whose numbers make sense. Skipped when MNIST is not available locally."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def _mnist_available():
+    root = os.environ.get("MINIGRAD_DATA")
+    return bool(root) and any((Path(root) / sub / "t10k-labels-idx1-ubyte.gz").exists()
+                              for sub in ("", "mnist"))
+
+
+pytestmark = pytest.mark.skipif(not _mnist_available(),
+                                reason="real MNIST not available (set MINIGRAD_DATA)")
+
+
+def run_example(name, out, *extra, prelude=""):
+    script = str(EXAMPLES / f"{name}.py")
+    code = (f"{prelude}import runpy, sys; sys.path.insert(0, {str(EXAMPLES)!r}); "
+            f"sys.argv = [{script!r}, '--quick', '--out', {str(out)!r}, *{list(extra)!r}]; "
+            f"runpy.run_path({script!r}, run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout, json.loads((out / f"{name}.json").read_text())
+
+
+def _check_png(path):
+    blob = path.read_bytes()
+    assert blob[:8] == b"\x89PNG\r\n\x1a\n" and len(blob) > 10_000
+
+
+def test_bn_mnist(tmp_path):
+    stdout, r = run_example("bn_mnist", tmp_path)
+    _check_png(tmp_path / "bn_mnist.png")
+    assert "test accuracy after 300 steps" in stdout and r["quick"] is True
+    assert 0.85 < r["final_accuracy"]["bn"] <= 1.0
+    assert 0.0 <= r["final_accuracy"]["plain"] < r["final_accuracy"]["bn"]
+    curve = r["curve"]
+    assert curve["steps"][0] == 0 and curve["steps"][-1] == 300
+    assert len(curve["acc_bn"]) == len(curve["steps"]) == len(r["percentiles"]["bn"])
+    for q15, q50, q85 in r["percentiles"]["bn"] + r["percentiles"]["plain"]:
+        assert q15 <= q50 <= q85
+
+
+def test_lr_sweep(tmp_path):
+    _, r = run_example("lr_sweep", tmp_path)
+    _check_png(tmp_path / "lr_sweep.png")
+    assert r["lr_span"] >= 100
+    assert [run["lr"] for run in r["runs"]["bn"]] == [0.05, 0.5, 5.0]
+    assert all(run["accuracy"] > 0.7 for run in r["runs"]["bn"])
+    assert r["best"]["bn"]["accuracy"] > r["best"]["plain"]["accuracy"]
+
+
+def test_batch_size_study(tmp_path):
+    _, r = run_example("batch_size_study", tmp_path)
+    _check_png(tmp_path / "batch_size_study.png")
+    assert set(r["runs"]) == {"batch", "group", "layer"}
+    for runs in r["runs"].values():
+        assert [run["batch_size"] for run in runs] == [2, 8, 32]
+        assert all(0.0 <= run["accuracy"] <= 1.0 for run in runs)
+        assert runs[0]["accuracy"] > 0.4          # 256 steps of batch 2 learn something
+
+
+def test_cnn_mnist_folding(tmp_path):
+    stdout, r = run_example("cnn_mnist", tmp_path)
+    _check_png(tmp_path / "cnn_mnist.png")
+    fold = r["fold"]
+    assert fold["identical_predictions"] is True and fold["max_logit_difference"] < 1e-3
+    assert fold["speedup"] > 0 and fold["test_images"] == 1000
+    assert r["final_accuracy"] > 0.7 and r["steps"] == 40
+
+
+def test_finetune_frozen_bn(tmp_path):
+    _, r = run_example("finetune_frozen_bn", tmp_path)
+    _check_png(tmp_path / "finetune_frozen_bn.png")
+    acc = r["accuracy"]
+    assert list(acc) == ["pretrained", "frozen", "trainable", "reset"]
+    assert acc["pretrained"]["digits 0-4"] > 0.9
+    assert acc["pretrained"]["digits 5-9"] == 0.0   # the first head never saw 5-9
+    for condition in ("frozen", "trainable", "reset"):
+        assert acc[condition]["digits 5-9"] > 0.5
+
+
+def test_train_eval_pitfall(tmp_path):
+    _, r = run_example("train_eval_pitfall", tmp_path)
+    _check_png(tmp_path / "train_eval_pitfall.png")
+    rows = {row["batch_size"]: row for row in r["rows"]}
+    assert sorted(rows) == [1, 4, 64]
+    evals = [row["eval_mode"] for row in rows.values()]
+    assert max(evals) - min(evals) <= 1 / r["eval_images"]  # eval mode ignores the batch
+    assert rows[1]["train_mode"] < rows[1]["eval_mode"]
+    assert "Expected more than 1 value per channel" in r["bn1d_single_sample_error"]
+
+
+def test_examples_without_matplotlib_still_write_json(tmp_path):
+    stdout, r = run_example("lr_sweep", tmp_path,
+                            prelude="import sys; sys.modules['matplotlib'] = None; ")
+    assert "pip install minigrad[plot]" in stdout
+    assert not (tmp_path / "lr_sweep.png").exists() and r["runs"]["bn"]
