@@ -4,9 +4,11 @@
 
 Seconds per MNIST epoch (60,000 images) of the BN paper's MLP (784-100-100-100-10 sigmoid,
 with and without BN, batch 60, SGD) and of ``examples/cnn_mnist.py``'s Conv-BN-ReLU net
-(batch 64, SGD with Nesterov momentum). Each step includes slicing the batch out of the
+(batch 64, SGD with Nesterov momentum), with the fused BatchNorm kernel it trains with
+and with the composite F.batch_norm. Each step includes slicing the batch out of the
 training arrays, forward, backward and the optimizer update. An epoch's time is the median
-step time of a stretch of steps times the steps per epoch; the ratio is minigrad / PyTorch
+step time of a few hundred (MLP) or 60 (CNN) steps, taken in turns with PyTorch,
+times the steps per epoch; the ratio is minigrad / PyTorch
 (lower is better; the target is <= 1.5).
 """
 import argparse
@@ -36,16 +38,23 @@ def training_data():
                 rng.integers(0, 10, 60000), "random images (MNIST not found)")
 
 
-def step_seconds(step, x, y, batch, steps, warmup=5):
+def step_seconds(steps_by_name, x, y, batch, steps, rounds=5, warmup=5):
+    """Median step time of each library's step function. The libraries take turns in
+    ``rounds`` stretches, so a machine that slows down for a while slows both alike."""
     rng = np.random.default_rng(0)
-    times = []
-    for i in range(warmup + steps):
-        idx = rng.integers(0, len(x), batch)
-        start = time.perf_counter()
-        step(x[idx], y[idx])
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    times = {name: [] for name in steps_by_name}
+    for name, step in steps_by_name.items():
+        for _ in range(warmup):
+            idx = rng.integers(0, len(x), batch)
+            step(x[idx], y[idx])
+    for _ in range(rounds):
+        for name, step in steps_by_name.items():
+            for _ in range(max(steps // rounds, 1)):
+                idx = rng.integers(0, len(x), batch)
+                start = time.perf_counter()
+                step(x[idx], y[idx])
+                times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def minigrad_step(model, opt):
@@ -77,24 +86,32 @@ def main():
         torch.set_num_threads(mg.get_num_threads())
     x, y, source = training_data()
     cases = [
-        ("BN-paper MLP, no BN", lambda L: bn_mlp(False, layers=L), 60, 0.5, {}, 300),
-        ("BN-paper MLP, with BN", lambda L: bn_mlp(True, layers=L), 60, 0.5, {}, 300),
-        ("cnn_mnist net (Conv-BN-ReLU)", conv_bn_net, 64, 0.05,
-         {"momentum": 0.9, "nesterov": True}, 40),
+        ("BN-paper MLP, no BN", lambda L: bn_mlp(False, layers=L), 60, 0.5, {}, 500),
+        ("BN-paper MLP, with BN (composite, bn_mnist.py)", lambda L: bn_mlp(True, layers=L),
+         60, 0.5, {}, 500),
+        ("BN-paper MLP, with BN (fused)", lambda L: bn_mlp(True, layers=L), 60, 0.5, {}, 500),
+        ("cnn_mnist net, fused BN (its default)", conv_bn_net, 64, 0.05,
+         {"momentum": 0.9, "nesterov": True}, 60),
+        ("cnn_mnist net, composite BN", conv_bn_net, 64, 0.05,
+         {"momentum": 0.9, "nesterov": True}, 60),
     ]
     rows = []
     for name, build, batch, lr, extra, steps in cases:
         steps = max(steps // 10, 5) if args.quick else steps
         epoch = len(x) // batch
+        nn.use_fused_batch_norm("fused" in name)
         model = build(nn)
-        ours = step_seconds(minigrad_step(model, mg.optim.SGD(model.parameters(), lr=lr,
-                                                              **extra)), x, y, batch, steps)
-        row = [name, batch, f"{ours * 1e3:.2f}", f"{ours * epoch:.1f}"]
+        step_fns = {"minigrad": minigrad_step(model, mg.optim.SGD(model.parameters(), lr=lr,
+                                                                  **extra))}
         if torch is not None:
             tmodel = build(torch.nn)
-            topt = torch.optim.SGD(tmodel.parameters(), lr=lr, **extra)
-            theirs = step_seconds(torch_step(torch, tmodel, topt), x, y, batch, steps)
-            row += [f"{theirs * 1e3:.2f}", f"{theirs * epoch:.1f}", f"{ours / theirs:.2f}"]
+            step_fns["torch"] = torch_step(torch, tmodel,
+                                           torch.optim.SGD(tmodel.parameters(), lr=lr, **extra))
+        t = step_seconds(step_fns, x, y, batch, steps)
+        row = [name, batch, f"{t['minigrad'] * 1e3:.2f}", f"{t['minigrad'] * epoch:.1f}"]
+        if torch is not None:
+            row += [f"{t['torch'] * 1e3:.2f}", f"{t['torch'] * epoch:.1f}",
+                    f"{t['minigrad'] / t['torch']:.2f}"]
         else:
             row += ["-", "-", "-"]
         rows.append(row)

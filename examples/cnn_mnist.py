@@ -3,7 +3,9 @@
 After training, each BatchNorm is folded into the convolution or linear layer before it
 (eval mode: W' = W * gamma / sqrt(var + eps), b' = (b - mean) * gamma / sqrt(var + eps) +
 beta). The folded network must predict exactly what the original predicts; the script
-checks that on the whole test set and reports the inference speedup.
+checks that on the whole test set and reports the inference speedup. Training uses the
+fused BatchNorm kernel, which is tested to agree with the composite ``F.batch_norm``;
+``--composite-bn`` trains with the composite instead.
 
     python examples/cnn_mnist.py                 # 2 epochs, a few minutes on 2 cores
 """
@@ -51,8 +53,12 @@ def main():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.1, help="peak lr of the one-cycle schedule")
     p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--composite-bn", action="store_true",
+                   help="train with F.batch_norm's composite definition instead of the fused "
+                        "kernel (same numbers, slower)")
     args = p.parse_args()
     setup(args)
+    nn.use_fused_batch_norm(not args.composite_bn)
     x_train, y_train, x_test, y_test = load_mnist(args)
     steps = args.epochs * (len(x_train) // args.batch_size)
     evals = 10
@@ -103,7 +109,7 @@ def main():
           f"-> {timings['folded']:.3f} s, {speedup:.2f}x faster")
     if not identical:
         raise SystemExit("folding changed a prediction")
-    save(args, "cnn_mnist", {"steps": steps, "epochs": args.epochs,
+    save(args, "cnn_mnist", {"steps": steps, "fused_bn": not args.composite_bn, "epochs": args.epochs,
                              "batch_size": args.batch_size, "max_lr": args.lr,
                              "train_seconds": train_time.seconds, "final_accuracy": final_acc,
                              "history": history,

@@ -11,6 +11,10 @@ import os as _os
 # user chose otherwise. This must happen before the kernels load the OpenMP runtime.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from minigrad import _malloc  # noqa: E402
+
+_malloc.tune()
+
 from minigrad._version import __version__  # noqa: E402
 from minigrad.tensor import Tensor
 from minigrad.dtypes import bool_ as bool, float32, float64, int64  # noqa: A001

@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 
+from minigrad import _malloc
 from minigrad._version import __version__
 from minigrad.backend import cpu
 
@@ -31,6 +32,7 @@ def config_lines():
         f"  OpenMP:        {omp}",
         f"  threads:       {get_num_threads()} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})",
         f"  BLAS:          {cpu.blas_info()}",
+        f"  malloc tuning: {'on' if _malloc.tuned else 'off'} (MINIGRAD_MALLOC_TUNING)",
         f"  CUDA (CuPy):   {'available' if cuda.is_available() else 'not available'}",
     ]
 

@@ -300,3 +300,22 @@ def test_small_cnn_training_step_matches_torch():
     theirs.load_state_dict(to_torch_state(ours))
     rng = np.random.default_rng(0)
     compare_modules(ours, theirs, lambda s: rng.standard_normal((4, 1, 10, 10)), steps=3)
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(2, 2, 0), (3, 2, 0), (3, 2, 1), (2, 1, 0)])
+def test_max_pool_nan_and_ties_match_torch(torch, kernel, stride, padding):
+    """The bounds-free fast path (no padding) and the general path agree with PyTorch on
+    NaN propagation and on which of tied maxima receives the gradient."""
+    x = np.random.default_rng(0).random((2, 3, 9, 9)).astype(np.float32)
+    x[0, 0, 0, 1] = np.nan
+    x[1, 2, 5, 5] = np.nan
+    x[1, 1, 2, 2] = x[1, 1, 2, 3] = x[1, 1, 3, 2] = 5.0
+    ours = mg.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    out = F.max_pool2d(ours, kernel, stride, padding)
+    tout = torch.nn.functional.max_pool2d(theirs, kernel, stride, padding)
+    np.testing.assert_array_equal(out.detach().numpy(), tout.detach().numpy())
+    up = np.random.default_rng(1).random(out.shape).astype(np.float32)
+    out.backward(mg.tensor(up))
+    tout.backward(torch.tensor(up))
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())

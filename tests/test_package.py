@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import minigrad as mg
 
 
@@ -28,3 +30,13 @@ def test_omp_num_threads_is_honoured(tmp_path):
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt")
+def test_malloc_tuning_is_on_by_default_and_can_be_turned_off():
+    code = "import minigrad._malloc as m, minigrad; print(m.tuned)"
+    on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = dict(os.environ, MINIGRAD_MALLOC_TUNING="0")
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env)
+    assert on.stdout.strip() == "True" and off.stdout.strip() == "False"

@@ -19,6 +19,8 @@ def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, in
              int dw, real[:, :, ::1] out, long long[:, :, ::1] index):
     cdef Py_ssize_t B = x.shape[0], H = x.shape[1], W = x.shape[2]
     cdef Py_ssize_t Ho = out.shape[1], Wo = out.shape[2], p, oh, ow, i, j, ih, iw, best_at
+    cdef Py_ssize_t start
+    cdef bint inside
     cdef real best, v
     cdef const real *plane
     if out.shape[0] != B or index.shape[0] != B or index.shape[1] != Ho or index.shape[2] != Wo:
@@ -26,6 +28,28 @@ def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, in
                          f"{tuple(index.shape)[:3]} must both be ({B}, Ho, Wo)")
     if kh < 1 or kw < 1 or sh < 1 or sw < 1 or dh < 1 or dw < 1:
         raise ValueError("max_pool: kernel size, stride and dilation must be positive")
+    # Windows that never leave the image (no padding or dilation, no ceil_mode overhang,
+    # e.g. MaxPool2d(2)) skip the bounds tests; the comparison rule is the same.
+    inside = (ph == 0 and pw == 0 and dh == 1 and dw == 1
+              and (Ho - 1) * sh + kh <= H and (Wo - 1) * sw + kw <= W)
+    if inside:
+        with nogil:
+            for p in prange(B, schedule="static"):
+                plane = &x[p, 0, 0]
+                for oh in range(Ho):
+                    for ow in range(Wo):
+                        start = oh * sh * W + ow * sw
+                        best = plane[start]
+                        best_at = start
+                        for i in range(kh):
+                            for j in range(kw):
+                                v = plane[start + i * W + j]
+                                if v > best or (v != v and best == best):
+                                    best = v
+                                    best_at = start + i * W + j
+                        out[p, oh, ow] = best
+                        index[p, oh, ow] = best_at
+        return
     with nogil:
         for p in prange(B, schedule="static"):
             plane = &x[p, 0, 0]
