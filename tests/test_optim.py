@@ -394,3 +394,19 @@ def test_scheduler_errors():
             def __init__(self, params):
                 super().__init__(params, {"lr": 0.1})
         lr_scheduler.OneCycleLR(Plain([p]), max_lr=1.0, total_steps=10)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf"), 3.0])
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_clip_grad_norm_matches_torch(torch, norm_type, max_norm):
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(s) for s in SHAPES]
+    ours = [mg.zeros(s, dtype=mg.float64, requires_grad=True) for s in SHAPES]
+    theirs = [torch.zeros(s, dtype=torch.float64, requires_grad=True) for s in SHAPES]
+    for p, tp, g in zip(ours, theirs, grads):
+        p.grad, tp.grad = mg.tensor(g), torch.tensor(g)
+    total = nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
+    ttotal = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    assert total.item() == pytest.approx(ttotal.item(), rel=1e-12)
+    for p, tp in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-12)
