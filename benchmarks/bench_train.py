@@ -20,7 +20,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "examples")]
-from _common import bn_mlp  # noqa: E402
+from _common import bn_mlp, train_step  # noqa: E402
 from _timing import print_table, try_import_torch  # noqa: E402
 from cnn_mnist import conv_bn_net  # noqa: E402
 
@@ -43,7 +43,7 @@ def step_seconds(steps_by_name, x, y, batch, steps, rounds=5, warmup=5):
     ``rounds`` stretches, so a machine that slows down for a while slows both alike."""
     rng = np.random.default_rng(0)
     times = {name: [] for name in steps_by_name}
-    for name, step in steps_by_name.items():
+    for step in steps_by_name.values():
         for _ in range(warmup):
             idx = rng.integers(0, len(x), batch)
             step(x[idx], y[idx])
@@ -58,11 +58,7 @@ def step_seconds(steps_by_name, x, y, batch, steps, rounds=5, warmup=5):
 
 
 def minigrad_step(model, opt):
-    def step(xb, yb):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(mg.tensor(xb)), mg.tensor(yb)).backward()
-        opt.step()
-    return step
+    return lambda xb, yb: train_step(model, opt, mg.tensor(xb), mg.tensor(yb))
 
 
 def torch_step(torch, model, opt):

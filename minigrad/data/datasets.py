@@ -115,7 +115,8 @@ class MNIST(Dataset):
         data = path.read_bytes()
         gz_md5, raw_sha256 = self.checksums[stem]
         if is_gzip(data):
-            if hashlib.md5(data).hexdigest() == gz_md5:
+            gz_digest = hashlib.md5(data).hexdigest()
+            if gz_digest == gz_md5:
                 return data
             try:
                 data = gunzip(data, str(path))
@@ -123,8 +124,7 @@ class MNIST(Dataset):
                 raise DatasetError(self._corrupt(path, str(e))) from e
             if raw_sha256 is None:
                 raise DatasetError(self._corrupt(
-                    path, f"its MD5 is {hashlib.md5(path.read_bytes()).hexdigest()}, "
-                          f"expected {gz_md5}"))
+                    path, f"its MD5 is {gz_digest}, expected {gz_md5}"))
         if raw_sha256 is not None:
             digest = hashlib.sha256(data).hexdigest()
             if digest != raw_sha256:
