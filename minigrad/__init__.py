@@ -4,14 +4,7 @@
     x = mg.randn(3, 4, requires_grad=True)
     (x * x).sum().backward()
 """
-import os as _os
-
-# OpenMP worker threads busy-wait after each parallel region by default, which starves the
-# BLAS threads that run next (4x slower convolutions on 2 cores). Sleep instead, unless the
-# user chose otherwise. This must happen before the kernels load the OpenMP runtime.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from minigrad import _malloc  # noqa: E402
+from minigrad import _malloc
 
 _malloc.tune()
 

@@ -1,5 +1,6 @@
 """Compiled kernels against the NumPy oracle: odd sizes, both dtypes, strided inputs,
 1 and 2 threads, and the errors they raise before entering nogil code."""
+import os
 import numpy as np
 import pytest
 
@@ -164,8 +165,50 @@ def test_threads_can_be_set_and_read():
     assert mg.get_num_threads() == 1
     mg.set_num_threads(before)
     assert mg.get_num_threads() == before
-    with pytest.raises(ValueError, match="positive"):
-        mg.set_num_threads(0)
+    for bad in (0, -1, 100000):
+        with pytest.raises(ValueError, match="between 1 and"):
+            mg.set_num_threads(bad)
+    with pytest.raises(TypeError, match="int"):
+        mg.set_num_threads(2.5)
+
+
+def test_thread_count_is_process_wide():
+    """Set in one Python thread, read in another (OpenMP's own setting is per OS thread)."""
+    import threading
+    before = mg.get_num_threads()
+    seen = []
+    try:
+        mg.set_num_threads(1)
+        t = threading.Thread(target=lambda: seen.append(mg.get_num_threads()))
+        t.start()
+        t.join()
+    finally:
+        mg.set_num_threads(before)
+    assert seen == [1]
+
+
+def test_blas_is_single_threaded():
+    """All parallelism is OpenMP's: the BLAS that the GEMM kernel calls runs one thread."""
+    from threadpoolctl import threadpool_info
+    import scipy
+    mg.ones(2, 2) @ mg.ones(2, 2)
+    scipy_dir = os.path.dirname(scipy.__file__)
+    ours = [i for i in threadpool_info() if i["user_api"] == "blas"
+            and os.path.dirname(i["filepath"]).startswith(scipy_dir)]
+    assert ours, "SciPy's BLAS was not found"
+    assert all(i["num_threads"] == 1 for i in ours)
+
+
+@pytest.mark.parametrize("shape", [(1024, 64, 96), (60, 784, 100), (784, 60, 100), (100, 60, 784),
+                                   (5, 7, 3), (3, 300, 200, 50)])
+def test_matmul_tiles_over_threads_match_numpy(rng, threads, shape):
+    """Large products are split into row or column tiles, one per thread."""
+    *batch, M, K, N = shape if len(shape) == 4 else (None,) + shape
+    lead = tuple(b for b in batch if b is not None)
+    a = _rand(rng, lead + (M, K), np.float64)
+    b = _rand(rng, lead + (K, N), np.float64)
+    for bt in (b, np.ascontiguousarray(np.swapaxes(b, -1, -2)).swapaxes(-1, -2)):
+        np.testing.assert_allclose(cpu.matmul(a, bt), np.matmul(a, b), rtol=1e-12, atol=1e-12)
 
 
 # ------------------------------------------------------------------ convolution and pooling

@@ -6,9 +6,13 @@ column-major is its K x M transpose, so ``C = A @ B`` is computed as the column-
 product ``C^T = B^T @ A^T`` with A and B swapped. An operand stored column-major (a
 transposed view, as matmul's backward produces) needs no copy: its ``trans`` flag flips.
 
-The batch loop is serial on purpose: each GEMM is already threaded by BLAS, and BLAS
-threads must never run inside an OpenMP ``prange``.
+Parallelism is ours, not BLAS's: BLAS is kept single-threaded (``minigrad.backend.cpu``)
+and each OpenMP thread calls it on its own tiles -- whole batch entries when there are
+enough of them, else row or column blocks of one product. One thread pool means no
+hand-over between OpenMP and BLAS threads, and nothing to starve when either spins.
 """
+from cython.parallel cimport prange
+from minigrad._kernels._threads cimport threads_for
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 ctypedef fused real:
@@ -51,11 +55,11 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
     matrix of ``a`` and ``b`` must be row- or column-major (any batch stride, 0 included).
     """
     cdef Py_ssize_t M = a.shape[1], K = a.shape[2], N = b.shape[2], B = out.shape[0]
-    cdef Py_ssize_t item = sizeof(real), i
-    cdef int lda, ldb, ldc, m_, n_, k_
+    cdef Py_ssize_t item = sizeof(real), i, t, tiles, step, lo, hi
+    cdef int lda, ldb, nt
     cdef int layout_a, layout_b
+    cdef bint split_rows
     cdef char ta, tb
-    cdef real alpha = 1
     cdef real beta = 1 if accumulate else 0
     cdef const real *pa
     cdef const real *pb
@@ -82,17 +86,42 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
 
     ta = b'N' if layout_a == 0 else b'T'
     tb = b'N' if layout_b == 0 else b'T'
-    m_, n_, k_, ldc = <int>N, <int>M, <int>K, <int>N
     sa0 = a.strides[0] // item
     sb0 = b.strides[0] // item
+    # one tile per thread and batch entry unless the batch alone feeds every thread;
+    # tiles split the longer of M and N, in multiples of 16 (BLAS's kernels like it)
+    nt = threads_for(M * N * K // 16)
+    tiles = 1 if B >= nt else nt
+    split_rows = M >= N
+    step = (((M if split_rows else N) + tiles - 1) // tiles + 15) // 16 * 16
     with nogil:
-        for i in range(B):
+        for t in prange(B * tiles, schedule="static", num_threads=nt):
+            i = t // tiles
+            lo = (t % tiles) * step
             pa = &a[0, 0, 0] + a_index[i] * sa0
             pb = &b[0, 0, 0] + b_index[i] * sb0
             pc = &out[i, 0, 0]
-            if real is float:
-                sgemm(&tb, &ta, &m_, &n_, &k_, &alpha, <float *>pb, &ldb, <float *>pa, &lda,
-                      &beta, pc, &ldc)
+            if split_rows:
+                hi = min(M, lo + step)
+                pa = pa + lo * (lda if layout_a == 0 else 1)
+                pc = pc + lo * N
+                _gemm1(tb, ta, <int>N, <int>(hi - lo), <int>K, pb, ldb, pa, lda, beta, pc, <int>N)
             else:
-                dgemm(&tb, &ta, &m_, &n_, &k_, &alpha, <double *>pb, &ldb, <double *>pa, &lda,
-                      &beta, pc, &ldc)
+                hi = min(N, lo + step)
+                pb = pb + lo * (1 if layout_b == 0 else ldb)
+                pc = pc + lo
+                _gemm1(tb, ta, <int>(hi - lo), <int>M, <int>K, pb, ldb, pa, lda, beta, pc, <int>N)
+
+
+cdef inline void _gemm1(char tb, char ta, int m, int n, int k, const real *pb, int ldb,
+                        const real *pa, int lda, real beta, real *pc, int ldc) noexcept nogil:
+    """One column-major BLAS call C = op(B) op(A) (+ beta C); empty tiles do nothing."""
+    cdef real alpha = 1
+    if m <= 0 or n <= 0:
+        return
+    if real is float:
+        sgemm(&tb, &ta, &m, &n, &k, &alpha, <float *>pb, &ldb, <float *>pa, &lda, &beta,
+              pc, &ldc)
+    else:
+        dgemm(&tb, &ta, &m, &n, &k, &alpha, <double *>pb, &ldb, <double *>pa, &lda, &beta,
+              pc, &ldc)

@@ -4,8 +4,6 @@ This layer owns the array policy the kernels must not think about: it broadcasts
 dimensions, decides when a strided view can go to BLAS as it is, makes contiguous copies
 otherwise, and allocates outputs. The kernels then see buffers they can trust.
 """
-import ctypes
-import glob
 import os
 
 import numpy as np
@@ -328,25 +326,34 @@ def avg_pool2d_backward(grad, windows, x_shape):
 
 # ---------------------------------------------------------------- threads and BLAS
 
-def _find_openblas_setter():
-    """``openblas_set_num_threads`` of the OpenBLAS that SciPy's cython_blas calls, if any."""
+def _single_threaded_blas():
+    """Pin the BLAS behind ``scipy.linalg.cython_blas`` to one thread, for good.
+
+    All of minigrad's parallelism is OpenMP's: large GEMMs are split into tiles that
+    OpenMP threads hand to BLAS one each. A BLAS with threads of its own would compete
+    with those (and, after each OpenMP region, with workers still spinning), so it gets
+    one. Side effect, documented in the README: a user's own SciPy BLAS/LAPACK calls in
+    this process run single-threaded too. NumPy's BLAS, a separate library in the wheels,
+    is not touched; where NumPy and SciPy share one BLAS (conda), both are limited.
+    Returns a description for ``show_config``."""
     import scipy
+    import scipy.linalg.cython_blas  # noqa: F401  (loads the library we call)
+    from threadpoolctl import ThreadpoolController
 
-    libs = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
-    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in ("scipy_openblas_set_num_threads", "openblas_set_num_threads"):
-            setter = getattr(lib, symbol, None)
-            if setter is not None:
-                setter.argtypes = [ctypes.c_int]
-                return setter
-    return None
+    scipy_dir = os.path.dirname(scipy.__file__)
+    blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    # the wheels' copy lives in scipy.libs next to the package; elsewhere SciPy links a
+    # system BLAS that may be shared, and all of them are limited
+    ours = [lib for lib in blas if os.path.dirname(lib.filepath).startswith(scipy_dir)] or blas
+    for lib in ours:
+        lib.set_num_threads(1)
+    if not ours:
+        return "not found by threadpoolctl: its thread count is left as it is"
+    return ", ".join(f"{lib.internal_api} {lib.version}" for lib in ours) + \
+        " via scipy.linalg.cython_blas, 1 thread inside each OpenMP thread"
 
 
-_blas_set_threads = _find_openblas_setter()
+_blas_description = _single_threaded_blas()
 
 
 def openmp_enabled():
@@ -358,21 +365,9 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    n = int(n)
     _threads.set_num_threads(n)  # validates n
-    if _blas_set_threads is not None:
-        _blas_set_threads(n)
 
 
 def blas_info():
     """A one-line description of the BLAS the GEMM kernel calls."""
-    import scipy
-
-    try:
-        blas = scipy.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        desc = f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip()
-    except Exception:  # show_config's layout is SciPy's, not ours
-        desc = "unknown"
-    control = "thread count follows set_num_threads" if _blas_set_threads else \
-        "thread count not controllable from minigrad"
-    return f"{desc} via scipy.linalg.cython_blas ({control})"
+    return _blas_description
