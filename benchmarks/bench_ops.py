@@ -40,15 +40,15 @@ def bench_matmul(sizes, torch, repeat):
     print_table(headers, rows)
 
 
-def bench_channel_stats(torch, repeat, shape=(64, 64, 32, 32)):
+def bench_channel_moments(torch, repeat, shape=(64, 64, 32, 32)):
     x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32) + 3
     mx = mg.from_numpy(x)
     dims = (0, 2, 3)
     from minigrad.backend import cpu
-    t_kernel = best_time(lambda: cpu.channel_stats(x), repeat)
+    t_kernel = best_time(lambda: cpu.channel_moments(x), repeat)
     t_api = best_time(lambda: (mx.mean(dims), mx.var(dims, correction=0)), repeat)
     t_np = best_time(lambda: (x.mean(dims), x.var(dims)), repeat)
-    rows = [["channel_stats kernel (one call)", f"{t_kernel * 1e3:.2f}", f"{t_np / t_kernel:.2f}x"],
+    rows = [["channel_moments kernel (one call)", f"{t_kernel * 1e3:.2f}", f"{t_np / t_kernel:.2f}x"],
             ["x.mean(dims) + x.var(dims)", f"{t_api * 1e3:.2f}", f"{t_np / t_api:.2f}x"],
             ["numpy x.mean + x.var", f"{t_np * 1e3:.2f}", "1.00x"]]
     if torch is not None:
@@ -102,7 +102,7 @@ def main():
         print("torch not installed: its columns are left out")
     print()
     bench_matmul([256, 512] if args.quick else [256, 512, 1024, 2048], torch, repeat)
-    bench_channel_stats(torch, repeat, (16, 64, 32, 32) if args.quick else (64, 64, 32, 32))
+    bench_channel_moments(torch, repeat, (16, 64, 32, 32) if args.quick else (64, 64, 32, 32))
     bench_overhead(torch, repeat)
 
 

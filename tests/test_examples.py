@@ -76,7 +76,7 @@ def test_cnn_mnist_folding(tmp_path):
     fold = r["fold"]
     assert fold["identical_predictions"] is True and fold["max_logit_difference"] < 1e-3
     assert fold["speedup"] > 0 and fold["test_images"] == 1000
-    assert set(fold["inference_seconds"]) == {"bn_composite", "bn_fused", "folded"}
+    assert set(fold["inference_seconds"]) == {"bn", "folded"}
     assert r["final_accuracy"] > 0.7 and r["steps"] == 40
 
 

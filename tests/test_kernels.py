@@ -6,7 +6,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.backend import cpu, numpy_ref
-from minigrad._kernels import _gemm, _stats
+from minigrad._kernels import _channel, _gemm
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
@@ -85,74 +85,98 @@ def test_matmul_kernel_validates_before_running():
                    np.zeros(1, np.int64))
 
 
-# ------------------------------------------------------------------ channel statistics
+# ------------------------------------------------------------------ channel kernels
 
+# the last three are large enough (> 64k elements) to run on several threads
 STAT_SHAPES = [(1, 1), (2, 1), (5, 3), (3, 1, 1), (7, 3, 5), (2, 5, 3, 3), (4, 3, 2, 3, 2),
-               (1, 2, 4097), (9, 130), (3, 64, 7, 7), (257, 3)]
+               (1, 2, 4097), (9, 130), (3, 64, 7, 7), (257, 3), (40, 7, 25, 17), (3, 2, 50001),
+               (70001, 3)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", STAT_SHAPES, ids=str)
 def test_channel_kernels_match_numpy(rng, threads, dtype, shape):
     x = _rand(rng, shape, dtype) * 3 + 1
-    dy = _rand(rng, shape, dtype)
-    mean, var = cpu.channel_stats(x)
-    ref_mean, ref_var = numpy_ref.channel_stats(x)
+    g = _rand(rng, shape, dtype)
+    C = shape[1]
+    scale, shift, center = (_rand(rng, (C,), dtype) for _ in range(3))
+    mean, var = cpu.channel_moments(x)
+    ref_mean, ref_var = numpy_ref.channel_moments(x)
     np.testing.assert_allclose(mean, ref_mean, **TOL[dtype])
     np.testing.assert_allclose(var, ref_var, **TOL[dtype])
-    np.testing.assert_allclose(cpu.channel_sum(x), numpy_ref.channel_sum(x), **TOL[dtype])
-    for got, ref in zip(cpu.channel_grad_sums(dy, x, mean), numpy_ref.channel_grad_sums(dy, x, mean)):
-        np.testing.assert_allclose(got, ref, rtol=TOL[dtype]["rtol"] * 10, atol=TOL[dtype]["atol"] * 10)
     assert mean.dtype == var.dtype == dtype
+    np.testing.assert_allclose(cpu.channel_sum(x), numpy_ref.channel_sum(x), **TOL[dtype])
+    y = cpu.channel_affine(x, scale, shift, center)
+    np.testing.assert_allclose(y, numpy_ref.channel_affine(x, scale, shift, center), **TOL[dtype])
+    out = g.copy()
+    cpu.channel_affine(x, scale, shift, center, out=out)   # accumulates into out
+    np.testing.assert_allclose(out, numpy_ref.channel_affine(x, scale, shift, center, out=g),
+                               **TOL[dtype])
+    for want_dx in (True, False):
+        got = cpu.channel_affine_backward(g, x, scale, center, want_dx)
+        ref = numpy_ref.channel_affine_backward(g, x, scale, center, want_dx)
+        assert (got[0] is None) == (not want_dx)
+        for a, b in zip(got, ref):
+            if b is not None:
+                np.testing.assert_allclose(a, b, rtol=TOL[dtype]["rtol"] * 10,
+                                           atol=TOL[dtype]["atol"] * 10)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_channel_kernels_take_non_contiguous_inputs(rng, dtype):
     x = np.moveaxis(_rand(rng, (5, 6, 3, 4), dtype), 0, 3)  # (6, 3, 4, 5) strided view
-    for got, ref in zip(cpu.channel_stats(x), numpy_ref.channel_stats(x)):
+    for got, ref in zip(cpu.channel_moments(x), numpy_ref.channel_moments(x)):
         np.testing.assert_allclose(got, ref, **TOL[dtype])
+    s = _rand(rng, (3,), dtype)
+    np.testing.assert_allclose(cpu.channel_affine(x, s, s), numpy_ref.channel_affine(x, s, s),
+                               **TOL[dtype])
 
 
 def test_channel_results_do_not_depend_on_thread_count(rng):
-    x = _rand(rng, (16, 8, 9, 9), np.float32)
+    x = _rand(rng, (64, 8, 19, 19), np.float32)
     results = []
     for n in (1, 2):
         mg.set_num_threads(n)
-        results.append(cpu.channel_stats(x))
+        results.append(cpu.channel_moments(x) + cpu.channel_affine_backward(x, x, x[0, :, 0, 0])[1:])
     mg.set_num_threads(2)
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(256, 3, 8, 8), (4096, 5)])
+@pytest.mark.parametrize("shape", [(256, 3, 8, 8), (4096, 5), (64, 4, 40, 40)])
 def test_float32_variance_with_a_large_mean_is_accurate(rng, shape):
     # E[x^2] - E[x]^2 would lose every digit here (and can go negative)
     x = (rng.standard_normal(shape) + 1e4).astype(np.float32)
     ref = x.astype(np.float64).var(axis=(0,) + tuple(range(2, len(shape))))
-    _, var = cpu.channel_stats(x)
-    np.testing.assert_allclose(var, ref, rtol=1e-4)
+    _, var = cpu.channel_moments(x)
+    np.testing.assert_allclose(var, ref, rtol=1e-5)
     assert np.all(var > 0)
 
 
 def test_channel_kernels_reject_bad_input():
     with pytest.raises(ValueError, match="at least 2 dimensions"):
-        cpu.channel_stats(np.ones(5))
+        cpu.channel_moments(np.ones(5))
     with pytest.raises(ValueError, match="empty"):
-        cpu.channel_stats(np.ones((0, 3)))
+        cpu.channel_moments(np.ones((0, 3)))
     with pytest.raises(TypeError, match="float32 or float64"):
-        cpu.channel_stats(np.ones((2, 3), dtype=np.int64))
-    with pytest.raises(ValueError, match="do not fit"):
-        cpu.channel_grad_sums(np.ones((2, 3)), np.ones((2, 4)), np.ones(4))
-    with pytest.raises(TypeError, match="one float dtype"):
-        cpu.channel_grad_sums(np.ones((2, 3), np.float32), np.ones((2, 3)), np.ones(3))
-    with pytest.raises(ValueError, match="output has 2 entries"):
-        _stats.channel_stats(np.ones((2, 3, 1)), np.empty(2), np.empty(3))
+        cpu.channel_moments(np.ones((2, 3), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"scale must have shape \(3,\)"):
+        cpu.channel_affine(np.ones((2, 3)), np.ones(4), np.ones(3))
+    with pytest.raises(ValueError, match="must match x"):
+        cpu.channel_affine_backward(np.ones((2, 3), np.float32), np.ones((2, 3)), np.ones(3))
+    with pytest.raises(ValueError, match="writable C-contiguous"):
+        cpu.channel_affine(np.ones((2, 3)), np.ones(3), np.ones(3), out=np.ones((3, 2)).T)
+    # the kernels defend themselves too, before entering nogil code
+    with pytest.raises(ValueError, match="var has 2 entries"):
+        _channel.channel_moments(np.ones((2, 3, 1)), np.empty(3), np.empty(2))
+    with pytest.raises(ValueError, match="empty"):
+        _channel.channel_moments(np.ones((2, 0, 1)), np.empty(0), np.empty(0))
 
 
 def test_reductions_over_all_but_axis_1_use_the_channel_kernel(monkeypatch, rng):
     calls = []
-    real = cpu.channel_stats
-    monkeypatch.setattr(cpu, "channel_stats", lambda x: calls.append(x.shape) or real(x))
+    real = cpu.channel_moments
+    monkeypatch.setattr(cpu, "channel_moments", lambda x: calls.append(x.shape) or real(x))
     x = mg.tensor(_rand(rng, (4, 3, 5, 5), np.float32))
     v = x.var((0, 2, 3), correction=1)
     assert calls == [(4, 3, 5, 5)]

@@ -73,6 +73,8 @@ def _root_gradient(tensor, gradient, who):
     if gradient.shape != tensor.shape:
         raise RuntimeError(f"{who}: gradient has shape {gradient.shape} but the output has "
                            f"shape {tensor.shape}")
+    if gradient.data.dtype != tensor.data.dtype:  # as PyTorch: cast to the output's dtype
+        gradient = Tensor._make(gradient.data.astype(tensor.data.dtype))
     return gradient
 
 

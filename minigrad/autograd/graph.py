@@ -117,11 +117,14 @@ class Primitive:
     ``forward(ctx, *arrays, **attrs)`` computes on raw arrays (NumPy, CuPy, or a kernel)
     and may save arrays on ``ctx``; ``backward(ctx, grad)`` returns one gradient per input,
     written with differentiable tensor ops so that ``create_graph=True`` records it too.
-    Subclasses set ``save_inputs``/``save_output`` when backward needs those tensors.
+    Subclasses set ``save_inputs``/``save_output`` when backward needs those tensors. An op
+    with ``n_outputs > 1`` returns a tuple of arrays; its backward gets one gradient per
+    output (None for an output that received none) and can read ``ctx.output_tensor(k)``.
     """
 
     save_inputs = False
     save_output = False
+    n_outputs = 1
 
     @staticmethod
     def forward(ctx, *arrays, **attrs):
@@ -139,15 +142,24 @@ class Primitive:
                 if t.requires_grad:
                     break
             else:
-                return Tensor._make(_forward(cls, _DISCARD, inputs, attrs))
-            node = Node(cls, inputs)
+                return _unrecorded(cls, _forward(cls, _DISCARD, inputs, attrs))
+            node = Node(cls, inputs, cls.n_outputs)
             if cls.save_inputs:
                 node.inputs = inputs
             out = _forward(cls, node, inputs, attrs)
+            if cls.n_outputs > 1:
+                node._outs = out
+                return tuple(node.output_tensor(k) for k in range(cls.n_outputs))
             if cls.save_output:
                 node._out = out
             return Tensor._make(out, node)
-        return Tensor._make(_forward(cls, _DISCARD, inputs, attrs))
+        return _unrecorded(cls, _forward(cls, _DISCARD, inputs, attrs))
+
+
+def _unrecorded(op, out):
+    if op.n_outputs > 1:
+        return tuple(Tensor._make(o) for o in out)
+    return Tensor._make(out)
 
 
 def _forward(op, ctx, inputs, attrs):

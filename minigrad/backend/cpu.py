@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 try:
-    from minigrad._kernels import _batchnorm, _conv, _gemm, _pool, _stats, _threads
+    from minigrad._kernels import _channel, _conv, _gemm, _pool, _threads
 except ImportError as e:  # a source checkout that was never built
     raise ImportError(
         "minigrad's compiled kernels are missing. Build them with `pip install -e .` "
@@ -95,6 +95,8 @@ def erf(x):
 
 def _as_channels(x, op):
     """``x`` as a contiguous (N, C, S) array for the channel kernels."""
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"{op}: expected a float32 or float64 array, got {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"{op}: expected an array with at least 2 dimensions (N, C, ...), "
                          f"got shape {x.shape}")
@@ -103,61 +105,66 @@ def _as_channels(x, op):
     return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
 
 
-def channel_stats(x):
-    """Per-channel mean and biased variance over every axis but 1."""
-    if x.dtype not in _FLOATS:
-        raise TypeError(f"channel_stats: expected float32 or float64, got {x.dtype}")
-    x3 = _as_channels(x, "channel_stats")
+def _per_channel(v, x, op, name):
+    """A length-C vector of ``x``'s dtype for the kernels (``None``: zeros)."""
+    C = x.shape[1]
+    if v is None:
+        return np.zeros(C, dtype=x.dtype)
+    if v.shape != (C,):
+        raise ValueError(f"{op}: {name} must have shape ({C},) for an input of shape "
+                         f"{x.shape}, got {v.shape}")
+    return np.ascontiguousarray(v, dtype=x.dtype)
+
+
+def channel_moments(x):
+    """Per-channel mean and biased variance over every axis but 1, in one read."""
+    x3 = _as_channels(x, "channel_moments")
     mean = np.empty(x.shape[1], dtype=x.dtype)
     var = np.empty(x.shape[1], dtype=x.dtype)
-    _stats.channel_stats(x3, mean, var)
+    _channel.channel_moments(x3, mean, var)
     return mean, var
 
 
 def channel_sum(x):
     """Per-channel sum over every axis but 1, accumulated in double."""
-    if x.dtype not in _FLOATS:
-        raise TypeError(f"channel_sum: expected float32 or float64, got {x.dtype}")
     out = np.empty(x.shape[1], dtype=x.dtype)
-    _stats.channel_sum(_as_channels(x, "channel_sum"), out)
+    _channel.channel_sum(_as_channels(x, "channel_sum"), out)
     return out
 
 
-def channel_grad_sums(dy, x, mean):
-    """Per-channel ``sum(dy)`` and ``sum(dy * (x - mean))``: BatchNorm backward's reductions."""
-    if not (dy.dtype == x.dtype == mean.dtype and x.dtype in _FLOATS):
-        raise TypeError(f"channel_grad_sums: expected dy, x and mean of one float dtype, got "
-                        f"{dy.dtype}, {x.dtype} and {mean.dtype}")
-    if dy.shape != x.shape or mean.shape != (x.shape[1],):
-        raise ValueError(f"channel_grad_sums: dy {dy.shape}, x {x.shape} and mean {mean.shape} "
-                         f"do not fit; expected dy and x alike and mean of shape (C,)")
-    sum_dy = np.empty(x.shape[1], dtype=x.dtype)
-    sum_dyx = np.empty(x.shape[1], dtype=x.dtype)
-    _stats.channel_grad_sums(_as_channels(dy, "channel_grad_sums"),
-                             _as_channels(x, "channel_grad_sums"),
-                             np.ascontiguousarray(mean), sum_dy, sum_dyx)
-    return sum_dy, sum_dyx
-
-
-def batch_norm_normalize(x, scale, shift):
-    """y = x * scale[c] + shift[c] over channel axis 1 (scale, shift: float64, length C)."""
-    x3 = _as_channels(x, "batch_norm_normalize")
-    y = np.empty(x3.shape, dtype=x.dtype)
-    _batchnorm.normalize(x3, np.ascontiguousarray(scale, np.float64),
-                         np.ascontiguousarray(shift, np.float64), y)
+def channel_affine(x, scale, shift, center=None, out=None):
+    """``(x - center[c]) * scale[c] + shift[c]`` over channel axis 1, one pass; added into
+    ``out`` (C-contiguous, x's shape and dtype) when given."""
+    op = "channel_affine"
+    x3 = _as_channels(x, op)
+    vecs = [_per_channel(v, x, op, n) for v, n in ((scale, "scale"), (shift, "shift"),
+                                                    (center, "center"))]
+    if out is None:
+        y = np.empty(x3.shape, dtype=x.dtype)
+    elif out.shape != x.shape or out.dtype != x.dtype or not out.flags.c_contiguous \
+            or not out.flags.writeable:
+        raise ValueError(f"{op}: out must be a writable C-contiguous {x.dtype} array of shape "
+                         f"{x.shape}, got {out.dtype} {out.shape}")
+    else:
+        y = out.reshape(x3.shape)
+    _channel.channel_affine(x3, *vecs, y, out is not None)
     return y.reshape(x.shape)
 
 
-def batch_norm_backward_input(dy, x, mean, gain, k_dy, k_x):
-    """dx = gain[c] * dy + k_x[c] * (x - mean[c]) + k_dy[c] (coefficients: float64, length C)."""
-    x3 = _as_channels(x, "batch_norm_backward_input")
-    dy3 = _as_channels(dy, "batch_norm_backward_input")
-    if dy.dtype != x.dtype:
-        raise TypeError(f"batch_norm_backward_input: dy is {dy.dtype} but x is {x.dtype}")
-    dx = np.empty(x3.shape, dtype=x.dtype)
-    f64 = [np.ascontiguousarray(v, np.float64) for v in (mean, gain, k_dy, k_x)]
-    _batchnorm.backward_input(dy3, x3, *f64, dx)
-    return dx.reshape(x.shape)
+def channel_affine_backward(g, x, scale, center=None, want_dx=True):
+    """``channel_affine``'s backward in one pass: (dx = g * scale[c] or None,
+    sum(g), sum(g * (x - center[c]))) with per-channel sums over every axis but 1."""
+    op = "channel_affine_backward"
+    if g.shape != x.shape or g.dtype != x.dtype:
+        raise ValueError(f"{op}: the gradient ({g.dtype} {g.shape}) must match x "
+                         f"({x.dtype} {x.shape})")
+    x3, g3 = _as_channels(x, op), _as_channels(g, op)
+    scale, center = _per_channel(scale, x, op, "scale"), _per_channel(center, x, op, "center")
+    sum_g = np.empty(x.shape[1], dtype=x.dtype)
+    sum_gx = np.empty(x.shape[1], dtype=x.dtype)
+    dx = np.empty(x3.shape, dtype=x.dtype) if want_dx else g3
+    _channel.channel_affine_backward(g3, x3, scale, center, sum_g, sum_gx, dx, want_dx)
+    return (dx.reshape(x.shape) if want_dx else None), sum_g, sum_gx
 
 
 # ---------------------------------------------------------------- convolution

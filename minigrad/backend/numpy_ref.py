@@ -20,7 +20,12 @@ def _channel_axes(x):
     return (0,) + tuple(range(2, x.ndim))
 
 
-def channel_stats(x):
+def _per_channel(v, x):
+    v = np.zeros(x.shape[1]) if v is None else v
+    return np.asarray(v, np.float64).reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+def channel_moments(x):
     axes = _channel_axes(x)
     mean = x.mean(axes, dtype=np.float64, keepdims=True)
     var = np.square(x - mean).mean(axes, dtype=np.float64)
@@ -31,25 +36,19 @@ def channel_sum(x):
     return x.sum(_channel_axes(x), dtype=np.float64).astype(x.dtype)
 
 
-def channel_grad_sums(dy, x, mean):
+def channel_affine(x, scale, shift, center=None, out=None):
+    y = (x - _per_channel(center, x)) * _per_channel(scale, x) + _per_channel(shift, x)
+    if out is not None:
+        y = out + y
+    return y.astype(x.dtype)
+
+
+def channel_affine_backward(g, x, scale, center=None, want_dx=True):
     axes = _channel_axes(x)
-    shape = (1, -1) + (1,) * (x.ndim - 2)
-    centered = x.astype(np.float64) - mean.astype(np.float64).reshape(shape)
-    return (dy.sum(axes, dtype=np.float64).astype(x.dtype),
-            (dy * centered).sum(axes, dtype=np.float64).astype(x.dtype))
-
-
-def _per_channel(v, ndim):
-    return np.asarray(v, np.float64).reshape((1, -1) + (1,) * (ndim - 2))
-
-
-def batch_norm_normalize(x, scale, shift):
-    return (x * _per_channel(scale, x.ndim) + _per_channel(shift, x.ndim)).astype(x.dtype)
-
-
-def batch_norm_backward_input(dy, x, mean, gain, k_dy, k_x):
-    c = lambda v: _per_channel(v, x.ndim)  # noqa: E731
-    return (c(gain) * dy + c(k_x) * (x - c(mean)) + c(k_dy)).astype(x.dtype)
+    dx = (g * _per_channel(scale, x)).astype(x.dtype) if want_dx else None
+    centered = x.astype(np.float64) - _per_channel(center, x)
+    return (dx, g.sum(axes, dtype=np.float64).astype(x.dtype),
+            (g * centered).sum(axes, dtype=np.float64).astype(x.dtype))
 
 
 # ---------------------------------------------------------------- convolution, as a sum over

@@ -188,6 +188,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 
 
 # ---------------------------------------------------------------- normalization
+#
+# Every normalization layer is "statistics per group of values, then a per-channel affine
+# map": ``norm_stats`` computes the statistics (one place, with a hook for reducing them
+# across processes), ``update_running_stats`` moves running estimates (one place), and
+# ``ops.channel_affine`` normalizes, scales and shifts in one pass.
 
 def _channel_view(C, ndim):
     return (1, C) + (1,) * (ndim - 2)
@@ -201,45 +206,122 @@ def _check_values_per_channel(input, op):
     return n
 
 
-def _update_running(running, batch_stat, momentum):
-    """running = (1 - momentum) * running + momentum * batch_stat, in place, off the tape."""
-    if running is not None:
-        r = running.data
-        r[...] = (1 - momentum) * r + momentum * batch_stat.astype(r.dtype, copy=False)
+def norm_stats(x, reduce=None):
+    """(count, mean, biased variance) per channel of ``x`` (N, C, ...): count values per
+    channel, mean and variance of shape (C,), differentiable. ``reduce(count, mean, var)``,
+    when given, combines the local statistics with others (SyncBatchNorm's all-reduce) and
+    returns the combined triple."""
+    mean, var = ops.channel_moments(x)
+    count = x.numel() // x.shape[1]
+    if reduce is not None:
+        count, mean, var = reduce(count, mean, var)
+    return count, mean, var
+
+
+def update_running_stats(running_mean, running_var, mean, var, count, momentum):
+    """running = (1 - momentum) * running + momentum * batch, in place and off the tape, with
+    the batch's *unbiased* variance (``var`` is biased, over ``count`` values). Statistics
+    with a leading batch axis (InstanceNorm's per-instance ones) are averaged over it."""
+    with no_grad():
+        for running, stat in ((running_mean, _array(mean)),
+                              (running_var, _array(var) * (count / (count - 1)))):
+            if running is not None:
+                r = running.data
+                if stat.ndim > 1:
+                    stat = stat.mean(0)
+                r[...] = (1 - momentum) * r + momentum * stat.astype(r.dtype, copy=False)
+
+
+def _array(t):
+    return t.data if isinstance(t, Tensor) else t
+
+
+def _affine_terms(invstd, mean, center, weight, bias):
+    """scale and shift of y = (x - center) * scale + shift = (x - mean) * invstd * weight + bias,
+    for a ``center`` equal to ``mean`` in value but constant (so the mean's gradient flows
+    through ``shift``)."""
+    scale = invstd if weight is None else invstd * weight
+    shift = (mean - center) * -scale
+    return scale, (shift if bias is None else shift + bias)
+
+
+def _check_dtypes(op, input, **tensors):
+    for name, t in tensors.items():
+        if t is not None and t.data.dtype != input.data.dtype:
+            raise TypeError(f"{op}: the input is {input.dtype!r} but {name} is {t.dtype!r}; "
+                            f"convert one (the module's .float() / .double(), or the input's)")
+
+
+def _running(t, C, name):
+    if t is not None and t.shape != (C,):
+        raise ValueError(f"batch_norm: {name} must have shape ({C},) for an input with {C} "
+                         f"channels, got {tuple(t.shape)}")
+    return t
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """Batch normalization as Algorithm 1 of Ioffe & Szegedy (2015).
 
-    In training the batch's mean and biased variance normalize the input, and the running
-    statistics (when given) move toward the batch's mean and *unbiased* variance; in eval the
-    running statistics normalize. Gradients come from the engine through every step.
+    mu_B, sigma_B^2 = the batch's per-channel mean and biased variance (in training; the
+    running statistics in eval), x_hat = (x - mu_B) / sqrt(sigma_B^2 + eps), y = gamma x_hat
+    + beta. The last two steps are one per-channel affine map of x, applied in one pass:
+    y = (x - c) * scale + shift with scale = gamma / sqrt(sigma_B^2 + eps) and shift =
+    beta - (mu_B - c) * scale, where c is a constant copy of mu_B. In training the running
+    statistics move toward the batch's mean and *unbiased* variance. Gradients come from
+    the engine through every step.
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input with at least 2 dimensions (N, C, ...), "
                          f"got shape {input.shape}")
+    if training and eps <= 0:
+        raise ValueError(f"batch_norm: eps must be positive during training, but got {eps}")
     C = input.shape[1]
-    shape = _channel_view(C, input.ndim)
-    dims = (0,) + tuple(range(2, input.ndim))
+    running_mean = _running(running_mean, C, "running_mean")
+    running_var = _running(running_var, C, "running_var")
+    _check_dtypes("batch_norm", input, weight=weight, bias=bias, running_mean=running_mean,
+                  running_var=running_var)
     if training:
-        n = _check_values_per_channel(input, "batch_norm")
-        mean = input.mean(dims, keepdim=True)                   # mu_B
-        var = input.var(dims, keepdim=True, correction=0)       # sigma_B^2
-        with no_grad():
-            _update_running(running_mean, mean.data.reshape(C), momentum)
-            _update_running(running_var, var.data.reshape(C) * (n / (n - 1)), momentum)
+        _check_values_per_channel(input, "batch_norm")
+        n, mean, var = norm_stats(input)                             # mu_B, sigma_B^2
+        update_running_stats(running_mean, running_var, mean, var, n, momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when not "
                              "training")
-        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
-    x_hat = (input - mean) * ops.rsqrt(var + eps)               # normalize
-    if weight is not None:
-        x_hat = x_hat * weight.reshape(shape)                   # scale
-    if bias is not None:
-        x_hat = x_hat + bias.reshape(shape)                     # and shift
-    return x_hat
+        mean, var = running_mean, running_var
+    invstd = ops.rsqrt(var + eps)                                    # 1 / sqrt(sigma^2 + eps)
+    scale, shift = _affine_terms(invstd, mean, mean.data, weight, bias)
+    return ops.channel_affine(input, scale, shift, center=mean.data)  # gamma x_hat + beta
+
+
+def _grouped(input, groups):
+    """``input`` (N, C, ...) viewed as (1, N * groups, rest): one 'channel' per group of
+    each sample, so channel_moments gives per-sample, per-group statistics."""
+    return ops.reshape(input, (1, input.shape[0] * groups, -1))
+
+
+def _per_sample_norm(input, groups, weight, bias, eps):
+    """GroupNorm and InstanceNorm: statistics per sample and group of channels, then one
+    per-(sample, channel) affine map over the spatial extent. Returns the output and the
+    statistics (count, mean, var), each of the latter two of shape (N * groups,)."""
+    N, C = input.shape[:2]
+    count, mean, var = norm_stats(_grouped(input, groups))
+    rep = C // groups
+
+    def per_channel(t):  # (N * groups,) -> (N * C,): each channel takes its group's value
+        return ops.reshape(ops.expand(ops.reshape(t, (N, groups, 1)), (N, groups, rep)),
+                           (N * C,))
+
+    def tiled(p):  # (C,) -> (N * C,)
+        return None if p is None else ops.reshape(ops.expand(ops.reshape(p, (1, C)), (N, C)),
+                                                  (N * C,))
+
+    center = xp_of(mean.data).repeat(mean.data, rep)
+    scale, shift = _affine_terms(per_channel(ops.rsqrt(var + eps)), per_channel(mean), center,
+                                 tiled(weight), tiled(bias))
+    out = ops.channel_affine(_grouped(input, C), scale, shift, center=center)
+    return ops.reshape(out, input.shape), count, mean, var
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -249,31 +331,26 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if input.shape[input.ndim - k:] != normalized_shape:
         raise ValueError(f"layer_norm: expected input with trailing shape {normalized_shape}, "
                          f"got {input.shape}")
-    dims = tuple(range(input.ndim - k, input.ndim))
-    mean = input.mean(dims, keepdim=True)
-    var = input.var(dims, keepdim=True, correction=0)
-    out = (input - mean) * ops.rsqrt(var + eps)
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    D = math.prod(normalized_shape)
+    rows = ops.reshape(input, (1, -1, D))                            # one 'channel' per row
+    _, mean, var = norm_stats(rows)
+    invstd = ops.rsqrt(var + eps)
+    scale, shift = _affine_terms(invstd, mean, mean.data, None, None)
+    out = ops.channel_affine(rows, scale, shift, center=mean.data)  # x_hat, row by row
+    if weight is None and bias is None:
+        return ops.reshape(out, input.shape)
+    # then gamma and beta along the normalized axes: the channels of the (rows, D) view
+    xp, dt = xp_of(input.data), input.data.dtype
+    w = constant(xp.ones(D, dtype=dt)) if weight is None else ops.reshape(weight, (D,))
+    b = constant(xp.zeros(D, dtype=dt)) if bias is None else ops.reshape(bias, (D,))
+    return ops.reshape(ops.channel_affine(ops.reshape(out, (-1, D)), w, b), input.shape)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     N, C = input.shape[:2]
     if C % num_groups:
         raise ValueError(f"group_norm: {C} channels cannot be split into {num_groups} groups")
-    grouped = ops.reshape(input, (N, num_groups, -1))
-    mean = grouped.mean(2, keepdim=True)
-    var = grouped.var(2, keepdim=True, correction=0)
-    out = ops.reshape((grouped - mean) * ops.rsqrt(var + eps), input.shape)
-    shape = _channel_view(C, input.ndim)
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    return _per_sample_norm(input, num_groups, weight, bias, eps)[0]
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
@@ -283,25 +360,14 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if input.ndim < 3:
         raise ValueError(f"instance_norm: expected an input with spatial dimensions "
                          f"(N, C, L, ...), got shape {input.shape}")
-    C = input.shape[1]
-    shape = _channel_view(C, input.ndim)
-    if use_input_stats:
-        dims = tuple(range(2, input.ndim))
-        n = math.prod(input.shape[2:])
-        if n <= 1:
-            raise ValueError(f"instance_norm: Expected more than 1 spatial element when "
-                             f"training, got input size {tuple(input.shape)}")
-        mean = input.mean(dims, keepdim=True)
-        var = input.var(dims, keepdim=True, correction=0)
-        with no_grad():
-            _update_running(running_mean, mean.data.reshape(-1, C).mean(0), momentum)
-            _update_running(running_var, (var.data * (n / (n - 1))).reshape(-1, C).mean(0),
-                            momentum)
-    else:
-        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
-    out = (input - mean) * ops.rsqrt(var + eps)
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
+    N, C = input.shape[:2]
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, 0.0, eps)
+    n = math.prod(input.shape[2:])
+    if n <= 1:
+        raise ValueError(f"instance_norm: Expected more than 1 spatial element when "
+                         f"training, got input size {tuple(input.shape)}")
+    out, count, mean, var = _per_sample_norm(input, C, weight, bias, eps)
+    update_running_stats(running_mean, running_var, mean.data.reshape(N, C),
+                         var.data.reshape(N, C), count, momentum)
     return out

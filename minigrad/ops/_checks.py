@@ -97,3 +97,16 @@ for mode in ("reflect", "replicate", "circular"):
 # ---- a composite chain, to exercise accumulation through shared inputs
 register("composite", lambda a, b: ops.tanh(a @ b + a.sum(1, keepdim=True)) * a.mean(),
          (3, 4), (4, 4))
+
+# ---- channel-wise primitives (what the normalization layers are made of); a tuple output
+# is checked through a random combination of its parts
+register("channel_moments", lambda x: ops.channel_moments(x), (4, 3, 2, 2))
+register("channel_moments", lambda x: ops.channel_moments(x), (5, 3), noncontig=True)
+register("channel_moments mean only", lambda x: ops.channel_moments(x)[0] * 1.0, (4, 3, 5))
+register("channel_moments var only", lambda x: ops.channel_moments(x)[1] * 1.0, (4, 3, 5))
+register("channel_affine", lambda x, s, b: ops.channel_affine(x, s, b), (4, 3, 2, 2), (3,), (3,))
+register("channel_affine", lambda x, s, b: ops.channel_affine(x, s, b), (5, 3), (3,), (3,),
+         noncontig=True)
+register("channel_affine centred",
+         lambda x, s, b: ops.channel_affine(x, s, b, center=np.array([0.5, -1.0, 2.0])),
+         (2, 3, 4), (3,), (3,))

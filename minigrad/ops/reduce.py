@@ -4,6 +4,7 @@ import collections
 import math
 
 from minigrad import backend
+from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import constant, normalize_dims, xp_of
 from minigrad.ops.elementwise import div, mul, sqrt, sub
@@ -79,16 +80,22 @@ class Var(Primitive):
         ctx.scale = 2.0 / (n - correction) if n != correction else float("inf")
         be = backend.of(a)
         if _is_channel_reduction(a, dims):
-            _, out = be.channel_stats(a)
+            ctx.mean, out = be.channel_moments(a)
             if correction:
                 out = out * a.dtype.type(n / (n - correction) if n != correction else float("inf"))
         else:
             out = be.xp.var(a, axis=dims, ddof=correction)
+            ctx.mean = None
         return _finish(ctx, out, a, dims, keepdim)
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.inputs
+        if ctx.mean is not None and not _grad_state.enabled:
+            # one pass: (x - mean[c]) * (scale * g[c])
+            gc = g.data.reshape(-1) * a.data.dtype.type(ctx.scale)
+            zeros = backend.of(a.data).xp.zeros_like(gc)
+            return Tensor._make(backend.of(a.data).channel_affine(a.data, gc, zeros, ctx.mean))
         centered = sub(a, mean(a, ctx.dims, keepdim=True))
         return mul(mul(_expand_back(ctx, g), centered), ctx.scale)
 

@@ -6,5 +6,4 @@ from minigrad.nn.modules.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELos
 from minigrad.nn.modules.module import Module, ModuleDict, ModuleList, Sequential
 from minigrad.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d,
                                                BatchRenorm1d, BatchRenorm2d, GroupNorm,
-                                               InstanceNorm1d, InstanceNorm2d, LayerNorm,
-                                               use_fused_batch_norm)
+                                               InstanceNorm1d, InstanceNorm2d, LayerNorm)

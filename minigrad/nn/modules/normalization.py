@@ -1,5 +1,6 @@
-"""BatchNorm1d/2d/3d (composite, or the fused kernel path), BatchRenorm, LayerNorm,
-GroupNorm, InstanceNorm — PyTorch's constructor arguments, buffers and semantics."""
+"""BatchNorm1d/2d/3d, BatchRenorm, LayerNorm, GroupNorm, InstanceNorm — PyTorch's
+constructor arguments, buffers and semantics, each a composite of the channel-wise
+primitives (see ``nn.functional``)."""
 
 import numpy as np
 
@@ -10,17 +11,6 @@ from minigrad.nn import functional as F
 from minigrad.nn import init
 from minigrad.nn.modules.module import Module
 from minigrad.nn.parameter import Parameter
-
-_fused_default = False
-
-
-def use_fused_batch_norm(enabled=True):
-    """Make BatchNorm layers built with ``fused=None`` (the default) take the fused kernel
-    path (True) or the composite definition (False). Returns the previous setting."""
-    global _fused_default
-    previous, _fused_default = _fused_default, bool(enabled)
-    return previous
-
 
 class _NormBase(Module):
     """Parameters and running-statistics buffers shared by BatchNorm and InstanceNorm."""
@@ -84,9 +74,8 @@ class _NormBase(Module):
 
 class _BatchNorm(_NormBase):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, fused=None, dtype=None):
+                 track_running_stats=True, dtype=None):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
-        self.fused = fused
         self.frozen = False  # set by nn.utils.freeze_batchnorm
 
     def train(self, mode=True):
@@ -100,11 +89,6 @@ class _BatchNorm(_NormBase):
         track = not self.training or self.track_running_stats
         running_mean = self.running_mean if track else None
         running_var = self.running_var if track else None
-        fused = _fused_default if self.fused is None else self.fused
-        if fused:
-            from minigrad.nn.fused import batch_norm_fused
-            return batch_norm_fused(x, running_mean, running_var, self.weight, self.bias,
-                                    use_batch_stats, factor, self.eps)
         return F.batch_norm(x, running_mean, running_var, self.weight, self.bias,
                             use_batch_stats, factor, self.eps)
 
@@ -132,7 +116,7 @@ class _BatchRenorm(_BatchNorm):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, rmax=3.0, dmax=5.0,
                  dtype=None):
-        super().__init__(num_features, eps, momentum, affine, True, False, dtype)
+        super().__init__(num_features, eps, momentum, affine, True, dtype)
         if rmax < 1 or dmax < 0:
             raise ValueError(f"{type(self).__name__}: need rmax >= 1 and dmax >= 0, got "
                              f"rmax={rmax}, dmax={dmax}")
@@ -144,23 +128,19 @@ class _BatchRenorm(_BatchNorm):
             return F.batch_norm(x, self.running_mean, self.running_var, self.weight,
                                 self.bias, False, 0.0, self.eps)
         factor = self._averaging_factor()
-        C, shape = x.shape[1], (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        dims = (0,) + tuple(range(2, x.ndim))
-        n = F._check_values_per_channel(x, type(self).__name__)
-        mean = x.mean(dims, keepdim=True)
-        var = x.var(dims, keepdim=True, correction=0)
-        std = ops.sqrt(var + self.eps)
+        F._check_values_per_channel(x, type(self).__name__)
+        n, mean, var = F.norm_stats(x)
+        invstd = ops.rsqrt(var + self.eps)                       # 1 / sigma_B
         with no_grad():
-            sigma = np.sqrt(self.running_var.data + self.eps).reshape(shape)
-            mu = self.running_mean.data.reshape(shape)
-            r = np.clip(std.data / sigma, 1 / self.rmax, self.rmax).astype(x.data.dtype)
-            d = np.clip((mean.data - mu) / sigma, -self.dmax, self.dmax).astype(x.data.dtype)
-            F._update_running(self.running_mean, mean.data.reshape(C), factor)
-            F._update_running(self.running_var, var.data.reshape(C) * (n / (n - 1)), factor)
-        out = (x - mean) / std * ops.as_tensor(r) + ops.as_tensor(d)
-        if self.weight is not None:
-            out = out * self.weight.reshape(shape) + self.bias.reshape(shape)
-        return out
+            sigma = np.sqrt(self.running_var.data + self.eps)
+            r = np.clip(1 / (invstd.data * sigma), 1 / self.rmax, self.rmax)
+            d = np.clip((mean.data - self.running_mean.data) / sigma, -self.dmax, self.dmax)
+            r, d = (ops.as_tensor(v.astype(x.data.dtype)) for v in (r, d))
+        F.update_running_stats(self.running_mean, self.running_var, mean, var, n, factor)
+        # gamma ((x - mu_B) * r / sigma_B + d) + beta as one per-channel affine map
+        scale, shift = F._affine_terms(invstd * r, mean, mean.data, self.weight, self.bias)
+        shift = shift + (d if self.weight is None else d * self.weight)
+        return ops.channel_affine(x, scale, shift, center=mean.data)
 
     def extra_repr(self):
         return super().extra_repr() + f", rmax={self.rmax}, dmax={self.dmax}"

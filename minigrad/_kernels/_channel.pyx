@@ -1,0 +1,304 @@
+# cython: language_level=3
+"""Per-channel kernels over a contiguous (N, C, S) array: BatchNorm's two primitives.
+
+``S`` is the product of the spatial extents (1 for an (N, C) input). The two primitives:
+
+* moments: per-channel mean and biased variance, in one read of memory;
+* affine: y = (x - center[c]) * scale[c] + shift[c], and its backward in one pass:
+  dx = g * scale[c], sum(g) and sum(g * (x - center[c])) per channel.
+
+Reductions never use E[x^2] - E[x]^2 (negative in float32 when the mean is large): each
+piece of at most PIECE elements gets a mean, then the sum of deviations d and of squared
+deviations q around it while it sits in cache (the piece's exact M2 is q - d^2/k, so a
+rounded piece mean costs nothing), and pieces are combined in double with Chan's formula.
+Piece sums run in SIMD lanes of the data's own precision (``_simd.h``); everything across
+pieces is double.
+
+Work is split into blocks so that every thread gets some even when C is small: for S > 1
+a block is one channel over a range of samples; for S == 1 a block is a range of rows over
+all channels. Blocks write partial results to their own slots, combined serially in a fixed
+order afterwards: results depend on the thread count, never on timing.
+"""
+from cython.parallel cimport prange
+from libc.stdlib cimport calloc, free
+from minigrad._kernels._simd cimport (mg_dev_sums_d, mg_dev_sums_f, mg_grad_sums_d,
+                                      mg_grad_sums_f, mg_sum_d, mg_sum_f)
+from minigrad._kernels._threads cimport threads_for
+
+ctypedef fused real:
+    float
+    double
+
+cdef enum:
+    PIECE = 2048
+
+
+cdef inline void _chan_merge(double *cnt, double *mean, double *m2,
+                             double n_b, double mean_b, double m2_b) noexcept nogil:
+    """Fold a group (n_b, mean_b, m2_b) into the running (cnt, mean, m2)."""
+    cdef double n_a = cnt[0], n = n_a + n_b, delta
+    if n_b == 0:
+        return
+    delta = mean_b - mean[0]
+    mean[0] += delta * (n_b / n)
+    m2[0] += m2_b + delta * delta * (n_a * n_b / n)
+    cnt[0] = n
+
+
+cdef inline void _piece_moments(const real *p, Py_ssize_t k, double *cnt, double *mean,
+                                double *m2) noexcept nogil:
+    cdef real mu, d, q
+    if real is float:
+        mu = mg_sum_f(p, k) / k
+        mg_dev_sums_f(p, k, mu, &d, &q)
+    else:
+        mu = mg_sum_d(p, k) / k
+        mg_dev_sums_d(p, k, mu, &d, &q)
+    _chan_merge(cnt, mean, m2, <double>k, mu + <double>d / k, q - <double>d * d / k)
+
+
+cdef inline void _piece_grad_sums(const real *g, const real *x, Py_ssize_t k, real c,
+                                  double *sg, double *sgx) noexcept nogil:
+    cdef real a, b
+    if x == NULL:
+        sg[0] += mg_sum_f(g, k) if real is float else mg_sum_d(g, k)
+        return
+    if real is float:
+        mg_grad_sums_f(g, x, k, c, &a, &b)
+    else:
+        mg_grad_sums_d(g, x, k, c, &a, &b)
+    sg[0] += a
+    sgx[0] += b
+
+
+cdef inline Py_ssize_t _blocks(Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, int nt,
+                               Py_ssize_t *chunks) noexcept nogil:
+    """How the work is split; returns the block count and sets ``chunks``.
+
+    S > 1: a block is one channel over ``chunks`` consecutive ranges of samples, about
+    four blocks per thread. S == 1: a block is ``chunks`` rows (about PIECE elements)
+    over all channels, and owns C partial-result slots.
+    """
+    if S > 1:
+        chunks[0] = max(<Py_ssize_t>1, min(N, (4 * nt + C - 1) // C)) if nt > 1 else 1
+        return C * chunks[0]
+    chunks[0] = max(<Py_ssize_t>1, <Py_ssize_t>PIECE // C)
+    return (N + chunks[0] - 1) // chunks[0]
+
+
+cdef double *_slots(Py_ssize_t n) except NULL:
+    cdef double *p = <double *>calloc(max(n, <Py_ssize_t>1), sizeof(double))
+    if p == NULL:
+        raise MemoryError("channel kernel: cannot allocate scratch space")
+    return p
+
+
+def _check(str op, x, Py_ssize_t C, vectors):
+    if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
+        raise ValueError(f"{op}: cannot reduce an empty array of shape {tuple(x.shape)[:3]}")
+    for name, v in vectors:
+        if v is not None and v.shape[0] != C:
+            raise ValueError(f"{op}: {name} has {v.shape[0]} entries, expected C={C}")
+
+
+def channel_moments(const real[:, :, ::1] x, real[::1] mean_out, real[::1] var_out):
+    """Per-channel mean and biased variance of ``x`` (N, C, S) into the C-long outputs."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
+    cdef Py_ssize_t nb, chunks, b, c, j, n, s, q, r, r0, r1, rows, slots
+    cdef double *cnt
+    cdef double *mu
+    cdef double *m2
+    cdef double tc, tm, tq, d
+    cdef const real *base
+    cdef const real *row
+    cdef int nt = threads_for(N * C * S)
+    _check("channel_moments", x, C, (("mean", mean_out), ("var", var_out)))
+    base = &x[0, 0, 0]
+    nb = _blocks(N, C, S, nt, &chunks)
+    slots = nb * (C if S == 1 else 1)   # one (count, mean, M2) per block (and channel)
+    cnt = _slots(nb)
+    mu = m2 = NULL
+    try:
+        mu = _slots(slots)
+        m2 = _slots(slots)
+        with nogil:
+            if S > 1:
+                for b in prange(nb, schedule="static", num_threads=nt):
+                    c = b // chunks
+                    j = b % chunks
+                    for n in range(j * N // chunks, (j + 1) * N // chunks):
+                        for q in range((S + PIECE - 1) // PIECE):
+                            s = q * PIECE
+                            _piece_moments(base + (n * C + c) * S + s, min(<Py_ssize_t>PIECE, S - s),
+                                           &cnt[b], &mu[b], &m2[b])
+                for c in range(C):
+                    tc = 0; tm = 0; tq = 0
+                    for j in range(chunks):
+                        _chan_merge(&tc, &tm, &tq, cnt[c * chunks + j], mu[c * chunks + j],
+                                    m2[c * chunks + j])
+                    mean_out[c] = <real>tm
+                    var_out[c] = <real>(tq / tc)
+            else:   # rows of C values: the inner loops run along contiguous channels
+                for b in prange(nb, schedule="static", num_threads=nt):
+                    r0 = b * chunks
+                    r1 = min(N, r0 + chunks)
+                    rows = r1 - r0
+                    cnt[b] = rows
+                    for r in range(r0, r1):
+                        row = base + r * C
+                        for c in range(C):
+                            mu[b * C + c] += row[c]
+                    for c in range(C):
+                        mu[b * C + c] /= rows
+                    for r in range(r0, r1):
+                        row = base + r * C
+                        for c in range(C):
+                            d = row[c] - mu[b * C + c]
+                            m2[b * C + c] += d * d
+                for c in range(C):
+                    tc = 0; tm = 0; tq = 0
+                    for b in range(nb):
+                        _chan_merge(&tc, &tm, &tq, cnt[b], mu[b * C + c], m2[b * C + c])
+                    mean_out[c] = <real>tm
+                    var_out[c] = <real>(tq / tc)
+    finally:
+        free(cnt); free(mu); free(m2)
+
+
+def channel_affine(const real[:, :, ::1] x, const real[::1] scale, const real[::1] shift,
+                   const real[::1] center, real[:, :, ::1] y, bint accumulate=False):
+    """y[n, c, s] = (x[n, c, s] - center[c]) * scale[c] + shift[c]  (``+=`` when
+    ``accumulate``). ``y`` may be ``x`` itself."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2], p, s, r, c
+    cdef const real *src
+    cdef real *dst
+    cdef real a, b, m
+    cdef int nt = threads_for(N * C * S)
+    _check("channel_affine", x, C, (("scale", scale), ("shift", shift), ("center", center)))
+    if tuple(y.shape)[:3] != tuple(x.shape)[:3]:
+        raise ValueError(f"channel_affine: out has shape {tuple(y.shape)[:3]}, expected "
+                         f"{tuple(x.shape)[:3]}")
+    with nogil:
+        if S > 1:
+            for p in prange(N * C, schedule="static", num_threads=nt):
+                c = p % C
+                a = scale[c]
+                b = shift[c]
+                m = center[c]
+                src = &x[0, 0, 0] + p * S
+                dst = &y[0, 0, 0] + p * S
+                if accumulate:
+                    for s in range(S):
+                        dst[s] = dst[s] + ((src[s] - m) * a + b)
+                else:
+                    for s in range(S):
+                        dst[s] = (src[s] - m) * a + b
+        else:
+            for r in prange(N, schedule="static", num_threads=nt):
+                src = &x[0, 0, 0] + r * C
+                dst = &y[0, 0, 0] + r * C
+                if accumulate:
+                    for c in range(C):
+                        dst[c] = dst[c] + ((src[c] - center[c]) * scale[c] + shift[c])
+                else:
+                    for c in range(C):
+                        dst[c] = (src[c] - center[c]) * scale[c] + shift[c]
+
+
+cdef int _affine_backward(const real *g, const real *x, const real *scale, const real *center,
+                          real *dx, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
+                          real *sum_g, real *sum_gx) except -1:
+    """dx = g * scale[c] (when dx is given) and per-channel sum(g), plus sum(g * (x - center))
+    when x is given, in one pass over g (and x)."""
+    cdef Py_ssize_t nb, chunks, b, c, j, n, s, q, r, r0, r1, off, k
+    cdef double *p1
+    cdef double *p2
+    cdef int nt = threads_for(N * C * S)
+    cdef real a, m
+    nb = _blocks(N, C, S, nt, &chunks)
+    p1 = _slots(nb * (C if S == 1 else 1))
+    p2 = NULL
+    try:
+        p2 = _slots(nb * (C if S == 1 else 1))
+        with nogil:
+            if S > 1:
+                for b in prange(nb, schedule="static", num_threads=nt):
+                    c = b // chunks
+                    j = b % chunks
+                    a = scale[c] if dx != NULL else 0
+                    m = center[c] if x != NULL else 0
+                    for n in range(j * N // chunks, (j + 1) * N // chunks):
+                        off = (n * C + c) * S
+                        if dx != NULL:
+                            for s in range(S):
+                                dx[off + s] = g[off + s] * a
+                        for q in range((S + PIECE - 1) // PIECE):
+                            s = q * PIECE
+                            k = min(<Py_ssize_t>PIECE, S - s)
+                            _piece_grad_sums(g + off + s, (x + off + s) if x != NULL else NULL,
+                                             k, m, &p1[b], &p2[b])
+                for c in range(C):
+                    _finish(p1, p2, c, chunks, sum_g, sum_gx, x != NULL)
+            else:
+                for b in prange(nb, schedule="static", num_threads=nt):
+                    r0 = b * chunks
+                    r1 = min(N, r0 + chunks)
+                    for r in range(r0, r1):
+                        for c in range(C):
+                            p1[b * C + c] += g[r * C + c]
+                            if x != NULL:
+                                p2[b * C + c] += g[r * C + c] * (x[r * C + c] - center[c])
+                            if dx != NULL:
+                                dx[r * C + c] = g[r * C + c] * scale[c]
+                for c in range(C):
+                    _finish_rows(p1, p2, c, C, nb, sum_g, sum_gx, x != NULL)
+    finally:
+        free(p1); free(p2)
+    return 0
+
+
+cdef inline void _finish(const double *p1, const double *p2, Py_ssize_t c, Py_ssize_t chunks,
+                         real *sum_g, real *sum_gx, bint with_x) noexcept nogil:
+    cdef double t1 = 0, t2 = 0
+    cdef Py_ssize_t j
+    for j in range(chunks):
+        t1 += p1[c * chunks + j]
+        t2 += p2[c * chunks + j]
+    sum_g[c] = <real>t1
+    if with_x:
+        sum_gx[c] = <real>t2
+
+
+cdef inline void _finish_rows(const double *p1, const double *p2, Py_ssize_t c, Py_ssize_t C,
+                              Py_ssize_t nb, real *sum_g, real *sum_gx, bint with_x) noexcept nogil:
+    cdef double t1 = 0, t2 = 0
+    cdef Py_ssize_t b
+    for b in range(nb):
+        t1 += p1[b * C + c]
+        t2 += p2[b * C + c]
+    sum_g[c] = <real>t1
+    if with_x:
+        sum_gx[c] = <real>t2
+
+
+def channel_sum(const real[:, :, ::1] g, real[::1] out):
+    """Per-channel sum of ``g`` (N, C, S), accumulated in double."""
+    _check("channel_sum", g, g.shape[1], (("out", out),))
+    _affine_backward(&g[0, 0, 0], NULL, NULL, NULL, NULL, g.shape[0], g.shape[1], g.shape[2],
+                     &out[0], NULL)
+
+
+def channel_affine_backward(const real[:, :, ::1] g, const real[:, :, ::1] x,
+                            const real[::1] scale, const real[::1] center, real[::1] sum_g,
+                            real[::1] sum_gx, real[:, :, ::1] dx, bint want_dx):
+    """The backward of ``channel_affine`` in one pass: ``dx = g * scale[c]`` (when
+    ``want_dx``), ``sum_g = sum(g)``, ``sum_gx = sum(g * (x - center[c]))`` per channel."""
+    cdef Py_ssize_t C = x.shape[1]
+    _check("channel_affine_backward", x, C, (("scale", scale), ("center", center),
+                                             ("sum_g", sum_g), ("sum_gx", sum_gx)))
+    if tuple(g.shape)[:3] != tuple(x.shape)[:3] or (want_dx and tuple(dx.shape)[:3] != tuple(x.shape)[:3]):
+        raise ValueError(f"channel_affine_backward: g {tuple(g.shape)[:3]}, x "
+                         f"{tuple(x.shape)[:3]} and dx {tuple(dx.shape)[:3]} must match")
+    _affine_backward(&g[0, 0, 0], &x[0, 0, 0], &scale[0], &center[0],
+                     &dx[0, 0, 0] if want_dx else NULL, x.shape[0], C, x.shape[2],
+                     &sum_g[0], &sum_gx[0])

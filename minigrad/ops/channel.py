@@ -1,0 +1,115 @@
+"""Channel-wise primitives: what normalization layers are made of.
+
+``channel_moments(x)`` gives the per-channel mean and biased variance over every axis but
+1, and ``channel_affine(x, scale, shift, center)`` maps each channel c to
+``(x - center[c]) * scale[c] + shift[c]``. BatchNorm is "moments, then a per-channel
+affine map" (with tiny per-channel ops in between), and GroupNorm, InstanceNorm and
+LayerNorm are the same two primitives on a reshaped view. Each is one pass over memory
+forward and one backward, on the backend's kernels.
+
+``center`` is a constant (no gradient flows into it): centring on a copy of the batch mean
+keeps float32 accurate when |mean| >> std, since the kernel then never forms the large
+x * scale and shift that would cancel.
+
+In a plain backward the rules call the kernels on arrays; when the backward is itself
+recorded (``create_graph=True``) they are written in differentiable ops instead, so
+second derivatives stay exact.
+"""
+from minigrad import backend
+from minigrad.autograd.grad_mode import _state as _grad_state
+from minigrad.autograd.graph import Primitive
+from minigrad.ops._common import constant
+from minigrad.ops.elementwise import mul, sub
+from minigrad.ops.reduce import sum
+from minigrad.ops.shape import reshape
+from minigrad.tensor import Tensor
+
+
+def _channel_dims(ndim):
+    return (0,) + tuple(range(2, ndim))
+
+
+class ChannelMoments(Primitive):
+    """(mean, biased variance) per channel. Backward: with n values per channel,
+    dx = g_mean / n + g_var * 2 (x - mean) / n, itself one channel-affine pass."""
+    op_name = "channel_moments"
+    n_outputs = 2
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return backend.of(x).channel_moments(x)
+
+    @staticmethod
+    def backward(ctx, g_mean, g_var):
+        (x,) = ctx.inputs
+        n = x.data.size // x.shape[1]
+        zeros = backend.of(x.data).xp.zeros(x.shape[1], dtype=x.data.dtype)
+        if not _grad_state.enabled:
+            mean = ctx._outs[0]
+            a = zeros if g_var is None else g_var.data * (2.0 / n)
+            b = zeros if g_mean is None else g_mean.data * (1.0 / n)
+            return Tensor._make(backend.of(x.data).channel_affine(x.data, a, b, center=mean))
+        # recorded: (x - mean) with mean as a tensor of this graph, for exact 2nd derivatives
+        a = constant(zeros) if g_var is None else mul(g_var, 2.0 / n)
+        b = constant(zeros) if g_mean is None else mul(g_mean, 1.0 / n)
+        return channel_affine(x, a, sub(b, mul(a, ctx.output_tensor(0))))
+
+
+class ChannelAffine(Primitive):
+    """y = (x - center[c]) * scale[c] + shift[c]. Backward in one pass: dx = g * scale[c],
+    d scale = sum(g * (x - center)), d shift = sum(g) per channel."""
+    op_name = "channel_affine"
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, x, scale, shift, center=None):
+        ctx.center = center
+        return backend.of(x).channel_affine(x, scale, shift, center)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, scale, shift = ctx.inputs
+        want_x, want_scale, want_shift = (e is not None for e in ctx.next)
+        if not _grad_state.enabled:
+            dx, sum_g, sum_gx = backend.of(x.data).channel_affine_backward(
+                g.data, x.data, scale.data, ctx.center, want_x)
+            return (Tensor._make(dx) if want_x else None,
+                    Tensor._make(sum_gx) if want_scale else None,
+                    Tensor._make(sum_g) if want_shift else None)
+        dims, view = _channel_dims(x.ndim), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        centered = x if ctx.center is None else sub(x, constant(ctx.center.reshape(view)))
+        return (mul(g, reshape(scale, view)) if want_x else None,
+                sum(mul(g, centered), dims) if want_scale else None,
+                sum(g, dims) if want_shift else None)
+
+
+def _check_channels(op, x):
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected an input with at least 2 dimensions (N, C, ...), "
+                         f"got shape {x.shape}")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype!r}")
+
+
+def channel_moments(x):
+    """Per-channel (mean, biased variance) of ``x`` (N, C, ...), each of shape (C,)."""
+    _check_channels("channel_moments", x)
+    return ChannelMoments.apply(x)
+
+
+def channel_affine(x, scale, shift, center=None):
+    """``(x - center[c]) * scale[c] + shift[c]`` over channel axis 1; ``scale`` and ``shift``
+    are (C,) tensors, ``center`` an optional constant (C,) array (no gradient)."""
+    _check_channels("channel_affine", x)
+    C = x.shape[1]
+    for name, v in (("scale", scale), ("shift", shift)):
+        if v.shape != (C,):
+            raise ValueError(f"channel_affine: {name} must have shape ({C},) for an input of "
+                             f"shape {x.shape}, got {v.shape}")
+        if v.data.dtype != x.data.dtype:
+            raise TypeError(f"channel_affine: {name} is {v.dtype!r} but the input is "
+                            f"{x.dtype!r}")
+    if center is not None and getattr(center, "shape", None) != (C,):
+        raise ValueError(f"channel_affine: center must be an array of shape ({C},)")
+    return ChannelAffine.apply(x, scale, shift, center=center)
