@@ -344,3 +344,44 @@ def test_dropped_graphs_do_not_grow_memory():
         (x @ w).sigmoid().exp().sum()  # built, never backpropagated, dropped
 
     assert _growth(step) < 4 * 2**20
+
+
+# ------------------------------------------------------------------ in-place accumulation
+
+def test_gradients_accumulate_in_place_only_into_arrays_nobody_else_sees():
+    """The engine adds a node's second and later gradients into the first one's array when it
+    owns it exclusively; shared tensors (add hands one to both inputs), views (reshape),
+    the caller's gradient and arrays a leaf's .grad took must never change behind anyone's
+    back."""
+    x = mg.tensor(np.arange(6.).reshape(2, 3), requires_grad=True)
+    y = x * 2
+    ((y + y) * 3).sum().backward()                        # one tensor twice into y
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 12.0))
+
+    a = mg.tensor(np.ones(3), requires_grad=True)
+    h = a * 1.0
+    ((h + a) + (h * 2)).sum().backward()                  # add feeds leaf a and node h alike
+    np.testing.assert_array_equal(a.grad.numpy(), np.full(3, 4.0))
+
+    b = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    c = b * 1.0
+    ((c.reshape(3, 2) * 2).sum() + (c * 1).sum() + c.reshape(6).sum()).backward()  # views
+    np.testing.assert_array_equal(b.grad.numpy(), np.full((2, 3), 4.0))
+
+    w = mg.tensor(np.ones(4), requires_grad=True)
+    v = w * 1.0
+    up = mg.tensor(np.ones(4))
+    (v + v * 2).backward(up)                              # the caller's gradient is kept
+    np.testing.assert_array_equal(up.numpy(), np.ones(4))
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(4, 3.0))
+
+
+def test_in_place_accumulation_leaves_other_leaves_grads_alone():
+    p = mg.tensor(np.ones(3), requires_grad=True)
+    q = mg.tensor(np.ones(3), requires_grad=True)
+    s = p + q              # one gradient tensor for both leaves and ...
+    t = s * 1.0            # ... fresh gradients accumulated for s's node
+    (t * 2 + t * 3 + s).sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), np.full(3, 6.0))
+    np.testing.assert_array_equal(q.grad.numpy(), np.full(3, 6.0))
+    assert p.grad.data is not q.grad.data or np.shares_memory(p.grad.data, q.grad.data) is False

@@ -133,13 +133,20 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             _accumulate_leaf(edge, g, create_graph, callers)
         if t is Node:
             prev = pending.get(edge)
-            pending[edge] = g if prev is None else prev + g
+            pending[edge] = g if prev is None else add_into(prev, g)
         elif t is tuple:
             node, slot = edge
             slots = pending.get(node)
             if slots is None:
                 slots = pending[node] = [None] * node.n_out
-            slots[slot] = g if slots[slot] is None else slots[slot] + g
+            slots[slot] = g if slots[slot] is None else add_into(slots[slot], g)
+
+    def add_into(prev, g):
+        """prev + g, in place into prev's array when nothing else can see it."""
+        if not create_graph and _exclusive(prev, callers) and prev.data.shape == g.data.shape:
+            prev.data += g.data
+            return prev
+        return prev + g
 
     root_edges = [_edge(t) for t in roots]
     order = sorted(_reachable(root_edges), key=lambda n: n.seq, reverse=True)
@@ -196,6 +203,17 @@ def _accumulate_leaf(leaf, g, create_graph, callers):
         leaf.grad = Tensor._make(g.data.copy() if id(g.data) in callers else _owned(g.data))
     else:
         leaf.grad = Tensor._make(leaf.grad.data + g.data)
+
+
+def _exclusive(t, callers):
+    """True when the engine may add into ``t``'s array in place: a pending gradient that no
+    other pending slot, leaf ``.grad``, caller or view shares (backward rules may hand one
+    tensor to several inputs, as add does, or pass views on, as reshape does)."""
+    a = t.data
+    # references to the Tensor: its pending slot, the caller's and this frame's argument,
+    # getrefcount's; to the array: the Tensor's slot, this frame's name, getrefcount's
+    return (type(a) is np.ndarray and a.base is None and id(a) not in callers
+            and sys.getrefcount(t) <= 4 and sys.getrefcount(a) <= 3 and a.flags.writeable)
 
 
 def _owned(array):

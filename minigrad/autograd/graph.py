@@ -32,9 +32,10 @@ class Node:
     def __init__(self, op, inputs, n_out=1):
         self.op = op
         self.seq = next(_tape_position)
-        self.next = tuple(_edge(t) for t in inputs)
-        self.shapes = tuple(t.data.shape for t in inputs)
-        self.dtypes = tuple(t.data.dtype for t in inputs)
+        # list comprehensions: this runs once per recorded op, and generators cost more
+        self.next = tuple([_edge(t) for t in inputs])
+        self.shapes = tuple([t.data.shape for t in inputs])
+        self.dtypes = tuple([t.data.dtype for t in inputs])
         self.n_out = n_out
         self.released = False
 
