@@ -319,3 +319,28 @@ def test_conv_and_pool_kernels_validate_before_running():
     with pytest.raises(ValueError, match="window"):
         _pool.avg_pool(planes, np.array([0]), np.array([9]), np.array([0]), np.array([1]),
                        np.ones((1, 1)), np.empty((2, 1, 1)))
+
+
+# ------------------------------------------------------------------ elementwise kernels
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 7, 65535, 65536, 200003])  # the last ones run threaded
+def test_elementwise_kernels_match_numpy(rng, threads, dtype, n):
+    x = _rand(rng, (n,), dtype)
+    g = _rand(rng, (n,), dtype)
+    x[::7] = 0
+    x[1::11] = np.nan
+    g[2::13] = np.nan
+    y = cpu.relu(x)
+    np.testing.assert_array_equal(y, numpy_ref.relu(x))          # NaN stays NaN
+    np.testing.assert_array_equal(cpu.relu_backward(g, y), numpy_ref.relu_backward(g, y))
+    a, b = g.copy(), g.copy()
+    np.testing.assert_array_equal(cpu.add_inplace(a, x), numpy_ref.add_inplace(b, x))
+
+
+def test_relu_gradient_is_zero_where_blocked_even_for_nan_upstream():
+    """PyTorch's threshold_backward: a blocked position gets 0, whatever arrives."""
+    x = mg.tensor(np.array([-1.0, 2.0, -3.0] * 30000), requires_grad=True)
+    up = np.array([np.nan, 1.0, np.inf] * 30000)
+    mg.relu(x).backward(mg.tensor(up))
+    np.testing.assert_array_equal(x.grad.numpy()[:3], [0.0, 1.0, 0.0])

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from minigrad import ops
+from minigrad import backend, ops
 from minigrad.autograd.grad_mode import set_grad_enabled
 from minigrad.autograd.graph import Node, _edge, _released_error
 from minigrad.tensor import Tensor
@@ -144,7 +144,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     def add_into(prev, g):
         """prev + g, in place into prev's array when nothing else can see it."""
         if not create_graph and _exclusive(prev, callers) and prev.data.shape == g.data.shape:
-            prev.data += g.data
+            backend.of(prev.data).add_inplace(prev.data, g.data)
             return prev
         return prev + g
 

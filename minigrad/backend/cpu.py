@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 try:
-    from minigrad._kernels import _channel, _conv, _gemm, _pool, _threads
+    from minigrad._kernels import _channel, _conv, _elementwise, _gemm, _pool, _threads
 except ImportError as e:  # a source checkout that was never built
     raise ImportError(
         "minigrad's compiled kernels are missing. Build them with `pip install -e .` "
@@ -91,6 +91,45 @@ def matmul(a, b, out=None, accumulate=False):
 def erf(x):
     from scipy.special import erf as _erf
     return _erf(x)
+
+
+# ---------------------------------------------------------------- elementwise
+
+_PARALLEL_SIZE = 2 * _threads.grain()  # below this NumPy's single-threaded loop is as fast
+
+
+def _threadable(*arrays):
+    """Arrays big enough for the threaded kernels, of one float dtype, all C-contiguous."""
+    a = arrays[0]
+    return (a.size >= _PARALLEL_SIZE and a.dtype in _FLOATS
+            and all(b.dtype == a.dtype and b.shape == a.shape and b.flags.c_contiguous
+                    for b in arrays))
+
+
+def relu(x):
+    if _threadable(x):
+        y = np.empty_like(x)
+        _elementwise.relu(x.reshape(-1), y.reshape(-1))
+        return y
+    return np.maximum(x, 0)
+
+
+def relu_backward(g, y):
+    """The gradient where ReLU's output ``y`` is positive, else 0."""
+    if _threadable(g, y):
+        dx = np.empty_like(g)
+        _elementwise.relu_backward(g.reshape(-1), y.reshape(-1), dx.reshape(-1))
+        return dx
+    return np.where(y > 0, g, g.dtype.type(0))
+
+
+def add_inplace(a, b):
+    """``a += b`` for arrays of one shape; ``a`` must be writable."""
+    if _threadable(a, b):
+        _elementwise.add_inplace(a.reshape(-1), b.reshape(-1))
+    else:
+        a += b
+    return a
 
 
 def _as_channels(x, op):

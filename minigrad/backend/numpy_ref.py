@@ -16,6 +16,19 @@ def erf(x):
     return _erf(x)
 
 
+def relu(x):
+    return np.maximum(x, 0)
+
+
+def relu_backward(g, y):
+    return np.where(y > 0, g, g.dtype.type(0))
+
+
+def add_inplace(a, b):
+    a += b
+    return a
+
+
 def _channel_axes(x):
     return (0,) + tuple(range(2, x.ndim))
 

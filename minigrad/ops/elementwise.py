@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from minigrad import backend
+from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import as_tensor, cast, constant, pair, xp_of as _xp
 from minigrad.tensor import Tensor
@@ -202,7 +204,6 @@ class Erf(Primitive):
 
     @staticmethod
     def forward(ctx, a):
-        from minigrad import backend
         return backend.of(a).erf(a)
 
     @staticmethod
@@ -256,16 +257,20 @@ class Sigmoid(Primitive):
 
 
 class Relu(Primitive):
+    """The gradient passes where the output is positive; elsewhere it is 0, even when the
+    upstream gradient is NaN (PyTorch's rule)."""
+    save_output = True
+
     @staticmethod
     def forward(ctx, a):
-        ctx.mask = a > 0
-        return _xp(a).maximum(a, 0)
+        return backend.of(a).relu(a)
 
     @staticmethod
     def backward(ctx, g):
-        # multiplying by the mask is ~10x faster than np.where on a random mask; the one
-        # difference: a NaN upstream gradient where x <= 0 stays NaN (PyTorch gives 0)
-        return mul(g, constant(ctx.mask))
+        out = ctx.output
+        if not _grad_state.enabled:
+            return Tensor._make(backend.of(g.data).relu_backward(g.data, out.data))
+        return where(constant(out.data > 0), g, 0)
 
 
 class Clamp(Primitive):
@@ -284,7 +289,7 @@ class Clamp(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        return mul(g, constant(ctx.mask))  # see Relu.backward
+        return where(constant(ctx.mask), g, 0)
 
 
 class Cast(Primitive):

@@ -1,0 +1,48 @@
+# cython: language_level=3
+"""Threaded elementwise passes over contiguous arrays of one float dtype.
+
+NumPy's ufuncs run on one thread; for activation-sized arrays (>= 64k elements) these
+loops split the work over the OpenMP threads. Smaller arrays stay with NumPy (the backend
+decides), where a parallel region would cost more than it saves.
+"""
+from cython.parallel cimport prange
+from minigrad._kernels._threads cimport threads_for
+
+ctypedef fused real:
+    float
+    double
+
+
+def _check(str op, a, b):
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"{op}: arrays of {a.shape[0]} and {b.shape[0]} elements")
+
+
+def relu(const real[::1] x, real[::1] y):
+    """y = x where x >= 0 (NaN stays NaN, as in PyTorch), else 0."""
+    cdef Py_ssize_t n = x.shape[0], i
+    cdef real v
+    _check("relu", x, y)
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=threads_for(n)):
+            v = x[i]
+            y[i] = 0 if v < 0 else v
+
+
+def relu_backward(const real[::1] g, const real[::1] y, real[::1] dx):
+    """dx = g where the output y > 0, else 0 (also where g is NaN, as in PyTorch)."""
+    cdef Py_ssize_t n = g.shape[0], i
+    _check("relu_backward", g, y)
+    _check("relu_backward", g, dx)
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=threads_for(n)):
+            dx[i] = g[i] if y[i] > 0 else 0
+
+
+def add_inplace(real[::1] a, const real[::1] b):
+    """a += b."""
+    cdef Py_ssize_t n = a.shape[0], i
+    _check("add_inplace", a, b)
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=threads_for(n)):
+            a[i] += b[i]
