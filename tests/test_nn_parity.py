@@ -318,3 +318,18 @@ def test_max_pool_nan_and_ties_match_torch(torch, kernel, stride, padding):
     out.backward(mg.tensor(up))
     tout.backward(torch.tensor(up))
     np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_with_every_target_ignored_matches_torch(reduction):
+    """PyTorch: the mean is NaN (0 / 0) but the gradient is zero; sum and none are 0."""
+    logits = np.random.default_rng(0).standard_normal((4, 3))
+    target = np.full(4, -100)
+    xm = mg.tensor(logits, requires_grad=True)
+    xt = torch.tensor(logits, requires_grad=True)
+    lm = F.cross_entropy(xm, mg.tensor(target), reduction=reduction)
+    lt = TF.cross_entropy(xt, torch.tensor(target), reduction=reduction)
+    np.testing.assert_array_equal(lm.detach().numpy(), lt.detach().numpy())
+    lm.sum().backward()
+    lt.sum().backward()
+    np.testing.assert_array_equal(xm.grad.numpy(), xt.grad.numpy())

@@ -66,6 +66,9 @@ register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t), weight=mg.
                                                     reduction="sum"), (5, 4), label="5x4 weighted")
 register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(np.array([[0, 1], [2, 3]]))),
          (2, 4, 2), label="2x4x2 spatial")
+register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t)), (5, 4), label="5x4 mean")
+register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t), reduction="none"), (5, 4),
+         label="5x4 none")
 register("nll_loss", lambda x: F.nll_loss(x, mg.tensor(_t)), (5, 4))
 register("mse_loss", F.mse_loss, (3, 4), (3, 4))
 register("bce_with_logits", lambda x, y: F.binary_cross_entropy_with_logits(

@@ -18,8 +18,7 @@ from minigrad.tensor import Tensor
 
 
 def linear(input, weight, bias=None):
-    out = ops.matmul(input, ops.transpose(weight, 0, 1))  # a transposed view: no copy for BLAS
-    return out if bias is None else out + bias
+    return ops.linear(input, weight, bias)
 
 
 def relu(input):
@@ -114,13 +113,19 @@ def _classes_last(input, target, op):
     return input, target.data.reshape(-1), expected, C
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
-    logp, t, out_shape, C = _classes_last(input, target, "nll_loss")
+def _valid_targets(t, ignore_index, C, op):
+    """``t`` with ignored entries replaced by class 0, after checking every other index."""
     valid = t != ignore_index
-    safe_t = np.where(valid, t, 0) if isinstance(t, np.ndarray) else xp_of(t).where(valid, t, 0)
+    safe_t = xp_of(t).where(valid, t, 0)
     if ((safe_t < 0) | (safe_t >= C)).any():
         bad = int(safe_t[(safe_t < 0) | (safe_t >= C)][0])
-        raise IndexError(f"nll_loss: target {bad} is out of bounds for {C} classes")
+        raise IndexError(f"{op}: target {bad} is out of bounds for {C} classes")
+    return valid, safe_t
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    logp, t, out_shape, C = _classes_last(input, target, "nll_loss")
+    valid, safe_t = _valid_targets(t, ignore_index, C, "nll_loss")
     xp = xp_of(logp.data)
     w = xp.ones(C, dtype=logp.data.dtype) if weight is None else weight.data.astype(logp.data.dtype)
     w_i = w[safe_t] * valid  # per-sample weight, 0 where ignored
@@ -139,11 +144,20 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     negative log-probability over classes (weighted and normalized the same way)."""
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if label_smoothing == 0:   # the common case: one primitive
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
+                             f"{reduction!r}")
+        scores, t, out_shape, C = _classes_last(input, target, "cross_entropy")
+        if scores.data.dtype.kind != "f":
+            raise TypeError(f"cross_entropy: expected float scores, got {scores.dtype!r}")
+        _valid_targets(t, ignore_index, C, "cross_entropy")
+        w = None if weight is None else weight.data.astype(scores.data.dtype)
+        loss = ops.cross_entropy(scores, t, w, ignore_index, reduction)
+        return ops.reshape(loss, out_shape) if reduction == "none" else loss
     class_dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, class_dim)
     nll = nll_loss(logp, target, weight, ignore_index, reduction)
-    if label_smoothing == 0:
-        return nll
     flat, t, out_shape, C = _classes_last(logp, target, "cross_entropy")
     xp = xp_of(flat.data)
     valid = constant((t != ignore_index).astype(flat.data.dtype))

@@ -10,7 +10,8 @@ from minigrad.ops.elementwise import (abs, add, clamp, div, erf, exp, log, maxim
                                       where)
 from minigrad.ops.channel import channel_affine, channel_moments
 from minigrad.ops.conv import conv1d, conv2d
-from minigrad.ops.linalg import matmul
+from minigrad.ops.linalg import linear, matmul
+from minigrad.ops.loss import cross_entropy
 from minigrad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from minigrad.ops.reduce import amax, amin, max, mean, min, std, sum, sum_to, var
 from minigrad.ops.shape import (broadcast_to, cat, contiguous, expand, flatten, getitem, pad,

@@ -1,10 +1,18 @@
-"""Matrix multiplication with NumPy's matmul rules. The primitive handles operands of two
-or more dimensions (batch dimensions broadcast); 1-D operands are promoted and demoted
-around it with reshapes, so their gradients come from the engine."""
+"""Matrix multiplication with NumPy's matmul rules, and the affine map of a linear layer.
+
+The matmul primitive handles operands of two or more dimensions (batch dimensions
+broadcast); 1-D operands are promoted and demoted around it with reshapes, so their
+gradients come from the engine. ``linear`` is one primitive (x @ W^T + b: one GEMM and a
+bias add forward, two GEMMs and a column sum backward) because every layer of every MLP
+runs it: three recorded nodes per layer would cost more than the GEMMs at small sizes.
+"""
 from minigrad import backend
+from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import pair
+from minigrad.ops.reduce import sum
 from minigrad.ops.shape import reshape, transpose
+from minigrad.tensor import Tensor
 
 
 class MatMul(Primitive):
@@ -41,3 +49,49 @@ def matmul(a, b):
         shape = out.shape[:-2] + (() if vec_a else out.shape[-2:-1]) + (() if vec_b else out.shape[-1:])
         out = reshape(out, shape)
     return out
+
+
+class Linear(Primitive):
+    """y = x @ W^T (+ b) over x's last axis; x is (..., in), W (out, in), b (out,)."""
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, x, w, b=None):
+        y = backend.of(x).matmul(x, w.T)   # a transposed view: BLAS reads it as it is
+        if b is not None:
+            y += b
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.inputs[:2]
+        want_x, want_w = ctx.next[0] is not None, ctx.next[1] is not None
+        want_b = len(ctx.next) > 2 and ctx.next[2] is not None
+        rows = (-1, g.shape[-1])
+        if not _grad_state.enabled:
+            be, ga = backend.of(g.data), g.data
+            g2, x2 = ga.reshape(rows), x.data.reshape(-1, x.shape[-1])
+            return (Tensor._make(be.matmul(ga, w.data)) if want_x else None,
+                    Tensor._make(be.matmul(g2.T, x2)) if want_w else None,
+                    Tensor._make(be.xp.sum(g2, axis=0)) if want_b else None)
+        g2, x2 = reshape(g, rows), reshape(x, (-1, x.shape[-1]))
+        return (matmul(g, w) if want_x else None,
+                matmul(transpose(g2, 0, 1), x2) if want_w else None,
+                sum(g2, 0) if want_b else None)
+
+
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias`` as one recorded op (x: (..., in), weight: (out, in))."""
+    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} and weight of shape "
+                         f"{weight.shape} do not fit; expected input (..., {weight.shape[-1]}) "
+                         f"and weight (out_features, in_features)")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    x, w = pair(x, weight)
+    if x.data.dtype != w.data.dtype or (bias is not None and bias.data.dtype != w.data.dtype):
+        raise TypeError(f"linear: input {x.dtype!r}, weight {weight.dtype!r} and bias must "
+                        f"share one dtype")
+    if bias is None:
+        return Linear.apply(x, w)
+    return Linear.apply(x, w, bias)
