@@ -212,8 +212,22 @@ def _exclusive(t, callers):
     a = t.data
     # references to the Tensor: its pending slot, the caller's and this frame's argument,
     # getrefcount's; to the array: the Tensor's slot, this frame's name, getrefcount's
-    return (type(a) is np.ndarray and a.base is None and id(a) not in callers
-            and sys.getrefcount(t) <= 4 and sys.getrefcount(a) <= 3 and a.flags.writeable)
+    return (sys.getrefcount(t) <= 4 and id(a) not in callers and _unshared(a, 3)
+            and a.flags.writeable)
+
+
+def _unshared(a, refs):
+    """True when nothing but its holder sees ``a``'s memory: at most ``refs`` references to
+    ``a`` (the caller counts its own), and ``a`` owns its data or is a whole-array view
+    (a reshape) of an array that nothing else references."""
+    if type(a) is not np.ndarray or sys.getrefcount(a) > refs + 1:
+        return False
+    base = a.base
+    if base is None:
+        return True
+    # references to base: a's base slot, this frame's name, getrefcount's argument
+    return (type(base) is np.ndarray and base.base is None and base.size == a.size
+            and sys.getrefcount(base) <= 3)
 
 
 def _owned(array):
@@ -223,7 +237,7 @@ def _owned(array):
     computed gradient that only its Tensor references can be taken as it is (as PyTorch
     does), saving a full copy per parameter per backward. (The caller's own gradient
     arrays are excluded before this is asked.)"""
-    # references: the Tensor's slot, this frame's argument, getrefcount's argument
-    if type(array) is np.ndarray and array.base is None and sys.getrefcount(array) <= 3:
+    # references: the Tensor's slot and this frame's argument (+1 inside _unshared's call)
+    if _unshared(array, 3):
         return array
     return array.copy()
