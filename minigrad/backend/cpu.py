@@ -8,12 +8,8 @@ import os
 
 import numpy as np
 
-try:
-    from minigrad._kernels import _channel, _conv, _elementwise, _gemm, _pool, _threads
-except ImportError as e:  # a source checkout that was never built
-    raise ImportError(
-        "minigrad's compiled kernels are missing. Build them with `pip install -e .` "
-        f"(or `pip install .`) from the repository root. ({e})") from e
+from minigrad._kernels import _channel, _conv, _elementwise, _gemm, _pool, _threads
+from minigrad.backend.numpy_ref import view  # the view rule is NumPy's either way
 
 xp = np
 name = "cpu"
@@ -91,6 +87,13 @@ def matmul(a, b, out=None, accumulate=False):
 def erf(x):
     from scipy.special import erf as _erf
     return _erf(x)
+
+
+def is_channel_reduction(a, dims):
+    """Every axis but 1 of a non-empty float array with at least 2 axes: BatchNorm's
+    reductions, which the channel kernels do in one threaded pass."""
+    return (a.ndim >= 2 and a.dtype in _FLOATS and len(dims) == a.ndim - 1
+            and 1 not in dims and a.size > 0)
 
 
 # ---------------------------------------------------------------- elementwise

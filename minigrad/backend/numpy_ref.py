@@ -1,14 +1,43 @@
-"""The pure-NumPy oracle: the same kernel API as ``cpu``, written the obvious way.
+"""The reference backend: the whole contract (``contract.py``) written the obvious way.
 
-Tests compare every compiled kernel against these functions; nothing else calls them.
+It is the oracle every compiled kernel is tested against, and the backend minigrad falls
+back to (with a warning) when the compiled kernels are not built. The channel and
+elementwise kernels use only the array namespace of their inputs, so they allocate on the
+inputs' device and serve any array library with a standard namespace.
 """
 import numpy as np
 
 xp = np
+name = "reference"
 
 
-def matmul(a, b):
-    return np.matmul(a, b)
+def _xp(a):
+    return np if isinstance(a, np.ndarray) else a.__array_namespace__()
+
+
+def view(a, shape):
+    try:
+        return np.reshape(a, shape, copy=False) if isinstance(a, np.ndarray) else \
+            _xp(a).reshape(a, shape, copy=False)
+    except ValueError:
+        raise ValueError(f"view: shape {shape} is incompatible with the input's strides; use "
+                         f"reshape() (which may copy)") from None
+
+
+def is_channel_reduction(a, dims):
+    return (a.ndim >= 2 and a.dtype in (np.float32, np.float64) and len(dims) == a.ndim - 1
+            and 1 not in dims and a.size > 0)
+
+
+def matmul(a, b, out=None, accumulate=False):
+    r = _xp(a).matmul(a, b)
+    if out is None:
+        return r
+    if accumulate:
+        out += r
+    else:
+        out[...] = r
+    return out
 
 
 def erf(x):
@@ -17,11 +46,12 @@ def erf(x):
 
 
 def relu(x):
-    return np.maximum(x, 0)
+    return _xp(x).maximum(x, 0)
 
 
 def relu_backward(g, y):
-    return np.where(y > 0, g, g.dtype.type(0))
+    xp_ = _xp(g)
+    return xp_.where(y > 0, g, xp_.zeros_like(g))
 
 
 def add_inplace(a, b):
@@ -34,34 +64,63 @@ def _channel_axes(x):
 
 
 def _per_channel(v, x):
-    v = np.zeros(x.shape[1]) if v is None else v
-    return np.asarray(v, np.float64).reshape((1, -1) + (1,) * (x.ndim - 2))
+    """A per-channel vector broadcastable against x, in float64 (or x's float dtype where
+    the namespace has no float64 on that device)."""
+    xp_ = _xp(x)
+    v = xp_.zeros(x.shape[1], dtype=x.dtype) if v is None else v
+    return xp_.reshape(xp_.astype(v, xp_.float64), (1, -1) + (1,) * (x.ndim - 2))
 
 
 def channel_moments(x):
+    xp_ = _xp(x)
     axes = _channel_axes(x)
-    mean = x.mean(axes, dtype=np.float64, keepdims=True)
-    var = np.square(x - mean).mean(axes, dtype=np.float64)
-    return mean.reshape(-1).astype(x.dtype), var.astype(x.dtype)
+    x64 = xp_.astype(x, xp_.float64)
+    mean = xp_.mean(x64, axis=axes, keepdims=True)
+    var = xp_.mean(xp_.square(x64 - mean), axis=axes)
+    return xp_.astype(xp_.reshape(mean, (-1,)), x.dtype), xp_.astype(var, x.dtype)
 
 
 def channel_sum(x):
-    return x.sum(_channel_axes(x), dtype=np.float64).astype(x.dtype)
+    xp_ = _xp(x)
+    return xp_.astype(xp_.sum(xp_.astype(x, xp_.float64), axis=_channel_axes(x)), x.dtype)
 
 
 def channel_affine(x, scale, shift, center=None, out=None):
-    y = (x - _per_channel(center, x)) * _per_channel(scale, x) + _per_channel(shift, x)
+    xp_ = _xp(x)
+    y = (xp_.astype(x, xp_.float64) - _per_channel(center, x)) * _per_channel(scale, x) \
+        + _per_channel(shift, x)
     if out is not None:
-        y = out + y
-    return y.astype(x.dtype)
+        y = y + out
+    return xp_.astype(y, x.dtype)
 
 
 def channel_affine_backward(g, x, scale, center=None, want_dx=True):
+    xp_ = _xp(x)
     axes = _channel_axes(x)
-    dx = (g * _per_channel(scale, x)).astype(x.dtype) if want_dx else None
-    centered = x.astype(np.float64) - _per_channel(center, x)
-    return (dx, g.sum(axes, dtype=np.float64).astype(x.dtype),
-            (g * centered).sum(axes, dtype=np.float64).astype(x.dtype))
+    g64 = xp_.astype(g, xp_.float64)
+    dx = xp_.astype(g64 * _per_channel(scale, x), x.dtype) if want_dx else None
+    centered = xp_.astype(x, xp_.float64) - _per_channel(center, x)
+    return (dx, xp_.astype(xp_.sum(g64, axis=axes), x.dtype),
+            xp_.astype(xp_.sum(g64 * centered, axis=axes), x.dtype))
+
+
+# ---------------------------------------------------------------- threads (there are none)
+
+def openmp_enabled():
+    return False
+
+
+def get_num_threads():
+    return 1
+
+
+def set_num_threads(n):
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive thread count, got {n}")
+
+
+def blas_info():
+    return "NumPy's (reference backend: minigrad's compiled kernels are not built)"
 
 
 # ---------------------------------------------------------------- convolution, as a sum over

@@ -1,5 +1,6 @@
-"""Reductions. A reduction over every axis but 1 of a float array (BatchNorm's shape) runs
-on the backend's per-channel kernels; anything else on ``xp``."""
+"""Reductions. A reduction the backend calls a channel reduction (on CPU: every axis but 1
+of a float array, BatchNorm's shape) runs on its per-channel kernels; anything else on
+``xp``."""
 import collections
 import math
 
@@ -15,9 +16,8 @@ max_result = collections.namedtuple("max_result", ["values", "indices"])
 
 
 def _is_channel_reduction(a, dims):
-    """True when ``dims`` is every axis but 1 of a float array with at least 2 axes."""
-    return (a.ndim >= 2 and a.dtype.kind == "f" and len(dims) == a.ndim - 1
-            and 1 not in dims and a.size > 0)
+    """Whether the backend runs this reduction on its per-channel kernels (its policy)."""
+    return backend.of(a).is_channel_reduction(a, dims)
 
 
 def _count(shape, dims):

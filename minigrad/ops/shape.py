@@ -5,6 +5,7 @@ import numbers
 
 import numpy as np
 
+from minigrad import backend
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import normalize_dim, shape_arg, xp_of
 from minigrad.tensor import Tensor
@@ -14,12 +15,7 @@ class Reshape(Primitive):
     @staticmethod
     def forward(ctx, a, shape, copy=None):
         if copy is False:  # view(): never copy, like PyTorch's view
-            try:
-                return np.reshape(a, shape, copy=False) if isinstance(a, np.ndarray) \
-                    else a.reshape(shape)
-            except ValueError:
-                raise ValueError(f"view: shape {shape} is incompatible with the input's "
-                                 f"strides; use reshape() (which may copy)") from None
+            return backend.of(a).view(a, shape)
         return a.reshape(shape)
 
     @staticmethod

@@ -1,0 +1,60 @@
+"""The backend contract: every name a backend module provides, and what it must do.
+
+A backend is a module. Ops find it from the array they hold (``backend.of(array)``) and
+call only these names, so a new array library (CuPy) or a new kernel set is one module
+that provides all of them. ``reference`` implements each with the array namespace ``xp``
+of its inputs: it is the oracle the compiled kernels are tested against, the fallback
+when they are not built, and the base a GPU backend overrides piece by piece.
+
+Shared rules: inputs are arrays of the backend's type; kernels may assume float32 or
+float64 where they say "float" and raise ``TypeError`` naming the op and dtype otherwise,
+``ValueError`` naming the op and shapes on shape mismatches, before any compiled code
+runs. Outputs are fresh arrays of the input's dtype on the input's device unless ``out``
+is given. Per-channel means "over every axis but 1 of an (N, C, ...) array".
+"""
+
+CONTRACT = {
+    # -- the array namespace and policy
+    "xp": "the array namespace (numpy, cupy, ...) that ops use for everything else",
+    "name": "a short name for messages ('cpu', 'reference', 'cuda')",
+    "view": "view(a, shape): a reshaped without copying, or ValueError naming view() when "
+            "the strides do not allow it (PyTorch's view rule)",
+    "is_channel_reduction": "is_channel_reduction(a, dims): True when sum/mean/var of a "
+                            "over the sorted tuple dims should run on the channel kernels",
+    # -- linear algebra
+    "matmul": "matmul(a, b, out=None, accumulate=False): NumPy's matmul for operands with "
+              ">= 2 dims (batch dims broadcast); into out (or added to it when accumulate)",
+    "erf": "erf(x): the error function, elementwise",
+    # -- elementwise, threaded where it pays
+    "relu": "relu(x): max(x, 0), NaN stays NaN",
+    "relu_backward": "relu_backward(g, y): g where the ReLU output y > 0, else 0",
+    "add_inplace": "add_inplace(a, b): a += b for equal shapes; returns a",
+    # -- per-channel primitives (BatchNorm and friends)
+    "channel_moments": "channel_moments(x): per-channel (mean, biased variance), each (C,), "
+                       "never as E[x^2] - E[x]^2",
+    "channel_sum": "channel_sum(x): per-channel sum, shape (C,)",
+    "channel_affine": "channel_affine(x, scale, shift, center=None, out=None): "
+                      "(x - center[c]) * scale[c] + shift[c]; added into out when given",
+    "channel_affine_backward": "channel_affine_backward(g, x, scale, center=None, want_dx=True): "
+                               "(g * scale[c] or None, per-channel sum(g), per-channel "
+                               "sum(g * (x - center[c])))",
+    # -- convolution (NCHW, weights (K, C/groups, kh, kw))
+    "conv2d_forward": "conv2d_forward(x, w, stride, padding, dilation, groups): y (N, K, Ho, Wo)",
+    "conv2d_backward_input": "conv2d_backward_input(dy, w, x_shape, stride, padding, dilation, "
+                             "groups): dx of x_shape",
+    "conv2d_backward_weight": "conv2d_backward_weight(x, dy, w_shape, stride, padding, "
+                              "dilation, groups): dw of w_shape",
+    # -- pooling over the last two axes
+    "max_pool2d": "max_pool2d(x, kernel, stride, padding, dilation, out_hw): (out, index) "
+                  "with index the flat ih * W + iw each output took (int64)",
+    "max_pool2d_backward": "max_pool2d_backward(g, index, x_shape): g scattered (added) into "
+                           "the recorded positions",
+    "avg_pool2d": "avg_pool2d(x, windows): window sums / divisors; windows = (hs, he, ws, "
+                  "we, div) from the caller",
+    "avg_pool2d_backward": "avg_pool2d_backward(g, windows, x_shape): the adjoint",
+}
+
+
+def missing(module):
+    """The contract's names that ``module`` does not provide (empty when it conforms)."""
+    return [name for name in CONTRACT if not hasattr(module, name)]
