@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from minigrad import _malloc
+from minigrad import _malloc, cuda
 from minigrad._version import __version__
 from minigrad.backend import cpu
 
@@ -21,7 +21,6 @@ def set_num_threads(n):
 
 def config_lines():
     import scipy
-    from minigrad import cuda
 
     omp = "yes" if cpu.openmp_enabled() else "no (serial build)"
     return [

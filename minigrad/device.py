@@ -1,6 +1,8 @@
 """Devices: where a tensor's array lives, decided by the array's type."""
 import numpy as np
 
+from minigrad import dtypes
+
 
 class device:
     __slots__ = ("type", "index")
@@ -44,7 +46,6 @@ def device_of(array):
 def parse_to_args(args, dtype=None, device=None):
     """Sort ``.to(...)``'s positional arguments into (dtype, device), as PyTorch accepts
     ``x.to("cpu")``, ``x.to(mg.float64)`` and both."""
-    from minigrad import dtypes
     for a in args:
         if isinstance(a, (dtypes.dtype, np.dtype, type)):
             dtype = a

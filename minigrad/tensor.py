@@ -8,6 +8,7 @@ methods here only forward to it.
 import numpy as np
 
 from minigrad import dtypes
+from minigrad.device import device_of, parse_to_args
 
 
 class Tensor:
@@ -56,7 +57,6 @@ class Tensor:
 
     @property
     def device(self):
-        from minigrad.device import device_of
         return device_of(self.data)
 
     @property
@@ -166,7 +166,6 @@ class Tensor:
 
     # ------------------------------------------------------------ devices and dtypes
     def to(self, *args, dtype=None, device=None):
-        from minigrad.device import parse_to_args
         dtype, device = parse_to_args(args, dtype, device)
         out = self
         if device is not None:

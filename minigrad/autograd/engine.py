@@ -8,10 +8,20 @@ import sys
 
 import numpy as np
 
-from minigrad import backend, ops
+from minigrad import backend
 from minigrad.autograd.grad_mode import set_grad_enabled
 from minigrad.autograd.graph import Node, _edge, _released_error
 from minigrad.tensor import Tensor
+
+
+class _adapters:
+    """How a gradient is summed back to an input's shape and cast to its dtype: ops, so
+    the op library provides them (``register_adapters``) and the engine imports no ops."""
+    sum_to = cast = None
+
+
+def register_adapters(sum_to, cast):
+    _adapters.sum_to, _adapters.cast = staticmethod(sum_to), staticmethod(cast)
 
 
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False, inputs=None):
@@ -67,7 +77,7 @@ def _root_gradient(tensor, gradient, who):
         if tensor.data.size != 1:
             raise RuntimeError(f"{who}: grad can be implicitly created only for scalar outputs; "
                                f"pass a gradient for the output of shape {tensor.shape}")
-        return Tensor._make(ops.backend_of(tensor).xp.ones_like(tensor.data))
+        return Tensor._make(backend.of(tensor.data).xp.ones_like(tensor.data))
     if not isinstance(gradient, Tensor):
         gradient = Tensor(gradient)
     if gradient.shape != tensor.shape:
@@ -175,9 +185,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 if edge is None or gi is None:
                     continue
                 if gi.data.shape != shape:
-                    gi = ops.sum_to(gi, shape)
+                    gi = _adapters.sum_to(gi, shape)
                 if gi.data.dtype != dtype:
-                    gi = ops.cast(gi, dtype)
+                    gi = _adapters.cast(gi, dtype)
                 send(edge, gi)
     return found
 

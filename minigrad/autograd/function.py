@@ -4,6 +4,7 @@
 tuple of tensors; ``backward(ctx, *grads)`` returns one gradient per forward argument
 (None for non-tensors). The ``ctx`` is the tape node itself.
 """
+from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state, no_grad
 from minigrad.autograd.graph import Node, SavedOutput
 from minigrad.tensor import Tensor
@@ -27,9 +28,8 @@ class _FunctionBackward:
         filled = []
         for slot, g in enumerate(grads):
             if g is None:  # an output that received no gradient contributes zeros
-                from minigrad.ops._common import xp_of
                 out = ctx._outs[slot]
-                g = Tensor._make(xp_of(out).zeros_like(out))
+                g = Tensor._make(backend.of(out).xp.zeros_like(out))
             filled.append(g)
         result = self.fn.backward(ctx, *filled)
         if not isinstance(result, tuple):

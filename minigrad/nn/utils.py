@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from minigrad.nn.modules.basic import Linear
 from minigrad.nn.modules.conv import _ConvNd
 from minigrad.nn.modules.normalization import _BatchNorm
 from minigrad.nn.parameter import Parameter
@@ -57,7 +58,6 @@ def fuse_conv_bn_eval(conv, bn):
 
 def fuse_linear_bn_eval(linear, bn):
     """A copy of ``linear`` that computes ``bn(linear(x))`` of the eval-mode pair in one layer."""
-    from minigrad.nn.modules.basic import Linear
     if not isinstance(linear, Linear):
         raise TypeError(f"fuse_linear_bn_eval: expected a Linear, got {type(linear).__name__}")
     return _fused_copy(linear, bn, "fuse_linear_bn_eval")

@@ -3,6 +3,7 @@
 Primitives (classes deriving ``Primitive``) own a gradient rule; everything else here is
 written in terms of them, so its gradient comes from the engine."""
 from minigrad import backend
+from minigrad.autograd import engine
 from minigrad.ops._common import as_tensor, backend_of, cast
 from minigrad.ops.compare import argmax, argmin, eq, ge, gt, le, logical_not, lt, ne
 from minigrad.ops.elementwise import (abs, add, clamp, div, erf, exp, log, maximum, minimum, mul,
@@ -16,6 +17,8 @@ from minigrad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from minigrad.ops.reduce import amax, amin, max, mean, min, std, sum, sum_to, var
 from minigrad.ops.shape import (broadcast_to, cat, contiguous, expand, flatten, getitem, pad,
                                 permute, reshape, squeeze, stack, transpose, unsqueeze, view)
+
+engine.register_adapters(sum_to, cast)
 
 
 def to_device(t, device):

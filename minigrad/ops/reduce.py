@@ -8,7 +8,8 @@ from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import constant, normalize_dims, xp_of
-from minigrad.ops.elementwise import div, mul, sqrt, sub
+from minigrad.ops.compare import argmax, argmin
+from minigrad.ops.elementwise import div, maximum, minimum, mul, sqrt, sub
 from minigrad.ops.shape import broadcast_to, reshape
 from minigrad.tensor import Tensor
 
@@ -171,14 +172,10 @@ def _max_like(a, dim, keepdim, reduce, arg, pairwise):
 def max(a, dim=None, keepdim=False):
     """``max(a)`` → tensor; ``max(a, dim)`` → (values, indices) as in PyTorch; ``max(a, b)``
     → elementwise maximum. The values' gradient is shared evenly among ties (like amax)."""
-    from minigrad.ops.compare import argmax
-    from minigrad.ops.elementwise import maximum
     return _max_like(a, dim, keepdim, amax, argmax, maximum)
 
 
 def min(a, dim=None, keepdim=False):
-    from minigrad.ops.compare import argmin
-    from minigrad.ops.elementwise import minimum
     return _max_like(a, dim, keepdim, amin, argmin, minimum)
 
 

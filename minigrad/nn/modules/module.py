@@ -4,7 +4,8 @@ import collections
 
 import numpy as np
 
-from minigrad import dtypes
+from minigrad import backend, dtypes
+from minigrad.device import parse_to_args
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
 
@@ -181,10 +182,8 @@ class Module:
         return self
 
     def to(self, *args, dtype=None, device=None):
-        from minigrad.device import parse_to_args
         dtype, device = parse_to_args(args, dtype, device)
         if device is not None:
-            from minigrad import backend
             xp = backend.for_device(device).xp
             self._convert(xp.asarray)
         if dtype is not None:
