@@ -9,6 +9,7 @@ Python and one pair of loops serves both.
 """
 from cython.parallel cimport prange
 from libc.math cimport INFINITY
+from minigrad._kernels._threads cimport threads_for
 
 ctypedef fused real:
     float
@@ -34,7 +35,7 @@ def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, in
               and (Ho - 1) * sh + kh <= H and (Wo - 1) * sw + kw <= W)
     if inside:
         with nogil:
-            for p in prange(B, schedule="static"):
+            for p in prange(B, schedule="static", num_threads=threads_for(B * H * W)):
                 plane = &x[p, 0, 0]
                 for oh in range(Ho):
                     for ow in range(Wo):
@@ -51,7 +52,7 @@ def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, in
                         index[p, oh, ow] = best_at
         return
     with nogil:
-        for p in prange(B, schedule="static"):
+        for p in prange(B, schedule="static", num_threads=threads_for(B * H * W)):
             plane = &x[p, 0, 0]
             for oh in range(Ho):
                 for ow in range(Wo):
@@ -91,7 +92,7 @@ def max_pool_backward(const real[:, :, ::1] grad, const long long[:, :, ::1] ind
             if k < 0 or k >= HW:
                 raise IndexError(f"max_pool_backward: index {k} outside a plane of {HW}")
     with nogil:
-        for p in prange(B, schedule="static"):
+        for p in prange(B, schedule="static", num_threads=threads_for(B * HW)):
             plane = &dx[p, 0, 0]
             for o in range(Ho * Wo):
                 plane[index[p, o // Wo, o % Wo]] += grad[p, o // Wo, o % Wo]
@@ -123,7 +124,7 @@ def avg_pool(const real[:, :, ::1] x, const long long[::1] hs, const long long[:
         raise ValueError(f"avg_pool: out has {out.shape[0]} planes, x has {B}")
     _check_windows("avg_pool", H, W, hs, he, ws, we, div, Ho, Wo)
     with nogil:
-        for p in prange(B, schedule="static"):
+        for p in prange(B, schedule="static", num_threads=threads_for(B * H * W)):
             plane = &x[p, 0, 0]
             for oh in range(Ho):
                 for ow in range(Wo):
@@ -146,7 +147,7 @@ def avg_pool_backward(const real[:, :, ::1] grad, const long long[::1] hs,
         raise ValueError(f"avg_pool_backward: dx has {dx.shape[0]} planes, grad has {B}")
     _check_windows("avg_pool_backward", H, W, hs, he, ws, we, div, Ho, Wo)
     with nogil:
-        for p in prange(B, schedule="static"):
+        for p in prange(B, schedule="static", num_threads=threads_for(B * H * W)):
             plane = &dx[p, 0, 0]
             for oh in range(Ho):
                 for ow in range(Wo):
