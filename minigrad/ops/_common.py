@@ -26,6 +26,9 @@ def as_tensor(x, like=None):
     number does not promote a tensor's float dtype) and live on ``like``'s device."""
     if isinstance(x, Tensor):
         return x
+    if type(x) is float and like is not None and like.data.dtype.kind == "f":
+        # the common case (y * 0.5), without the slower checks below
+        return Tensor._make(backend.of(like.data).xp.asarray(x, dtype=like.data.dtype))
     if isinstance(x, (numbers.Number, np.bool_)) and like is not None:
         ld = like.data.dtype
         if isinstance(x, (bool, np.bool_)) or (isinstance(x, numbers.Integral) and ld.kind != "b"):
