@@ -195,14 +195,16 @@ cdef void _input_grad(const Geom *g, const real *dy, const real *w, real *dx,
 
 
 cdef void _weight_grad_tile(const Geom *g, const real *x, const real *dy, real *dw,
-                            Py_ssize_t oh0, real *col) noexcept nogil:
-    """dw (Kg, R) += one image and group's contribution from output rows [oh0, oh0 + tile)."""
+                            Py_ssize_t oh0, real beta, real *col) noexcept nogil:
+    """dw (Kg, R) = beta * dw + one image and group's contribution from output rows
+    [oh0, oh0 + tile)."""
     cdef Py_ssize_t oh1 = min(oh0 + g.tile, g.Ho), Pt = (oh1 - oh0) * g.Wo
     if g.pointwise:
-        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, x + oh0 * g.Wo, g.P, 1, dw, g.R)
+        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, x + oh0 * g.Wo, g.P, beta, dw,
+            g.R)
     else:
         _im2col(g, x, oh0, oh1, col)
-        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, col, Pt, 1, dw, g.R)
+        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, col, Pt, beta, dw, g.R)
 
 
 def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
@@ -215,7 +217,9 @@ def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
     cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, item, n, k
     cdef int threads = <int>work.shape[0]
     with nogil:
-        for item in prange(g.N * tiles, schedule="static", num_threads=threads):
+        # dynamic: items are independent, so a thread that another process preempts
+        # (the machine is shared) holds up only the items it has already taken
+        for item in prange(g.N * tiles, schedule="dynamic", num_threads=threads):
             n = item // tiles
             for k in range(groups):
                 _forward_tile(&g, &x[n, k * g.Cg, 0, 0], &w[k * g.Kg, 0, 0, 0],
@@ -233,7 +237,7 @@ def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] 
     cdef Py_ssize_t item, n, k
     cdef int threads = <int>work.shape[0]
     with nogil:
-        for item in prange(g.N * groups, schedule="static", num_threads=threads):
+        for item in prange(g.N * groups, schedule="dynamic", num_threads=threads):
             n = item // groups
             k = item % groups
             _input_grad(&g, &dy[n, k * g.Kg, 0, 0], &w[k * g.Kg, 0, 0, 0],
@@ -246,29 +250,34 @@ def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] 
                            real[:, ::1] partial):
     """grad_w = the adjoint of conv in w, applied to dy.
 
-    Each thread sums its items into its own row of ``partial`` (zeroed by the caller, one
-    (K, R) matrix per thread); the rows are then added in thread order, so the result is
-    deterministic for a given thread count.
+    The work items are cut into ``partial.shape[0]`` blocks of consecutive items; a block
+    sums its items in order into its own row of ``partial`` (one (K, R) matrix), blocks go
+    to whichever thread is free, and the rows are added in block order at the end. So the
+    result depends on the block count the caller picks, never on which thread ran what.
     """
     cdef Geom g
     _geometry(&g, &x.shape[0], &grad_w.shape[0], &dy.shape[0], sh, sw, ph, pw, dh, dw, groups,
               tile, work.shape[0], work.shape[1])
-    if partial.shape[0] != work.shape[0] or partial.shape[1] != g.K * g.R:
+    cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, items = g.N * tiles
+    cdef Py_ssize_t blocks = partial.shape[0], b, item, first, last, n, k, e
+    if not 1 <= blocks <= items or partial.shape[1] != g.K * g.R:
         raise ValueError(f"conv: partial sums have shape {tuple(partial.shape)[:2]}, expected "
-                         f"({work.shape[0]}, {g.K * g.R})")
-    cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, item, n, k, e, t
+                         f"(1 to {items}, {g.K * g.R})")
     cdef int threads = <int>work.shape[0]
     cdef real *out = &grad_w[0, 0, 0, 0]
     cdef real s
     with nogil:
-        for item in prange(g.N * tiles, schedule="static", num_threads=threads):
-            n = item // tiles
-            for k in range(groups):
-                _weight_grad_tile(&g, &x[n, k * g.Cg, 0, 0], &dy[n, k * g.Kg, 0, 0],
-                                  &partial[threadid(), k * g.Kg * g.R], item % tiles * tile,
-                                  &work[threadid(), 0])
+        for b in prange(blocks, schedule="dynamic", num_threads=threads):
+            first = b * items // blocks
+            last = (b + 1) * items // blocks
+            for item in range(first, last):
+                n = item // tiles
+                for k in range(groups):
+                    _weight_grad_tile(&g, &x[n, k * g.Cg, 0, 0], &dy[n, k * g.Kg, 0, 0],
+                                      &partial[b, k * g.Kg * g.R], item % tiles * tile,
+                                      0 if item == first else 1, &work[threadid(), 0])
         for e in range(g.K * g.R):
             s = partial[0, e]
-            for t in range(1, threads):
-                s = s + partial[t, e]
+            for b in range(1, blocks):
+                s = s + partial[b, e]
             out[e] = s

@@ -168,6 +168,7 @@ def batch_norm_backward_input(dy, x, mean, gain, k_dy, k_x):
 
 _TILE_BYTES = 512 * 2**10  # one thread's column tile: stays in L2 while its GEMM reads it
 _SERIAL_BELOW = 2**18      # multiply-adds under which a parallel region costs more than it saves
+_PARTIAL_BYTES = 16 * 2**20  # dw's partial sums, beyond one per thread
 
 
 def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
@@ -246,7 +247,11 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
         return dw
     rows, work = _conv_plan(x.shape, w_shape, dy.shape[2:], stride, padding, dilation,
                             lambda tiles: tiles, x.dtype)
-    partial = np.zeros((work.shape[0], dw.size), dtype=x.dtype)  # one dw sum per thread
+    # Partial sums per block of images; a few per thread balance the load when one thread
+    # stalls. The block count alone fixes the summation order, so dw is deterministic.
+    threads, items = work.shape[0], x.shape[0] * -(-dy.shape[2] // rows)
+    blocks = min(items, max(threads, min(4 * threads, _PARTIAL_BYTES // (dw.nbytes or 1))))
+    partial = np.empty((blocks, dw.size), dtype=x.dtype)
     _conv.conv2d_backward_weight(x, dy, dw, *_conv_args(stride, padding, dilation, groups),
                                  rows, work, partial)
     return dw
@@ -310,7 +315,7 @@ def _find_openblas_setter():
 
 
 _blas_set_threads = _find_openblas_setter()
-if _blas_set_threads is not None: _blas_set_threads(1); _blas_set_threads = lambda n: None  # noqa: E701,E702  CONV-BRANCH EMULATION of main's one-pool rule (BLAS single-threaded process-wide); delete at merge
+if _blas_set_threads: _blas_set_threads(1); _blas_set_threads = lambda n: None  # noqa  CONV-BRANCH EMULATION: one-thread BLAS; delete at merge
 
 
 def openmp_enabled():
