@@ -212,7 +212,8 @@ def test_conv_kernels_tile_output_rows(monkeypatch, rng, threads, parallel_convs
     _check_conv(rng, np.float64, xs, ws, (stride, padding, dilation, groups))
 
 
-def test_conv_with_fewer_images_than_threads(rng, parallel_convs):
+def test_conv_with_fewer_images_than_threads(monkeypatch, rng, parallel_convs):
+    monkeypatch.setattr(cpu, "_TILE_BYTES", 1)  # one image's row tiles spread over threads
     before = mg.get_num_threads()
     mg.set_num_threads(4)
     try:

@@ -190,22 +190,24 @@ def _conv_operands(op, a, b):
     return np.ascontiguousarray(a), np.ascontiguousarray(b)
 
 
-def _conv_plan(x_shape, w_shape, out_hw, stride, padding, dilation, per_image, dtype):
-    """Tile rows, the per-thread column buffers and the thread count for one conv call.
+def _conv_plan(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtype,
+               by_group=False):
+    """(tile rows, per-thread column buffers, work items) for one conv call.
 
-    ``per_image`` is how many work items an image makes given the tile (tiles or groups).
+    A work item is a tile of one image's output rows, or with ``by_group`` (dx) one
+    (image, group). The buffers' first dimension is the thread count the kernel uses.
     """
     N = x_shape[0]
     K, Cg, kh, kw = w_shape
     Ho, Wo = out_hw
     R, itemsize = Cg * kh * kw, np.dtype(dtype).itemsize
     rows = max(1, min(Ho, _TILE_BYTES // (R * Wo * itemsize)))
-    items = N * per_image(-(-Ho // rows))
+    items = N * (groups if by_group else -(-Ho // rows))
     threads = 1 if N * K * R * Ho * Wo < _SERIAL_BELOW else max(1, min(get_num_threads(), items))
     pointwise = (kh, kw) == (1, 1) and stride == (1, 1) and padding == (0, 0) \
         and dilation == (1, 1)
     work = np.empty((threads, 0 if pointwise else R * rows * Wo), dtype=dtype)
-    return rows, work
+    return rows, work, items
 
 
 def _conv_args(stride, padding, dilation, groups):
@@ -219,8 +221,8 @@ def conv2d_forward(x, w, stride, padding, dilation, groups):
     if y.size == 0 or w.shape[1] == 0:
         y.fill(0)
         return y
-    rows, work = _conv_plan(x.shape, w.shape, out_hw, stride, padding, dilation,
-                            lambda tiles: tiles, x.dtype)
+    rows, work, _ = _conv_plan(x.shape, w.shape, out_hw, stride, padding, dilation, groups,
+                               x.dtype)
     _conv.conv2d_forward(x, w, y, *_conv_args(stride, padding, dilation, groups), rows, work)
     return y
 
@@ -232,8 +234,8 @@ def conv2d_backward_input(dy, w, x_shape, stride, padding, dilation, groups):
         dx.fill(0)
         return dx
     # An (image, group) is one work item, so its thread owns those dx planes outright.
-    rows, work = _conv_plan(x_shape, w.shape, dy.shape[2:], stride, padding, dilation,
-                            lambda tiles: groups, dy.dtype)
+    rows, work, _ = _conv_plan(x_shape, w.shape, dy.shape[2:], stride, padding, dilation,
+                               groups, dy.dtype, by_group=True)
     _conv.conv2d_backward_input(dy, w, dx, *_conv_args(stride, padding, dilation, groups),
                                 rows, work)
     return dx
@@ -245,12 +247,12 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
     if dw.size == 0 or dy.size == 0:
         dw.fill(0)
         return dw
-    rows, work = _conv_plan(x.shape, w_shape, dy.shape[2:], stride, padding, dilation,
-                            lambda tiles: tiles, x.dtype)
-    # Partial sums per block of images; a few per thread balance the load when one thread
-    # stalls. The block count alone fixes the summation order, so dw is deterministic.
-    threads, items = work.shape[0], x.shape[0] * -(-dy.shape[2] // rows)
-    blocks = min(items, max(threads, min(4 * threads, _PARTIAL_BYTES // (dw.nbytes or 1))))
+    rows, work, items = _conv_plan(x.shape, w_shape, dy.shape[2:], stride, padding, dilation,
+                                   groups, x.dtype)
+    # Partial sums per block of work items; a few per thread balance the load when one
+    # thread stalls. The block count alone fixes the summation order: dw is deterministic.
+    threads = work.shape[0]
+    blocks = min(items, max(threads, min(4 * threads, _PARTIAL_BYTES // dw.nbytes)))
     partial = np.empty((blocks, dw.size), dtype=x.dtype)
     _conv.conv2d_backward_weight(x, dy, dw, *_conv_args(stride, padding, dilation, groups),
                                  rows, work, partial)
