@@ -22,7 +22,7 @@ and, with W_g the group's (Kg, R) weight matrix,
 A 1x1 convolution with stride 1 and no padding has col = x and skips the copy.
 """
 from cython.parallel cimport prange, threadid
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 ctypedef fused real:
