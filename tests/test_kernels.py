@@ -177,6 +177,9 @@ CONV_CASES = [
     ((2, 5, 4, 3), (7, 5, 1, 1), (1, 1), (0, 0), (1, 1), 1),   # pointwise: no im2col
     ((2, 4, 6, 6), (4, 2, 1, 1), (1, 1), (0, 0), (1, 1), 2),   # grouped pointwise
     ((2, 3, 11, 13), (5, 3, 5, 4), (3, 2), (2, 1), (2, 3), 1),
+    ((2, 4, 7, 9), (6, 2, 3, 2), (1, 1), (2, 1), (2, 3), 2),   # stride 1: shifted GEMMs
+    ((3, 2, 6, 5), (3, 2, 2, 3), (1, 1), (0, 2), (1, 1), 1),   # wide padding, junk columns
+    ((2, 3, 8, 7), (4, 3, 3, 3), (1, 2), (1, 1), (1, 1), 1),   # stride 1 one way only: im2col
 ]
 
 
@@ -304,19 +307,23 @@ def test_avg_pool_kernels_match_numpy(rng, threads, dtype):
 def test_conv_and_pool_kernels_validate_before_running():
     from minigrad._kernels import _conv, _pool
     x, w = np.ones((2, 3, 4, 4)), np.ones((5, 3, 3, 3))
-    y, work = np.empty((2, 5, 2, 2)), np.empty((1, 27 * 4))
+    y, work = np.empty((2, 5, 2, 2)), np.empty((1, 3 * 18 + 5 * 8))
+    taps = w.transpose(2, 3, 0, 1).copy()
     with pytest.raises(ValueError, match="output has shape"):
-        _conv.conv2d_forward(x, w, np.empty((2, 5, 3, 3)), 1, 1, 0, 0, 1, 1, 1, 2, work)
+        _conv.conv2d_forward(x, w, taps, np.empty((2, 5, 3, 3)), 1, 1, 0, 0, 1, 1, 1, 2, work)
     with pytest.raises(ValueError, match="groups=2 does not fit"):
-        _conv.conv2d_forward(x, w, y, 1, 1, 0, 0, 1, 1, 2, 2, work)
+        _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 2, 2, work)
     with pytest.raises(ValueError, match="work buffer"):
-        _conv.conv2d_backward_input(y, w, x, 1, 1, 0, 0, 1, 1, 1, 2, np.empty((1, 5)))
+        _conv.conv2d_backward_input(y, w, taps, x, 1, 1, 0, 0, 1, 1, 1, 2, np.empty((1, 5)))
+    with pytest.raises(ValueError, match="taps have shape"):
+        _conv.conv2d_forward(x, w, w, y, 1, 1, 0, 0, 1, 1, 1, 2, work)
     with pytest.raises(ValueError, match="must be positive"):
-        _conv.conv2d_forward(x, w, y, 1, 0, 0, 0, 1, 1, 1, 2, work)
+        _conv.conv2d_forward(x, w, taps, y, 1, 0, 0, 0, 1, 1, 1, 2, work)
     with pytest.raises(ValueError, match="tile of 3 output rows"):
-        _conv.conv2d_forward(x, w, y, 1, 1, 0, 0, 1, 1, 1, 3, work)
+        _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 1, 3, work)
     with pytest.raises(ValueError, match="partial sums"):
-        _conv.conv2d_backward_weight(x, y, w, 1, 1, 0, 0, 1, 1, 1, 2, work, np.zeros((9, 135)))
+        _conv.conv2d_backward_weight(x, y, w, 1, 1, 0, 0, 1, 1, 1, 2, np.empty((1, 27 * 4)),
+                                     np.zeros((9, 135)))
     planes = np.ones((2, 4, 4))
     with pytest.raises(IndexError, match="outside a plane"):
         _pool.max_pool_backward(np.ones((2, 1, 1)), np.full((2, 1, 1), 99, np.int64), planes)

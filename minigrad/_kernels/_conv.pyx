@@ -20,6 +20,17 @@ and, with W_g the group's (Kg, R) weight matrix,
     dW_g                += dy[n, group g, tile] @ col^T
 
 A 1x1 convolution with stride 1 and no padding has col = x and skips the copy.
+
+Other stride-1 convolutions skip im2col too ("shifted GEMMs"): copy the image into a
+zero-padded buffer xp of width Wp and compute every output row at full width Wp (the last
+Wp - Wo columns are junk, dropped when copying out). Then for kernel tap (i, j) the input
+pixels under all outputs form one strided matrix, xp shifted by i * dh * Wp + j * dw, and
+
+    y = sum over taps of W[:, :, i, j] @ xp_shifted       (kh * kw GEMMs, each k = Cg)
+
+dx is the same shifted views with the GEMM's roles swapped (dw stays on im2col, see
+there). Each padded channel plane has (kw - 1) * dw spare elements, so the last tap's junk
+columns stay inside it.
 """
 from cython.parallel cimport prange, threadid
 from libc.string cimport memset
@@ -36,12 +47,14 @@ cdef struct Geom:
     Py_ssize_t N, C, H, W, K, Cg, Kg, kh, kw, Ho, Wo, P, R
     Py_ssize_t tile  # output rows per work item
     int sh, sw, ph, pw, dh, dw, groups
-    bint pointwise
+    bint pointwise  # 1x1, stride 1, no padding: x is its own column matrix
+    bint shift      # other stride-1 convs: shifted GEMMs on a padded copy, no im2col
+    Py_ssize_t Wp, Sp  # padded row width and channel-plane stride for ``shift``
 
 
 cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int sh, int sw,
                    int ph, int pw, int dh, int dw, int groups, Py_ssize_t tile,
-                   Py_ssize_t threads, Py_ssize_t work_len) except -1:
+                   Py_ssize_t threads, Py_ssize_t work_len, bint shift_ok) except -1:
     """Fill ``g`` from the shapes of x, w and y, raising unless they agree."""
     if sh < 1 or sw < 1 or dh < 1 or dw < 1 or ph < 0 or pw < 0 or groups < 1:
         raise ValueError("conv: stride, dilation and groups must be positive, padding not "
@@ -65,12 +78,19 @@ cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int 
         raise ValueError("conv: a matrix dimension exceeds BLAS's 32-bit limit")
     g.pointwise = (g.kh == 1 and g.kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
                    and dh == 1 and dw == 1)
+    g.shift = shift_ok and sh == 1 and sw == 1 and not g.pointwise
+    g.Wp = g.W + 2 * pw
+    g.Sp = (g.H + 2 * ph) * g.Wp + (g.kw - 1) * dw
     if not 1 <= tile <= g.Ho:
         raise ValueError(f"conv: tile of {tile} output rows, expected 1 to {g.Ho}")
     g.tile = tile
-    if threads < 1 or (not g.pointwise and work_len < g.R * tile * g.Wo):
+    cdef Py_ssize_t need = (g.Cg * g.Sp + g.Kg * g.Ho * g.Wp if g.shift else
+                            0 if g.pointwise else g.R * tile * g.Wo)
+    if threads < 1 or work_len < need:
         raise ValueError(f"conv: work buffer ({threads}, {work_len}) is too small, expected "
-                         f"(>= 1, >= {g.R * tile * g.Wo})")
+                         f"(>= 1, >= {need})")
+    if max(g.Sp, g.Ho * g.Wp) > _INT_MAX:
+        raise ValueError("conv: a matrix dimension exceeds BLAS's 32-bit limit")
     return 0
 
 
@@ -167,6 +187,73 @@ cdef void _col2im(const Geom *g, const real *col, Py_ssize_t oh0, Py_ssize_t oh1
                     dst[ow * g.sw] += row[ow]
 
 
+cdef void _pad(const Geom *g, const real *x, real *xp) noexcept nogil:
+    """xp (Cg, Sp): each channel of x (Cg, H, W) inside a zero border, spare tail zeroed."""
+    cdef Py_ssize_t c, h, w
+    cdef real *d
+    cdef const real *src
+    for c in range(g.Cg):
+        d = xp + c * g.Sp
+        for h in range(g.Sp):
+            d[h] = 0
+        for h in range(g.H):
+            src = x + (c * g.H + h) * g.W
+            for w in range(g.W):
+                d[(h + g.ph) * g.Wp + g.pw + w] = src[w]
+
+
+cdef void _widen(const Geom *g, const real *dy, real *dyp) noexcept nogil:
+    """dyp (Kg, Ho * Wp): dy (Kg, Ho, Wo) at full padded width, the junk columns zero, so
+    they add nothing where dx and dw read them."""
+    cdef Py_ssize_t r, w
+    cdef real *d
+    for r in range(g.Kg * g.Ho):
+        d = dyp + r * g.Wp
+        for w in range(g.Wo):
+            d[w] = dy[r * g.Wo + w]
+        for w in range(g.Wo, g.Wp):
+            d[w] = 0
+
+
+cdef inline Py_ssize_t _tap_shift(const Geom *g, Py_ssize_t t) noexcept nogil:
+    """Offset in xp of the input under output (0, 0) for kernel tap t = i * kw + j."""
+    return t // g.kw * g.dh * g.Wp + t % g.kw * g.dw
+
+
+cdef void _forward_shift(const Geom *g, const real *x, const real *taps, real *y,
+                         real *buf) noexcept nogil:
+    """y (Kg, Ho, Wo) of one image and group; ``taps`` is W as (kh * kw, K, Cg) at the group."""
+    cdef Py_ssize_t n = g.Ho * g.Wp, t, r, w
+    cdef real *xp = buf
+    cdef real *yp = buf + g.Cg * g.Sp
+    _pad(g, x, xp)
+    for t in range(g.kh * g.kw):
+        _mm(False, False, g.Kg, n, g.Cg, taps + t * g.K * g.Cg, g.Cg, xp + _tap_shift(g, t),
+            g.Sp, 0 if t == 0 else 1, yp, n)
+    for r in range(g.Kg * g.Ho):
+        for w in range(g.Wo):
+            y[r * g.Wo + w] = yp[r * g.Wp + w]
+
+
+cdef void _input_grad_shift(const Geom *g, const real *dy, const real *taps, real *dx,
+                            real *buf) noexcept nogil:
+    """dx (Cg, H, W) of one image and group: each tap scatters W_tap^T @ dy into the padded
+    dx at its shift."""
+    cdef Py_ssize_t n = g.Ho * g.Wp, t, c, h, w
+    cdef real *dxp = buf
+    cdef real *dyp = buf + g.Cg * g.Sp
+    _widen(g, dy, dyp)
+    for t in range(g.Cg * g.Sp):
+        dxp[t] = 0
+    for t in range(g.kh * g.kw):
+        _mm(True, False, g.Cg, n, g.Kg, taps + t * g.K * g.Cg, g.Cg, dyp, n, 1,
+            dxp + _tap_shift(g, t), g.Sp)
+    for c in range(g.Cg):
+        for h in range(g.H):
+            for w in range(g.W):
+                dx[(c * g.H + h) * g.W + w] = dxp[c * g.Sp + (h + g.ph) * g.Wp + g.pw + w]
+
+
 cdef void _forward_tile(const Geom *g, const real *x, const real *w, real *y, Py_ssize_t oh0,
                         real *col) noexcept nogil:
     """y (Kg, P) of one image and group, output rows [oh0, oh0 + tile), from x (Cg, H, W)."""
@@ -195,25 +282,32 @@ cdef void _input_grad(const Geom *g, const real *dy, const real *w, real *dx,
 
 
 cdef void _weight_grad_tile(const Geom *g, const real *x, const real *dy, real *dw,
-                            Py_ssize_t oh0, real beta, real *col) noexcept nogil:
-    """dw (Kg, R) = beta * dw + one image and group's contribution from output rows
-    [oh0, oh0 + tile)."""
+                            Py_ssize_t oh0, real *col) noexcept nogil:
+    """dw (Kg, R) += one image and group's contribution from output rows [oh0, oh0 + tile)."""
     cdef Py_ssize_t oh1 = min(oh0 + g.tile, g.Ho), Pt = (oh1 - oh0) * g.Wo
     if g.pointwise:
-        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, x + oh0 * g.Wo, g.P, beta, dw,
-            g.R)
+        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, x + oh0 * g.Wo, g.P, 1, dw, g.R)
     else:
         _im2col(g, x, oh0, oh1, col)
-        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, col, Pt, beta, dw, g.R)
+        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, col, Pt, 1, dw, g.R)
+
+
+cdef int _check_taps(const Geom *g, Py_ssize_t *ts) except -1:
+    if g.shift and (ts[0], ts[1], ts[2], ts[3]) != (g.kh, g.kw, g.K, g.Cg):
+        raise ValueError(f"conv: taps have shape {(ts[0], ts[1], ts[2], ts[3])}, expected "
+                         f"{(g.kh, g.kw, g.K, g.Cg)} (w transposed to kh, kw, K, Cg)")
+    return 0
 
 
 def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
-                   real[:, :, :, ::1] y, int sh, int sw, int ph, int pw, int dh, int dw,
-                   int groups, Py_ssize_t tile, real[:, ::1] work):
-    """y = conv(x, w). ``work`` has one row of column buffer per thread (the thread count)."""
+                   const real[:, :, :, ::1] taps, real[:, :, :, ::1] y, int sh, int sw, int ph,
+                   int pw, int dh, int dw, int groups, Py_ssize_t tile, real[:, ::1] work):
+    """y = conv(x, w). ``work`` has one row of scratch per thread (the thread count);
+    ``taps`` is w as (kh, kw, K, Cg), read by stride-1 convs only."""
     cdef Geom g
     _geometry(&g, &x.shape[0], &w.shape[0], &y.shape[0], sh, sw, ph, pw, dh, dw, groups,
-              tile, work.shape[0], work.shape[1])
+              tile, work.shape[0], work.shape[1], True)
+    _check_taps(&g, &taps.shape[0])
     cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, item, n, k
     cdef int threads = <int>work.shape[0]
     with nogil:
@@ -222,44 +316,57 @@ def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
         for item in prange(g.N * tiles, schedule="dynamic", num_threads=threads):
             n = item // tiles
             for k in range(groups):
-                _forward_tile(&g, &x[n, k * g.Cg, 0, 0], &w[k * g.Kg, 0, 0, 0],
-                              &y[n, k * g.Kg, 0, 0], item % tiles * tile, &work[threadid(), 0])
+                if g.shift:
+                    _forward_shift(&g, &x[n, k * g.Cg, 0, 0], &taps[0, 0, k * g.Kg, 0],
+                                   &y[n, k * g.Kg, 0, 0], &work[threadid(), 0])
+                else:
+                    _forward_tile(&g, &x[n, k * g.Cg, 0, 0], &w[k * g.Kg, 0, 0, 0],
+                                  &y[n, k * g.Kg, 0, 0], item % tiles * tile,
+                                  &work[threadid(), 0])
 
 
 def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] w,
-                          real[:, :, :, ::1] dx, int sh, int sw, int ph, int pw, int dh,
-                          int dw, int groups, Py_ssize_t tile, real[:, ::1] work):
+                          const real[:, :, :, ::1] taps, real[:, :, :, ::1] dx, int sh, int sw,
+                          int ph, int pw, int dh, int dw, int groups, Py_ssize_t tile,
+                          real[:, ::1] work):
     """dx = the adjoint of conv in x, applied to dy. A work item is one (image, group): its
     thread owns those dx planes whole, so overlapping windows need no atomics."""
     cdef Geom g
     _geometry(&g, &dx.shape[0], &w.shape[0], &dy.shape[0], sh, sw, ph, pw, dh, dw, groups,
-              tile, work.shape[0], work.shape[1])
+              tile, work.shape[0], work.shape[1], True)
+    _check_taps(&g, &taps.shape[0])
     cdef Py_ssize_t item, n, k
     cdef int threads = <int>work.shape[0]
     with nogil:
         for item in prange(g.N * groups, schedule="dynamic", num_threads=threads):
             n = item // groups
             k = item % groups
-            _input_grad(&g, &dy[n, k * g.Kg, 0, 0], &w[k * g.Kg, 0, 0, 0],
-                        &dx[n, k * g.Cg, 0, 0], &work[threadid(), 0])
+            if g.shift:
+                _input_grad_shift(&g, &dy[n, k * g.Kg, 0, 0], &taps[0, 0, k * g.Kg, 0],
+                                  &dx[n, k * g.Cg, 0, 0], &work[threadid(), 0])
+            else:
+                _input_grad(&g, &dy[n, k * g.Kg, 0, 0], &w[k * g.Kg, 0, 0, 0],
+                            &dx[n, k * g.Cg, 0, 0], &work[threadid(), 0])
 
 
 def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] dy,
                            real[:, :, :, ::1] grad_w, int sh, int sw, int ph, int pw, int dh,
                            int dw, int groups, Py_ssize_t tile, real[:, ::1] work,
                            real[:, ::1] partial):
-    """grad_w = the adjoint of conv in w, applied to dy.
+    """grad_w = the adjoint of conv in w, applied to dy, always through im2col tiles: as
+    shifted GEMMs each tap's product has a small (Kg, Cg) result and a long inner dimension,
+    which OpenBLAS runs slower than the one im2col GEMM per tile (measured).
 
     The work items are cut into ``partial.shape[0]`` blocks of consecutive items; a block
-    sums its items in order into its own row of ``partial`` (one (K, R) matrix), blocks go
-    to whichever thread is free, and the rows are added in block order at the end. So the
-    result depends on the block count the caller picks, never on which thread ran what.
+    sums its items in order into its own (K, R) row of ``partial``, blocks go to whichever
+    thread is free, and the rows are added in block order at the end. So the result depends
+    on the block count the caller picks, never on which thread ran what.
     """
     cdef Geom g
     _geometry(&g, &x.shape[0], &grad_w.shape[0], &dy.shape[0], sh, sw, ph, pw, dh, dw, groups,
-              tile, work.shape[0], work.shape[1])
+              tile, work.shape[0], work.shape[1], False)
     cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, items = g.N * tiles
-    cdef Py_ssize_t blocks = partial.shape[0], b, item, first, last, n, k, e
+    cdef Py_ssize_t blocks = partial.shape[0], b, item, n, k, e
     if not 1 <= blocks <= items or partial.shape[1] != g.K * g.R:
         raise ValueError(f"conv: partial sums have shape {tuple(partial.shape)[:2]}, expected "
                          f"(1 to {items}, {g.K * g.R})")
@@ -268,14 +375,13 @@ def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] 
     cdef real s
     with nogil:
         for b in prange(blocks, schedule="dynamic", num_threads=threads):
-            first = b * items // blocks
-            last = (b + 1) * items // blocks
-            for item in range(first, last):
+            memset(&partial[b, 0], 0, g.K * g.R * sizeof(real))
+            for item in range(b * items // blocks, (b + 1) * items // blocks):
                 n = item // tiles
                 for k in range(groups):
                     _weight_grad_tile(&g, &x[n, k * g.Cg, 0, 0], &dy[n, k * g.Kg, 0, 0],
                                       &partial[b, k * g.Kg * g.R], item % tiles * tile,
-                                      0 if item == first else 1, &work[threadid(), 0])
+                                      &work[threadid(), 0])
         for e in range(g.K * g.R):
             s = partial[0, e]
             for b in range(1, blocks):

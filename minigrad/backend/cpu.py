@@ -191,23 +191,37 @@ def _conv_operands(op, a, b):
 
 
 def _conv_plan(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtype,
-               by_group=False):
-    """(tile rows, per-thread column buffers, work items) for one conv call.
+               by_group=False, shift_ok=True):
+    """(tile rows, per-thread scratch, work items, whether the kernel shifts) for one call.
 
+    Stride-1 convs run as shifted GEMMs on a padded copy of each image (scratch: that copy
+    and one output at padded width) unless ``shift_ok`` is false (dw); others im2col a tile
+    of output rows at a time (scratch: the column tile); 1x1 stride-1 convs need no scratch.
     A work item is a tile of one image's output rows, or with ``by_group`` (dx) one
-    (image, group). The buffers' first dimension is the thread count the kernel uses.
+    (image, group).
     """
-    N = x_shape[0]
+    N, _, H, W = x_shape
     K, Cg, kh, kw = w_shape
     Ho, Wo = out_hw
     R, itemsize = Cg * kh * kw, np.dtype(dtype).itemsize
-    rows = max(1, min(Ho, _TILE_BYTES // (R * Wo * itemsize)))
-    items = N * (groups if by_group else -(-Ho // rows))
-    threads = 1 if N * K * R * Ho * Wo < _SERIAL_BELOW else max(1, min(get_num_threads(), items))
     pointwise = (kh, kw) == (1, 1) and stride == (1, 1) and padding == (0, 0) \
         and dilation == (1, 1)
-    work = np.empty((threads, 0 if pointwise else R * rows * Wo), dtype=dtype)
-    return rows, work, items
+    shift = shift_ok and stride == (1, 1) and not pointwise
+    if shift:
+        Wp = W + 2 * padding[1]
+        rows, scratch = Ho, Cg * ((H + 2 * padding[0]) * Wp + (kw - 1) * dilation[1]) \
+            + K // groups * Ho * Wp
+    else:
+        rows = max(1, min(Ho, _TILE_BYTES // (R * Wo * itemsize)))
+        scratch = 0 if pointwise else R * rows * Wo
+    items = N * (groups if by_group else -(-Ho // rows))
+    threads = 1 if N * K * R * Ho * Wo < _SERIAL_BELOW else max(1, min(get_num_threads(), items))
+    return rows, np.empty((threads, scratch), dtype=dtype), items, shift
+
+
+def _taps(w, shift):
+    """w as (kh, kw, K, Cg), the layout the shifted GEMMs read one tap at a time."""
+    return np.ascontiguousarray(w.transpose(2, 3, 0, 1)) if shift else w
 
 
 def _conv_args(stride, padding, dilation, groups):
@@ -221,9 +235,10 @@ def conv2d_forward(x, w, stride, padding, dilation, groups):
     if y.size == 0 or w.shape[1] == 0:
         y.fill(0)
         return y
-    rows, work, _ = _conv_plan(x.shape, w.shape, out_hw, stride, padding, dilation, groups,
-                               x.dtype)
-    _conv.conv2d_forward(x, w, y, *_conv_args(stride, padding, dilation, groups), rows, work)
+    rows, work, _, shift = _conv_plan(x.shape, w.shape, out_hw, stride, padding, dilation,
+                                      groups, x.dtype)
+    _conv.conv2d_forward(x, w, _taps(w, shift), y, *_conv_args(stride, padding, dilation, groups),
+                         rows, work)
     return y
 
 
@@ -234,10 +249,10 @@ def conv2d_backward_input(dy, w, x_shape, stride, padding, dilation, groups):
         dx.fill(0)
         return dx
     # An (image, group) is one work item, so its thread owns those dx planes outright.
-    rows, work, _ = _conv_plan(x_shape, w.shape, dy.shape[2:], stride, padding, dilation,
-                               groups, dy.dtype, by_group=True)
-    _conv.conv2d_backward_input(dy, w, dx, *_conv_args(stride, padding, dilation, groups),
-                                rows, work)
+    rows, work, _, shift = _conv_plan(x_shape, w.shape, dy.shape[2:], stride, padding,
+                                      dilation, groups, dy.dtype, by_group=True)
+    _conv.conv2d_backward_input(dy, w, _taps(w, shift), dx,
+                                *_conv_args(stride, padding, dilation, groups), rows, work)
     return dx
 
 
@@ -247,8 +262,8 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
     if dw.size == 0 or dy.size == 0:
         dw.fill(0)
         return dw
-    rows, work, items = _conv_plan(x.shape, w_shape, dy.shape[2:], stride, padding, dilation,
-                                   groups, x.dtype)
+    rows, work, items, _ = _conv_plan(x.shape, w_shape, dy.shape[2:], stride, padding,
+                                      dilation, groups, x.dtype, shift_ok=False)
     # Partial sums per block of work items; a few per thread balance the load when one
     # thread stalls. The block count alone fixes the summation order: dw is deterministic.
     threads = work.shape[0]
