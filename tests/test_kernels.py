@@ -201,10 +201,16 @@ def parallel_convs(monkeypatch):
     monkeypatch.setattr(cpu, "_SERIAL_BELOW", 0)
 
 
+@pytest.fixture(params=["shifted", "im2col"])
+def conv_path(request, monkeypatch):
+    """Stride-1 convs through either kernel path, whatever their channel count."""
+    monkeypatch.setattr(cpu, "_SHIFT_MIN_CHANNELS", 1 if request.param == "shifted" else 10**9)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups", CONV_CASES)
-def test_conv_kernels_match_numpy(rng, threads, parallel_convs, dtype, xs, ws, stride, padding,
-                                  dilation, groups):
+def test_conv_kernels_match_numpy(rng, threads, parallel_convs, conv_path, dtype, xs, ws, stride,
+                                  padding, dilation, groups):
     _check_conv(rng, dtype, xs, ws, (stride, padding, dilation, groups))
 
 
@@ -212,10 +218,11 @@ def test_conv_kernels_match_numpy(rng, threads, parallel_convs, dtype, xs, ws, s
 def test_conv_kernels_tile_output_rows(monkeypatch, rng, threads, parallel_convs, xs, ws, stride,
                                        padding, dilation, groups):
     monkeypatch.setattr(cpu, "_TILE_BYTES", 1)  # one output row per column tile
+    monkeypatch.setattr(cpu, "_SHIFT_MIN_CHANNELS", 10**9)  # tiles are im2col's
     _check_conv(rng, np.float64, xs, ws, (stride, padding, dilation, groups))
 
 
-def test_conv_with_fewer_images_than_threads(monkeypatch, rng, parallel_convs):
+def test_conv_with_fewer_images_than_threads(monkeypatch, rng, parallel_convs, conv_path):
     monkeypatch.setattr(cpu, "_TILE_BYTES", 1)  # one image's row tiles spread over threads
     before = mg.get_num_threads()
     mg.set_num_threads(4)
@@ -225,7 +232,7 @@ def test_conv_with_fewer_images_than_threads(monkeypatch, rng, parallel_convs):
         mg.set_num_threads(before)
 
 
-def test_conv_results_do_not_depend_on_thread_count(rng, parallel_convs):
+def test_conv_results_do_not_depend_on_thread_count(rng, parallel_convs, conv_path):
     """y and dx are computed per image whichever thread takes it; dw's summation order is
     fixed by its block count (set from the thread count), so it agrees to rounding across
     thread counts and exactly across runs."""
@@ -310,17 +317,22 @@ def test_conv_and_pool_kernels_validate_before_running():
     y, work = np.empty((2, 5, 2, 2)), np.empty((1, 3 * 18 + 5 * 8))
     taps = w.transpose(2, 3, 0, 1).copy()
     with pytest.raises(ValueError, match="output has shape"):
-        _conv.conv2d_forward(x, w, taps, np.empty((2, 5, 3, 3)), 1, 1, 0, 0, 1, 1, 1, 2, work)
+        _conv.conv2d_forward(x, w, taps, np.empty((2, 5, 3, 3)), 1, 1, 0, 0, 1, 1, 1, 2, True,
+                             work)
     with pytest.raises(ValueError, match="groups=2 does not fit"):
-        _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 2, 2, work)
+        _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 2, 2, True, work)
     with pytest.raises(ValueError, match="work buffer"):
-        _conv.conv2d_backward_input(y, w, taps, x, 1, 1, 0, 0, 1, 1, 1, 2, np.empty((1, 5)))
+        _conv.conv2d_backward_input(y, w, taps, x, 1, 1, 0, 0, 1, 1, 1, 2, True,
+                                    np.empty((1, 93)))
     with pytest.raises(ValueError, match="taps have shape"):
-        _conv.conv2d_forward(x, w, w, y, 1, 1, 0, 0, 1, 1, 1, 2, work)
+        _conv.conv2d_forward(x, w, w, y, 1, 1, 0, 0, 1, 1, 1, 2, True, work)
+    with pytest.raises(ValueError, match="need stride 1"):
+        _conv.conv2d_forward(x, w, taps, np.empty((2, 5, 1, 2)), 2, 1, 0, 0, 1, 1, 1, 1, True,
+                             work)
     with pytest.raises(ValueError, match="must be positive"):
-        _conv.conv2d_forward(x, w, taps, y, 1, 0, 0, 0, 1, 1, 1, 2, work)
+        _conv.conv2d_forward(x, w, taps, y, 1, 0, 0, 0, 1, 1, 1, 2, True, work)
     with pytest.raises(ValueError, match="tile of 3 output rows"):
-        _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 1, 3, work)
+        _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 1, 3, False, work)
     with pytest.raises(ValueError, match="partial sums"):
         _conv.conv2d_backward_weight(x, y, w, 1, 1, 0, 0, 1, 1, 1, 2, np.empty((1, 27 * 4)),
                                      np.zeros((9, 135)))

@@ -48,13 +48,13 @@ cdef struct Geom:
     Py_ssize_t tile  # output rows per work item
     int sh, sw, ph, pw, dh, dw, groups
     bint pointwise  # 1x1, stride 1, no padding: x is its own column matrix
-    bint shift      # other stride-1 convs: shifted GEMMs on a padded copy, no im2col
+    bint shift      # stride 1: shifted GEMMs on a padded copy, no im2col (caller decides)
     Py_ssize_t Wp, Sp  # padded row width and channel-plane stride for ``shift``
 
 
 cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int sh, int sw,
                    int ph, int pw, int dh, int dw, int groups, Py_ssize_t tile,
-                   Py_ssize_t threads, Py_ssize_t work_len, bint shift_ok) except -1:
+                   Py_ssize_t threads, Py_ssize_t work_len, bint shift) except -1:
     """Fill ``g`` from the shapes of x, w and y, raising unless they agree."""
     if sh < 1 or sw < 1 or dh < 1 or dw < 1 or ph < 0 or pw < 0 or groups < 1:
         raise ValueError("conv: stride, dilation and groups must be positive, padding not "
@@ -78,7 +78,9 @@ cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int 
         raise ValueError("conv: a matrix dimension exceeds BLAS's 32-bit limit")
     g.pointwise = (g.kh == 1 and g.kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
                    and dh == 1 and dw == 1)
-    g.shift = shift_ok and sh == 1 and sw == 1 and not g.pointwise
+    if shift and (sh != 1 or sw != 1):
+        raise ValueError("conv: shifted GEMMs need stride 1")
+    g.shift = shift
     g.Wp = g.W + 2 * pw
     g.Sp = (g.H + 2 * ph) * g.Wp + (g.kw - 1) * dw
     if not 1 <= tile <= g.Ho:
@@ -301,12 +303,14 @@ cdef int _check_taps(const Geom *g, Py_ssize_t *ts) except -1:
 
 def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
                    const real[:, :, :, ::1] taps, real[:, :, :, ::1] y, int sh, int sw, int ph,
-                   int pw, int dh, int dw, int groups, Py_ssize_t tile, real[:, ::1] work):
-    """y = conv(x, w). ``work`` has one row of scratch per thread (the thread count);
-    ``taps`` is w as (kh, kw, K, Cg), read by stride-1 convs only."""
+                   int pw, int dh, int dw, int groups, Py_ssize_t tile, bint shift,
+                   real[:, ::1] work):
+    """y = conv(x, w), by shifted GEMMs when ``shift``, else im2col tiles of ``tile`` output
+    rows. ``work`` has one row of scratch per thread (the thread count); ``taps`` is w as
+    (kh, kw, K, Cg), read only when ``shift``."""
     cdef Geom g
     _geometry(&g, &x.shape[0], &w.shape[0], &y.shape[0], sh, sw, ph, pw, dh, dw, groups,
-              tile, work.shape[0], work.shape[1], True)
+              tile, work.shape[0], work.shape[1], shift)
     _check_taps(&g, &taps.shape[0])
     cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, item, n, k
     cdef int threads = <int>work.shape[0]
@@ -328,12 +332,12 @@ def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
 def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] w,
                           const real[:, :, :, ::1] taps, real[:, :, :, ::1] dx, int sh, int sw,
                           int ph, int pw, int dh, int dw, int groups, Py_ssize_t tile,
-                          real[:, ::1] work):
+                          bint shift, real[:, ::1] work):
     """dx = the adjoint of conv in x, applied to dy. A work item is one (image, group): its
     thread owns those dx planes whole, so overlapping windows need no atomics."""
     cdef Geom g
     _geometry(&g, &dx.shape[0], &w.shape[0], &dy.shape[0], sh, sw, ph, pw, dh, dw, groups,
-              tile, work.shape[0], work.shape[1], True)
+              tile, work.shape[0], work.shape[1], shift)
     _check_taps(&g, &taps.shape[0])
     cdef Py_ssize_t item, n, k
     cdef int threads = <int>work.shape[0]
