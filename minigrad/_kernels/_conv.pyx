@@ -206,7 +206,7 @@ cdef void _pad(const Geom *g, const real *x, real *xp) noexcept nogil:
 
 cdef void _widen(const Geom *g, const real *dy, real *dyp) noexcept nogil:
     """dyp (Kg, Ho * Wp): dy (Kg, Ho, Wo) at full padded width, the junk columns zero, so
-    they add nothing where dx and dw read them."""
+    they add nothing where dx's GEMMs scatter them."""
     cdef Py_ssize_t r, w
     cdef real *d
     for r in range(g.Kg * g.Ho):
