@@ -244,14 +244,14 @@ CONV_CASES = [
     ((2, 5, 4, 3), (7, 5, 1, 1), (1, 1), (0, 0), (1, 1), 1),   # pointwise: no im2col
     ((2, 4, 6, 6), (4, 2, 1, 1), (1, 1), (0, 0), (1, 1), 2),   # grouped pointwise
     ((2, 3, 11, 13), (5, 3, 5, 4), (3, 2), (2, 1), (2, 3), 1),
+    ((2, 4, 7, 9), (6, 2, 3, 2), (1, 1), (2, 1), (2, 3), 2),   # stride 1: shifted GEMMs
+    ((3, 2, 6, 5), (3, 2, 2, 3), (1, 1), (0, 2), (1, 1), 1),   # wide padding, junk columns
+    ((2, 3, 8, 7), (4, 3, 3, 3), (1, 2), (1, 1), (1, 1), 1),   # stride 1 one way only: im2col
 ]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups", CONV_CASES)
-def test_conv_kernels_match_numpy(rng, threads, dtype, xs, ws, stride, padding, dilation, groups):
+def _check_conv(rng, dtype, xs, ws, args):
     x, w = _rand(rng, xs, dtype), _rand(rng, ws, dtype)
-    args = (stride, padding, dilation, groups)
     y = cpu.conv2d_forward(x, w, *args)
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else TOL[dtype]
     np.testing.assert_allclose(y, numpy_ref.conv2d_forward(x, w, *args), **tol)
@@ -262,14 +262,88 @@ def test_conv_kernels_match_numpy(rng, threads, dtype, xs, ws, stride, padding, 
                                numpy_ref.conv2d_backward_weight(x, dy, ws, *args), **tol)
 
 
-def test_conv_chunks_images_when_the_column_buffer_is_large(monkeypatch, rng):
-    monkeypatch.setattr(cpu, "_COL_BUDGET", 1)  # one image per chunk
-    x, w = _rand(rng, (5, 3, 6, 6), np.float64), _rand(rng, (4, 3, 3, 3), np.float64)
+@pytest.fixture
+def parallel_convs(monkeypatch):
+    """Even the tiny test convs run on every thread (they would stay serial otherwise)."""
+    monkeypatch.setattr(cpu, "_SERIAL_BELOW", 0)
+
+
+@pytest.fixture(params=["shifted", "im2col"])
+def conv_path(request, monkeypatch):
+    """Stride-1 convs through either kernel path, whatever their channel count."""
+    monkeypatch.setattr(cpu, "_SHIFT_MIN_CHANNELS", 1 if request.param == "shifted" else 10**9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups", CONV_CASES)
+def test_conv_kernels_match_numpy(rng, threads, parallel_convs, conv_path, dtype, xs, ws, stride,
+                                  padding, dilation, groups):
+    _check_conv(rng, dtype, xs, ws, (stride, padding, dilation, groups))
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups", CONV_CASES)
+def test_conv_kernels_tile_output_rows(monkeypatch, rng, threads, parallel_convs, xs, ws, stride,
+                                       padding, dilation, groups):
+    monkeypatch.setattr(cpu, "_TILE_BYTES", 1)  # one output row per column tile
+    monkeypatch.setattr(cpu, "_SHIFT_MIN_CHANNELS", 10**9)  # tiles are im2col's
+    _check_conv(rng, np.float64, xs, ws, (stride, padding, dilation, groups))
+
+
+def test_conv_with_fewer_images_than_threads(monkeypatch, rng, parallel_convs, conv_path):
+    monkeypatch.setattr(cpu, "_TILE_BYTES", 1)  # one image's row tiles spread over threads
+    before = mg.get_num_threads()
+    mg.set_num_threads(4)
+    try:
+        _check_conv(rng, np.float64, (1, 4, 7, 5), (6, 2, 3, 3), ((1, 1), (1, 1), (1, 1), 2))
+    finally:
+        mg.set_num_threads(before)
+
+
+def test_conv_results_do_not_depend_on_thread_count(rng, parallel_convs, conv_path):
+    """y and dx are computed per image whichever thread takes it; dw's summation order is
+    fixed by its block count (set from the thread count), so it agrees to rounding across
+    thread counts and exactly across runs."""
+    x, w = _rand(rng, (5, 6, 9, 9), np.float32), _rand(rng, (8, 6, 3, 3), np.float32)
     args = ((1, 1), (1, 1), (1, 1), 1)
-    y = cpu.conv2d_forward(x, w, *args)
-    np.testing.assert_allclose(y, numpy_ref.conv2d_forward(x, w, *args), rtol=1e-12)
-    np.testing.assert_allclose(cpu.conv2d_backward_weight(x, y, w.shape, *args),
-                               numpy_ref.conv2d_backward_weight(x, y, w.shape, *args), rtol=1e-12)
+    dy = _rand(rng, (5, 8, 9, 9), np.float32)
+    before = mg.get_num_threads()
+    outs = []
+    for n in (1, 2, 3):
+        mg.set_num_threads(n)
+        outs.append((cpu.conv2d_forward(x, w, *args),
+                     cpu.conv2d_backward_input(dy, w, x.shape, *args),
+                     cpu.conv2d_backward_weight(x, dy, w.shape, *args)))
+    mg.set_num_threads(before)
+    for y, dx, dw in outs[1:]:
+        np.testing.assert_array_equal(y, outs[0][0])
+        np.testing.assert_array_equal(dx, outs[0][1])
+        np.testing.assert_allclose(dw, outs[0][2], rtol=1e-5, atol=1e-5)
+    again = cpu.conv2d_backward_weight(x, dy, w.shape, *args)
+    np.testing.assert_array_equal(again, cpu.conv2d_backward_weight(x, dy, w.shape, *args))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int64])
+def test_conv_rejects_other_dtypes_by_name(dtype):
+    x, w = np.ones((1, 2, 4, 4), dtype), np.ones((3, 2, 3, 3), dtype)
+    args = ((1, 1), (0, 0), (1, 1), 1)
+    with pytest.raises(TypeError, match=f"conv2d: .*{np.dtype(dtype)}"):
+        cpu.conv2d_forward(x, w, *args)
+    with pytest.raises(TypeError, match=f"conv2d backward \\(input\\).*{np.dtype(dtype)}"):
+        cpu.conv2d_backward_input(np.ones((1, 3, 2, 2), dtype), w, x.shape, *args)
+    with pytest.raises(TypeError, match=f"conv2d backward \\(weight\\).*{np.dtype(dtype)}"):
+        cpu.conv2d_backward_weight(x, np.ones((1, 3, 2, 2), dtype), w.shape, *args)
+
+
+def test_conv_takes_non_contiguous_operands_and_empty_batches(rng):
+    x = _rand(rng, (3, 4, 6, 10), np.float64)[:, :, :, ::2]
+    w = _rand(rng, (4, 5, 3, 3), np.float64).transpose(1, 0, 2, 3)
+    args = ((1, 1), (1, 1), (1, 1), 1)
+    np.testing.assert_allclose(cpu.conv2d_forward(x, w, *args),
+                               numpy_ref.conv2d_forward(x, w, *args), **TOL[np.float64])
+    empty = np.zeros((0, 4, 6, 5))
+    assert cpu.conv2d_forward(empty, w, *args).shape == (0, 5, 6, 5)
+    dw = cpu.conv2d_backward_weight(empty, np.zeros((0, 5, 6, 5)), w.shape, *args)
+    np.testing.assert_array_equal(dw, np.zeros(w.shape))
 
 
 POOL_CASES = [((2, 3, 6, 7), (2, 2), (2, 2), (0, 0), (1, 1)),
@@ -306,13 +380,29 @@ def test_avg_pool_kernels_match_numpy(rng, threads, dtype):
 
 def test_conv_and_pool_kernels_validate_before_running():
     from minigrad._kernels import _conv, _pool
-    x = np.ones((2, 3, 4, 4))
-    with pytest.raises(ValueError, match="column buffer has shape"):
-        _conv.im2col(x, 0, 2, 0, 3, 3, 3, 1, 1, 0, 0, 1, 1, 2, 2, np.empty((5, 5)))
-    with pytest.raises(ValueError, match="outside an input"):
-        _conv.im2col(x, 1, 2, 0, 3, 3, 3, 1, 1, 0, 0, 1, 1, 2, 2, np.empty((27, 16)))
+    x, w = np.ones((2, 3, 4, 4)), np.ones((5, 3, 3, 3))
+    y, work = np.empty((2, 5, 2, 2)), np.empty((1, 3 * 18 + 5 * 8))
+    taps = w.transpose(2, 3, 0, 1).copy()
+    with pytest.raises(ValueError, match="output has shape"):
+        _conv.conv2d_forward(x, w, taps, np.empty((2, 5, 3, 3)), 1, 1, 0, 0, 1, 1, 1, 2, True,
+                             work)
+    with pytest.raises(ValueError, match="groups=2 does not fit"):
+        _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 2, 2, True, work)
+    with pytest.raises(ValueError, match="work buffer"):
+        _conv.conv2d_backward_input(y, w, taps, x, 1, 1, 0, 0, 1, 1, 1, 2, True,
+                                    np.empty((1, 93)))
+    with pytest.raises(ValueError, match="taps have shape"):
+        _conv.conv2d_forward(x, w, w, y, 1, 1, 0, 0, 1, 1, 1, 2, True, work)
+    with pytest.raises(ValueError, match="need stride 1"):
+        _conv.conv2d_forward(x, w, taps, np.empty((2, 5, 1, 2)), 2, 1, 0, 0, 1, 1, 1, 1, True,
+                             work)
     with pytest.raises(ValueError, match="must be positive"):
-        _conv.col2im(np.empty((27, 8)), 0, 2, 0, 3, 3, 3, 0, 1, 0, 0, 1, 1, 2, 2, x)
+        _conv.conv2d_forward(x, w, taps, y, 1, 0, 0, 0, 1, 1, 1, 2, True, work)
+    with pytest.raises(ValueError, match="tile of 3 output rows"):
+        _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 1, 3, False, work)
+    with pytest.raises(ValueError, match="partial sums"):
+        _conv.conv2d_backward_weight(x, y, w, 1, 1, 0, 0, 1, 1, 1, 2, np.empty((1, 27 * 4)),
+                                     np.zeros((9, 135)))
     planes = np.ones((2, 4, 4))
     with pytest.raises(IndexError, match="outside a plane"):
         _pool.max_pool_backward(np.ones((2, 1, 1)), np.full((2, 1, 1), 99, np.int64), planes)

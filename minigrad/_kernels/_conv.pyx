@@ -1,37 +1,122 @@
 # cython: language_level=3
-"""im2col / col2im for 2-D convolution, over a range of images and one group's channels.
+"""2-D convolution as GEMMs, parallel over images with OpenMP and BLAS in each thread.
 
-The column matrix of images n0 .. n0+nb and channels c0 .. c0+cg has one row per
-(channel, kernel row, kernel column) and one column per (image, output pixel):
+A work item is one image (or a tile of its output rows). Each OpenMP thread takes whole
+items, unfolds the input pixels an item needs into its own column buffer (im2col) and calls
+single-threaded BLAS in that thread: one thread pool, and no handing work back and forth
+between OpenMP and BLAS threads. The caller sizes a tile so its buffer stays in L2 while
+the GEMM reads it.
 
-    col[(c * kh + i) * kw + j, b * P + oh * Wo + ow] = x[n0 + b, c0 + c, ih, iw]
+For image n, group g and output rows [oh0, oh1) (Pt = (oh1 - oh0) * Wo pixels), the column
+tile has one row per (channel, kernel row, kernel column) of the group:
+
+    col[(c * kh + i) * kw + j, (oh - oh0) * Wo + ow] = x[n, g * Cg + c, ih, iw]
     ih = oh * sh - ph + i * dh,  iw = ow * sw - pw + j * dw   (0 outside the image)
 
-so a convolution is one GEMM per group and chunk: W_g (Kg x R) @ col (R x nb*P).
+and, with W_g the group's (Kg, R) weight matrix,
+
+    y[n, group g, tile]  = W_g @ col
+    dcol                 = W_g^T @ dy[n, group g, tile],  then dx[n] += col2im(dcol)
+    dW_g                += dy[n, group g, tile] @ col^T
+
+A 1x1 convolution with stride 1 and no padding has col = x and skips the copy.
+
+Other stride-1 convolutions skip im2col too ("shifted GEMMs"): copy the image into a
+zero-padded buffer xp of width Wp and compute every output row at full width Wp (the last
+Wp - Wo columns are junk, dropped when copying out). Then for kernel tap (i, j) the input
+pixels under all outputs form one strided matrix, xp shifted by i * dh * Wp + j * dw, and
+
+    y = sum over taps of W[:, :, i, j] @ xp_shifted       (kh * kw GEMMs, each k = Cg)
+
+dx is the same shifted views with the GEMM's roles swapped (dw stays on im2col, see
+there). Each padded channel plane has (kw - 1) * dw spare elements, so the last tap's junk
+columns stay inside it.
 """
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
+from libc.string cimport memset
+from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 ctypedef fused real:
     float
     double
 
+cdef Py_ssize_t _INT_MAX = 2147483647  # BLAS takes 32-bit dimensions and strides
 
-def _check(x, col, Py_ssize_t n0, Py_ssize_t nb, Py_ssize_t c0, Py_ssize_t cg, int kh, int kw,
-           int sh, int sw, int dh, int dw, Py_ssize_t Ho, Py_ssize_t Wo):
-    if kh < 1 or kw < 1 or sh < 1 or sw < 1 or dh < 1 or dw < 1:
-        raise ValueError("conv: kernel size, stride and dilation must be positive")
-    if n0 < 0 or nb < 1 or n0 + nb > x.shape[0] or c0 < 0 or cg < 1 or c0 + cg > x.shape[1]:
-        raise ValueError(f"conv: images [{n0}, {n0 + nb}) or channels [{c0}, {c0 + cg}) "
-                         f"outside an input of shape {tuple(x.shape)[:4]}")
-    if col.shape[0] != cg * kh * kw or col.shape[1] != nb * Ho * Wo:
-        raise ValueError(f"conv: column buffer has shape {tuple(col.shape)[:2]}, expected "
-                         f"({cg * kh * kw}, {nb * Ho * Wo})")
+
+cdef struct Geom:
+    Py_ssize_t N, C, H, W, K, Cg, Kg, kh, kw, Ho, Wo, P, R
+    Py_ssize_t tile  # output rows per work item
+    int sh, sw, ph, pw, dh, dw, groups
+    bint pointwise  # 1x1, stride 1, no padding: x is its own column matrix
+    bint shift      # stride 1: shifted GEMMs on a padded copy, no im2col (caller decides)
+    Py_ssize_t Wp, Sp  # padded row width and channel-plane stride for ``shift``
+
+
+cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int sh, int sw,
+                   int ph, int pw, int dh, int dw, int groups, Py_ssize_t tile,
+                   Py_ssize_t threads, Py_ssize_t work_len, bint shift) except -1:
+    """Fill ``g`` from the shapes of x, w and y, raising unless they agree."""
+    if sh < 1 or sw < 1 or dh < 1 or dw < 1 or ph < 0 or pw < 0 or groups < 1:
+        raise ValueError("conv: stride, dilation and groups must be positive, padding not "
+                         "negative")
+    g.N, g.C, g.H, g.W = xs[0], xs[1], xs[2], xs[3]
+    g.K, g.Cg, g.kh, g.kw = ws[0], ws[1], ws[2], ws[3]
+    g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups = sh, sw, ph, pw, dh, dw, groups
+    if g.Cg * groups != g.C or g.K % groups:
+        raise ValueError(f"conv: weight ({g.K}, {g.Cg}, ...) with groups={groups} does not fit "
+                         f"an input with {g.C} channels")
+    g.Kg, g.R = g.K // groups, g.Cg * g.kh * g.kw
+    g.Ho = (g.H + 2 * ph - dh * (g.kh - 1) - 1) // sh + 1
+    g.Wo = (g.W + 2 * pw - dw * (g.kw - 1) - 1) // sw + 1
+    g.P = g.Ho * g.Wo
+    if g.Ho < 1 or g.Wo < 1 or (ys[0], ys[1], ys[2], ys[3]) != (g.N, g.K, g.Ho, g.Wo):
+        raise ValueError(f"conv: output has shape {(ys[0], ys[1], ys[2], ys[3])}, expected "
+                         f"{(g.N, g.K, g.Ho, g.Wo)}")
+    if g.N == 0 or g.K == 0 or g.Cg == 0:
+        raise ValueError("conv: empty operands are handled by the caller, not the kernel")
+    if max(g.P, g.R, g.Kg, g.Cg * g.H * g.W) > _INT_MAX:
+        raise ValueError("conv: a matrix dimension exceeds BLAS's 32-bit limit")
+    g.pointwise = (g.kh == 1 and g.kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
+                   and dh == 1 and dw == 1)
+    if shift and (sh != 1 or sw != 1):
+        raise ValueError("conv: shifted GEMMs need stride 1")
+    g.shift = shift
+    g.Wp = g.W + 2 * pw
+    g.Sp = (g.H + 2 * ph) * g.Wp + (g.kw - 1) * dw
+    if not 1 <= tile <= g.Ho:
+        raise ValueError(f"conv: tile of {tile} output rows, expected 1 to {g.Ho}")
+    g.tile = tile
+    cdef Py_ssize_t need = (g.Cg * g.Sp + g.Kg * g.Ho * g.Wp if g.shift else
+                            0 if g.pointwise else g.R * tile * g.Wo)
+    if threads < 1 or work_len < need:
+        raise ValueError(f"conv: work buffer ({threads}, {work_len}) is too small, expected "
+                         f"(>= 1, >= {need})")
+    if max(g.Sp, g.Ho * g.Wp) > _INT_MAX:
+        raise ValueError("conv: a matrix dimension exceeds BLAS's 32-bit limit")
+    return 0
+
+
+cdef inline void _mm(bint ta, bint tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                     const real *a, Py_ssize_t lda, const real *b, Py_ssize_t ldb, real beta,
+                     real *c, Py_ssize_t ldc) noexcept nogil:
+    """Row-major C (M x N) = op(A) @ op(B) + beta * C, in the calling thread.
+
+    ``op`` transposes when its flag is set; lda, ldb, ldc are the row strides of A, B, C as
+    stored. BLAS is column-major and sees each row-major matrix as its transpose, so it is
+    asked for C^T = op(B)^T @ op(A)^T, operands swapped.
+    """
+    cdef char tra = b'T' if ta else b'N'
+    cdef char trb = b'T' if tb else b'N'
+    cdef int m = <int>N, n = <int>M, k = <int>K, la = <int>lda, lb = <int>ldb, lc = <int>ldc
+    cdef real one = 1
+    if real is float:
+        sgemm(&trb, &tra, &m, &n, &k, &one, <float *>b, &lb, <float *>a, &la, &beta, c, &lc)
+    else:
+        dgemm(&trb, &tra, &m, &n, &k, &one, <double *>b, &lb, <double *>a, &la, &beta, c, &lc)
 
 
 # The outputs o in [_lo(...), _hi(...)) are those whose input position
-# o * stride - pad + offset lies in [0, n_in). (Two functions returning values rather than
-# one writing through pointers: inside prange, Cython makes a variable thread-private only
-# when it sees it assigned.)
+# o * stride - pad + offset lies in [0, n_in).
 cdef inline Py_ssize_t _lo(Py_ssize_t n_out, int stride, int pad, Py_ssize_t offset) noexcept nogil:
     cdef Py_ssize_t a = pad - offset
     return min(n_out, <Py_ssize_t>0 if a <= 0 else (a + stride - 1) // stride)
@@ -44,62 +129,265 @@ cdef inline Py_ssize_t _hi(Py_ssize_t n_out, Py_ssize_t n_in, int stride, int pa
     return max(hi, _lo(n_out, stride, pad, offset))
 
 
-def im2col(const real[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t nb, Py_ssize_t c0,
-           Py_ssize_t cg, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
-           Py_ssize_t Ho, Py_ssize_t Wo, real[:, ::1] col):
-    cdef Py_ssize_t H = x.shape[2], W = x.shape[3], P = Ho * Wo, R = cg * kh * kw
-    cdef Py_ssize_t r, b, c, i, j, oh, ow, ih, oh_lo, oh_hi, ow_lo, ow_hi
-    cdef real *dst
+cdef void _im2col(const Geom *g, const real *x, Py_ssize_t oh0, Py_ssize_t oh1,
+                  real *col) noexcept nogil:
+    """Column tile of one image's group channels ``x`` (Cg, H, W) for output rows [oh0, oh1)."""
+    cdef Py_ssize_t Pt = (oh1 - oh0) * g.Wo, r, c, i, j, oh, ow, ih, lo, hi
+    cdef real *row
     cdef const real *src
-    _check(x, col, n0, nb, c0, cg, kh, kw, sh, sw, dh, dw, Ho, Wo)
-    with nogil:
-        for r in prange(R, schedule="static"):
-            c = r // (kh * kw)
-            i = (r // kw) % kh
-            j = r % kw
-            oh_lo = _lo(Ho, sh, ph, i * dh)
-            oh_hi = _hi(Ho, H, sh, ph, i * dh)
-            ow_lo = _lo(Wo, sw, pw, j * dw)
-            ow_hi = _hi(Wo, W, sw, pw, j * dw)
-            for b in range(nb):
-                dst = &col[r, b * P]
-                for oh in range(Ho):
-                    if oh < oh_lo or oh >= oh_hi:
-                        for ow in range(Wo):
-                            dst[oh * Wo + ow] = 0
-                        continue
-                    ih = oh * sh - ph + i * dh
-                    src = &x[n0 + b, c0 + c, ih, 0] + (j * dw - pw)
-                    for ow in range(ow_lo):
-                        dst[oh * Wo + ow] = 0
-                    for ow in range(ow_lo, ow_hi):
-                        dst[oh * Wo + ow] = src[ow * sw]
-                    for ow in range(ow_hi, Wo):
-                        dst[oh * Wo + ow] = 0
+    for r in range(g.R):
+        c = r // (g.kh * g.kw)
+        i = (r // g.kw) % g.kh
+        j = r % g.kw
+        lo = _lo(g.Wo, g.sw, g.pw, j * g.dw)
+        hi = _hi(g.Wo, g.W, g.sw, g.pw, j * g.dw)
+        for oh in range(oh0, oh1):
+            row = col + r * Pt + (oh - oh0) * g.Wo
+            ih = oh * g.sh - g.ph + i * g.dh
+            if ih < 0 or ih >= g.H:
+                for ow in range(g.Wo):
+                    row[ow] = 0
+                continue
+            src = x + (c * g.H + ih) * g.W + lo * g.sw + j * g.dw - g.pw  # input of output lo
+            # Plain loops, not memset/memcpy: rows are a few dozen elements, where a libc
+            # call costs more than the copy and the compiler vectorizes these.
+            for ow in range(lo):
+                row[ow] = 0
+            if g.sw == 1:
+                for ow in range(hi - lo):
+                    row[lo + ow] = src[ow]
+            else:
+                for ow in range(hi - lo):
+                    row[lo + ow] = src[ow * g.sw]
+            for ow in range(hi, g.Wo):
+                row[ow] = 0
 
 
-def col2im(const real[:, ::1] col, Py_ssize_t n0, Py_ssize_t nb, Py_ssize_t c0, Py_ssize_t cg,
-           int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, Py_ssize_t Ho,
-           Py_ssize_t Wo, real[:, :, :, ::1] dx):
-    """The adjoint of im2col: dx[...] += every column entry that im2col copied from there.
-    Each thread owns whole (image, channel) planes, so overlapping windows never race."""
-    cdef Py_ssize_t H = dx.shape[2], W = dx.shape[3], P = Ho * Wo
-    cdef Py_ssize_t q, b, c, i, j, oh, ow, oh_lo, oh_hi, ow_lo, ow_hi
+cdef void _col2im(const Geom *g, const real *col, Py_ssize_t oh0, Py_ssize_t oh1,
+                  real *dx) noexcept nogil:
+    """The adjoint of _im2col: dx[...] += every column entry _im2col copied from there."""
+    cdef Py_ssize_t Pt = (oh1 - oh0) * g.Wo, r, c, i, j, oh, ow, ih, lo, hi
+    cdef const real *row
     cdef real *dst
+    for r in range(g.R):
+        c = r // (g.kh * g.kw)
+        i = (r // g.kw) % g.kh
+        j = r % g.kw
+        lo = _lo(g.Wo, g.sw, g.pw, j * g.dw)
+        hi = _hi(g.Wo, g.W, g.sw, g.pw, j * g.dw)
+        for oh in range(oh0, oh1):
+            ih = oh * g.sh - g.ph + i * g.dh
+            if ih < 0 or ih >= g.H:
+                continue
+            row = col + r * Pt + (oh - oh0) * g.Wo + lo
+            dst = dx + (c * g.H + ih) * g.W + lo * g.sw + j * g.dw - g.pw
+            if g.sw == 1:
+                for ow in range(hi - lo):
+                    dst[ow] += row[ow]
+            else:
+                for ow in range(hi - lo):
+                    dst[ow * g.sw] += row[ow]
+
+
+cdef void _pad(const Geom *g, const real *x, real *xp) noexcept nogil:
+    """xp (Cg, Sp): each channel of x (Cg, H, W) inside a zero border, spare tail zeroed."""
+    cdef Py_ssize_t c, h, w
+    cdef real *d
     cdef const real *src
-    _check(dx, col, n0, nb, c0, cg, kh, kw, sh, sw, dh, dw, Ho, Wo)
+    for c in range(g.Cg):
+        d = xp + c * g.Sp
+        for h in range(g.Sp):
+            d[h] = 0
+        for h in range(g.H):
+            src = x + (c * g.H + h) * g.W
+            for w in range(g.W):
+                d[(h + g.ph) * g.Wp + g.pw + w] = src[w]
+
+
+cdef void _widen(const Geom *g, const real *dy, real *dyp) noexcept nogil:
+    """dyp (Kg, Ho * Wp): dy (Kg, Ho, Wo) at full padded width, the junk columns zero, so
+    they add nothing where dx's GEMMs scatter them."""
+    cdef Py_ssize_t r, w
+    cdef real *d
+    for r in range(g.Kg * g.Ho):
+        d = dyp + r * g.Wp
+        for w in range(g.Wo):
+            d[w] = dy[r * g.Wo + w]
+        for w in range(g.Wo, g.Wp):
+            d[w] = 0
+
+
+cdef inline Py_ssize_t _tap_shift(const Geom *g, Py_ssize_t t) noexcept nogil:
+    """Offset in xp of the input under output (0, 0) for kernel tap t = i * kw + j."""
+    return t // g.kw * g.dh * g.Wp + t % g.kw * g.dw
+
+
+cdef void _forward_shift(const Geom *g, const real *x, const real *taps, real *y,
+                         real *buf) noexcept nogil:
+    """y (Kg, Ho, Wo) of one image and group; ``taps`` is W as (kh * kw, K, Cg) at the group."""
+    cdef Py_ssize_t n = g.Ho * g.Wp, t, r, w
+    cdef real *xp = buf
+    cdef real *yp = buf + g.Cg * g.Sp
+    _pad(g, x, xp)
+    for t in range(g.kh * g.kw):
+        _mm(False, False, g.Kg, n, g.Cg, taps + t * g.K * g.Cg, g.Cg, xp + _tap_shift(g, t),
+            g.Sp, 0 if t == 0 else 1, yp, n)
+    for r in range(g.Kg * g.Ho):
+        for w in range(g.Wo):
+            y[r * g.Wo + w] = yp[r * g.Wp + w]
+
+
+cdef void _input_grad_shift(const Geom *g, const real *dy, const real *taps, real *dx,
+                            real *buf) noexcept nogil:
+    """dx (Cg, H, W) of one image and group: each tap scatters W_tap^T @ dy into the padded
+    dx at its shift."""
+    cdef Py_ssize_t n = g.Ho * g.Wp, t, c, h, w
+    cdef real *dxp = buf
+    cdef real *dyp = buf + g.Cg * g.Sp
+    _widen(g, dy, dyp)
+    for t in range(g.Cg * g.Sp):
+        dxp[t] = 0
+    for t in range(g.kh * g.kw):
+        _mm(True, False, g.Cg, n, g.Kg, taps + t * g.K * g.Cg, g.Cg, dyp, n, 1,
+            dxp + _tap_shift(g, t), g.Sp)
+    for c in range(g.Cg):
+        for h in range(g.H):
+            for w in range(g.W):
+                dx[(c * g.H + h) * g.W + w] = dxp[c * g.Sp + (h + g.ph) * g.Wp + g.pw + w]
+
+
+cdef void _forward_tile(const Geom *g, const real *x, const real *w, real *y, Py_ssize_t oh0,
+                        real *col) noexcept nogil:
+    """y (Kg, P) of one image and group, output rows [oh0, oh0 + tile), from x (Cg, H, W)."""
+    cdef Py_ssize_t oh1 = min(oh0 + g.tile, g.Ho), Pt = (oh1 - oh0) * g.Wo
+    if g.pointwise:  # x is already the column matrix, rows of stride P
+        _mm(False, False, g.Kg, Pt, g.R, w, g.R, x + oh0 * g.Wo, g.P, 0, y + oh0 * g.Wo, g.P)
+    else:
+        _im2col(g, x, oh0, oh1, col)
+        _mm(False, False, g.Kg, Pt, g.R, w, g.R, col, Pt, 0, y + oh0 * g.Wo, g.P)
+
+
+cdef void _input_grad(const Geom *g, const real *dy, const real *w, real *dx,
+                      real *col) noexcept nogil:
+    """dx (Cg, H, W) of one image and group from its dy (Kg, P), tile by tile."""
+    cdef Py_ssize_t t, oh0, oh1, Pt
+    if g.pointwise:
+        _mm(True, False, g.Cg, g.P, g.Kg, w, g.R, dy, g.P, 0, dx, g.P)
+        return
+    memset(dx, 0, g.Cg * g.H * g.W * sizeof(real))
+    for t in range((g.Ho + g.tile - 1) // g.tile):
+        oh0 = t * g.tile
+        oh1 = min(oh0 + g.tile, g.Ho)
+        Pt = (oh1 - oh0) * g.Wo
+        _mm(True, False, g.R, Pt, g.Kg, w, g.R, dy + oh0 * g.Wo, g.P, 0, col, Pt)
+        _col2im(g, col, oh0, oh1, dx)
+
+
+cdef void _weight_grad_tile(const Geom *g, const real *x, const real *dy, real *dw,
+                            Py_ssize_t oh0, real *col) noexcept nogil:
+    """dw (Kg, R) += one image and group's contribution from output rows [oh0, oh0 + tile)."""
+    cdef Py_ssize_t oh1 = min(oh0 + g.tile, g.Ho), Pt = (oh1 - oh0) * g.Wo
+    if g.pointwise:
+        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, x + oh0 * g.Wo, g.P, 1, dw, g.R)
+    else:
+        _im2col(g, x, oh0, oh1, col)
+        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, col, Pt, 1, dw, g.R)
+
+
+cdef int _check_taps(const Geom *g, Py_ssize_t *ts) except -1:
+    if g.shift and (ts[0], ts[1], ts[2], ts[3]) != (g.kh, g.kw, g.K, g.Cg):
+        raise ValueError(f"conv: taps have shape {(ts[0], ts[1], ts[2], ts[3])}, expected "
+                         f"{(g.kh, g.kw, g.K, g.Cg)} (w transposed to kh, kw, K, Cg)")
+    return 0
+
+
+def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
+                   const real[:, :, :, ::1] taps, real[:, :, :, ::1] y, int sh, int sw, int ph,
+                   int pw, int dh, int dw, int groups, Py_ssize_t tile, bint shift,
+                   real[:, ::1] work):
+    """y = conv(x, w), by shifted GEMMs when ``shift``, else im2col tiles of ``tile`` output
+    rows. ``work`` has one row of scratch per thread (the thread count); ``taps`` is w as
+    (kh, kw, K, Cg), read only when ``shift``."""
+    cdef Geom g
+    _geometry(&g, &x.shape[0], &w.shape[0], &y.shape[0], sh, sw, ph, pw, dh, dw, groups,
+              tile, work.shape[0], work.shape[1], shift)
+    _check_taps(&g, &taps.shape[0])
+    cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, item, n, k
+    cdef int threads = <int>work.shape[0]
     with nogil:
-        for q in prange(nb * cg, schedule="static"):
-            b = q // cg
-            c = q % cg
-            for i in range(kh):
-                oh_lo = _lo(Ho, sh, ph, i * dh)
-                oh_hi = _hi(Ho, H, sh, ph, i * dh)
-                for j in range(kw):
-                    ow_lo = _lo(Wo, sw, pw, j * dw)
-                    ow_hi = _hi(Wo, W, sw, pw, j * dw)
-                    src = &col[(c * kh + i) * kw + j, b * P]
-                    for oh in range(oh_lo, oh_hi):
-                        dst = &dx[n0 + b, c0 + c, oh * sh - ph + i * dh, 0] + (j * dw - pw)
-                        for ow in range(ow_lo, ow_hi):
-                            dst[ow * sw] += src[oh * Wo + ow]
+        # dynamic: items are independent, so a thread that another process preempts
+        # (the machine is shared) holds up only the items it has already taken
+        for item in prange(g.N * tiles, schedule="dynamic", num_threads=threads):
+            n = item // tiles
+            for k in range(groups):
+                if g.shift:
+                    _forward_shift(&g, &x[n, k * g.Cg, 0, 0], &taps[0, 0, k * g.Kg, 0],
+                                   &y[n, k * g.Kg, 0, 0], &work[threadid(), 0])
+                else:
+                    _forward_tile(&g, &x[n, k * g.Cg, 0, 0], &w[k * g.Kg, 0, 0, 0],
+                                  &y[n, k * g.Kg, 0, 0], item % tiles * tile,
+                                  &work[threadid(), 0])
+
+
+def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] w,
+                          const real[:, :, :, ::1] taps, real[:, :, :, ::1] dx, int sh, int sw,
+                          int ph, int pw, int dh, int dw, int groups, Py_ssize_t tile,
+                          bint shift, real[:, ::1] work):
+    """dx = the adjoint of conv in x, applied to dy. A work item is one (image, group): its
+    thread owns those dx planes whole, so overlapping windows need no atomics."""
+    cdef Geom g
+    _geometry(&g, &dx.shape[0], &w.shape[0], &dy.shape[0], sh, sw, ph, pw, dh, dw, groups,
+              tile, work.shape[0], work.shape[1], shift)
+    _check_taps(&g, &taps.shape[0])
+    cdef Py_ssize_t item, n, k
+    cdef int threads = <int>work.shape[0]
+    with nogil:
+        for item in prange(g.N * groups, schedule="dynamic", num_threads=threads):
+            n = item // groups
+            k = item % groups
+            if g.shift:
+                _input_grad_shift(&g, &dy[n, k * g.Kg, 0, 0], &taps[0, 0, k * g.Kg, 0],
+                                  &dx[n, k * g.Cg, 0, 0], &work[threadid(), 0])
+            else:
+                _input_grad(&g, &dy[n, k * g.Kg, 0, 0], &w[k * g.Kg, 0, 0, 0],
+                            &dx[n, k * g.Cg, 0, 0], &work[threadid(), 0])
+
+
+def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] dy,
+                           real[:, :, :, ::1] grad_w, int sh, int sw, int ph, int pw, int dh,
+                           int dw, int groups, Py_ssize_t tile, real[:, ::1] work,
+                           real[:, ::1] partial):
+    """grad_w = the adjoint of conv in w, applied to dy, always through im2col tiles: as
+    shifted GEMMs each tap's product has a small (Kg, Cg) result and a long inner dimension,
+    which OpenBLAS runs slower than the one im2col GEMM per tile (measured).
+
+    The work items are cut into ``partial.shape[0]`` blocks of consecutive items; a block
+    sums its items in order into its own (K, R) row of ``partial``, blocks go to whichever
+    thread is free, and the rows are added in block order at the end. So the result depends
+    on the block count the caller picks, never on which thread ran what.
+    """
+    cdef Geom g
+    _geometry(&g, &x.shape[0], &grad_w.shape[0], &dy.shape[0], sh, sw, ph, pw, dh, dw, groups,
+              tile, work.shape[0], work.shape[1], False)
+    cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, items = g.N * tiles
+    cdef Py_ssize_t blocks = partial.shape[0], b, item, n, k, e
+    if not 1 <= blocks <= items or partial.shape[1] != g.K * g.R:
+        raise ValueError(f"conv: partial sums have shape {tuple(partial.shape)[:2]}, expected "
+                         f"(1 to {items}, {g.K * g.R})")
+    cdef int threads = <int>work.shape[0]
+    cdef real *out = &grad_w[0, 0, 0, 0]
+    cdef real s
+    with nogil:
+        for b in prange(blocks, schedule="dynamic", num_threads=threads):
+            memset(&partial[b, 0], 0, g.K * g.R * sizeof(real))
+            for item in range(b * items // blocks, (b + 1) * items // blocks):
+                n = item // tiles
+                for k in range(groups):
+                    _weight_grad_tile(&g, &x[n, k * g.Cg, 0, 0], &dy[n, k * g.Kg, 0, 0],
+                                      &partial[b, k * g.Kg * g.R], item % tiles * tile,
+                                      &work[threadid(), 0])
+        for e in range(g.K * g.R):
+            s = partial[0, e]
+            for b in range(1, blocks):
+                s = s + partial[b, e]
+            out[e] = s
