@@ -434,3 +434,18 @@ def test_relu_gradient_is_zero_where_blocked_even_for_nan_upstream():
     up = np.array([np.nan, 1.0, np.inf] * 30000)
     mg.relu(x).backward(mg.tensor(up))
     np.testing.assert_array_equal(x.grad.numpy()[:3], [0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_ties_and_nans_match_the_reference(rng, dtype):
+    """The branch-free fast path (windows inside the image) keeps the rules: the first
+    maximum wins a tie, and a NaN wins its window (the first NaN, as PyTorch)."""
+    x = rng.integers(0, 3, (6, 4, 8, 10)).astype(dtype)   # many ties
+    x[0, 0, 0, 1] = x[1, 2, 3, 3] = x[1, 2, 2, 2] = np.nan
+    x[2, 1, 5, 4:6] = np.nan
+    for k, s in [((2, 2), (2, 2)), ((3, 2), (1, 2)), ((2, 3), (2, 1))]:
+        out_hw = ((8 - k[0]) // s[0] + 1, (10 - k[1]) // s[1] + 1)
+        y, idx = cpu.max_pool2d(x, k, s, (0, 0), (1, 1), out_hw)
+        y_ref, idx_ref = numpy_ref.max_pool2d(x, k, s, (0, 0), (1, 1), out_hw)
+        np.testing.assert_array_equal(idx, idx_ref)
+        np.testing.assert_array_equal(y, y_ref)

@@ -6,6 +6,7 @@ loops split the work over the OpenMP threads. Smaller arrays stay with NumPy (th
 decides), where a parallel region would cost more than it saves.
 """
 from cython.parallel cimport prange
+from minigrad._kernels._simd cimport mg_relu_backward_d, mg_relu_backward_f
 from minigrad._kernels._threads cimport threads_for
 
 ctypedef fused real:
@@ -31,12 +32,20 @@ def relu(const real[::1] x, real[::1] y):
 
 def relu_backward(const real[::1] g, const real[::1] y, real[::1] dx):
     """dx = g where the output y > 0, else 0 (also where g is NaN, as in PyTorch)."""
-    cdef Py_ssize_t n = g.shape[0], i
+    cdef Py_ssize_t n = g.shape[0], b, lo, nb
+    cdef int nt = threads_for(n)
     _check("relu_backward", g, y)
     _check("relu_backward", g, dx)
+    if n == 0:
+        return
+    nb = 4 * nt   # a few contiguous blocks per thread, each one vectorized loop
     with nogil:
-        for i in prange(n, schedule="static", num_threads=threads_for(n)):
-            dx[i] = g[i] if y[i] > 0 else 0
+        for b in prange(nb, schedule="static", num_threads=nt):
+            lo = b * n // nb
+            if real is float:
+                mg_relu_backward_f(&g[lo], &y[lo], &dx[lo], (b + 1) * n // nb - lo)
+            else:
+                mg_relu_backward_d(&g[lo], &y[lo], &dx[lo], (b + 1) * n // nb - lo)
 
 
 def add_inplace(real[::1] a, const real[::1] b):

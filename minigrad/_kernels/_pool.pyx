@@ -9,6 +9,7 @@ Python and one pair of loops serves both.
 """
 from cython.parallel cimport prange
 from libc.math cimport INFINITY
+from minigrad._kernels._simd cimport mg_max_pool_row_d, mg_max_pool_row_f
 from minigrad._kernels._threads cimport threads_for
 
 ctypedef fused real:
@@ -30,7 +31,8 @@ def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, in
     if kh < 1 or kw < 1 or sh < 1 or sw < 1 or dh < 1 or dw < 1:
         raise ValueError("max_pool: kernel size, stride and dilation must be positive")
     # Windows that never leave the image (no padding or dilation, no ceil_mode overhang,
-    # e.g. MaxPool2d(2)) skip the bounds tests; the comparison rule is the same.
+    # e.g. MaxPool2d(2)) skip the bounds tests and run branch-free along each output row
+    # (_simd.h); the comparison rule is the same.
     inside = (ph == 0 and pw == 0 and dh == 1 and dw == 1
               and (Ho - 1) * sh + kh <= H and (Wo - 1) * sw + kw <= W)
     if inside:
@@ -38,18 +40,12 @@ def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, in
             for p in prange(B, schedule="static", num_threads=threads_for(B * H * W)):
                 plane = &x[p, 0, 0]
                 for oh in range(Ho):
-                    for ow in range(Wo):
-                        start = oh * sh * W + ow * sw
-                        best = plane[start]
-                        best_at = start
-                        for i in range(kh):
-                            for j in range(kw):
-                                v = plane[start + i * W + j]
-                                if v > best or (v != v and best == best):
-                                    best = v
-                                    best_at = start + i * W + j
-                        out[p, oh, ow] = best
-                        index[p, oh, ow] = best_at
+                    if real is float:
+                        mg_max_pool_row_f(plane, W, oh * sh * W, kh, kw, sw, Wo,
+                                          &out[p, oh, 0], &index[p, oh, 0])
+                    else:
+                        mg_max_pool_row_d(plane, W, oh * sh * W, kh, kw, sw, Wo,
+                                          &out[p, oh, 0], &index[p, oh, 0])
         return
     with nogil:
         for p in prange(B, schedule="static", num_threads=threads_for(B * H * W)):
