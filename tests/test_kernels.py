@@ -439,7 +439,7 @@ def test_relu_gradient_is_zero_where_blocked_even_for_nan_upstream():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_max_pool_ties_and_nans_match_the_reference(rng, dtype):
     """The branch-free fast path (windows inside the image) keeps the rules: the first
-    maximum wins a tie, and a NaN wins its window (the first NaN, as PyTorch)."""
+    maximum wins a tie, and a NaN wins its window (the last NaN, as PyTorch's CPU kernel)."""
     x = rng.integers(0, 3, (6, 4, 8, 10)).astype(dtype)   # many ties
     x[0, 0, 0, 1] = x[1, 2, 3, 3] = x[1, 2, 2, 2] = np.nan
     x[2, 1, 5, 4:6] = np.nan

@@ -333,3 +333,15 @@ def test_cross_entropy_with_every_target_ignored_matches_torch(reduction):
     lm.sum().backward()
     lt.sum().backward()
     np.testing.assert_array_equal(xm.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_max_pool_nan_and_tie_indices_match_torch(padding):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (2, 3, 6, 8)).astype(np.float32)
+    x[0, 0, 0, 0:2] = np.nan
+    x[1, 2, 3, 3] = x[1, 2, 2, 2] = np.nan
+    ym, im = F.max_pool2d(mg.tensor(x), 2, padding=padding, return_indices=True)
+    yt, it = TF.max_pool2d(torch.tensor(x), 2, padding=padding, return_indices=True)
+    np.testing.assert_array_equal(im.numpy(), it.numpy())
+    np.testing.assert_array_equal(ym.numpy(), yt.numpy())

@@ -63,12 +63,10 @@ def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, in
                             if iw < 0 or iw >= W:
                                 continue
                             v = plane[ih * W + iw]
-                            # NaN wins, as in PyTorch; the first maximum wins ties
+                            # the last NaN wins, as in PyTorch; else the first maximum
                             if v > best or v != v or best_at < 0:
                                 best = v
                                 best_at = ih * W + iw
-                                if v != v:
-                                    break
                     out[p, oh, ow] = best
                     index[p, oh, ow] = best_at
 

@@ -38,7 +38,7 @@ static inline void mg_relu_backward_##S(const T *g, const T *y, T *dx, ptrdiff_t
     for (ptrdiff_t i = 0; i < n; i++) { T gi = g[i]; dx[i] = y[i] > 0 ? gi : (T)0; }     \
 }                                                                                          \
 /* One output row of max pooling whose windows lie inside the image: the maximum of each  \
-   kh x kw window (NaN wins, the first maximum wins ties) and its flat index. Branch-free: \
+   kh x kw window (the last NaN wins, else the first maximum) and its flat index. Branch-free: \
    which element wins is random, and mispredicted branches made this 3x slower. The       \
    maximum is `v > best ? v : best` (one maxss), the index an integer select over the      \
    window walked backwards so the first match stays; NaN windows (rare) are searched.     */ \
@@ -56,12 +56,18 @@ static inline void mg_max_pool_row_##S(const T *plane, ptrdiff_t W, ptrdiff_t ro
                 nan |= (v != v);                                                           \
             }                                                                              \
         long long at = start;                                                              \
-        for (int i = kh - 1; i >= 0; i--)                                                  \
-            for (int j = kw - 1; j >= 0; j--) {                                            \
-                ptrdiff_t pos = start + i * W + j;                                         \
-                T v = plane[pos];                                                          \
-                at = (nan ? (v != v) : (v == best)) ? (long long)pos : at;                 \
-            }                                                                              \
+        if (nan) {  /* the last NaN, as PyTorch's CPU kernel takes it */                   \
+            for (int i = 0; i < kh; i++)                                                   \
+                for (int j = 0; j < kw; j++)                                               \
+                    if (plane[start + i * W + j] != plane[start + i * W + j])              \
+                        at = start + i * W + j;                                            \
+        } else {                                                                           \
+            for (int i = kh - 1; i >= 0; i--)                                              \
+                for (int j = kw - 1; j >= 0; j--) {                                        \
+                    ptrdiff_t pos = start + i * W + j;                                     \
+                    at = (plane[pos] == best) ? (long long)pos : at;                       \
+                }                                                                          \
+        }                                                                                  \
         out[ow] = nan ? plane[at] : best;                                                  \
         index[ow] = at;                                                                    \
     }                                                                                      \

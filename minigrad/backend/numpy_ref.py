@@ -194,7 +194,10 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
                      if 0 <= ih < H and 0 <= iw < W]
             idx = np.array([ih * W + iw for ih, iw in cells])
             vals = flat[..., idx]
-            pick = vals.argmax(-1)
+            # the first maximum, or the last NaN (PyTorch's CPU rule)
+            nans = np.isnan(vals)
+            last_nan = len(cells) - 1 - nans[..., ::-1].argmax(-1)
+            pick = np.where(nans.any(-1), last_nan, np.where(nans, -np.inf, vals).argmax(-1))
             index[..., oh, ow] = idx[pick]
             out[..., oh, ow] = np.take_along_axis(vals, pick[..., None], -1)[..., 0]
     return out, index
