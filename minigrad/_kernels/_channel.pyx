@@ -237,8 +237,8 @@ cdef int _affine_backward(const real *g, const real *x, const real *scale, const
                             k = min(<Py_ssize_t>PIECE, S - s)
                             _piece_grad_sums(g + off + s, (x + off + s) if x != NULL else NULL,
                                              k, m, &p1[b], &p2[b])
-                for c in range(C):
-                    _finish(p1, p2, c, chunks, sum_g, sum_gx, x != NULL)
+                for c in range(C):   # slots c * chunks + j
+                    _finish(p1, p2, c, c * chunks, 1, chunks, sum_g, sum_gx, x != NULL)
             else:
                 for b in prange(nb, schedule="static", num_threads=nt):
                     r0 = b * chunks
@@ -250,32 +250,22 @@ cdef int _affine_backward(const real *g, const real *x, const real *scale, const
                                 p2[b * C + c] += g[r * C + c] * (x[r * C + c] - center[c])
                             if dx != NULL:
                                 dx[r * C + c] = g[r * C + c] * scale[c]
-                for c in range(C):
-                    _finish_rows(p1, p2, c, C, nb, sum_g, sum_gx, x != NULL)
+                for c in range(C):   # slots b * C + c
+                    _finish(p1, p2, c, c, C, nb, sum_g, sum_gx, x != NULL)
     finally:
         free(p1); free(p2)
     return 0
 
 
-cdef inline void _finish(const double *p1, const double *p2, Py_ssize_t c, Py_ssize_t chunks,
-                         real *sum_g, real *sum_gx, bint with_x) noexcept nogil:
+cdef inline void _finish(const double *p1, const double *p2, Py_ssize_t c, Py_ssize_t first,
+                         Py_ssize_t step, Py_ssize_t count, real *sum_g, real *sum_gx,
+                         bint with_x) noexcept nogil:
+    """Channel c's totals: its ``count`` partial sums at slots first, first + step, ..."""
     cdef double t1 = 0, t2 = 0
-    cdef Py_ssize_t j
-    for j in range(chunks):
-        t1 += p1[c * chunks + j]
-        t2 += p2[c * chunks + j]
-    sum_g[c] = <real>t1
-    if with_x:
-        sum_gx[c] = <real>t2
-
-
-cdef inline void _finish_rows(const double *p1, const double *p2, Py_ssize_t c, Py_ssize_t C,
-                              Py_ssize_t nb, real *sum_g, real *sum_gx, bint with_x) noexcept nogil:
-    cdef double t1 = 0, t2 = 0
-    cdef Py_ssize_t b
-    for b in range(nb):
-        t1 += p1[b * C + c]
-        t2 += p2[b * C + c]
+    cdef Py_ssize_t k
+    for k in range(count):
+        t1 += p1[first + k * step]
+        t2 += p2[first + k * step]
     sum_g[c] = <real>t1
     if with_x:
         sum_gx[c] = <real>t2
