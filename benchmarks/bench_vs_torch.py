@@ -453,8 +453,7 @@ def compare(name, a, b, args):
     ``args.max_foreign`` cores busy is set aside and tried again after waiting (at most 3 s)
     for the machine to settle. Tries stop at ``args.pairs`` clean pairs, 2 * ``args.pairs``
     tries, or twice the case's undisturbed duration. The clean pairs are used if there are
-    at least half as many as asked for (and 3); otherwise every pair tried is used and the
-    case is marked noisy."""
+    at least 3; otherwise every pair tried is used and the case is marked noisy."""
     workers = [w for w in (a, b) if w is not None]
     warm_call_s = {w.kind: w.ask(cmd="build", case=name, warmup_s=args.warmup)["call_s"]
                    for w in workers}
@@ -471,7 +470,7 @@ def compare(name, a, b, args):
             clean.append(pair)
     for w in workers:
         w.ask(cmd="drop", case=name)
-    used = clean if len(clean) >= max(3, (args.pairs + 1) // 2) else tried
+    used = clean if len(clean) >= 3 else tried
     times = {w.kind: [p[w.kind][0] for p in used] for w in workers}
     result = {"case": name, "a": a.kind, "b": b.kind if b else None,
               "warm_call_s": warm_call_s, "pairs_clean": len(clean),
@@ -501,26 +500,31 @@ def verdict(value, target):
     return f"<= {target:g} ({'met' if value <= target else 'missed'})"
 
 
-def ratio_cell(r):
-    noisy = " *" if r["noisy"] else ""
-    return f"{r['ratio']:.2f} [{r['ratio_q1']:.2f}-{r['ratio_q3']:.2f}]{noisy}"
+def pairs_note(r, pairs):
+    if r["noisy"]:
+        return f" (all {r['pairs_tried']} tried) *"
+    return f" (n={r['pairs_clean']})" if r["pairs_clean"] < pairs else ""
 
 
-def table_rows(results, memory):
+def ratio_cell(r, pairs):
+    return f"{r['ratio']:.2f} [{r['ratio_q1']:.2f}-{r['ratio_q3']:.2f}]{pairs_note(r, pairs)}"
+
+
+def table_rows(results, memory, pairs):
     rows = []
     for r in results:
         label, target = CASES[r["case"]][0], CASES[r["case"]][3]
         if "ratio" in r:
-            rows.append([label, f"{r['a_ms']:.2f}", f"{r['b_ms']:.2f}", ratio_cell(r),
+            rows.append([label, f"{r['a_ms']:.2f}", f"{r['b_ms']:.2f}", ratio_cell(r, pairs),
                          verdict(r["ratio"], target)])
         else:
-            rows.append([label, f"{r['a_ms']:.2f}", "-", "-" + " *" * r["noisy"],
+            rows.append([label, f"{r['a_ms']:.2f}" + pairs_note(r, pairs), "-", "-",
                          f"<= {target:g}"])
         if r["case"] in EPOCH_ROWS:
             label, steps = EPOCH_ROWS[r["case"]]
             epoch_b = f"{r['b_ms'] * steps / 1e3:.1f}" if "ratio" in r else "-"
             rows.append([label, f"{r['a_ms'] * steps / 1e3:.1f}", epoch_b,
-                         ratio_cell(r) if "ratio" in r else "-",
+                         ratio_cell(r, pairs) if "ratio" in r else "-",
                          verdict(r["ratio"], EPOCH_TARGET) if "ratio" in r
                          else f"<= {EPOCH_TARGET:g}"])
     if memory:
@@ -627,12 +631,12 @@ def main():
     sys.path.insert(0, HERE)
     from _timing import print_table
     print_table(["case", "minigrad ms", "torch ms", "ratio (median of pairs)", "target"],
-                table_rows(results, memory))
+                table_rows(results, memory, args.pairs))
     print("\nclean pairs / pairs tried: " + ", ".join(
         f"{r['case']} {r['pairs_clean']}/{r['pairs_tried']}" for r in results))
     if any(r["noisy"] for r in results):
-        print(f"* fewer than {max(3, (args.pairs + 1) // 2)} clean pairs: these rows use "
-              f"every pair tried, disturbed ones included")
+        print("* fewer than 3 clean pairs: the row uses every pair tried, disturbed ones "
+              "included; (n=K): only K clean pairs")
     if memory:
         print(f"memory: one full-size buffer = 64*64*32*32*4 B = {BUF_MB:.1f} MB; peak extra "
               f"over input, weights and upstream gradient (the input gradient it leaves "
