@@ -22,8 +22,9 @@ The machine may be shared. Two OpenMP threads on two cores slow down many times 
 another process takes a core (each barrier waits out a descheduled thread), so a pair
 during which other processes kept more than --max-foreign cores busy (machine-wide busy
 CPU from /proc/stat, steal included, minus the worker's own CPU time) is retried after a
-short wait for quiet, up to twice the pairs asked for. The output says how many pairs were
-clean per case; load averages at start and end are in the header.
+short wait for quiet, up to twice the pairs asked for and twice the case's undisturbed
+time. The output says how many pairs were clean per case; load averages at start and end
+are in the header.
 
 Training steps (zero_grad, forward, cross-entropy, backward, SGD step) cycle through 8
 pre-made random batches; no data loading is timed. minigrad runs its defaults throughout,
@@ -38,7 +39,9 @@ library in a fresh process. minigrad: tracemalloc (NumPy reports its buffers to 
 its profiler (profile_memory=True) lists every allocation and free of its CPU allocator;
 the peak of their running sum is the number. Both: the peak-RSS (ru_maxrss) rise over the
 current RSS before the call, after a tiny warm-up that loads the kernels without raising the
-high-water mark; a coarser cross-check that sees every allocation, in either library.
+high-water mark; the same method for both libraries and blind to no allocator, but it counts
+only pages actually written (a buffer allocated and freed untouched is missed) and memory
+freed earlier and reused from the heap does not raise it, so it reads lower.
 """
 import argparse
 import ast
