@@ -250,15 +250,6 @@ def _array(t):
     return t.data if isinstance(t, Tensor) else t
 
 
-def _affine_terms(invstd, mean, center, weight, bias):
-    """scale and shift of y = (x - center) * scale + shift = (x - mean) * invstd * weight + bias,
-    for a ``center`` equal to ``mean`` in value but constant (so the mean's gradient flows
-    through ``shift``)."""
-    scale = invstd if weight is None else invstd * weight
-    shift = (mean - center) * -scale
-    return scale, (shift if bias is None else shift + bias)
-
-
 def _check_dtypes(op, input, **tensors):
     for name, t in tensors.items():
         if t is not None and t.data.dtype != input.data.dtype:
@@ -279,9 +270,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
     mu_B, sigma_B^2 = the batch's per-channel mean and biased variance (in training; the
     running statistics in eval), x_hat = (x - mu_B) / sqrt(sigma_B^2 + eps), y = gamma x_hat
-    + beta. The last two steps are one per-channel affine map of x, applied in one pass:
-    y = (x - c) * scale + shift with scale = gamma / sqrt(sigma_B^2 + eps) and shift =
-    beta - (mu_B - c) * scale, where c is a constant copy of mu_B. In training the running
+    + beta. Normalize, scale and shift are one per-channel affine map of x, applied in one
+    pass: y = (x - mu_B) * (gamma / sqrt(sigma_B^2 + eps)) + beta. In training the running
     statistics move toward the batch's mean and *unbiased* variance. Gradients come from
     the engine through every step.
     """
@@ -304,9 +294,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError("batch_norm: running_mean and running_var are needed when not "
                              "training")
         mean, var = running_mean, running_var
-    invstd = ops.rsqrt(var + eps)                                    # 1 / sqrt(sigma^2 + eps)
-    scale, shift = _affine_terms(invstd, mean, mean.data, weight, bias)
-    return ops.channel_affine(input, scale, shift, center=mean.data)  # gamma x_hat + beta
+    scale = ops.rsqrt(var + eps)                                     # 1 / sqrt(sigma^2 + eps)
+    if weight is not None:
+        scale = scale * weight
+    return ops.channel_affine(input, scale, bias, center=mean)      # gamma x_hat + beta
 
 
 def _grouped(input, groups):
@@ -331,10 +322,10 @@ def _per_sample_norm(input, groups, weight, bias, eps):
         return None if p is None else ops.reshape(ops.expand(ops.reshape(p, (1, C)), (N, C)),
                                                   (N * C,))
 
-    center = xp_of(mean.data).repeat(mean.data, rep)
-    scale, shift = _affine_terms(per_channel(ops.rsqrt(var + eps)), per_channel(mean), center,
-                                 tiled(weight), tiled(bias))
-    out = ops.channel_affine(_grouped(input, C), scale, shift, center=center)
+    scale = per_channel(ops.rsqrt(var + eps))
+    if weight is not None:
+        scale = scale * tiled(weight)
+    out = ops.channel_affine(_grouped(input, C), scale, tiled(bias), center=per_channel(mean))
     return ops.reshape(out, input.shape), count, mean, var
 
 
@@ -348,15 +339,13 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     D = math.prod(normalized_shape)
     rows = ops.reshape(input, (1, -1, D))                            # one 'channel' per row
     _, mean, var = norm_stats(rows)
-    invstd = ops.rsqrt(var + eps)
-    scale, shift = _affine_terms(invstd, mean, mean.data, None, None)
-    out = ops.channel_affine(rows, scale, shift, center=mean.data)  # x_hat, row by row
+    out = ops.channel_affine(rows, ops.rsqrt(var + eps), center=mean)  # x_hat, row by row
     if weight is None and bias is None:
         return ops.reshape(out, input.shape)
     # then gamma and beta along the normalized axes: the channels of the (rows, D) view
-    xp, dt = xp_of(input.data), input.data.dtype
-    w = constant(xp.ones(D, dtype=dt)) if weight is None else ops.reshape(weight, (D,))
-    b = constant(xp.zeros(D, dtype=dt)) if bias is None else ops.reshape(bias, (D,))
+    w = constant(xp_of(input.data).ones(D, dtype=input.data.dtype)) if weight is None \
+        else ops.reshape(weight, (D,))
+    b = None if bias is None else ops.reshape(bias, (D,))
     return ops.reshape(ops.channel_affine(ops.reshape(out, (-1, D)), w, b), input.shape)
 
 

@@ -107,6 +107,5 @@ register("channel_moments var only", lambda x: ops.channel_moments(x)[1] * 1.0, 
 register("channel_affine", lambda x, s, b: ops.channel_affine(x, s, b), (4, 3, 2, 2), (3,), (3,))
 register("channel_affine", lambda x, s, b: ops.channel_affine(x, s, b), (5, 3), (3,), (3,),
          noncontig=True)
-register("channel_affine centred",
-         lambda x, s, b: ops.channel_affine(x, s, b, center=np.array([0.5, -1.0, 2.0])),
-         (2, 3, 4), (3,), (3,))
+register("channel_affine centred", lambda x, s, b, c: ops.channel_affine(x, s, b, center=c),
+         (2, 3, 4), (3,), (3,), (3,))

@@ -2,14 +2,12 @@
 
 ``channel_moments(x)`` gives the per-channel mean and biased variance over every axis but
 1, and ``channel_affine(x, scale, shift, center)`` maps each channel c to
-``(x - center[c]) * scale[c] + shift[c]``. BatchNorm is "moments, then a per-channel
-affine map" (with tiny per-channel ops in between), and GroupNorm, InstanceNorm and
-LayerNorm are the same two primitives on a reshaped view. Each is one pass over memory
-forward and one backward, on the backend's kernels.
-
-``center`` is a constant (no gradient flows into it): centring on a copy of the batch mean
-keeps float32 accurate when |mean| >> std, since the kernel then never forms the large
-x * scale and shift that would cancel.
+``(x - center[c]) * scale[c] + shift[c]``. BatchNorm is "moments, then this affine map"
+with center = the mean, scale = gamma / sqrt(var + eps) and shift = beta (tiny per-channel
+ops in between); GroupNorm, InstanceNorm and LayerNorm are the same two primitives on a
+reshaped view. Each is one pass over memory forward and one backward, on the backend's
+kernels. Subtracting the centre inside the pass (rather than folding it into the shift)
+also keeps float32 exact-to-rounding when |mean| >> std.
 
 In a plain backward the rules call the kernels on arrays; when the backward is itself
 recorded (``create_graph=True``) they are written in differentiable ops instead, so
@@ -19,7 +17,7 @@ from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import constant
-from minigrad.ops.elementwise import mul, sub
+from minigrad.ops.elementwise import mul, neg, sub
 from minigrad.ops.reduce import sum
 from minigrad.ops.shape import reshape
 from minigrad.tensor import Tensor
@@ -53,35 +51,36 @@ class ChannelMoments(Primitive):
         # recorded: (x - mean) with mean as a tensor of this graph, for exact 2nd derivatives
         a = constant(zeros) if g_var is None else mul(g_var, 2.0 / n)
         b = constant(zeros) if g_mean is None else mul(g_mean, 1.0 / n)
-        return channel_affine(x, a, sub(b, mul(a, ctx.output_tensor(0))))
+        return channel_affine(x, a, b, center=ctx.output_tensor(0))
 
 
 class ChannelAffine(Primitive):
     """y = (x - center[c]) * scale[c] + shift[c]. Backward in one pass: dx = g * scale[c],
-    d scale = sum(g * (x - center)), d shift = sum(g) per channel."""
+    d scale = sum(g * (x - center)), d shift = sum(g), d center = -scale * sum(g)."""
     op_name = "channel_affine"
     save_inputs = True
 
     @staticmethod
-    def forward(ctx, x, scale, shift, center=None):
-        ctx.center = center
+    def forward(ctx, x, scale, shift, center):
         return backend.of(x).channel_affine(x, scale, shift, center)
 
     @staticmethod
     def backward(ctx, g):
-        x, scale, shift = ctx.inputs
-        want_x, want_scale, want_shift = (e is not None for e in ctx.next)
+        x, scale, shift, center = ctx.inputs
+        want_x, want_scale, want_shift, want_center = (e is not None for e in ctx.next)
         if not _grad_state.enabled:
             dx, sum_g, sum_gx = backend.of(x.data).channel_affine_backward(
-                g.data, x.data, scale.data, ctx.center, want_x)
+                g.data, x.data, scale.data, center.data, want_x)
             return (Tensor._make(dx) if want_x else None,
                     Tensor._make(sum_gx) if want_scale else None,
-                    Tensor._make(sum_g) if want_shift else None)
+                    Tensor._make(sum_g) if want_shift else None,
+                    Tensor._make(-scale.data * sum_g) if want_center else None)
         dims, view = _channel_dims(x.ndim), (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        centered = x if ctx.center is None else sub(x, constant(ctx.center.reshape(view)))
+        sum_g = sum(g, dims)
         return (mul(g, reshape(scale, view)) if want_x else None,
-                sum(mul(g, centered), dims) if want_scale else None,
-                sum(g, dims) if want_shift else None)
+                sum(mul(g, sub(x, reshape(center, view))), dims) if want_scale else None,
+                sum_g if want_shift else None,
+                neg(mul(scale, sum_g)) if want_center else None)
 
 
 def _check_channels(op, x):
@@ -98,18 +97,21 @@ def channel_moments(x):
     return ChannelMoments.apply(x)
 
 
-def channel_affine(x, scale, shift, center=None):
-    """``(x - center[c]) * scale[c] + shift[c]`` over channel axis 1; ``scale`` and ``shift``
-    are (C,) tensors, ``center`` an optional constant (C,) array (no gradient)."""
+def channel_affine(x, scale, shift=None, center=None):
+    """``(x - center[c]) * scale[c] + shift[c]`` over channel axis 1; ``scale``, ``shift``
+    and ``center`` are (C,) tensors of x's dtype (``shift`` and ``center`` default to 0)."""
     _check_channels("channel_affine", x)
     C = x.shape[1]
-    for name, v in (("scale", scale), ("shift", shift)):
+    zeros = None
+    if shift is None or center is None:
+        zeros = constant(backend.of(x.data).xp.zeros(C, dtype=x.data.dtype))
+    shift = zeros if shift is None else shift
+    center = zeros if center is None else center
+    for name, v in (("scale", scale), ("shift", shift), ("center", center)):
         if v.shape != (C,):
             raise ValueError(f"channel_affine: {name} must have shape ({C},) for an input of "
                              f"shape {x.shape}, got {v.shape}")
         if v.data.dtype != x.data.dtype:
             raise TypeError(f"channel_affine: {name} is {v.dtype!r} but the input is "
                             f"{x.dtype!r}")
-    if center is not None and getattr(center, "shape", None) != (C,):
-        raise ValueError(f"channel_affine: center must be an array of shape ({C},)")
-    return ChannelAffine.apply(x, scale, shift, center=center)
+    return ChannelAffine.apply(x, scale, shift, center)

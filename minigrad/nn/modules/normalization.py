@@ -138,9 +138,10 @@ class _BatchRenorm(_BatchNorm):
             r, d = (ops.as_tensor(v.astype(x.data.dtype)) for v in (r, d))
         F.update_running_stats(self.running_mean, self.running_var, mean, var, n, factor)
         # gamma ((x - mu_B) * r / sigma_B + d) + beta as one per-channel affine map
-        scale, shift = F._affine_terms(invstd * r, mean, mean.data, self.weight, self.bias)
-        shift = shift + (d if self.weight is None else d * self.weight)
-        return ops.channel_affine(x, scale, shift, center=mean.data)
+        scale, shift = invstd * r, d
+        if self.weight is not None:
+            scale, shift = scale * self.weight, shift * self.weight + self.bias
+        return ops.channel_affine(x, scale, shift, center=mean)
 
     def extra_repr(self):
         return super().extra_repr() + f", rmax={self.rmax}, dmax={self.dmax}"
