@@ -385,3 +385,23 @@ def test_in_place_accumulation_leaves_other_leaves_grads_alone():
     np.testing.assert_array_equal(p.grad.numpy(), np.full(3, 6.0))
     np.testing.assert_array_equal(q.grad.numpy(), np.full(3, 6.0))
     assert p.grad.data is not q.grad.data or np.shares_memory(p.grad.data, q.grad.data) is False
+
+
+def test_leaf_grad_accumulates_in_place_like_torch():
+    """A second backward adds into the existing .grad tensor (a reference to it sees the
+    sum, as in PyTorch), and a gradient array shared with anything else is never mutated."""
+    w = mg.tensor(np.ones(3), requires_grad=True)
+    (w * 2).sum().backward()
+    held = w.grad
+    (w * 3).sum().backward()
+    np.testing.assert_array_equal(held.numpy(), np.full(3, 5.0))
+    assert w.grad is held
+
+    a = mg.tensor(np.ones(3), requires_grad=True)
+    b = mg.tensor(np.ones(3), requires_grad=True)
+    shared = np.zeros(3)
+    a.grad = mg.tensor(shared)
+    b.grad = mg.tensor(shared)          # the same array twice: must not be added into
+    (a + b).sum().backward()
+    np.testing.assert_array_equal(shared, np.zeros(3))
+    np.testing.assert_array_equal(a.grad.numpy(), np.ones(3))

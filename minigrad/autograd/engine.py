@@ -179,6 +179,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 grads = node.op.backward(node, *g)
             if type(grads) is not tuple:
                 grads = (grads,)
+            # let go of the node's own gradient (and what it saved) before passing results
+            # on: views of it (reshape's) are then the only holders of its memory, which the
+            # receivers may take and add into in place
+            g = None
             if not retain_graph:
                 node.release()
             for edge, gi, shape, dtype in zip(node.next, grads, node.shapes, node.dtypes):
@@ -211,6 +215,10 @@ def _accumulate_leaf(leaf, g, create_graph, callers):
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
         leaf.grad = Tensor._make(g.data.copy() if id(g.data) in callers else _owned(g.data))
+    elif _unshared(leaf.grad.data, 3) and leaf.grad.data.flags.writeable \
+            and leaf.grad.data.shape == g.data.shape and leaf.grad.data.dtype == g.data.dtype:
+        # in place, as PyTorch accumulates .grad (a reference to the .grad tensor sees it)
+        backend.of(g.data).add_inplace(leaf.grad.data, g.data)
     else:
         leaf.grad = Tensor._make(leaf.grad.data + g.data)
 
