@@ -189,6 +189,15 @@ def channel_affine(x, scale, shift, center=None, out=None):
                          f"{x.shape}, got {out.dtype} {out.shape}")
     else:
         y = out.reshape(x3.shape)
+    if x.size < _PARALLEL_SIZE:  # one thread either way: NumPy's loops cost less to call
+        scale, shift, center = (v.reshape(1, -1, 1) for v in vecs)
+        r = x3 - center
+        r *= scale
+        r += shift
+        if out is None:
+            return r.reshape(x.shape)
+        y += r
+        return out
     _channel.channel_affine(x3, *vecs, y, out is not None)
     return y.reshape(x.shape)
 
@@ -202,6 +211,10 @@ def channel_affine_backward(g, x, scale, center=None, want_dx=True):
                          f"({x.dtype} {x.shape})")
     x3, g3 = _as_channels(x, op), _as_channels(g, op)
     scale, center = _per_channel(scale, x, op, "scale"), _per_channel(center, x, op, "center")
+    if x.size < _PARALLEL_SIZE:  # as in channel_affine (NumPy sums pairwise: accurate)
+        dx = g3 * scale.reshape(1, -1, 1) if want_dx else None
+        return ((dx.reshape(x.shape) if want_dx else None), g3.sum((0, 2)),
+                ((x3 - center.reshape(1, -1, 1)) * g3).sum((0, 2)))
     sum_g = np.empty(x.shape[1], dtype=x.dtype)
     sum_gx = np.empty(x.shape[1], dtype=x.dtype)
     dx = np.empty(x3.shape, dtype=x.dtype) if want_dx else g3
