@@ -27,11 +27,10 @@ time. The output says how many pairs were clean per case; load averages at start
 are in the header.
 
 Training steps (zero_grad, forward, cross-entropy, backward, SGD step) cycle through 8
-pre-made random batches; no data loading is timed. minigrad runs its defaults throughout,
-so BatchNorm takes the composite path (no fused=True). Epoch rows are derived: BN-MLP step
+pre-made random batches; no data loading is timed. minigrad runs its defaults throughout
+(BatchNorm is always the composite F.batch_norm). Epoch rows are derived: BN-MLP step
 x 60000/60 (bn_mnist.py, whose BN net only: the script also trains a plain net) and CNN
-step x 60000/64 (cnn_mnist.py, which itself trains with the fused BN kernel by default),
-with the same pair ratios.
+step x 60000/64 (cnn_mnist.py), with the same pair ratios.
 
 Memory: the peak extra memory of one BatchNorm2d(64) forward + backward on 64x64x32x32 with
 input, weights and upstream gradient already allocated (and earlier gradients cleared), each

@@ -449,3 +449,14 @@ def test_max_pool_ties_and_nans_match_the_reference(rng, dtype):
         y_ref, idx_ref = numpy_ref.max_pool2d(x, k, s, (0, 0), (1, 1), out_hw)
         np.testing.assert_array_equal(idx, idx_ref)
         np.testing.assert_array_equal(y, y_ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_per_channel_add_matches_numpy(rng, threads, dtype):
+    """A bias of shape (1, C, 1, 1) added to a large activation runs the threaded channel
+    kernel; any other broadcast stays NumPy's; the result is the same either way."""
+    a = _rand(rng, (16, 9, 30, 31), dtype)
+    for b in (_rand(rng, (1, 9, 1, 1), dtype), _rand(rng, (9, 1, 1), dtype),
+              _rand(rng, (1, 1, 30, 31), dtype), _rand(rng, (16, 9, 30, 31), dtype)):
+        np.testing.assert_array_equal(cpu.add(a, b), a + b)
+        np.testing.assert_array_equal(cpu.add(b, a), b + a)

@@ -28,6 +28,7 @@ CONTRACT = {
     # -- elementwise, threaded where it pays
     "relu": "relu(x): max(x, 0), NaN stays NaN",
     "relu_backward": "relu_backward(g, y): g where the ReLU output y > 0, else 0",
+    "add": "add(a, b): a + b with NumPy's broadcasting (threaded for a per-channel b)",
     "add_inplace": "add_inplace(a, b): a += b for equal shapes; returns a",
     # -- per-channel primitives (BatchNorm and friends)
     "channel_moments": "channel_moments(x): per-channel (mean, biased variance), each (C,), "

@@ -126,6 +126,25 @@ def relu_backward(g, y):
     return np.where(y > 0, g, g.dtype.type(0))
 
 
+def _per_channel_operand(a, b):
+    """``b``'s C values when ``b`` broadcasts along ``a``'s channel axis only (a conv or
+    BatchNorm bias, shape (1, C, 1, ...)) and ``a`` is big enough for the threaded kernels."""
+    if (a.ndim >= 2 and b.ndim == a.ndim and b.size == a.shape[1] and b.shape[1] == a.shape[1]
+            and b.dtype == a.dtype and a.dtype in _FLOATS and a.size >= _PARALLEL_SIZE):
+        return b.reshape(-1)
+    return None
+
+
+def add(a, b):
+    """``a + b`` with NumPy's broadcasting; a per-channel ``b`` added to an activation-sized
+    ``a`` (or the other way round) is one threaded channel-affine pass."""
+    for big, small in ((a, b), (b, a)):
+        v = _per_channel_operand(big, small)
+        if v is not None:
+            return channel_affine(big, np.ones_like(v), v)
+    return a + b
+
+
 def add_inplace(a, b):
     """``a += b`` for arrays of one shape; ``a`` must be writable."""
     if _threadable(a, b):
