@@ -405,3 +405,17 @@ def test_leaf_grad_accumulates_in_place_like_torch():
     (a + b).sum().backward()
     np.testing.assert_array_equal(shared, np.zeros(3))
     np.testing.assert_array_equal(a.grad.numpy(), np.ones(3))
+
+
+def test_exclusive_pending_gradients_are_added_in_place(monkeypatch):
+    """The fast path must actually run: fresh gradients arriving at one node are added into
+    the first one's array (a refcount threshold off by one once silently disabled it)."""
+    from minigrad.backend import cpu
+    added = []
+    real = cpu.add_inplace
+    monkeypatch.setattr(cpu, "add_inplace", lambda a, b: added.append(a.shape) or real(a, b))
+    a = mg.tensor(np.ones(3), requires_grad=True)
+    h = a * 1.0
+    ((h * 3) + (h * 2) + (h * 4)).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.full(3, 9.0))
+    assert added == [(3,), (3,)]

@@ -215,7 +215,7 @@ def _accumulate_leaf(leaf, g, create_graph, callers):
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
         leaf.grad = Tensor._make(g.data.copy() if id(g.data) in callers else _owned(g.data))
-    elif _unshared(leaf.grad.data, 3) and leaf.grad.data.flags.writeable \
+    elif _unshared(leaf.grad.data, 1) and leaf.grad.data.flags.writeable \
             and leaf.grad.data.shape == g.data.shape and leaf.grad.data.dtype == g.data.dtype:
         # in place, as PyTorch accumulates .grad (a reference to the .grad tensor sees it)
         backend.of(g.data).add_inplace(leaf.grad.data, g.data)
@@ -228,17 +228,18 @@ def _exclusive(t, callers):
     other pending slot, leaf ``.grad``, caller or view shares (backward rules may hand one
     tensor to several inputs, as add does, or pass views on, as reshape does)."""
     a = t.data
-    # references to the Tensor: its pending slot, the caller's and this frame's argument,
-    # getrefcount's; to the array: the Tensor's slot, this frame's name, getrefcount's
-    return (sys.getrefcount(t) <= 4 and id(a) not in callers and _unshared(a, 3)
+    # references to the Tensor: its pending slot, send's name for it, add_into's and this
+    # frame's argument, getrefcount's; to the array: the Tensor's slot, this frame's name
+    # (and _unshared's own)
+    return (sys.getrefcount(t) <= 5 and id(a) not in callers and _unshared(a, 2)
             and a.flags.writeable)
 
 
 def _unshared(a, refs):
     """True when nothing but its holder sees ``a``'s memory: at most ``refs`` references to
-    ``a`` (the caller counts its own), and ``a`` owns its data or is a whole-array view
-    (a reshape) of an array that nothing else references."""
-    if type(a) is not np.ndarray or sys.getrefcount(a) > refs + 1:
+    ``a`` besides this function's own two (its argument, getrefcount's), and ``a`` owns its
+    data or is a whole-array view (a reshape) of an array that nothing else references."""
+    if type(a) is not np.ndarray or sys.getrefcount(a) > refs + 2:
         return False
     base = a.base
     if base is None:
@@ -255,7 +256,7 @@ def _owned(array):
     computed gradient that only its Tensor references can be taken as it is (as PyTorch
     does), saving a full copy per parameter per backward. (The caller's own gradient
     arrays are excluded before this is asked.)"""
-    # references: the Tensor's slot and this frame's argument (+1 inside _unshared's call)
-    if _unshared(array, 3):
+    # references: the Tensor's slot and this frame's argument
+    if _unshared(array, 2):
         return array
     return array.copy()
