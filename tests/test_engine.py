@@ -419,3 +419,36 @@ def test_exclusive_pending_gradients_are_added_in_place(monkeypatch):
     ((h * 3) + (h * 2) + (h * 4)).sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), np.full(3, 9.0))
     assert added == [(3,), (3,)]
+
+
+@pytest.mark.parametrize("make", ["bn_leaf", "bn_node", "gn", "ln"])
+def test_moments_gradient_added_into_the_affine_pass_gradient_matches(monkeypatch, make):
+    """channel_moments' backward adds into the gradient already pending for its input
+    (the affine pass's) instead of allocating its own; the gradients are the same as
+    without that fast path, and it does run (a spy counts the additions)."""
+    import minigrad.nn as nn
+    from minigrad.backend import cpu
+    from minigrad.ops.channel import ChannelMoments
+    layer = {"bn_leaf": nn.BatchNorm2d(3), "bn_node": nn.BatchNorm2d(3),
+             "gn": nn.GroupNorm(3, 6), "ln": nn.LayerNorm(10)}[make].double()
+    shape = {"gn": (4, 6, 5, 5), "ln": (7, 10)}.get(make, (4, 3, 5, 5))
+    rng = np.random.default_rng(0)
+    x0, up = rng.standard_normal(shape), rng.standard_normal(shape)
+
+    def grads():
+        x = mg.tensor(x0, requires_grad=True)
+        inp = x * 1.5 if make == "bn_node" else x
+        layer.zero_grad()
+        layer(inp).backward(mg.tensor(up))
+        return [x.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
+
+    added = []
+    real = cpu.channel_affine
+    monkeypatch.setattr(cpu, "channel_affine",
+                        lambda *a, out=None, **k: (out is not None and added.append(1))
+                        or real(*a, out=out, **k))
+    fast = grads()
+    assert added, "the moments' gradient was not added into the pending one"
+    monkeypatch.setattr(ChannelMoments, "adds_into_input", False)
+    for a, b in zip(fast, grads()):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)

@@ -108,10 +108,11 @@ def test_channel_kernels_match_numpy(rng, threads, dtype, shape):
     np.testing.assert_allclose(cpu.channel_sum(x), numpy_ref.channel_sum(x), **TOL[dtype])
     y = cpu.channel_affine(x, scale, shift, center)
     np.testing.assert_allclose(y, numpy_ref.channel_affine(x, scale, shift, center), **TOL[dtype])
-    out = g.copy()
-    cpu.channel_affine(x, scale, shift, center, out=out)   # accumulates into out
-    np.testing.assert_allclose(out, numpy_ref.channel_affine(x, scale, shift, center, out=g),
-                               **TOL[dtype])
+    out, ref_out = g.copy(), g.copy()
+    assert cpu.channel_affine(x, scale, shift, center, out=out) is out   # added into out
+    assert numpy_ref.channel_affine(x, scale, shift, center, out=ref_out) is ref_out
+    np.testing.assert_allclose(out, ref_out, **TOL[dtype])
+    np.testing.assert_allclose(out, g + y, **TOL[dtype])
     for want_dx in (True, False):
         got = cpu.channel_affine_backward(g, x, scale, center, want_dx)
         ref = numpy_ref.channel_affine_backward(g, x, scale, center, want_dx)

@@ -10,7 +10,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd.grad_mode import set_grad_enabled
-from minigrad.autograd.graph import Node, _edge, _released_error
+from minigrad.autograd.graph import ADDED, Node, _edge, _released_error
 from minigrad.tensor import Tensor
 
 
@@ -151,9 +151,23 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 slots = pending[node] = [None] * node.n_out
             slots[slot] = g if slots[slot] is None else add_into(slots[slot], g)
 
+    def buffer_for(edge):
+        """The array holding the gradient pending for ``edge``, when a backward rule may add
+        into it: the engine's alone (a node's pending gradient, or a leaf's .grad in a plain
+        backward()), else None."""
+        t = type(edge)
+        if t is Node:
+            p = pending.get(edge)
+            # references to p: the pending slot, this name, _exclusive's argument, getrefcount's
+            return p.data if p is not None and _exclusive(p, callers, 4) else None
+        if t is tuple or edge is None or target_keys is not None or edge.grad is None:
+            return None
+        a = edge.grad.data
+        return a if id(a) not in callers and _unshared(a, 2) and a.flags.writeable else None
+
     def add_into(prev, g):
         """prev + g, in place into prev's array when nothing else can see it."""
-        if not create_graph and _exclusive(prev, callers) and prev.data.shape == g.data.shape:
+        if not create_graph and _exclusive(prev, callers, 5) and prev.data.shape == g.data.shape:
             backend.of(prev.data).add_inplace(prev.data, g.data)
             return prev
         return prev + g
@@ -173,6 +187,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 continue
             if node.released:
                 raise _released_error(node)
+            if node.op.adds_into_input and not create_graph:
+                node.into = buffer_for(node.next[0])
             if node.n_out == 1:
                 grads = node.op.backward(node, g)
             else:
@@ -186,7 +202,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             if not retain_graph:
                 node.release()
             for edge, gi, shape, dtype in zip(node.next, grads, node.shapes, node.dtypes):
-                if edge is None or gi is None:
+                if edge is None or gi is None or gi is ADDED:
                     continue
                 if gi.data.shape != shape:
                     gi = _adapters.sum_to(gi, shape)
@@ -223,15 +239,15 @@ def _accumulate_leaf(leaf, g, create_graph, callers):
         leaf.grad = Tensor._make(leaf.grad.data + g.data)
 
 
-def _exclusive(t, callers):
+def _exclusive(t, callers, refs):
     """True when the engine may add into ``t``'s array in place: a pending gradient that no
     other pending slot, leaf ``.grad``, caller or view shares (backward rules may hand one
-    tensor to several inputs, as add does, or pass views on, as reshape does)."""
+    tensor to several inputs, as add does, or pass views on, as reshape does). ``refs``:
+    the references to ``t`` the caller accounts for (pending slot, names, this argument,
+    getrefcount's); any other one means someone else holds the tensor."""
     a = t.data
-    # references to the Tensor: its pending slot, send's name for it, add_into's and this
-    # frame's argument, getrefcount's; to the array: the Tensor's slot, this frame's name
-    # (and _unshared's own)
-    return (sys.getrefcount(t) <= 5 and id(a) not in callers and _unshared(a, 2)
+    # references to the array: the Tensor's slot, this frame's name (and _unshared's own)
+    return (sys.getrefcount(t) <= refs and id(a) not in callers and _unshared(a, 2)
             and a.flags.writeable)
 
 

@@ -20,6 +20,8 @@ class _Ctx:
 class _FunctionBackward:
     """Adapts a Function subclass to the engine's ``op.backward(node, *grads)``."""
 
+    adds_into_input = False
+
     def __init__(self, fn, positions, n_args):
         self.fn, self.positions, self.n_args = fn, positions, n_args
         self.__name__ = fn.__name__

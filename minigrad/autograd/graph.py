@@ -112,6 +112,18 @@ class _Discard:
 _DISCARD = _Discard()
 
 
+class _Added:
+    """What a backward rule returns for an input whose gradient it has already added into
+    the buffer the engine offered (``ctx.into``): nothing is left to send."""
+    __slots__ = ()
+
+    def __repr__(self):
+        return "ADDED"
+
+
+ADDED = _Added()
+
+
 class Primitive:
     """An op with its own gradient rule.
 
@@ -126,6 +138,10 @@ class Primitive:
     save_inputs = False
     save_output = False
     n_outputs = 1
+    # True: in a plain backward the engine may set ``ctx.into`` to the array that already
+    # holds the gradient pending for input 0, and the rule may add its own into it in the
+    # same pass (returning ADDED for that input) instead of allocating one to be added
+    adds_into_input = False
 
     @staticmethod
     def forward(ctx, *arrays, **attrs):

@@ -232,7 +232,7 @@ def channel_affine(x, scale, shift, center=None, out=None):
         y += r
         return out
     _channel.channel_affine(x3, *vecs, y, out is not None)
-    return y.reshape(x.shape)
+    return y.reshape(x.shape) if out is None else out
 
 
 def channel_affine_backward(g, x, scale, center=None, want_dx=True):

@@ -93,8 +93,9 @@ def channel_affine(x, scale, shift, center=None, out=None):
     xp_ = _xp(x)
     y = (xp_.astype(x, xp_.float64) - _per_channel(center, x)) * _per_channel(scale, x) \
         + _per_channel(shift, x)
-    if out is not None:
-        y = y + out
+    if out is not None:   # added into out itself, as the contract says
+        out[...] = xp_.astype(y + out, x.dtype)
+        return out
     return xp_.astype(y, x.dtype)
 
 

@@ -311,7 +311,8 @@ def _per_sample_norm(input, groups, weight, bias, eps):
     per-(sample, channel) affine map over the spatial extent. Returns the output and the
     statistics (count, mean, var), each of the latter two of shape (N * groups,)."""
     N, C = input.shape[:2]
-    count, mean, var = norm_stats(_grouped(input, groups))
+    grouped = _grouped(input, groups)
+    count, mean, var = norm_stats(grouped)
     rep = C // groups
 
     def per_channel(t):  # (N * groups,) -> (N * C,): each channel takes its group's value
@@ -325,7 +326,10 @@ def _per_sample_norm(input, groups, weight, bias, eps):
     scale = per_channel(ops.rsqrt(var + eps))
     if weight is not None:
         scale = scale * tiled(weight)
-    out = ops.channel_affine(_grouped(input, C), scale, tiled(bias), center=per_channel(mean))
+    # the per-channel view is taken of the per-group one, so the affine pass's gradient
+    # arrives where the moments' gradient is added into it
+    out = ops.channel_affine(ops.reshape(grouped, (1, N * C, -1)), scale, tiled(bias),
+                             center=per_channel(mean))
     return ops.reshape(out, input.shape), count, mean, var
 
 

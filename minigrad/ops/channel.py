@@ -15,7 +15,7 @@ second derivatives stay exact.
 """
 from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state
-from minigrad.autograd.graph import Primitive
+from minigrad.autograd.graph import ADDED, Primitive
 from minigrad.ops._common import constant
 from minigrad.ops.elementwise import mul, neg, sub
 from minigrad.ops.reduce import sum
@@ -33,6 +33,7 @@ class ChannelMoments(Primitive):
     op_name = "channel_moments"
     n_outputs = 2
     save_inputs = True
+    adds_into_input = True  # its gradient is added into the affine pass's in one pass
 
     @staticmethod
     def forward(ctx, x):
@@ -47,6 +48,10 @@ class ChannelMoments(Primitive):
             mean = ctx._outs[0]
             a = zeros if g_var is None else g_var.data * (2.0 / n)
             b = zeros if g_mean is None else g_mean.data * (1.0 / n)
+            into = ctx.__dict__.pop("into", None)
+            if into is not None:  # the input's pending gradient: add into it, same pass
+                backend.of(x.data).channel_affine(x.data, a, b, center=mean, out=into)
+                return ADDED
             return Tensor._make(backend.of(x.data).channel_affine(x.data, a, b, center=mean))
         # recorded: (x - mean) with mean as a tensor of this graph, for exact 2nd derivatives
         a = constant(zeros) if g_var is None else mul(g_var, 2.0 / n)
