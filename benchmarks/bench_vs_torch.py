@@ -125,9 +125,6 @@ class Torch(Minigrad):
         self.version = torch.__version__
         self.threads = torch.get_num_threads()
 
-    def tensor(self, array, requires_grad=False):
-        return self.lib.tensor(array, requires_grad=requires_grad)
-
 
 class NumPy:
     def __init__(self, threads):
