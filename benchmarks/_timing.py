@@ -15,14 +15,6 @@ def best_time(fn, repeat=5, number=1, warmup=1):
     return best
 
 
-def try_import_torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
 def print_table(headers, rows):
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
     line = "| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths)) + " |"
