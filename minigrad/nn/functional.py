@@ -8,7 +8,6 @@ import math
 import numpy as np
 
 from minigrad import ops, rng
-from minigrad.autograd.grad_mode import no_grad
 from minigrad.ops import (adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d,  # noqa: F401
                           max_pool2d, pad)
 from minigrad.ops._common import constant, xp_of
@@ -236,14 +235,15 @@ def update_running_stats(running_mean, running_var, mean, var, count, momentum):
     """running = (1 - momentum) * running + momentum * batch, in place and off the tape, with
     the batch's *unbiased* variance (``var`` is biased, over ``count`` values). Statistics
     with a leading batch axis (InstanceNorm's per-instance ones) are averaged over it."""
-    with no_grad():
-        for running, stat in ((running_mean, _array(mean)),
-                              (running_var, _array(var) * (count / (count - 1)))):
-            if running is not None:
-                r = running.data
-                if stat.ndim > 1:
-                    stat = stat.mean(0)
-                r[...] = (1 - momentum) * r + momentum * stat.astype(r.dtype, copy=False)
+    for running, stat, unbias in ((running_mean, mean, 1.0),
+                                  (running_var, var, count / (count - 1))):
+        if running is not None:  # arrays only: nothing here is recorded
+            stat = _array(stat)
+            if stat.ndim > 1:
+                stat = stat.mean(0)
+            r = running.data
+            r *= 1 - momentum
+            r += (stat * (momentum * unbias)).astype(r.dtype, copy=False)
 
 
 def _array(t):
