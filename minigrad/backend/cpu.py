@@ -152,7 +152,8 @@ def _per_channel_operand(a, b):
 def add(a, b):
     """``a + b`` with NumPy's broadcasting; a per-channel ``b`` added to an activation-sized
     ``a`` (or the other way round) is one threaded channel-affine pass."""
-    for big, small in ((a, b), (b, a)):
+    big, small = (a, b) if a.size >= b.size else (b, a)
+    if big.size >= _PARALLEL_SIZE:  # (most adds are small: one size test and out)
         v = _per_channel_operand(big, small)
         if v is not None:
             return channel_affine(big, np.ones_like(v), v)
