@@ -461,3 +461,38 @@ def test_per_channel_add_matches_numpy(rng, threads, dtype):
               _rand(rng, (1, 1, 30, 31), dtype), _rand(rng, (16, 9, 30, 31), dtype)):
         np.testing.assert_array_equal(cpu.add(a, b), a + b)
         np.testing.assert_array_equal(cpu.add(b, a), b + a)
+
+
+_FORK_PROBE = """
+import os
+import minigrad as mg
+import minigrad.nn as nn
+mg.manual_seed(0)
+net = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                    nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 16 * 16, 10))
+x, y = mg.randn(32, 8, 32, 32), mg.randint(0, 10, (32,))
+
+def step():
+    loss = nn.functional.cross_entropy(net(x), y)
+    loss.backward()
+    return loss.item()
+
+before = step()                   # the parent has run every threaded kernel
+pid = os.fork()
+if pid == 0:
+    ok = abs(step() - before) < 1e-4 and mg.get_num_threads() == 1
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_kernels_work_in_a_forked_child():
+    """GNU libgomp's pool does not survive fork: a child that opened a parallel region
+    would hang forever. Forked children run the kernels serially instead (as PyTorch)."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", _FORK_PROBE], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["0"], r.stdout

@@ -7,6 +7,8 @@ value, and kernels run from another Python thread would ignore it), and small wo
 serial: waking a team costs microseconds, more than a pass over a few thousand elements.
 BLAS runs single-threaded inside these threads (see ``minigrad.backend.cpu``).
 """
+import os
+
 from minigrad._kernels._omp cimport MG_OPENMP, omp_get_max_threads, omp_set_num_threads
 
 # Elements (or flop-equivalents) worth one thread: below 2 * GRAIN a loop runs serially.
@@ -19,15 +21,33 @@ cdef enum:
 MAX_THREADS = 1024
 
 cdef int _num_threads = max(1, omp_get_max_threads())
+# GNU libgomp's thread pool does not survive fork(): a child that opens a parallel region
+# with more than one thread waits forever for workers that exist only in the parent. So a
+# forked child (multiprocessing workers, DataLoader-style) runs every kernel on one thread,
+# as PyTorch's intra-op pool does after fork.
+cdef bint _forked = False
 
 
 cdef int threads_for(Py_ssize_t work) noexcept nogil:
     """Threads for a loop over ``work`` elements: 1 below 2 * GRAIN, then one per GRAIN,
-    at most the process-wide count."""
+    at most the process-wide count; always 1 in a forked child."""
     cdef Py_ssize_t n = work // GRAIN
-    if n <= 1:
+    if n <= 1 or _forked:
         return 1
     return <int>min(n, <Py_ssize_t>_num_threads)
+
+
+def _after_fork_in_child():
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def forked_child():
+    """True in a process forked from one that had loaded the kernels (kernels run serially)."""
+    return bool(_forked)
 
 
 def openmp_enabled():
@@ -36,7 +56,7 @@ def openmp_enabled():
 
 
 def get_num_threads():
-    return _num_threads if MG_OPENMP else 1
+    return 1 if _forked or not MG_OPENMP else _num_threads
 
 
 def set_num_threads(n):
