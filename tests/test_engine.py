@@ -452,3 +452,25 @@ def test_moments_gradient_added_into_the_affine_pass_gradient_matches(monkeypatc
     monkeypatch.setattr(ChannelMoments, "adds_into_input", False)
     for a, b in zip(fast, grads()):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+
+
+def test_set_grad_enabled_as_call_context_and_decorator():
+    """PyTorch's semantics: a plain call switches the mode; as a context manager it restores
+    the previous mode; as a decorator it leaves the current mode alone."""
+    x = mg.tensor(np.ones(2), requires_grad=True)
+    try:
+        mg.set_grad_enabled(False)
+        assert not mg.is_grad_enabled() and not (x * 2).requires_grad
+        mg.set_grad_enabled(True)
+        assert mg.is_grad_enabled() and (x * 2).requires_grad
+        with mg.set_grad_enabled(False):
+            assert not (x * 2).requires_grad
+        assert mg.is_grad_enabled()
+
+        @mg.set_grad_enabled(False)
+        def f():
+            return (x * 2).requires_grad
+        assert mg.is_grad_enabled()
+        assert f() is False and mg.is_grad_enabled()
+    finally:
+        mg.set_grad_enabled(True)

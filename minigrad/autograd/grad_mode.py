@@ -46,10 +46,20 @@ class enable_grad(_GradMode):
 
 
 class set_grad_enabled(_GradMode):
+    """PyTorch's three uses: ``set_grad_enabled(False)`` as a plain call switches grad mode
+    (it takes effect when constructed), ``with set_grad_enabled(m):`` restores the previous
+    mode on exit, and ``@set_grad_enabled(m)`` decorates without changing the current mode."""
+
     def __init__(self, mode):
         self.mode = bool(mode)
+        self._prev = _state.enabled
+        _state.enabled = self.mode
+
+    def __enter__(self):
+        pass
 
     def __call__(self, func):
+        _state.enabled = self._prev  # decorating is not a switch
         mode = self.mode
 
         @functools.wraps(func)
