@@ -474,3 +474,14 @@ def test_set_grad_enabled_as_call_context_and_decorator():
         assert f() is False and mg.is_grad_enabled()
     finally:
         mg.set_grad_enabled(True)
+
+
+def test_zero_dim_leaf_used_twice_gets_an_array_gradient():
+    w = mg.tensor(0.5, requires_grad=True)
+    (w * 3 + w * 4).backward()
+    assert isinstance(w.grad.data, np.ndarray) and w.grad.shape == ()
+    assert (w.grad * 2).item() == 14.0
+    held = mg.tensor(np.array(1.0))
+    w.grad = held                        # shared with the caller: accumulated out of place
+    (w * 2).backward()
+    assert isinstance(w.grad.data, np.ndarray) and w.grad.item() == 3.0

@@ -345,3 +345,21 @@ def test_max_pool_nan_and_tie_indices_match_torch(padding):
     yt, it = TF.max_pool2d(torch.tensor(x), 2, padding=padding, return_indices=True)
     np.testing.assert_array_equal(im.numpy(), it.numpy())
     np.testing.assert_array_equal(ym.numpy(), yt.numpy())
+
+
+def test_amax_of_an_empty_tensor_follows_torch():
+    for op in ("amax", "amin"):
+        assert getattr(mg.zeros(2, 0), op)(0).shape == getattr(torch.zeros(2, 0), op)(0).shape
+        with pytest.raises(IndexError, match="Expected reduction dim 1 to have non-zero size"):
+            getattr(mg.zeros(2, 0), op)(1)
+
+
+def test_max_and_argmax_of_an_empty_tensor_follow_torch():
+    values, indices = mg.zeros(2, 0).max(0)
+    t_values, t_indices = torch.zeros(2, 0).max(0)
+    assert values.shape == tuple(t_values.shape) and indices.shape == tuple(t_indices.shape)
+    assert mg.zeros(2, 0).argmax(0).shape == tuple(torch.zeros(2, 0).argmax(0).shape)
+    with pytest.raises(IndexError, match="Expected reduction dim to be specified"):
+        mg.zeros(2, 0).argmax()
+    with pytest.raises(IndexError, match="Expected reduction dim 1 to have non-zero size"):
+        mg.zeros(2, 0).argmax(1)

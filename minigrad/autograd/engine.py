@@ -235,8 +235,8 @@ def _accumulate_leaf(leaf, g, create_graph, callers):
             and leaf.grad.data.shape == g.data.shape and leaf.grad.data.dtype == g.data.dtype:
         # in place, as PyTorch accumulates .grad (a reference to the .grad tensor sees it)
         backend.of(g.data).add_inplace(leaf.grad.data, g.data)
-    else:
-        leaf.grad = Tensor._make(leaf.grad.data + g.data)
+    else:  # (asarray: NumPy turns a sum of 0-d arrays into a scalar; .grad stays an array)
+        leaf.grad = Tensor._make(backend.of(g.data).xp.asarray(leaf.grad.data + g.data))
 
 
 def _exclusive(t, callers, refs):

@@ -25,8 +25,11 @@ def logical_not(a):
 
 def _arg(name, a, dim, keepdim):
     xp = xp_of(a.data)
-    if a.data.size == 0:
-        raise ValueError(f"{name}: cannot reduce an empty tensor")
+    if a.data.size == 0 and dim is None:
+        raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                         f"input.numel() == 0.")
+    if dim is not None and a.ndim and a.shape[normalize_dim(name, dim, a.ndim)] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size")
     if dim is None:
         out = getattr(xp, name)(a.data.reshape(-1))
         return constant(xp.asarray(out, dtype=xp.int64).reshape((1,) * a.ndim if keepdim else ()))

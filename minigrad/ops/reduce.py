@@ -108,8 +108,10 @@ class Amax(Primitive):
     @staticmethod
     def forward(ctx, a, dims, keepdim, take_min=False):
         xp = xp_of(a)
-        if a.size == 0:
-            raise ValueError(f"{'amin' if take_min else 'amax'}: cannot reduce an empty tensor")
+        empty = [d for d in dims if a.shape[d] == 0]
+        if empty:   # PyTorch's rule: only reducing over an empty dimension is an error
+            raise IndexError(f"{'amin' if take_min else 'amax'}(): Expected reduction dim "
+                             f"{empty[0]} to have non-zero size")
         out = (xp.amin if take_min else xp.amax)(a, axis=dims, keepdims=True)
         hit = (a == out).astype(a.dtype)
         ctx.weight = hit / hit.sum(axis=dims, keepdims=True)
