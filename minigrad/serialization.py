@@ -5,7 +5,8 @@ Arrays become the archive's members (``a0``, ``a1``, ...); a JSON manifest recor
 structure around them — dict keys of any plain type (optimizer state uses ints), lists vs
 tuples, tensors vs arrays — so loading rebuilds exactly what was saved without pickle.
 Writes go to a temporary file in the target directory that is renamed over the target only
-once complete, so a crash never leaves a half-written checkpoint behind.
+once complete, so a crash never leaves a half-written checkpoint behind (and a later save
+removes the temporaries of writers that died).
 """
 import json
 import os
@@ -27,7 +28,11 @@ def _encode(obj, arrays, where):
         arrays.append(_to_numpy(obj.data))
         return {"t": "tensor", "ref": len(arrays) - 1, "requires_grad": obj.requires_grad}
     if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
-        arrays.append(_to_numpy(obj))
+        array = _to_numpy(obj)
+        if array.dtype.hasobject:  # NumPy would pickle it, and load() reads no pickles
+            raise TypeError(f"mg.save: the array at {where} has dtype object; save arrays "
+                            f"of numbers (or convert the objects to lists and numbers)")
+        arrays.append(array)
         return {"t": "array", "ref": len(arrays) - 1}
     if isinstance(obj, np.generic):
         arrays.append(np.asarray(obj))
@@ -85,26 +90,35 @@ def save(obj, f):
 
 
 def load(f):
-    """Read what :func:`save` wrote; tensors come back on the CPU."""
+    """Read what :func:`save` wrote; tensors come back on the CPU. Anything else (a
+    truncated or damaged file, a plain .npy, another program's .npz) raises RuntimeError
+    "... is not a complete minigrad checkpoint", naming the file."""
     name = repr(os.fspath(f)) if isinstance(f, (str, os.PathLike)) else "the file object"
     try:
-        with np.load(f, allow_pickle=False) as archive:
+        archive = np.load(f, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(f"a {type(archive).__name__}, not an .npz archive")
+        with archive:
             manifest = json.loads(bytes(archive[_MANIFEST]).decode())
-            if manifest.get("format") != _FORMAT:
+            if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
                 raise ValueError("no minigrad manifest")
+            if manifest["version"] > _VERSION:
+                raise _NewerFormat(manifest["version"])
             arrays = [archive[f"a{i}"] for i in range(manifest["count"])]
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, ValueError, KeyError, EOFError, OSError,
-            UnicodeDecodeError, json.JSONDecodeError) as e:
+        return _decode(manifest["root"], arrays)
+    except (FileNotFoundError, PermissionError, MemoryError):
+        raise  # not the file's fault
+    except _NewerFormat as e:
+        raise RuntimeError(f"mg.load: {name} was written by a newer minigrad (format version "
+                           f"{e.args[0]}, this one reads {_VERSION})") from None
+    except Exception as e:  # every way a damaged file or manifest can fail to decode
         raise RuntimeError(f"mg.load: {name} is not a complete minigrad checkpoint "
                            f"(truncated, corrupt, or written by something else): "
                            f"{type(e).__name__}: {e}") from e
-    if manifest["version"] > _VERSION:
-        raise RuntimeError(f"mg.load: {name} was written by a newer minigrad "
-                           f"(format version {manifest['version']}, this one reads "
-                           f"{_VERSION})")
-    return _decode(manifest["root"], arrays)
+
+
+class _NewerFormat(Exception):
+    pass
 
 
 __all__ = ["save", "load"]

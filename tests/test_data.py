@@ -376,3 +376,103 @@ def test_save_rejects_what_it_cannot_store(tmp_path):
     with pytest.raises(TypeError, match=r"cannot save object at obj\['a'\]\[1\]"):
         mg.save({"a": [1, object()]}, tmp_path / "x.npz")
     assert not (tmp_path / "x.npz").exists()
+
+
+# ------------------------------------------------------------------ hostile checkpoints
+
+def _rewrite_manifest(path, edit):
+    """The checkpoint at ``path`` with its JSON manifest passed through ``edit``."""
+    import json
+    with np.load(path) as a:
+        members = {k: a[k] for k in a.files}
+    manifest = json.loads(bytes(members["__manifest__"]).decode())
+    manifest = edit(manifest)
+    members["__manifest__"] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
+    np.savez(path, **members)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: {k: v for k, v in m.items() if k != "root"},                 # KeyError
+    lambda m: {**m, "count": m["count"] + 3},                              # missing member
+    lambda m: {**m, "root": {"t": "tensor", "ref": 99, "requires_grad": False}},  # IndexError
+    lambda m: {**m, "root": {"t": "list", "items": 5}},                    # TypeError
+    lambda m: {**m, "root": {"t": "nonsense"}},                            # KeyError
+    lambda m: [1, 2, 3],                                                   # not a dict
+    lambda m: {**m, "root": "text"},                                       # TypeError
+], ids=["no-root", "count", "ref", "items", "kind", "list", "root-str"])
+def test_damaged_manifest_is_the_one_documented_error(tmp_path, edit):
+    path = tmp_path / "ck.npz"
+    mg.save({"w": mg.ones(3), "n": [1, 2]}, path)
+    _rewrite_manifest(path, edit)
+    with pytest.raises(RuntimeError, match=r"ck.npz' is not a complete minigrad checkpoint"):
+        mg.load(path)
+
+
+def test_plain_npy_and_foreign_files_are_the_documented_error(tmp_path):
+    np.save(tmp_path / "plain.npy", np.arange(3))
+    np.savez(tmp_path / "other.npz", x=np.arange(3))
+    (tmp_path / "text.npz").write_text("hello")
+    for name in ("plain.npy", "other.npz", "text.npz"):
+        with pytest.raises(RuntimeError, match="not a complete minigrad checkpoint"):
+            mg.load(tmp_path / name)
+
+
+def test_save_refuses_object_arrays_naming_the_key(tmp_path):
+    with pytest.raises(TypeError, match=r"obj\['bad'\] has dtype object"):
+        mg.save({"ok": np.ones(2), "bad": np.array([{"a": 1}, None], dtype=object)},
+                tmp_path / "x.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_checkpoint_mode_follows_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        mg.save({"w": mg.ones(2)}, tmp_path / "a.npz")
+        os.umask(0o077)
+        mg.save({"w": mg.ones(2)}, tmp_path / "b.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.npz").stat().st_mode & 0o777 == 0o600
+
+
+def test_temporaries_of_dead_writers_are_removed(tmp_path):
+    import subprocess
+    import sys
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".ck.npz.tmp-{dead}-abcd1234"
+    live = tmp_path / f".ck.npz.tmp-{os.getppid()}-abcd1234"   # a running process's
+    other = tmp_path / f".other.npz.tmp-{dead}-abcd1234"         # another target's
+    for p in (stale, live, other):
+        p.write_bytes(b"partial")
+    mg.save({"w": mg.ones(2)}, tmp_path / "ck.npz")
+    assert not stale.exists() and live.exists() and other.exists()
+    assert float(mg.load(tmp_path / "ck.npz")["w"].sum()) == 2.0
+
+
+_FULL_DISK = """
+import os, resource, signal, sys
+import numpy as np
+import minigrad as mg
+path = sys.argv[1]
+mg.save({"w": mg.ones(4)}, path)                       # the checkpoint to keep
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)          # writes past the limit fail: EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
+try:
+    mg.save({"w": mg.ones(1 << 20)}, path)             # 4 MB: cannot fit
+except OSError as e:
+    print("failed", e.errno)
+"""
+
+
+def test_a_save_that_runs_out_of_space_keeps_the_old_checkpoint(tmp_path):
+    import subprocess
+    import sys
+    path = tmp_path / "ck.npz"
+    r = subprocess.run([sys.executable, "-c", _FULL_DISK, str(path)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("failed"), r.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz"]   # no temporary left
+    assert float(mg.load(path)["w"].sum()) == 4.0
