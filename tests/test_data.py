@@ -476,3 +476,54 @@ def test_a_save_that_runs_out_of_space_keeps_the_old_checkpoint(tmp_path):
     assert r.stdout.startswith("failed"), r.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz"]   # no temporary left
     assert float(mg.load(path)["w"].sum()) == 4.0
+
+
+# ------------------------------------------------------------------ hostile data files
+
+def test_gzip_bomb_is_refused_without_decompressing_it():
+    """An IDX header for 4 bytes of data followed by 512 MB of zeros, compressed to ~0.5 MB:
+    decompression stops one byte past what the header declares."""
+    import tracemalloc
+    header = bytes([0, 0, 0x08, 1]) + (4).to_bytes(4, "big")
+    c = __import__("zlib").compressobj(9, wbits=31)
+    bomb = c.compress(header + b"\1" * 4)
+    zeros = bytes(1 << 20)
+    for _ in range(512):
+        bomb += c.compress(zeros)
+    bomb += c.flush()
+    assert len(bomb) < 1 << 20
+    tracemalloc.start()
+    with pytest.raises(IDXError, match="trailing bytes"):
+        parse_idx(bomb, "bomb")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 16 << 20, f"decompression allocated {peak} bytes"
+
+
+def test_idx_header_sizes_are_computed_without_wrapping():
+    # four dimensions of 2^31: their product wraps to 0 in int64, and the old length check
+    # then accepted an empty payload
+    crafted = bytes([0, 0, 0x08, 4]) + (1 << 31).to_bytes(4, "big") * 4
+    with pytest.raises(IDXError, match="more than any IDX file minigrad reads"):
+        parse_idx(crafted, "crafted")
+    with pytest.raises(IDXError, match="more than any IDX file minigrad reads"):
+        parse_idx(gzip.compress(crafted), "crafted")
+
+
+def test_a_directory_where_a_file_should_be_is_a_dataset_error(tiny, tmp_path):
+    root = tmp_path / "data"
+    (root / tiny.name).mkdir(parents=True)
+    (root / tiny.name / "train-images-idx3-ubyte.gz").mkdir()
+    with pytest.raises(DatasetError, match="is a directory"):
+        tiny(root=root, download=False)
+
+
+def test_damaged_raw_file_without_a_checksum_is_a_dataset_error(tmp_path):
+    """Fashion-MNIST's raw files have no known checksum: the structure check must still
+    come out as a DatasetError naming the file and what to do."""
+    root = tmp_path / "fashion"
+    root.mkdir()
+    for stem in data.FashionMNIST.checksums:
+        (root / stem).write_bytes(bytes([0, 0, 0x08, 1]) + (10).to_bytes(4, "big") + b"\1" * 3)
+    with pytest.raises(DatasetError, match="failed verification: .*truncated.*delete it"):
+        data.FashionMNIST(root=root, download=False)

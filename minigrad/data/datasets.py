@@ -103,28 +103,36 @@ class MNIST(Dataset):
         return (root if has_files else root / cls.name), how
 
     def _load(self, stem, download):
-        path = next((p for p in (self.root / f"{stem}.gz", self.root / stem) if p.exists()),
-                    None)
+        candidates = (self.root / f"{stem}.gz", self.root / stem)
+        for p in candidates:
+            if p.exists() and not p.is_file():
+                raise DatasetError(f"{type(self).__name__}: {p} is a directory (or another "
+                                   f"non-file) where the IDX file should be; remove or rename "
+                                   f"it, or point root= elsewhere.")
+        path = next((p for p in candidates if p.is_file()), None)
         if path is None:
             if not download:
                 raise DatasetError(self._missing(stem, "download=False"))
             path = self._download(stem)
-        return parse_idx(self._verified_bytes(path, stem), path.name)
+        try:
+            return parse_idx(self._verified_bytes(path, stem), path.name)
+        except IDXError as e:  # raw files without a known checksum fail here
+            raise DatasetError(self._corrupt(path, str(e))) from e
 
     def _verified_bytes(self, path, stem):
         data = path.read_bytes()
         gz_md5, raw_sha256 = self.checksums[stem]
         if is_gzip(data):
-            gz_digest = hashlib.md5(data).hexdigest()
+            gz_digest = hashlib.md5(data).hexdigest()  # the compressed bytes first
             if gz_digest == gz_md5:
                 return data
-            try:
-                data = gunzip(data, str(path))
-            except IDXError as e:
-                raise DatasetError(self._corrupt(path, str(e))) from e
             if raw_sha256 is None:
                 raise DatasetError(self._corrupt(
                     path, f"its MD5 is {gz_digest}, expected {gz_md5}"))
+            try:  # a re-compressed copy: its content decides (decompression is bounded)
+                data = gunzip(data, str(path))
+            except IDXError as e:
+                raise DatasetError(self._corrupt(path, str(e))) from e
         if raw_sha256 is not None:
             digest = hashlib.sha256(data).hexdigest()
             if digest != raw_sha256:

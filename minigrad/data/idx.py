@@ -5,7 +5,7 @@ big-endian uint32 per dimension, then the values, big-endian, in C order. The pa
 each part against the file's length, so a truncated or foreign file is an error, never an
 array of garbage.
 """
-import gzip
+import math
 import zlib
 
 import numpy as np
@@ -23,11 +23,40 @@ def is_gzip(data):
     return data[:2] == _GZIP_MAGIC
 
 
+# No IDX file minigrad reads comes near this; a header that declares more is damaged or
+# crafted, and is refused before anything that size is allocated or decompressed.
+MAX_IDX_BYTES = 1 << 32
+
+
 def gunzip(data, name):
+    """The decompressed bytes of a gzip'd IDX file, never more than its header declares
+    (plus one byte, to tell trailing data): a gzip bomb costs nothing to refuse."""
+    d = zlib.decompressobj(wbits=31)
     try:
-        return gzip.decompress(data)
-    except (EOFError, OSError, zlib.error) as e:
+        out = d.decompress(data, 4)
+        if len(out) == 4 and out[0] == 0 and out[1] == 0:
+            out += d.decompress(d.unconsumed_tail, 4 * out[3])
+            limit = _declared_size(out, name) if len(out) == 4 + 4 * out[3] else len(out)
+        else:  # not IDX inside: parse_idx will say so from these bytes
+            limit = 4
+        out += d.decompress(d.unconsumed_tail, limit + 1 - len(out))
+        if len(out) <= limit and not d.eof:
+            raise EOFError("the gzip stream ends early")
+    except (EOFError, zlib.error) as e:
         raise IDXError(f"{name}: corrupt or truncated gzip data ({e})") from e
+    return out
+
+
+def _declared_size(header, name):
+    """Bytes of the whole file that an IDX ``header`` declares, checked against the limit."""
+    shape = [int(d) for d in np.frombuffer(header, ">u4", count=header[3], offset=4)]
+    itemsize = _TYPES[header[2]].itemsize if header[2] in _TYPES else 1
+    size = len(header) + math.prod(shape) * itemsize   # Python ints: no wrap-around
+    if size > MAX_IDX_BYTES:
+        raise IDXError(f"{name}: the header declares shape {tuple(shape)}, {size} bytes, "
+                       f"more than any IDX file minigrad reads ({MAX_IDX_BYTES}); the file "
+                       f"is damaged or not an IDX file")
+    return size
 
 
 def parse_idx(data, name="IDX data"):
@@ -45,7 +74,7 @@ def parse_idx(data, name="IDX data"):
         raise IDXError(f"{name}: truncated header ({len(data)} bytes, a {ndim}-d IDX header "
                        f"needs {header})")
     shape = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = _declared_size(data[:header], name)
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "has trailing bytes"
         raise IDXError(f"{name}: {what}: the header says shape {shape} of {dtype.name}, "
