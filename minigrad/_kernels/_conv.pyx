@@ -129,6 +129,24 @@ cdef inline Py_ssize_t _hi(Py_ssize_t n_out, Py_ssize_t n_in, int stride, int pa
     return max(hi, _lo(n_out, stride, pad, offset))
 
 
+cdef inline void _column_row(const Geom *g, Py_ssize_t r, Py_ssize_t *c, Py_ssize_t *i,
+                             Py_ssize_t *j, Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
+    """Column row r = (channel c, kernel row i, kernel column j), and the outputs [lo, hi)
+    of each output row whose input column lies inside the image (shared by im2col and its
+    adjoint, so the two walk exactly the same positions)."""
+    c[0] = r // (g.kh * g.kw)
+    i[0] = (r // g.kw) % g.kh
+    j[0] = r % g.kw
+    lo[0] = _lo(g.Wo, g.sw, g.pw, j[0] * g.dw)
+    hi[0] = _hi(g.Wo, g.W, g.sw, g.pw, j[0] * g.dw)
+
+
+cdef inline Py_ssize_t _input_offset(const Geom *g, Py_ssize_t c, Py_ssize_t ih, Py_ssize_t j,
+                                     Py_ssize_t lo) noexcept nogil:
+    """Offset in one image's group channels of the input that output ``lo`` reads."""
+    return (c * g.H + ih) * g.W + lo * g.sw + j * g.dw - g.pw
+
+
 cdef void _im2col(const Geom *g, const real *x, Py_ssize_t oh0, Py_ssize_t oh1,
                   real *col) noexcept nogil:
     """Column tile of one image's group channels ``x`` (Cg, H, W) for output rows [oh0, oh1)."""
@@ -136,11 +154,7 @@ cdef void _im2col(const Geom *g, const real *x, Py_ssize_t oh0, Py_ssize_t oh1,
     cdef real *row
     cdef const real *src
     for r in range(g.R):
-        c = r // (g.kh * g.kw)
-        i = (r // g.kw) % g.kh
-        j = r % g.kw
-        lo = _lo(g.Wo, g.sw, g.pw, j * g.dw)
-        hi = _hi(g.Wo, g.W, g.sw, g.pw, j * g.dw)
+        _column_row(g, r, &c, &i, &j, &lo, &hi)
         for oh in range(oh0, oh1):
             row = col + r * Pt + (oh - oh0) * g.Wo
             ih = oh * g.sh - g.ph + i * g.dh
@@ -148,7 +162,7 @@ cdef void _im2col(const Geom *g, const real *x, Py_ssize_t oh0, Py_ssize_t oh1,
                 for ow in range(g.Wo):
                     row[ow] = 0
                 continue
-            src = x + (c * g.H + ih) * g.W + lo * g.sw + j * g.dw - g.pw  # input of output lo
+            src = x + _input_offset(g, c, ih, j, lo)
             # Plain loops, not memset/memcpy: rows are a few dozen elements, where a libc
             # call costs more than the copy and the compiler vectorizes these.
             for ow in range(lo):
@@ -170,17 +184,13 @@ cdef void _col2im(const Geom *g, const real *col, Py_ssize_t oh0, Py_ssize_t oh1
     cdef const real *row
     cdef real *dst
     for r in range(g.R):
-        c = r // (g.kh * g.kw)
-        i = (r // g.kw) % g.kh
-        j = r % g.kw
-        lo = _lo(g.Wo, g.sw, g.pw, j * g.dw)
-        hi = _hi(g.Wo, g.W, g.sw, g.pw, j * g.dw)
+        _column_row(g, r, &c, &i, &j, &lo, &hi)
         for oh in range(oh0, oh1):
             ih = oh * g.sh - g.ph + i * g.dh
             if ih < 0 or ih >= g.H:
                 continue
             row = col + r * Pt + (oh - oh0) * g.Wo + lo
-            dst = dx + (c * g.H + ih) * g.W + lo * g.sw + j * g.dw - g.pw
+            dst = dx + _input_offset(g, c, ih, j, lo)
             if g.sw == 1:
                 for ow in range(hi - lo):
                     dst[ow] += row[ow]
