@@ -61,6 +61,18 @@ CASES = {
     "expand flatten": (lambda a: a.expand(3, 2, 4).flatten(1), [R(2, 1)]),
     "cat stack": (None, [R(2, 3), R(2, 2)]),
     "pad reflect": (None, [R(1, 2, 4, 5)]),
+    # special values: PyTorch's gradient conventions where the calculus has none
+    "maximum nan": (lambda a, b: a.maximum(b) + a.minimum(b) * 3,
+                    [np.array([np.nan, 1.0, 2.0, 1.0]), np.array([1.0, np.nan, 1.0, 1.0])]),
+    "pow zero base": (lambda a, b: a ** b,
+                      [np.array([0.0, 0.0, 0.0, 2.0]), np.array([0.0, 2.0, -1.0, 0.0])]),
+    "pow scalar zero exponent": (lambda a: a ** 0 + a ** 0.0, [np.array([0.0, 2.0, -1.0])]),
+    "scalar base zero": (lambda b: 0.0 ** b, [np.array([0.0, 1.0, 2.0])]),
+    "std of a constant": (lambda a: a.std() + a.std(1).sum() + a.std(0, correction=0).sum(),
+                          [np.ones((3, 4))]),
+    "std of one value": (lambda a: a.std(0), [np.ones((1, 3))]),
+    "var of a constant": (lambda a: a.var(0), [np.full((4, 3), 2.0)]),
+    "sqrt at zero": (lambda a: a.sqrt(), [np.array([0.0, 4.0])]),
 }
 
 
@@ -108,3 +120,14 @@ def test_dtype_promotion_parity():
              (mg.ones(3, dtype=mg.float64) + mg.ones(3), torch.ones(3, dtype=torch.float64) + torch.ones(3))]
     for m, t in pairs:
         assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (m, t)
+
+
+@pytest.mark.parametrize("dims", [1, (0, 2, 3)])
+def test_std_second_derivative_parity(dims):
+    x = R(4, 3, 2, 2)
+    xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (gm,) = mg.autograd.grad(xm.std(dims).sum(), xm, create_graph=True)
+    (gt,) = torch.autograd.grad(xt.std(dims).sum(), xt, create_graph=True)
+    (hm,) = mg.autograd.grad((gm * gm).sum(), xm)
+    (ht,) = torch.autograd.grad((gt * gt).sum(), xt)
+    np.testing.assert_allclose(hm.numpy(), ht.numpy(), rtol=1e-10, atol=1e-14)

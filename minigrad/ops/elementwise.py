@@ -64,7 +64,9 @@ class Div(Primitive):
 
 
 class Pow(Primitive):
-    """Tensor exponent. d/db a^b = a^b log a, defined as 0 where a == 0 and b >= 0."""
+    """Tensor exponent, with PyTorch's conventions where the calculus has none:
+    d/da a^b = b a^(b-1) is 0 where b == 0 (0^0 included), and d/db a^b = a^b log a is 0
+    where a == 0 and b >= 0."""
     save_inputs = True
     save_output = True
 
@@ -75,8 +77,10 @@ class Pow(Primitive):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.inputs
-        ga = mul(g, mul(b, pow(a, sub(b, 1)))) if ctx.next[0] is not None else None
-        gb = None
+        ga = gb = None
+        if ctx.next[0] is not None:
+            zero_exponent = constant(b.data == 0)
+            ga = mul(g, where(zero_exponent, 0, mul(b, pow(a, sub(b, 1)))))
         if ctx.next[1] is not None:
             zero_base = constant((a.data == 0) & (b.data >= 0))
             safe_a = where(zero_base, 1, a)
@@ -103,24 +107,25 @@ class PowScalar(Primitive):
 
 
 class Maximum(Primitive):
-    """maximum/minimum: the gradient goes to the larger (smaller) input, split in half on
-    ties, as in PyTorch."""
+    """maximum/minimum, with PyTorch's gradient rule: an input gets the gradient unless it
+    lost the comparison; on ties each input gets half. Where either input is NaN neither
+    lost, so both get the whole gradient."""
     op_name = "maximum/minimum"
 
     @staticmethod
     def forward(ctx, a, b, take_min=False):
         xp = _xp(a)
         out = xp.minimum(a, b) if take_min else xp.maximum(a, b)
-        wins = (a < b) if take_min else (a > b)
-        dt = out.dtype
-        ctx.weight_a = wins.astype(dt) + (a == b).astype(dt) * dt.type(0.5)
+        a_loses, b_loses = (a > b, a < b) if take_min else (a < b, a > b)
+        half = (a == b) * out.dtype.type(0.5)
+        ctx.weight_a = xp.where(a_loses, 0, 1 - half).astype(out.dtype)
+        ctx.weight_b = xp.where(b_loses, 0, 1 - half).astype(out.dtype)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        w = constant(ctx.weight_a)
-        return (mul(g, w) if ctx.next[0] is not None else None,
-                mul(g, sub(1, w)) if ctx.next[1] is not None else None)
+        return (mul(g, constant(ctx.weight_a)) if ctx.next[0] is not None else None,
+                mul(g, constant(ctx.weight_b)) if ctx.next[1] is not None else None)
 
 
 class Where(Primitive):

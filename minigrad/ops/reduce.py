@@ -9,7 +9,7 @@ from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import constant, normalize_dims, xp_of
 from minigrad.ops.compare import argmax, argmin
-from minigrad.ops.elementwise import div, maximum, minimum, mul, sqrt, sub
+from minigrad.ops.elementwise import div, maximum, minimum, mul, sub, where
 from minigrad.ops.shape import broadcast_to, reshape
 from minigrad.tensor import Tensor
 
@@ -82,8 +82,8 @@ class Var(Primitive):
         be = backend.of(a)
         if _is_channel_reduction(a, dims):
             ctx.mean, out = be.channel_moments(a)
-            if correction:
-                out = out * a.dtype.type(n / (n - correction) if n != correction else float("inf"))
+            if correction:  # (n == correction: 0/0, NaN as in PyTorch)
+                out = out * a.dtype.type(n / (n - correction) if n != correction else float("nan"))
         else:
             out = be.xp.var(a, axis=dims, ddof=correction)
             ctx.mean = None
@@ -99,6 +99,22 @@ class Var(Primitive):
             return Tensor._make(backend.of(a.data).channel_affine(a.data, gc, zeros, ctx.mean))
         centered = sub(a, mean(a, ctx.dims, keepdim=True))
         return mul(mul(_expand_back(ctx, g), centered), ctx.scale)
+
+
+class Std(Var):
+    """sqrt(var), whose gradient is var's times 1 / (2 std), defined as 0 where std is 0
+    (a constant input), as in PyTorch: the chain rule through sqrt would give 0 * inf."""
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, dims, keepdim, correction):
+        return backend.of(a).xp.sqrt(Var.forward(ctx, a, dims, keepdim, correction))
+
+    @staticmethod
+    def backward(ctx, g):
+        std = ctx.output
+        g = where(constant(std.data == 0), 0, div(g, mul(std, 2)))
+        return Var.backward(ctx, g)
 
 
 class Amax(Primitive):
@@ -149,7 +165,10 @@ def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
 
 
 def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
-    return sqrt(var(a, dim, keepdim, correction=correction, unbiased=unbiased))
+    if a.data.dtype.kind != "f":
+        raise TypeError(f"std: expected a floating point tensor, got {a.dtype!r}")
+    return Std.apply(a, dims=normalize_dims("std", dim, a.ndim), keepdim=keepdim,
+                     correction=_correction(correction, unbiased))
 
 
 def amax(a, dim=None, keepdim=False):
