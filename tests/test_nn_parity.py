@@ -363,3 +363,54 @@ def test_max_and_argmax_of_an_empty_tensor_follow_torch():
         mg.zeros(2, 0).argmax()
     with pytest.raises(IndexError, match="Expected reduction dim 1 to have non-zero size"):
         mg.zeros(2, 0).argmax(1)
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5, 5), (16, 3, 48, 48)])  # the last: threaded kernels
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_value_stays_in_its_batchnorm_channel(shape, bad):
+    """A NaN or inf in channel 1 poisons channel 1 (output, gradients, running stats) as in
+    PyTorch, and nothing else: the other channels match PyTorch's numbers."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    x[(0, 1) + (0,) * (len(shape) - 2)] = bad
+    ours, theirs = (nn.BatchNorm1d(3), tnn.BatchNorm1d(3)) if len(shape) == 2 else \
+        (nn.BatchNorm2d(3), tnn.BatchNorm2d(3))
+    ours, theirs = ours.double(), theirs.double()
+    xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ym, yt = ours(xm), theirs(xt)
+    (ym * ym).sum().backward()
+    (yt * yt).sum().backward()
+    clean = [0, 2]
+    pairs = [(ym.detach().numpy(), yt.detach().numpy()), (xm.grad.numpy(), xt.grad.numpy()),
+             (ours.weight.grad.numpy(), theirs.weight.grad.numpy()),
+             (ours.running_mean.numpy(), theirs.running_mean.numpy()),
+             (ours.running_var.numpy(), theirs.running_var.numpy())]
+    for i, (m, t) in enumerate(pairs):
+        m, t = np.moveaxis(m, 1, 0) if m.ndim > 1 else m, np.moveaxis(t, 1, 0) if t.ndim > 1 else t
+        np.testing.assert_allclose(m[clean], t[clean], rtol=1e-9, atol=1e-9, err_msg=f"pair {i}")
+        assert not np.isfinite(m[1]).all(), f"pair {i}: the poisoned channel looks clean"
+    assert np.isnan(ym.detach().numpy()[:, 1]).all() == np.isnan(yt.detach().numpy()[:, 1]).all()
+
+
+EMPTY = {"bn1d": (lambda: nn.BatchNorm1d(3), lambda: tnn.BatchNorm1d(3), (0, 3)),
+         "bn1d length 0": (lambda: nn.BatchNorm1d(3), lambda: tnn.BatchNorm1d(3), (4, 3, 0)),
+         "bn2d": (lambda: nn.BatchNorm2d(3), lambda: tnn.BatchNorm2d(3), (0, 3, 4, 4)),
+         "bn2d height 0": (lambda: nn.BatchNorm2d(3), lambda: tnn.BatchNorm2d(3), (2, 3, 0, 4)),
+         "groupnorm": (lambda: nn.GroupNorm(2, 4), lambda: tnn.GroupNorm(2, 4), (0, 4, 2, 2)),
+         "layernorm": (lambda: nn.LayerNorm(4), lambda: tnn.LayerNorm(4), (0, 4))}
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("name", list(EMPTY))
+def test_normalization_of_an_empty_batch_follows_torch(name, train):
+    """PyTorch normalizes an empty batch to an empty output with zero parameter gradients,
+    and leaves running statistics alone (the batch counter still counts it)."""
+    make_ours, make_theirs, shape = EMPTY[name]
+    compare_modules(make_ours().double(), make_theirs().double(), lambda step: np.zeros(shape),
+                    steps=2, train=train)
+
+
+def test_flatten_of_an_empty_batch_follows_torch():
+    for start, end in [(1, -1), (0, -1), (0, 1), (2, 3)]:
+        got = mg.zeros(0, 2, 3, 3).flatten(start, end).shape
+        assert got == tuple(torch.zeros(0, 2, 3, 3).flatten(start, end).shape), (start, end)
+    assert nn.Flatten()(mg.zeros(0, 2, 3, 3)).shape == (0, 18)

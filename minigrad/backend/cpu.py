@@ -4,6 +4,7 @@ This layer owns the array policy the kernels must not think about: it broadcasts
 dimensions, decides when a strided view can go to BLAS as it is, makes contiguous copies
 otherwise, and allocates outputs. The kernels then see buffers they can trust.
 """
+import math
 import os
 
 import numpy as np
@@ -169,16 +170,18 @@ def add_inplace(a, b):
     return a
 
 
-def _as_channels(x, op):
-    """``x`` as a contiguous (N, C, S) array for the channel kernels."""
+def _as_channels(x, op, reduce=True):
+    """``x`` as a contiguous (N, C, S) array for the channel kernels. A reduction (``reduce``)
+    refuses an empty array; the affine map and its backward take one (the small-size path,
+    which never enters a kernel)."""
     if x.dtype not in _FLOATS:
         raise TypeError(f"{op}: expected a float32 or float64 array, got {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"{op}: expected an array with at least 2 dimensions (N, C, ...), "
                          f"got shape {x.shape}")
-    if x.size == 0:
+    if reduce and x.size == 0 and x.shape[1] != 0:
         raise ValueError(f"{op}: cannot reduce an empty array of shape {x.shape}")
-    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
 
 
 def _per_channel(v, x, op, name):
@@ -197,14 +200,17 @@ def channel_moments(x):
     x3 = _as_channels(x, "channel_moments")
     mean = np.empty(x.shape[1], dtype=x.dtype)
     var = np.empty(x.shape[1], dtype=x.dtype)
-    _channel.channel_moments(x3, mean, var)
+    if x.shape[1]:  # (no channels: no statistics, and nothing for the kernel to do)
+        _channel.channel_moments(x3, mean, var)
     return mean, var
 
 
 def channel_sum(x):
     """Per-channel sum over every axis but 1, accumulated in double."""
+    x3 = _as_channels(x, "channel_sum")
     out = np.empty(x.shape[1], dtype=x.dtype)
-    _channel.channel_sum(_as_channels(x, "channel_sum"), out)
+    if x.shape[1]:
+        _channel.channel_sum(x3, out)
     return out
 
 
@@ -212,7 +218,7 @@ def channel_affine(x, scale, shift, center=None, out=None):
     """``(x - center[c]) * scale[c] + shift[c]`` over channel axis 1, one pass; added into
     ``out`` (C-contiguous, x's shape and dtype) when given."""
     op = "channel_affine"
-    x3 = _as_channels(x, op)
+    x3 = _as_channels(x, op, reduce=False)
     vecs = [_per_channel(v, x, op, n) for v, n in ((scale, "scale"), (shift, "shift"),
                                                     (center, "center"))]
     if out is None:
@@ -243,7 +249,7 @@ def channel_affine_backward(g, x, scale, center=None, want_dx=True):
     if g.shape != x.shape or g.dtype != x.dtype:
         raise ValueError(f"{op}: the gradient ({g.dtype} {g.shape}) must match x "
                          f"({x.dtype} {x.shape})")
-    x3, g3 = _as_channels(x, op), _as_channels(g, op)
+    x3, g3 = _as_channels(x, op, reduce=False), _as_channels(g, op, reduce=False)
     scale, center = _per_channel(scale, x, op, "scale"), _per_channel(center, x, op, "center")
     if x.size < _PARALLEL_SIZE:  # as in channel_affine (NumPy sums pairwise: accurate)
         dx = g3 * scale.reshape(1, -1, 1) if want_dx else None

@@ -212,8 +212,8 @@ def _channel_view(C, ndim):
 
 
 def _check_values_per_channel(input, op):
-    n = input.numel() // input.shape[1]
-    if n <= 1:
+    n = ops.values_per_channel(input.shape)
+    if n == 1:  # (an empty batch passes: it normalizes to an empty output, as in PyTorch)
         raise ValueError(f"{op}: Expected more than 1 value per channel when training, got "
                          f"input size {tuple(input.shape)}")
     return n
@@ -225,7 +225,7 @@ def norm_stats(x, reduce=None):
     when given, combines the local statistics with others (SyncBatchNorm's all-reduce) and
     returns the combined triple."""
     mean, var = ops.channel_moments(x)
-    count = x.numel() // x.shape[1]
+    count = ops.values_per_channel(x.shape)
     if reduce is not None:
         count, mean, var = reduce(count, mean, var)
     return count, mean, var
@@ -234,7 +234,10 @@ def norm_stats(x, reduce=None):
 def update_running_stats(running_mean, running_var, mean, var, count, momentum):
     """running = (1 - momentum) * running + momentum * batch, in place and off the tape, with
     the batch's *unbiased* variance (``var`` is biased, over ``count`` values). Statistics
-    with a leading batch axis (InstanceNorm's per-instance ones) are averaged over it."""
+    with a leading batch axis (InstanceNorm's per-instance ones) are averaged over it. An
+    empty batch (no statistics) leaves the running ones as they are."""
+    if _array(mean).size == 0:
+        return
     for running, stat, unbias in ((running_mean, mean, 1.0),
                                   (running_var, var, count / (count - 1))):
         if running is not None:  # arrays only: nothing here is recorded
@@ -285,8 +288,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     running_var = _running(running_var, C, "running_var")
     _check_dtypes("batch_norm", input, weight=weight, bias=bias, running_mean=running_mean,
                   running_var=running_var)
+    if training and _check_values_per_channel(input, "batch_norm") == 0:
+        # an empty batch has no statistics: PyTorch gives an empty output (and zero
+        # gradients) and leaves the running statistics alone
+        scale = weight if weight is not None else constant(xp_of(input.data).ones(C, input.data.dtype))
+        return ops.channel_affine(input, scale, bias)
     if training:
-        _check_values_per_channel(input, "batch_norm")
         n, mean, var = norm_stats(input)                             # mu_B, sigma_B^2
         update_running_stats(running_mean, running_var, mean, var, n, momentum)
     else:
@@ -303,7 +310,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 def _grouped(input, groups):
     """``input`` (N, C, ...) viewed as (1, N * groups, rest): one 'channel' per group of
     each sample, so channel_moments gives per-sample, per-group statistics."""
-    return ops.reshape(input, (1, input.shape[0] * groups, -1))
+    return ops.reshape(input, (1, input.shape[0] * groups, math.prod(input.shape[1:]) // groups))
 
 
 def _per_sample_norm(input, groups, weight, bias, eps):
@@ -328,8 +335,8 @@ def _per_sample_norm(input, groups, weight, bias, eps):
         scale = scale * tiled(weight)
     # the per-channel view is taken of the per-group one, so the affine pass's gradient
     # arrives where the moments' gradient is added into it
-    out = ops.channel_affine(ops.reshape(grouped, (1, N * C, -1)), scale, tiled(bias),
-                             center=per_channel(mean))
+    per_channel_view = ops.reshape(grouped, (1, N * C, math.prod(input.shape[2:])))
+    out = ops.channel_affine(per_channel_view, scale, tiled(bias), center=per_channel(mean))
     return ops.reshape(out, input.shape), count, mean, var
 
 

@@ -9,7 +9,7 @@ from minigrad.ops.compare import argmax, argmin, eq, ge, gt, le, logical_not, lt
 from minigrad.ops.elementwise import (abs, add, clamp, div, erf, exp, log, maximum, minimum, mul,
                                       neg, pow, relu, rsqrt, sigmoid, sign, sqrt, sub, tanh,
                                       where)
-from minigrad.ops.channel import channel_affine, channel_moments
+from minigrad.ops.channel import channel_affine, channel_moments, values_per_channel
 from minigrad.ops.conv import conv1d, conv2d
 from minigrad.ops.linalg import linear, matmul
 from minigrad.ops.loss import cross_entropy

@@ -13,6 +13,8 @@ In a plain backward the rules call the kernels on arrays; when the backward is i
 recorded (``create_graph=True``) they are written in differentiable ops instead, so
 second derivatives stay exact.
 """
+import math
+
 from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import ADDED, Primitive
@@ -25,6 +27,11 @@ from minigrad.tensor import Tensor
 
 def _channel_dims(ndim):
     return (0,) + tuple(range(2, ndim))
+
+
+def values_per_channel(shape):
+    """How many values each channel of an (N, C, ...) shape holds (0 for an empty batch)."""
+    return math.prod(shape[:1] + shape[2:])
 
 
 class ChannelMoments(Primitive):
@@ -42,7 +49,7 @@ class ChannelMoments(Primitive):
     @staticmethod
     def backward(ctx, g_mean, g_var):
         (x,) = ctx.inputs
-        n = x.data.size // x.shape[1]
+        n = values_per_channel(x.shape)
         if g_mean is None or g_var is None:  # an unused output contributes nothing
             zeros = backend.of(x.data).xp.zeros(x.shape[1], dtype=x.data.dtype)
         if not _grad_state.enabled:

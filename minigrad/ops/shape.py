@@ -1,6 +1,7 @@
 """Shape primitives (reshape, permute, broadcast, indexing, concatenation, padding) and
 the composites built on them (view, flatten, squeeze, unsqueeze, transpose, expand, stack,
 the non-constant pad modes)."""
+import math
 import numbers
 
 import numpy as np
@@ -180,7 +181,8 @@ def flatten(a, start_dim=0, end_dim=-1):
     e = normalize_dim("flatten", end_dim, a.ndim)
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    return reshape(a, a.shape[:s] + (-1,) + a.shape[e + 1:])
+    # the flattened size spelled out: -1 is ambiguous when the tensor is empty
+    return reshape(a, a.shape[:s] + (math.prod(a.shape[s:e + 1]),) + a.shape[e + 1:])
 
 
 def squeeze(a, dim=None):
