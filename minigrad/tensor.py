@@ -12,7 +12,7 @@ from minigrad.device import device_of, parse_to_args
 
 
 class Tensor:
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_slot", "__weakref__")
+    __slots__ = ("data", "requires_grad", "_grad", "_node", "_slot", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad=False):
@@ -25,7 +25,7 @@ class Tensor:
                 dtypes.default_float.np if data.dtype.kind == "f" else data.dtype), copy=False)
         self.data = data
         self.requires_grad = False
-        self.grad = None
+        self._grad = None
         self._node = None
         self._slot = None
         if requires_grad:
@@ -37,7 +37,7 @@ class Tensor:
         t = object.__new__(cls)
         t.data = data
         t.requires_grad = node is not None
-        t.grad = None
+        t._grad = None
         t._node = node
         t._slot = None
         return t
@@ -58,6 +58,29 @@ class Tensor:
     @property
     def device(self):
         return device_of(self.data)
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        """As in PyTorch, only a tensor of this tensor's shape and dtype (or None) can be its
+        gradient: an optimizer would otherwise broadcast a wrong one silently."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            if value.data.shape != self.data.shape:
+                raise RuntimeError(f"attempting to assign a gradient of shape {value.shape} to a "
+                                   f"tensor of shape {self.shape}; they must be the same size")
+            if value.data.dtype != self.data.dtype:
+                raise RuntimeError(f"attempting to assign a gradient of dtype {value.dtype!r} to "
+                                   f"a tensor of dtype {self.dtype!r}; they must match")
+            if type(value.data) is not type(self.data):
+                raise RuntimeError(f"attempting to assign a gradient on device {value.device} to "
+                                   f"a tensor on device {self.device}")
+        self._grad = value
 
     @property
     def is_leaf(self):

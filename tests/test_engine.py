@@ -481,7 +481,7 @@ def test_zero_dim_leaf_used_twice_gets_an_array_gradient():
     (w * 3 + w * 4).backward()
     assert isinstance(w.grad.data, np.ndarray) and w.grad.shape == ()
     assert (w.grad * 2).item() == 14.0
-    held = mg.tensor(np.array(1.0))
+    held = mg.tensor(np.array(1.0, dtype=np.float32))
     w.grad = held                        # shared with the caller: accumulated out of place
     (w * 2).backward()
     assert isinstance(w.grad.data, np.ndarray) and w.grad.item() == 3.0

@@ -431,3 +431,66 @@ def test_conv_and_pool_errors():
         nn.MaxPool2d(2)(mg.randn(4, 4))
     with pytest.raises(ValueError, match="output size"):
         nn.AdaptiveAvgPool2d(0)(mg.randn(1, 1, 4, 4))
+
+
+def test_degenerate_layer_arguments_are_named():
+    with pytest.raises(ValueError, match="Conv2d: groups must be a positive integer, got 0"):
+        nn.Conv2d(2, 4, 3, groups=0)
+    with pytest.raises(ValueError, match="Conv2d: groups must be a positive integer, got -1"):
+        nn.Conv2d(2, 4, 3, groups=-1)
+    with pytest.raises(ValueError, match="Conv1d: in_channels must be a non-negative"):
+        nn.Conv1d(-1, 4, 3)
+    with pytest.raises(ValueError, match="conv2d: kernel size should be greater than zero"):
+        nn.Conv2d(1, 3, 0)(mg.zeros(1, 1, 4, 4))   # (built, as in PyTorch; refused when run)
+    with pytest.raises(ValueError, match="conv2d: groups must be a positive integer"):
+        F.conv2d(mg.zeros(1, 2, 4, 4), mg.zeros(2, 2, 3, 3), groups=0)
+    with pytest.raises(ValueError, match="Linear: expected input with 3 features .* got shape"):
+        nn.Linear(3, 2)(mg.tensor(1.0))
+    with pytest.raises(ValueError, match="linear: input of shape"):
+        F.linear(mg.tensor(1.0), mg.zeros(2, 3))
+
+
+@pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv2d"])
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_])
+def test_pools_and_conv_name_an_unsupported_dtype(op, dtype):
+    x = mg.tensor(np.ones((1, 1, 4, 4), dtype=dtype))
+    call = {"max_pool2d": lambda: F.max_pool2d(x, 2), "avg_pool2d": lambda: F.avg_pool2d(x, 2),
+            "adaptive_avg_pool2d": lambda: F.adaptive_avg_pool2d(x, 2),
+            "conv2d": lambda: F.conv2d(x, mg.tensor(np.ones((1, 1, 3, 3), dtype=dtype)))}[op]
+    with pytest.raises(TypeError, match=f"{op}: expected float32 or float64 .*{np.dtype(dtype)}"):
+        call()
+
+
+def test_layers_with_zero_input_features_build_and_run_like_torch():
+    """PyTorch builds Linear(0, 3) and Conv2d(0, 3, 3) (init of an empty weight is a no-op,
+    the bias bound 1/sqrt(fan_in) becomes 0): the output is the bias, its gradient counts."""
+    with pytest.warns(UserWarning, match="zero-element"):
+        lin = nn.Linear(0, 3)
+    x = mg.zeros(2, 0, requires_grad=True)
+    y = lin(x)
+    y.sum().backward()
+    assert y.shape == (2, 3) and np.all(y.detach().numpy() == lin.bias.detach().numpy())
+    assert np.all(lin.bias.detach().numpy() == 0)   # U(-0, 0)
+    np.testing.assert_array_equal(lin.bias.grad.numpy(), [2, 2, 2])
+    assert lin.weight.grad.shape == (3, 0) and x.grad.shape == (2, 0)
+    with pytest.warns(UserWarning, match="zero-element"):
+        conv = nn.Conv2d(0, 3, 3)
+    y = conv(mg.zeros(1, 0, 5, 5))
+    y.sum().backward()
+    assert y.shape == (1, 3, 3, 3)
+    np.testing.assert_array_equal(conv.bias.grad.numpy(), [9, 9, 9])
+
+
+def test_a_gradient_must_fit_its_tensor():
+    p = nn.Parameter(mg.zeros(3))
+    with pytest.raises(RuntimeError, match=r"gradient of shape \(1,\) to a tensor of shape \(3,\)"):
+        p.grad = mg.ones(1)
+    with pytest.raises(RuntimeError, match="dtype minigrad.float64 to a tensor of dtype minigrad.float32"):
+        p.grad = mg.ones(3, dtype=mg.float64)
+    with pytest.raises(TypeError, match="Tensor or None"):
+        p.grad = np.ones(3, dtype=np.float32)
+    p.grad = mg.ones(3)
+    mg.optim.SGD([p], lr=0.5).step()
+    np.testing.assert_array_equal(p.detach().numpy(), [-0.5, -0.5, -0.5])
+    p.grad = None
+    assert p.grad is None

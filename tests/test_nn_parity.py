@@ -414,3 +414,29 @@ def test_flatten_of_an_empty_batch_follows_torch():
         got = mg.zeros(0, 2, 3, 3).flatten(start, end).shape
         assert got == tuple(torch.zeros(0, 2, 3, 3).flatten(start, end).shape), (start, end)
     assert nn.Flatten()(mg.zeros(0, 2, 3, 3)).shape == (0, 18)
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode",
+                         [(2, 1, 1, 2, False), (2, 2, 1, 3, True), (3, 3, 1, 2, True)])
+def test_max_pool_window_of_padding_only(kernel, stride, padding, dilation, ceil_mode):
+    """On a 1x1 input these windows hold no input element: PyTorch outputs -inf with a zero
+    gradient (its index points outside the plane, and its own backward then writes out of
+    bounds; ours records -1 and passes nothing back), to every order."""
+    from minigrad.backend import cpu, numpy_ref
+    args = (kernel, stride, padding, dilation, ceil_mode)
+    x = np.random.default_rng(0).standard_normal((2, 3, 1, 1))
+    yt = TF.max_pool2d(torch.tensor(x), *args)
+    xm = mg.tensor(x, requires_grad=True)
+    ym, idx = F.max_pool2d(xm, *args, return_indices=True)
+    assert_close(ym, yt)
+    assert np.all(ym.detach().numpy() == -np.inf) and np.all(idx.numpy() == -1)
+    (g,) = mg.autograd.grad(ym.exp().sum(), xm, create_graph=True)
+    (h,) = mg.autograd.grad((g * g).sum() + g.sum(), xm)
+    assert np.all(g.detach().numpy() == 0) and np.all(h.numpy() == 0)
+    grad = np.ones(ym.shape)
+    np.testing.assert_array_equal(cpu.max_pool2d_backward(grad, idx.numpy(), x.shape),
+                                  numpy_ref.max_pool2d_backward(grad, idx.numpy(), x.shape))
+    from minigrad.ops.pool import _pool_args
+    ref_y, ref_idx = numpy_ref.max_pool2d(x, *_pool_args("max_pool2d", xm, *args))
+    np.testing.assert_array_equal(ref_y, ym.detach().numpy())
+    np.testing.assert_array_equal(ref_idx, idx.numpy())

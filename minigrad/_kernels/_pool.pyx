@@ -2,7 +2,9 @@
 """2-D pooling over contiguous (planes, H, W) arrays, one plane per thread at a time.
 
 Max pooling records, for each output, the flat index (ih * W + iw) of the input element it
-took; backward scatters into those indices (adding, since windows can overlap). Average
+took, or -1 for a window that lies wholly in padding (its output is -inf, as in PyTorch,
+and it passes no gradient back); backward scatters into those indices (adding, since
+windows can overlap). Average
 pooling (fixed and adaptive) is described by per-output window bounds and divisors that
 the caller computes, so PyTorch's padding, ceil_mode and count_include_pad rules live in
 Python and one pair of loops serves both.
@@ -83,13 +85,15 @@ def max_pool_backward(const real[:, :, ::1] grad, const long long[:, :, ::1] ind
     for p in range(B):  # indices come from our forward, but check before trusting them
         for o in range(Ho * Wo):
             k = index[p, o // Wo, o % Wo]
-            if k < 0 or k >= HW:
+            if k < -1 or k >= HW:
                 raise IndexError(f"max_pool_backward: index {k} outside a plane of {HW}")
     with nogil:
         for p in prange(B, schedule="static", num_threads=threads_for(B * HW)):
             plane = &dx[p, 0, 0]
             for o in range(Ho * Wo):
-                plane[index[p, o // Wo, o % Wo]] += grad[p, o // Wo, o % Wo]
+                k = index[p, o // Wo, o % Wo]
+                if k >= 0:  # (-1: a window of padding only)
+                    plane[k] += grad[p, o // Wo, o % Wo]
 
 
 def _check_windows(str op, Py_ssize_t H, Py_ssize_t W, hs, he, ws, we, div, Py_ssize_t Ho,

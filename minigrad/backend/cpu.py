@@ -379,13 +379,16 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
 
 # ---------------------------------------------------------------- pooling
 
-def _planes(x):
-    return np.ascontiguousarray(x).reshape(-1, *x.shape[-2:])
+def _planes(x, op):
+    """``x`` (..., H, W) as contiguous planes (P, H, W) of a float dtype, the kernels' input."""
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"{op}: expected float32 or float64 input, got {x.dtype}")
+    return np.ascontiguousarray(x).reshape(math.prod(x.shape[:-2]), *x.shape[-2:])
 
 
 def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
     """Max over windows, and the flat (ih * W + iw) index each output took."""
-    xp_ = _planes(x)
+    xp_ = _planes(x, "max_pool2d")
     out = np.empty((xp_.shape[0],) + tuple(out_hw), dtype=x.dtype)
     index = np.empty(out.shape, dtype=np.int64)
     _pool.max_pool(xp_, *kernel, *stride, *padding, *dilation, out, index)
@@ -394,14 +397,15 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
 
 def max_pool2d_backward(grad, index, x_shape):
     dx = np.zeros((int(np.prod(x_shape[:-2])),) + tuple(x_shape[-2:]), dtype=grad.dtype)
-    _pool.max_pool_backward(_planes(grad), _planes(index), dx)
+    g = _planes(grad, "max_pool2d backward")
+    _pool.max_pool_backward(g, np.ascontiguousarray(index, dtype=np.int64).reshape(g.shape), dx)
     return dx.reshape(x_shape)
 
 
 def avg_pool2d(x, windows):
     """Window sums divided by per-output divisors; ``windows`` = (hs, he, ws, we, div)."""
     hs, he, ws, we, div = windows
-    xp_ = _planes(x)
+    xp_ = _planes(x, "avg_pool2d")
     out = np.empty((xp_.shape[0], len(hs), len(ws)), dtype=x.dtype)
     _pool.avg_pool(xp_, hs, he, ws, we, div, out)
     return out.reshape(x.shape[:-2] + out.shape[1:])
@@ -410,7 +414,7 @@ def avg_pool2d(x, windows):
 def avg_pool2d_backward(grad, windows, x_shape):
     hs, he, ws, we, div = windows
     dx = np.zeros((int(np.prod(x_shape[:-2])),) + tuple(x_shape[-2:]), dtype=grad.dtype)
-    _pool.avg_pool_backward(_planes(grad), hs, he, ws, we, div, dx)
+    _pool.avg_pool_backward(_planes(grad, "avg_pool2d backward"), hs, he, ws, we, div, dx)
     return dx.reshape(x_shape)
 
 

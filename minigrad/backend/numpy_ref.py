@@ -197,6 +197,9 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
                      for ih in [oh * stride[0] - padding[0] + i * dilation[0]]
                      for iw in [ow * stride[1] - padding[1] + j * dilation[1]]
                      if 0 <= ih < H and 0 <= iw < W]
+            if not cells:  # a window of padding only: -inf, and the index -1
+                index[..., oh, ow], out[..., oh, ow] = -1, -np.inf
+                continue
             idx = np.array([ih * W + iw for ih, iw in cells])
             vals = flat[..., idx]
             # the first maximum, or the last NaN (PyTorch's CPU rule)
@@ -214,7 +217,8 @@ def max_pool2d_backward(grad, index, x_shape):
     i = index.reshape(g.shape)
     flat = dx.reshape(-1, dx.shape[-1])
     for p in range(flat.shape[0]):
-        np.add.at(flat[p], i[p], g[p])
+        keep = i[p] >= 0  # (-1: a window of padding only)
+        np.add.at(flat[p], i[p][keep], g[p][keep])
     return dx.reshape(x_shape)
 
 

@@ -4,6 +4,7 @@ Every function fills ``tensor.data`` from minigrad's global generator (``mg.manu
 without recording anything, and returns the tensor.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -79,13 +80,26 @@ def xavier_normal_(tensor, gain=1.0):
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
+def _zero_element(tensor):
+    """PyTorch's kaiming initializers leave a tensor with no elements alone (with a warning):
+    its fan is 0, and there is nothing to fill."""
+    if tensor.data.size == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+        return True
+    return False
+
+
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    if _zero_element(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    if _zero_element(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std)
 

@@ -95,7 +95,12 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, op):
         raise TypeError(f"{op}: input is {input.dtype!r} but weight is {weight.dtype!r}")
     N, C, H, W = input.shape
     K, Cg, kh, kw = weight.shape
-    if groups < 1 or C % groups or K % groups or Cg * groups != C:
+    if kh < 1 or kw < 1:
+        raise ValueError(f"{op}: kernel size should be greater than zero, got a weight of "
+                         f"shape {weight.shape}")
+    if not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+    if C % groups or K % groups or Cg * groups != C:
         raise ValueError(f"{op}: groups={groups}, weight of shape {weight.shape} expects input "
                          f"with {Cg * groups} channels, got input of shape {input.shape}")
     stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)

@@ -6,6 +6,8 @@ gradients come from the engine. ``linear`` is one primitive (x @ W^T + b: one GE
 bias add forward, two GEMMs and a column sum backward) because every layer of every MLP
 runs it: three recorded nodes per layer would cost more than the GEMMs at small sizes.
 """
+import math
+
 from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
@@ -67,14 +69,15 @@ class Linear(Primitive):
         x, w = ctx.inputs[:2]
         want_x, want_w = ctx.next[0] is not None, ctx.next[1] is not None
         want_b = len(ctx.next) > 2 and ctx.next[2] is not None
-        rows = (-1, g.shape[-1])
+        n = math.prod(x.shape[:-1])  # (spelled out: -1 is ambiguous when x is empty)
+        rows, x_rows = (n, g.shape[-1]), (n, x.shape[-1])
         if not _grad_state.enabled:
             be, ga = backend.of(g.data), g.data
-            g2, x2 = ga.reshape(rows), x.data.reshape(-1, x.shape[-1])
+            g2, x2 = ga.reshape(rows), x.data.reshape(x_rows)
             return (Tensor._make(be.matmul(ga, w.data)) if want_x else None,
                     Tensor._make(be.matmul(g2.T, x2)) if want_w else None,
                     Tensor._make(be.xp.sum(g2, axis=0)) if want_b else None)
-        g2, x2 = reshape(g, rows), reshape(x, (-1, x.shape[-1]))
+        g2, x2 = reshape(g, rows), reshape(x, x_rows)
         return (matmul(g, w) if want_x else None,
                 matmul(transpose(g2, 0, 1), x2) if want_w else None,
                 sum(g2, 0) if want_b else None)

@@ -44,9 +44,12 @@ class MaxPoolGather(Primitive):
     @staticmethod
     def forward(ctx, a, index):
         ctx.index = index
+        xp = xp_of(a)
         lead = a.shape[:-2]
-        flat = a.reshape(lead + (-1,))
-        picked = xp_of(a).take_along_axis(flat, index.reshape(lead + (-1,)), axis=-1)
+        flat = a.reshape(lead + (math.prod(a.shape[-2:]),))
+        rows = index.reshape(lead + (math.prod(index.shape[-2:]),))
+        picked = xp.take_along_axis(flat, xp.maximum(rows, 0), axis=-1)
+        picked[rows < 0] = 0  # a window of padding only depends on no input
         return picked.reshape(index.shape)
 
     @staticmethod
@@ -89,10 +92,16 @@ def _out_size(n, k, s, p, d, ceil_mode):
     return out
 
 
-def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+def _check_input(op, input):
     if input.ndim not in (3, 4):
         raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
                          f"shape {input.shape}")
+    if input.data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected float32 or float64 input, got {input.data.dtype}")
+
+
+def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+    _check_input(op, input)
     kernel = pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None or stride == () else pair(stride, "stride", op)
     padding, dilation = pair(padding, "padding", op), pair(dilation, "dilation", op)
@@ -153,9 +162,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 def adaptive_avg_pool2d(input, output_size):
     """Output cell i averages input rows floor(i*H/Ho) .. ceil((i+1)*H/Ho), as in PyTorch."""
-    if input.ndim not in (3, 4):
-        raise ValueError(f"adaptive_avg_pool2d: expected a 3-D or 4-D input, got shape "
-                         f"{input.shape}")
+    _check_input("adaptive_avg_pool2d", input)
     H, W = input.shape[-2:]
     if isinstance(output_size, int):
         output_size = (output_size, output_size)

@@ -30,7 +30,7 @@ class Linear(Module):
         init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, x):
-        if x.shape[-1] != self.in_features:
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: expected input with {self.in_features} features in the "
                              f"last dimension, got shape {x.shape}")
         return F.linear(x, self.weight, self.bias)

@@ -17,6 +17,12 @@ class _ConvNd(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, dtype=None):
         super().__init__()
+        name = type(self).__name__
+        if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+            raise ValueError(f"{name}: groups must be a positive integer, got {groups!r}")
+        for arg, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name}: {arg} must be a non-negative integer, got {v!r}")
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{type(self).__name__}: in_channels ({in_channels}) and "
                              f"out_channels ({out_channels}) must be divisible by groups ({groups})")
