@@ -27,5 +27,5 @@ from minigrad.ops import (abs, add, amax, amin, argmax, argmin, broadcast_to, ca
 
 clip = clamp
 from minigrad.serialization import load, save
-from minigrad import optim  # noqa: E402
+from minigrad import nn, optim  # noqa: E402  (mg.nn, as torch.nn after import torch)
 from minigrad import data  # noqa: E402

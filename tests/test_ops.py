@@ -278,3 +278,23 @@ def test_errors_name_the_op_and_the_shapes():
         mg.randn(2).clamp()
     with pytest.raises(ValueError, match="expand: "):
         mg.randn(2, 3).expand(3)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "std", "bn stats", "bn forward"])
+def test_per_channel_reductions_need_no_input_sized_scratch(name):
+    """Reducing (N, C) over N runs on the channel kernels, whose scratch is per channel and
+    block; NumPy's var would allocate a centred copy of the input."""
+    import tracemalloc
+    x = mg.randn(8192, 128)                     # 4 MiB
+    run = {"sum": lambda: x.sum(0), "mean": lambda: x.mean(0), "var": lambda: x.var(0),
+           "std": lambda: x.std(0), "bn stats": lambda: mg.nn.functional.norm_stats(x),
+           "bn forward": lambda: mg.nn.BatchNorm1d(128)(x)}[name]
+    run()                                       # (first-call allocations out of the way)
+    tracemalloc.start()
+    try:
+        run()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    output = x.data.nbytes if name == "bn forward" else 0
+    assert peak - output < x.data.nbytes / 8, f"{name}: peak {peak} bytes"

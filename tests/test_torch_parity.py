@@ -117,7 +117,22 @@ def test_dtype_promotion_parity():
              (mg.arange(3) / 2, torch.arange(3) / 2),
              (mg.arange(3) + mg.ones(3), torch.arange(3) + torch.ones(3)),
              (mg.ones(3) * 2.0, torch.ones(3) * 2.0),
-             (mg.ones(3, dtype=mg.float64) + mg.ones(3), torch.ones(3, dtype=torch.float64) + torch.ones(3))]
+             (mg.ones(3, dtype=mg.float64) + mg.ones(3), torch.ones(3, dtype=torch.float64) + torch.ones(3)),
+             # a 0-d tensor does not promote a dimensioned one of its category, but does one
+             # of a lower category; two 0-d tensors promote as usual
+             (mg.randn(4, 3) * mg.tensor(2.0, dtype=mg.float64),
+              torch.randn(4, 3) * torch.tensor(2.0, dtype=torch.float64)),
+             (mg.tensor(2.0, dtype=mg.float64) - mg.randn(4, 3),
+              torch.tensor(2.0, dtype=torch.float64) - torch.randn(4, 3)),
+             (mg.arange(3) * mg.tensor(2.5, dtype=mg.float64),
+              torch.arange(3) * torch.tensor(2.5, dtype=torch.float64)),
+             (mg.randn(3) * mg.tensor(2), torch.randn(3) * torch.tensor(2)),
+             (mg.tensor(1.0) * mg.tensor(2.0, dtype=mg.float64),
+              torch.tensor(1.0) * torch.tensor(2.0, dtype=torch.float64)),
+             (mg.maximum(mg.randn(3), mg.tensor(0.0, dtype=mg.float64)),
+              torch.maximum(torch.randn(3), torch.tensor(0.0, dtype=torch.float64))),
+             (mg.where(mg.ones(3) > 0, mg.ones(3), mg.tensor(0.0, dtype=mg.float64)),
+              torch.where(torch.ones(3) > 0, torch.ones(3), torch.tensor(0.0, dtype=torch.float64)))]
     for m, t in pairs:
         assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (m, t)
 
@@ -131,3 +146,13 @@ def test_std_second_derivative_parity(dims):
     (hm,) = mg.autograd.grad((gm * gm).sum(), xm)
     (ht,) = torch.autograd.grad((gt * gt).sum(), xt)
     np.testing.assert_allclose(hm.numpy(), ht.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_a_zero_dim_float64_tensor_gets_a_float64_gradient_through_a_float32_op():
+    w = mg.tensor(2.0, dtype=mg.float64, requires_grad=True)
+    x = mg.randn(4, 3)
+    y = x * w
+    assert y.dtype == mg.float32
+    y.sum().backward()
+    assert w.grad.dtype == mg.float64
+    np.testing.assert_allclose(w.grad.item(), x.numpy().astype(np.float64).sum(), rtol=1e-5)

@@ -48,8 +48,10 @@ def as_tensor(x, like=None):
 def pair(a, b):
     """Two operands as tensors of one result dtype.
 
-    NumPy's promotion already agrees with PyTorch's except for an integer tensor meeting a
-    float32 one (NumPy says float64, PyTorch float32), so only that case is cast here.
+    NumPy's promotion already agrees with PyTorch's except in two cases, cast here: an
+    integer tensor meeting a float one takes the float dtype (NumPy: float32 + int64 is
+    float64), and a 0-d tensor does not promote a dimensioned one of its own category
+    (PyTorch: float32 (4, 3) * float64 () is float32).
     """
     if not isinstance(a, Tensor):
         a = as_tensor(a, b)
@@ -61,6 +63,8 @@ def pair(a, b):
             a = cast(a, db)
         elif db.kind in "iu" and da.kind == "f":
             b = cast(b, da)
+        elif da.kind == db.kind and (a.ndim == 0) != (b.ndim == 0):
+            a, b = (cast(a, db), b) if a.ndim == 0 else (a, cast(b, da))
     return a, b
 
 
