@@ -33,7 +33,10 @@ class Tensor:
 
     @classmethod
     def _make(cls, data, node=None):
-        """Wrap an array produced by an op; no checks, since this runs once per op."""
+        """Wrap an array produced by an op (or a backward rule); the one check, since this
+        runs once per op: NumPy hands back scalars where a 0-d array is meant."""
+        if isinstance(data, np.generic):
+            data = np.asarray(data)
         t = object.__new__(cls)
         t.data = data
         t.requires_grad = node is not None

@@ -42,6 +42,7 @@ CASES = {
     "sqrt rsqrt": (lambda a: a.sqrt() + a.rsqrt(), [R(3, 4, low=0.5)]),
     "tanh sigmoid relu": (lambda a: a.tanh() * a.sigmoid() + a.relu(), [R(5, 4)]),
     "abs": (lambda a: a.abs(), [R(3, 4)]),
+    "0-d unary": (lambda a: a.sigmoid() + a.tanh() + a.exp() + a.relu(), [np.array(0.3)]),
     "clamp bounds inclusive": (lambda a: a.clamp(-1.0, 1.0),
                                [np.array([-2.0, -1.0, 0.0, 1.0, 2.0])]),
     "maximum ties": (lambda a, b: a.maximum(b) + a.minimum(b) * 2,
@@ -64,6 +65,8 @@ CASES = {
     # special values: PyTorch's gradient conventions where the calculus has none
     "maximum nan": (lambda a, b: a.maximum(b) + a.minimum(b) * 3,
                     [np.array([np.nan, 1.0, 2.0, 1.0]), np.array([1.0, np.nan, 1.0, 1.0])]),
+    "maximum loser gets 0 from a nan gradient": (lambda a, b: a.maximum(b).var(),
+                                                 [np.array([0.5]), np.array([0.25])]),
     "pow zero base": (lambda a, b: a ** b,
                       [np.array([0.0, 0.0, 0.0, 2.0]), np.array([0.0, 2.0, -1.0, 0.0])]),
     "pow scalar zero exponent": (lambda a: a ** 0 + a ** 0.0, [np.array([0.0, 2.0, -1.0])]),
@@ -73,6 +76,8 @@ CASES = {
     "std of one value": (lambda a: a.std(0), [np.ones((1, 3))]),
     "var of a constant": (lambda a: a.var(0), [np.full((4, 3), 2.0)]),
     "sqrt at zero": (lambda a: a.sqrt(), [np.array([0.0, 4.0])]),
+    "relu and abs at nan": (lambda a: a.relu() + a.abs() * 2 + a.sign(),
+                            [np.array([np.nan, 0.0, -1.0, 2.0])]),
 }
 
 

@@ -35,12 +35,14 @@ cdef enum:
 
 cdef inline void _chan_merge(double *cnt, double *mean, double *m2,
                              double n_b, double mean_b, double m2_b) noexcept nogil:
-    """Fold a group (n_b, mean_b, m2_b) into the running (cnt, mean, m2)."""
+    """Fold a group (n_b, mean_b, m2_b) into the running (cnt, mean, m2). The mean is the
+    weighted average of the two (not mean_a + delta * n_b / n), so an infinite mean stays
+    infinite, as NumPy's and PyTorch's do, instead of turning into inf - inf = NaN."""
     cdef double n_a = cnt[0], n = n_a + n_b, delta
     if n_b == 0:
         return
     delta = mean_b - mean[0]
-    mean[0] += delta * (n_b / n)
+    mean[0] = mean[0] * (n_a / n) + mean_b * (n_b / n)
     m2[0] += m2_b + delta * delta * (n_a * n_b / n)
     cnt[0] = n
 
@@ -54,7 +56,10 @@ cdef inline void _piece_moments(const real *p, Py_ssize_t k, double *cnt, double
     else:
         mu = mg_sum_d(p, k) / k
         mg_dev_sums_d(p, k, mu, &d, &q)
-    _chan_merge(cnt, mean, m2, <double>k, mu + <double>d / k, q - <double>d * d / k)
+    # mu + d / k refines the mean by the rounding error of the sum; an infinite mu makes d
+    # NaN (inf - inf), and then mu itself is the answer
+    _chan_merge(cnt, mean, m2, <double>k, mu + <double>d / k if d == d else mu,
+                q - <double>d * d / k)
 
 
 cdef inline void _piece_grad_sums(const real *g, const real *x, Py_ssize_t k, real c,

@@ -35,7 +35,7 @@ static inline void mg_grad_sums_##S(const T *g, const T *x, ptrdiff_t n, T c,   
    half the time, 6x slower */                                                           \
 static inline void mg_relu_backward_##S(const T *g, const T *y, T *dx, ptrdiff_t n) {    \
     _Pragma("omp simd")                                                                  \
-    for (ptrdiff_t i = 0; i < n; i++) { T gi = g[i]; dx[i] = y[i] > 0 ? gi : (T)0; }     \
+    for (ptrdiff_t i = 0; i < n; i++) { T gi = g[i]; dx[i] = y[i] <= 0 ? (T)0 : gi; }    \
 }                                                                                          \
 /* One output row of max pooling whose windows lie inside the image: the maximum of each  \
    kh x kw window (the last NaN wins, else the first maximum) and its flat index. Branch-free: \

@@ -185,7 +185,7 @@ def _forward(op, ctx, inputs, attrs):
     except (ValueError, IndexError, TypeError) as e:
         raise _op_error(op, inputs, e) from None
     if isinstance(out, np.generic):  # NumPy hands back scalars where we want 0-d arrays
-        out = np.asarray(out)
+        out = np.asarray(out)       # (saved outputs too, so here as well as in _make)
     return out
 
 

@@ -133,12 +133,13 @@ def relu(x):
 
 
 def relu_backward(g, y):
-    """The gradient where ReLU's output ``y`` is positive, else 0."""
+    """0 where ReLU's output ``y`` is <= 0, else the gradient (PyTorch's threshold rule: a
+    NaN output passes the gradient on)."""
     if _threadable(g, y):
         dx = np.empty_like(g)
         _elementwise.relu_backward(g.reshape(-1), y.reshape(-1), dx.reshape(-1))
         return dx
-    return np.where(y > 0, g, g.dtype.type(0))
+    return np.where(y <= 0, g.dtype.type(0), g)
 
 
 def _per_channel_operand(a, b):

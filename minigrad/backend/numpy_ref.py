@@ -51,7 +51,7 @@ def relu(x):
 
 def relu_backward(g, y):
     xp_ = _xp(g)
-    return xp_.where(y > 0, g, xp_.zeros_like(g))
+    return xp_.where(y <= 0, xp_.zeros_like(g), g)  # (y NaN: the gradient passes, as in PyTorch)
 
 
 def add(a, b):

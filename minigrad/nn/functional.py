@@ -129,7 +129,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     w = xp.ones(C, dtype=logp.data.dtype) if weight is None else weight.data.astype(logp.data.dtype)
     w_i = w[safe_t] * valid  # per-sample weight, 0 where ignored
     picked = logp[xp.arange(t.shape[0]), safe_t]
-    loss = -(picked * constant(w_i))
+    # ignored rows selected away, not multiplied by 0: when every row is ignored the mean's
+    # 0/0 must not send NaN back (PyTorch gives a zero gradient)
+    loss = ops.where(constant(xp.asarray(valid, dtype=bool)), -(picked * constant(w_i)), 0)
     if reduction == "mean":
         return loss.sum() / constant(xp.asarray(w_i.sum(), dtype=logp.data.dtype))
     if reduction == "none":
@@ -159,15 +161,17 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     nll = nll_loss(logp, target, weight, ignore_index, reduction)
     flat, t, out_shape, C = _classes_last(logp, target, "cross_entropy")
     xp = xp_of(flat.data)
-    valid = constant((t != ignore_index).astype(flat.data.dtype))
+    valid = t != ignore_index
     if weight is None:
         smooth = -flat.sum(1)
-        norm = valid.data.sum()
+        norm = valid.sum()
     else:
         w = weight.data.astype(flat.data.dtype)
         smooth = -(flat * constant(w)).sum(1)
-        norm = (w[xp.where(t != ignore_index, t, 0)] * valid.data).sum()
-    smooth = smooth * valid
+        norm = w[xp.where(valid, t, 0)][valid].sum()
+    # ignored rows selected away, not multiplied by 0: when every row is ignored the mean's
+    # 0/0 must not send NaN back (PyTorch's masked_fill)
+    smooth = ops.where(constant(valid), smooth, 0)
     if reduction == "mean":
         smooth = smooth.sum() / constant(xp.asarray(norm, dtype=flat.data.dtype))
     elif reduction == "sum":
@@ -361,9 +365,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected an input with at least 2 dimensions (N, C, "
+                         f"...), got shape {input.shape}")
     N, C = input.shape[:2]
-    if C % num_groups:
+    if num_groups < 1 or C % num_groups:
         raise ValueError(f"group_norm: {C} channels cannot be split into {num_groups} groups")
+    if N * C // num_groups * math.prod(input.shape[2:]) == 1:  # PyTorch's (quirky) rule
+        raise ValueError(f"group_norm: Expected more than 1 value per channel when training, "
+                         f"got input size {tuple(input.shape)}")
     return _per_sample_norm(input, num_groups, weight, bias, eps)[0]
 
 

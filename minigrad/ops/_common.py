@@ -87,7 +87,8 @@ def normalize_dims(op, dim, ndim):
         if not -max(ndim, 1) <= d < max(ndim, 1):
             raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} "
                              f"dimension{'s' if ndim != 1 else ''}")
-        out.append(d % ndim if ndim else 0)
+        if ndim:  # (a 0-d tensor takes dim 0 or -1, as in PyTorch, and has nothing to reduce)
+            out.append(d % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: dim {dim} names an axis more than once")
     return tuple(sorted(out))

@@ -107,25 +107,27 @@ class PowScalar(Primitive):
 
 
 class Maximum(Primitive):
-    """maximum/minimum, with PyTorch's gradient rule: an input gets the gradient unless it
-    lost the comparison; on ties each input gets half. Where either input is NaN neither
-    lost, so both get the whole gradient."""
+    """maximum/minimum, with PyTorch's gradient rule: an input that lost the comparison
+    gets 0 (even from a NaN gradient), the other the gradient, halved on ties. Where either
+    input is NaN neither lost, so both get the whole gradient."""
     op_name = "maximum/minimum"
 
     @staticmethod
     def forward(ctx, a, b, take_min=False):
         xp = _xp(a)
         out = xp.minimum(a, b) if take_min else xp.maximum(a, b)
-        a_loses, b_loses = (a > b, a < b) if take_min else (a < b, a > b)
-        half = (a == b) * out.dtype.type(0.5)
-        ctx.weight_a = xp.where(a_loses, 0, 1 - half).astype(out.dtype)
-        ctx.weight_b = xp.where(b_loses, 0, 1 - half).astype(out.dtype)
+        ctx.a_loses, ctx.b_loses = (a > b, a < b) if take_min else (a < b, a > b)
+        ties = a == b
+        ctx.tie_scale = (1 - ties * out.dtype.type(0.5)).astype(out.dtype) \
+            if ties.any() else None
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return (mul(g, constant(ctx.weight_a)) if ctx.next[0] is not None else None,
-                mul(g, constant(ctx.weight_b)) if ctx.next[1] is not None else None)
+        if ctx.tie_scale is not None:
+            g = mul(g, constant(ctx.tie_scale))
+        return (where(constant(ctx.a_loses), 0, g) if ctx.next[0] is not None else None,
+                where(constant(ctx.b_loses), 0, g) if ctx.next[1] is not None else None)
 
 
 class Where(Primitive):
@@ -252,7 +254,7 @@ class Sigmoid(Primitive):
     def forward(ctx, a):
         xp = _xp(a)
         # 1 / (1 + exp(-a)) in place: where exp overflows, 1 / inf = 0 is the right answer
-        out = xp.negative(a)
+        out = xp.negative(a, out=xp.empty_like(a))  # (out=: a 0-d input stays an array)
         with np.errstate(over="ignore"):
             xp.exp(out, out=out)
         out += 1
@@ -268,8 +270,8 @@ class Sigmoid(Primitive):
 
 
 class Relu(Primitive):
-    """The gradient passes where the output is positive; elsewhere it is 0, even when the
-    upstream gradient is NaN (PyTorch's rule)."""
+    """The gradient is 0 where the output is <= 0 (even a NaN gradient), and passes
+    elsewhere, a NaN output included: PyTorch's threshold rule."""
     save_output = True
 
     @staticmethod
@@ -281,7 +283,7 @@ class Relu(Primitive):
         out = ctx.output
         if not _grad_state.enabled:
             return Tensor._make(backend.of(g.data).relu_backward(g.data, out.data))
-        return where(constant(out.data > 0), g, 0)
+        return where(constant(out.data <= 0), 0, g)
 
 
 class Clamp(Primitive):
@@ -347,8 +349,13 @@ abs, tanh, sigmoid, relu, erf = Abs.apply, Tanh.apply, Sigmoid.apply, Relu.apply
 
 
 def sign(a):
-    """Not differentiable (its derivative is 0 almost everywhere): a constant."""
-    return constant(_xp(a.data).sign(a.data))
+    """Not differentiable (its derivative is 0 almost everywhere): a constant. sign(NaN) is
+    0, as in PyTorch (so abs passes no gradient through a NaN)."""
+    xp = _xp(a.data)
+    s = xp.sign(a.data)
+    if s.dtype.kind == "f":
+        s = xp.where(s != s, s.dtype.type(0), s)
+    return constant(s)
 
 
 def clamp(a, min=None, max=None):

@@ -76,9 +76,12 @@ class Var(Primitive):
     save_inputs = True
 
     @staticmethod
-    def forward(ctx, a, dims, keepdim, correction):
+    def forward(ctx, a, dims, keepdim, correction, whole=False):
         n = _count(a.shape, dims)
         ctx.scale = 2.0 / (n - correction) if n != correction else float("inf")
+        # PyTorch's rule for a whole-tensor variance with n <= correction: the gradient is
+        # NaN where x equals the mean, inf elsewhere (its sign ignored), times the gradient
+        ctx.degenerate = whole and n <= correction
         be = backend.of(a)
         if _is_channel_reduction(a, dims):
             ctx.mean, out = be.channel_moments(a)
@@ -92,6 +95,11 @@ class Var(Primitive):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.inputs
+        if ctx.degenerate:
+            xp = backend.of(a.data).xp
+            at_mean = a.data == xp.mean(a.data)
+            return mul(_expand_back(ctx, g), constant(xp.where(at_mean, xp.nan, xp.inf)
+                                                      .astype(a.data.dtype)))
         if ctx.mean is not None and not _grad_state.enabled:
             # one pass: (x - mean[c]) * (scale * g[c])
             gc = g.data.reshape(-1) * a.data.dtype.type(ctx.scale)
@@ -107,13 +115,14 @@ class Std(Var):
     save_output = True
 
     @staticmethod
-    def forward(ctx, a, dims, keepdim, correction):
-        return backend.of(a).xp.sqrt(Var.forward(ctx, a, dims, keepdim, correction))
+    def forward(ctx, a, dims, keepdim, correction, whole=False):
+        return backend.of(a).xp.sqrt(Var.forward(ctx, a, dims, keepdim, correction, whole))
 
     @staticmethod
     def backward(ctx, g):
         std = ctx.output
-        g = where(constant(std.data == 0), 0, div(g, mul(std, 2)))
+        zero = constant(std.data == 0)
+        g = where(zero, 0, div(g, mul(where(zero, 1, std), 2)))
         return Var.backward(ctx, g)
 
 
@@ -161,14 +170,16 @@ def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
     if a.data.dtype.kind != "f":
         raise TypeError(f"var: expected a floating point tensor, got {a.dtype!r}")
     return Var.apply(a, dims=normalize_dims("var", dim, a.ndim), keepdim=keepdim,
-                     correction=_correction(correction, unbiased))
+                     correction=_correction(correction, unbiased),
+                     whole=dim is None or a.ndim == 0)
 
 
 def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
     if a.data.dtype.kind != "f":
         raise TypeError(f"std: expected a floating point tensor, got {a.dtype!r}")
     return Std.apply(a, dims=normalize_dims("std", dim, a.ndim), keepdim=keepdim,
-                     correction=_correction(correction, unbiased))
+                     correction=_correction(correction, unbiased),
+                     whole=dim is None or a.ndim == 0)
 
 
 def amax(a, dim=None, keepdim=False):

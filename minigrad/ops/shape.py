@@ -175,7 +175,9 @@ def expand(a, *sizes):
 
 
 def flatten(a, start_dim=0, end_dim=-1):
-    if a.ndim == 0:
+    if a.ndim == 0:  # (dims 0 and -1 name a 0-d tensor's one element, as in PyTorch)
+        normalize_dim("flatten", start_dim, 1)
+        normalize_dim("flatten", end_dim, 1)
         return reshape(a, (1,))
     s = normalize_dim("flatten", start_dim, a.ndim)
     e = normalize_dim("flatten", end_dim, a.ndim)
