@@ -5,6 +5,8 @@ node and, when it requires grad, receives ``.grad``. All math is in ``minigrad.o
 methods here only forward to it.
 """
 
+import weakref
+
 import numpy as np
 
 from minigrad import dtypes
@@ -12,7 +14,8 @@ from minigrad.device import device_of, parse_to_args
 
 
 class Tensor:
-    __slots__ = ("data", "requires_grad", "_grad", "_node", "_slot", "__weakref__")
+    __slots__ = ("data", "requires_grad", "_grad", "_node", "_slot", "_vc", "_hooks",
+                 "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad=False):
@@ -28,6 +31,8 @@ class Tensor:
         self._grad = None
         self._node = None
         self._slot = None
+        self._vc = None      # version counter, shared with views: [count] once needed
+        self._hooks = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -43,6 +48,8 @@ class Tensor:
         t._grad = None
         t._node = node
         t._slot = None
+        t._vc = None
+        t._hooks = None
         return t
 
     # ------------------------------------------------------------ attributes
@@ -183,7 +190,87 @@ class Tensor:
         return self
 
     def detach(self):
-        return Tensor._make(self.data)
+        t = Tensor._make(self.data)
+        t._vc = self._vc = self._vc or [0]  # same memory, same version counter (as in PyTorch)
+        return t
+
+    def clone(self):
+        return _ops.clone(self)
+
+    @property
+    def _version(self):
+        return 0 if self._vc is None else self._vc[0]
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (a no-op on a
+        leaf, which keeps it anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._node is None:
+            return
+        ref = weakref.ref(self)
+
+        def keep(g):
+            t = ref()
+            if t is not None:
+                copy = Tensor._make(g.data.copy())
+                t._grad = copy if t._grad is None else Tensor._make(t._grad.data + g.data)
+        self._node.__dict__.setdefault("_hooks", []).append((self._slot or 0, keep))
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient. Returns a handle whose ``remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        if self._node is None:
+            hooks = self._hooks = self._hooks or []
+            entry = hook
+        else:
+            hooks = self._node.__dict__.setdefault("_hooks", [])
+            entry = (self._slot or 0, hook)
+        hooks.append(entry)
+        return _HookHandle(hooks, entry)
+
+    # ------------------------------------------------------------ in place (ops/inplace.py)
+    def __setitem__(self, index, value): _inplace.setitem(self, index, value)
+    def __iadd__(self, other): return self.add_(other)
+    def __isub__(self, other): return self.sub_(other)
+    def __imul__(self, other): return self.mul_(other)
+    def __itruediv__(self, other): return self.div_(other)
+
+    def add_(self, other, *, alpha=1):
+        other = other if alpha == 1 else _ops.mul(other, alpha)
+        return _inplace.update(self, "add_", lambda old: _ops.add(old, other))
+
+    def sub_(self, other, *, alpha=1):
+        other = other if alpha == 1 else _ops.mul(other, alpha)
+        return _inplace.update(self, "sub_", lambda old: _ops.sub(old, other))
+
+    def mul_(self, other):
+        return _inplace.update(self, "mul_", lambda old: _ops.mul(old, other),
+                               needs_old_values=True)
+
+    def div_(self, other):
+        return _inplace.update(self, "div_", lambda old: _ops.div(old, other),
+                               needs_old_values=True)
+
+    def clamp_(self, min=None, max=None):
+        return _inplace.update(self, "clamp_", lambda old: _ops.clamp(old, min, max),
+                               needs_old_values=True)
+    clip_ = clamp_
+
+    def fill_(self, value):
+        return _inplace.update(self, "fill_", lambda old: _inplace.replaced(
+            old, _as_value(value, self)))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast, cast) into this tensor; the gradient flows to ``src``."""
+        src = src if isinstance(src, Tensor) else Tensor(src)
+        return _inplace.update(self, "copy_", lambda old: _inplace.replaced(old, src))
 
     def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None):
         from minigrad.autograd.engine import backward
@@ -300,4 +387,26 @@ class Tensor:
     def contiguous(self): return self
 
 
+class _HookHandle:
+    __slots__ = ("_hooks", "_entry")
+
+    def __init__(self, hooks, entry):
+        self._hooks, self._entry = hooks, entry
+
+    def remove(self):
+        if self._entry in self._hooks:
+            self._hooks.remove(self._entry)
+
+
+def _as_value(value, like):
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions")
+        return value
+    return Tensor._make(np.asarray(value, dtype=like.data.dtype)) if not hasattr(
+        like.data, "__cuda_array_interface__") else _ops.full_like(like, value)
+
+
 from minigrad import ops as _ops  # noqa: E402  (ops import Tensor; bind after the class exists)
+from minigrad.ops import inplace as _inplace  # noqa: E402

@@ -10,7 +10,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd.grad_mode import set_grad_enabled
-from minigrad.autograd.graph import ADDED, Node, _edge, _released_error
+from minigrad.autograd.graph import ADDED, Node, _edge, _released_error, check_versions
 from minigrad.tensor import Tensor
 
 
@@ -133,6 +133,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     def send(edge, g):
         t = type(edge)
         leaf = t is not Node and t is not tuple  # a Tensor, or a subclass such as Parameter
+        if leaf and edge._hooks:
+            g = _leaf_hooks(edge, g)
         if target_keys is not None:
             k = _key(edge)
             if k in target_keys:
@@ -187,6 +189,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 continue
             if node.released:
                 raise _released_error(node)
+            extras = node.__dict__
+            if "_versions" in extras:
+                check_versions(node)
+            if "_hooks" in extras:
+                g = _run_hooks(node, g)
             if node.op.adds_into_input and not create_graph:
                 node.into = buffer_for(node.next[0])
             if node.n_out == 1:
@@ -210,6 +217,27 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     gi = _adapters.cast(gi, dtype)
                 send(edge, gi)
     return found
+
+
+def _run_hooks(node, g):
+    """The gradient of ``node``'s output(s) after the hooks registered on them
+    (``Tensor.register_hook``, ``retain_grad``); a hook may return a replacement."""
+    for slot, hook in node._hooks:
+        if node.n_out == 1:
+            r = hook(g)
+            g = g if r is None else r
+        elif g[slot] is not None:
+            r = hook(g[slot])
+            if r is not None:
+                g[slot] = r
+    return g
+
+
+def _leaf_hooks(leaf, g):
+    for hook in leaf._hooks:
+        r = hook(g)
+        g = g if r is None else r
+    return g
 
 
 def _leading_to(order, target_keys):

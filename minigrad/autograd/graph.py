@@ -137,6 +137,7 @@ class Primitive:
 
     save_inputs = False
     save_output = False
+    is_view = False  # the output may share the input's memory (and so its version counter)
     n_outputs = 1
     # True: in a plain backward the engine may set ``ctx.into`` to the array that already
     # holds the gradient pending for input 0, and the rule may add its own into it in the
@@ -159,24 +160,73 @@ class Primitive:
                 if t.requires_grad:
                     break
             else:
-                return _unrecorded(cls, _forward(cls, _DISCARD, inputs, attrs))
+                return _unrecorded(cls, _forward(cls, _DISCARD, inputs, attrs), inputs)
             node = Node(cls, inputs, cls.n_outputs)
             if cls.save_inputs:
                 node.inputs = inputs
+                node._versions = [(c, c[0], i) for i, c in
+                                  enumerate([version_counter(t) for t in inputs])]
             out = _forward(cls, node, inputs, attrs)
             if cls.n_outputs > 1:
                 node._outs = out
-                return tuple(node.output_tensor(k) for k in range(cls.n_outputs))
+                outs = tuple(node.output_tensor(k) for k in range(cls.n_outputs))
+                _saved_outputs(node, outs)
+                return outs
+            t = Tensor._make(out, node)
             if cls.save_output:
                 node._out = out
-            return Tensor._make(out, node)
-        return _unrecorded(cls, _forward(cls, _DISCARD, inputs, attrs))
+                _saved_outputs(node, (t,))
+            elif cls.is_view:
+                _share_version(t, inputs[0])
+            return t
+        return _unrecorded(cls, _forward(cls, _DISCARD, inputs, attrs), inputs)
 
 
-def _unrecorded(op, out):
+def _unrecorded(op, out, inputs):
     if op.n_outputs > 1:
         return tuple(Tensor._make(o) for o in out)
-    return Tensor._make(out)
+    t = Tensor._make(out)
+    if op.is_view:
+        _share_version(t, inputs[0])
+    return t
+
+
+# ---------------------------------------------------------------- version counters
+# An in-place op bumps its tensor's counter; a node records the counters of the tensors it
+# saved, and backward refuses to run on values that changed since (PyTorch's rule: an error,
+# never a silently wrong gradient). Views share their base's counter, as they share memory.
+
+def version_counter(t):
+    c = t._vc
+    if c is None:
+        c = t._vc = [0]
+    return c
+
+
+def _share_version(view, base):
+    a, b = view.data, base.data
+    if getattr(a, "base", None) is not None and np.may_share_memory(a, b):  # (or a copy)
+        view._vc = version_counter(base)
+
+
+def _saved_outputs(node, outs):
+    saved = node.__dict__.setdefault("_versions", [])
+    for k, t in enumerate(outs):
+        t._vc = [0]
+        saved.append((t._vc, 0, -1 - k))
+
+
+def check_versions(node):
+    """Raise PyTorch's error when a tensor ``node`` saved was modified in place since."""
+    for counter, version, i in node._versions:
+        if counter[0] != version:
+            what = (f"input {i} of shape {node.shapes[i]} ({node.dtypes[i]})" if i >= 0
+                    else f"output {-1 - i}")
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: {what} of {node.name}, saved at version {version}, "
+                f"is now at version {counter[0]}. Hint: compute the value out of place "
+                f"(x = x + 1 instead of x += 1), or clone() it before modifying it.")
 
 
 def _forward(op, ctx, inputs, attrs):

@@ -13,6 +13,8 @@ from minigrad.tensor import Tensor
 
 
 class Reshape(Primitive):
+    is_view = True  # (NumPy returns a view where it can)
+
     @staticmethod
     def forward(ctx, a, shape, copy=None):
         if copy is False:  # view(): never copy, like PyTorch's view
@@ -25,6 +27,8 @@ class Reshape(Primitive):
 
 
 class Permute(Primitive):
+    is_view = True  # (NumPy returns a view where it can)
+
     @staticmethod
     def forward(ctx, a, dims):
         ctx.dims = dims
@@ -37,6 +41,8 @@ class Permute(Primitive):
 
 class BroadcastTo(Primitive):
     op_name = "broadcast_to"
+    is_view = True
+
     @staticmethod
     def forward(ctx, a, shape):
         return xp_of(a).broadcast_to(a, shape)
@@ -57,6 +63,8 @@ class Contiguous(Primitive):
 
 
 class GetItem(Primitive):
+    is_view = True  # (NumPy returns a view where it can)
+
     @staticmethod
     def forward(ctx, a, index, advanced):
         ctx.index, ctx.advanced = index, advanced

@@ -1,0 +1,220 @@
+"""In-place operations with PyTorch's semantics, each against torch: what they compute,
+when they are refused, what they record, and the version counters that turn a modified
+saved value into an error instead of a wrong gradient. Skipped without torch."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch")
+
+
+def both(fn, *arrays, grad=True):
+    """Run ``fn(lib, *leaves)`` on both libraries from float64 ``arrays``; return the
+    outputs and the leaves (with grads after a backward of a random weighting)."""
+    results = []
+    for lib in (mg, torch):
+        leaves = [lib.tensor(a, requires_grad=grad) for a in arrays]
+        out = fn(lib, *leaves)
+        if grad:
+            up = np.random.default_rng(0).standard_normal(tuple(out.shape))
+            (out * lib.tensor(up)).sum().backward()
+        results.append((out, leaves))
+    return results
+
+
+def assert_same(ours, theirs):
+    (om, lm), (ot, lt) = ours, theirs
+    np.testing.assert_allclose(om.detach().numpy(), ot.detach().numpy(), rtol=1e-12)
+    for i, (m, t) in enumerate(zip(lm, lt)):
+        if t.grad is None:
+            assert m.grad is None, f"leaf {i}"
+        else:
+            np.testing.assert_allclose(m.grad.numpy(), t.grad.numpy(), rtol=1e-12,
+                                       err_msg=f"leaf {i}")
+
+
+A = np.array([[1.5, -2.0, 0.5], [3.0, 0.25, -1.0]])
+B = np.array([0.5, -1.5, 2.0])
+
+RECORDED = {
+    "iadd": lambda lib, a, b: _do(a * 1, lambda t: t.__iadd__(b)),
+    "isub": lambda lib, a, b: _do(a * 1, lambda t: t.__isub__(b * 2)),
+    "imul": lambda lib, a, b: _do(a * 1, lambda t: t.__imul__(b)),
+    "itruediv": lambda lib, a, b: _do(a * 1, lambda t: t.__itruediv__(b.abs() + 1)),
+    "add_ alpha": lambda lib, a, b: _do(a / 2, lambda t: t.add_(b, alpha=-0.5)),
+    "sub_ alpha": lambda lib, a, b: _do(a * 2, lambda t: t.sub_(b, alpha=3)),
+    "mul_ by own input": lambda lib, a, b: _do(a * 2, lambda t: t.mul_(a)),
+    "clamp_": lambda lib, a, b: _do(a * b, lambda t: t.clamp_(-1.0, 1.0)),
+    "fill_ then add": lambda lib, a, b: _do(a * 1, lambda t: t.fill_(2.0)) + a,
+    "zero_": lambda lib, a, b: _do(a * b, lambda t: t.zero_()) + b,
+    "copy_": lambda lib, a, b: _do(a * 1, lambda t: t.copy_(b * 3)),
+    "setitem basic": lambda lib, a, b: _setitem(a * 1, (0, slice(1, None)), b[:2] * 2),
+    "setitem scalar": lambda lib, a, b: _setitem(a * b, (1, 0), 7.0),
+    "setitem advanced": lambda lib, a, b: _setitem(a * 1, (slice(None), lib.tensor([2, 0])),
+                                                   b[:2].reshape(1, 2)),
+    "setitem mask": lambda lib, a, b: _setitem(a * 1, a > 0, b.sum()),
+    "chain": lambda lib, a, b: _do(_do(a * 1, lambda t: t.mul_(b)), lambda t: t.add_(a)),
+}
+
+
+def _do(t, op):
+    op(t)
+    return t
+
+
+def _setitem(t, index, value):
+    t[index] = value
+    return t
+
+
+@pytest.mark.parametrize("name", list(RECORDED))
+def test_recorded_inplace_ops_match_torch(name):
+    ours, theirs = both(RECORDED[name], A, B)
+    assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("op", ["+=", "add_", "mul_", "setitem", "zero_", "fill_", "clamp_"])
+def test_inplace_on_a_leaf_that_requires_grad_is_refused(op):
+    do = {"+=": lambda t: t.__iadd__(1), "add_": lambda t: t.add_(1),
+          "mul_": lambda t: t.mul_(2), "setitem": lambda t: t.__setitem__(0, 1.0),
+          "zero_": lambda t: t.zero_(), "fill_": lambda t: t.fill_(1.0),
+          "clamp_": lambda t: t.clamp_(0, 1)}[op]
+    for lib in (torch, mg):
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            do(w)
+        with lib.no_grad():
+            do(w)  # allowed, and it mutates the leaf itself
+        assert w.is_leaf and w.requires_grad
+
+
+def test_inplace_under_no_grad_mutates_the_memory_every_name_sees():
+    base = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t = mg.from_numpy(base)
+    row = t[0]
+    view = t.reshape(3, 2)
+    t += 1
+    t[1, 2] = -5.0
+    t.mul_(2)
+    np.testing.assert_array_equal(base, [[2, 4, 6], [8, 10, -10]])
+    np.testing.assert_array_equal(row.numpy(), [2, 4, 6])
+    np.testing.assert_array_equal(view.numpy().reshape(-1), base.reshape(-1))
+    assert t._version == 3 and row._version == 3  # one counter for views of one memory
+
+
+def test_manual_sgd_loop_trains_like_optim_sgd_and_torch():
+    """The classic `p -= lr * p.grad` loop: must update the very parameters, as in torch."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 4)), rng.standard_normal((16, 1))
+
+    def train(lib, manual):
+        lib.manual_seed(0)
+        net = lib.nn.Sequential(lib.nn.Linear(4, 8), lib.nn.Tanh(), lib.nn.Linear(8, 1)).double()
+        with lib.no_grad():   # the same start in both libraries
+            for k, p in enumerate(net.parameters()):
+                p.copy_(lib.tensor(np.random.default_rng(k).standard_normal(tuple(p.shape))))
+        opt = lib.optim.SGD(net.parameters(), lr=0.05)
+        for _ in range(5):
+            loss = ((net(lib.tensor(x)) - lib.tensor(y)) ** 2).mean()
+            if manual:
+                for p in net.parameters():
+                    p.grad = None
+                loss.backward()
+                with lib.no_grad():
+                    for p in net.parameters():
+                        p -= 0.05 * p.grad
+            else:
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        return [p.detach().numpy().copy() for p in net.parameters()]
+
+    reference = train(torch, manual=False)
+    for lib, manual in [(mg, True), (mg, False), (torch, True)]:
+        for got, want in zip(train(lib, manual), reference):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+MODIFIED = {  # a value saved for backward, modified in place before backward: an error
+    "exp output": lambda lib, a: _do(a.exp(), lambda t: t.add_(1)),
+    "sigmoid output through a view": lambda lib, a: _after(a.sigmoid(), lambda t: t.view(-1).mul_(2)),
+    "mul input": lambda lib, a: _after(a * 1, lambda t: None, then=lambda t: (t * t, t.add_(1))[0]),
+    "pow input via setitem": lambda lib, a: _after(a * 1, lambda t: None,
+                                                   then=lambda t: (t ** 2, t.__setitem__(0, 0.0))[0]),
+}
+
+
+def _after(t, op, then=None):
+    out = then(t) if then else t
+    op(t)
+    return out
+
+
+@pytest.mark.parametrize("name", list(MODIFIED))
+def test_backward_through_a_modified_saved_value_is_an_error(name):
+    for lib in (torch, mg):
+        a = lib.tensor(A.copy(), requires_grad=True)
+        out = MODIFIED[name](lib, a)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            out.sum().backward()
+
+
+def test_modifying_a_value_nothing_saved_is_fine():
+    for lib in (torch, mg):
+        a = lib.tensor(A.copy(), requires_grad=True)
+        b = a + 1           # add saves nothing
+        b.mul_(3)
+        b.sum().backward()
+        np.testing.assert_array_equal(a.grad.numpy(), np.full(A.shape, 3.0))
+
+
+def test_inplace_errors_name_the_problem():
+    for lib in (torch, mg):
+        with pytest.raises(RuntimeError, match="can't be cast"):
+            lib.tensor([1, 2]).add_(lib.tensor([0.5, 0.5]))
+        with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+            lib.zeros(3).add_(lib.zeros(2, 3))
+    t = mg.zeros(2, 3)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        t[0] = mg.ones(4)
+    with pytest.raises(RuntimeError, match="read-only"):
+        mg.zeros(3).expand(2, 3).add_(1)
+
+
+def test_float32_tensor_takes_a_float64_update_like_torch():
+    for lib in (torch, mg):
+        t = lib.zeros(3)
+        t += lib.ones(3, dtype=lib.float64)
+        assert str(t.dtype).endswith("float32")
+
+
+def test_retain_grad_and_hooks_match_torch():
+    got = []
+    for lib in (mg, torch):
+        a = lib.tensor(A.copy(), requires_grad=True)
+        h = a.tanh()
+        h.retain_grad()
+        seen = []
+        h.register_hook(lambda g: seen.append(g.detach().numpy().copy()))
+        a.register_hook(lambda g: g * 2)   # replaces the leaf's gradient
+        handle = a.register_hook(lambda g: g * 100)
+        handle.remove()
+        (h * h).sum().backward()
+        got.append((h.grad.numpy(), a.grad.numpy(), seen[0]))
+    for m, t in zip(*got):
+        np.testing.assert_allclose(m, t, rtol=1e-6)
+
+
+def test_clone_is_recorded_and_detach_shares_the_version():
+    for lib in (mg, torch):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        c = a.clone()
+        c.mul_(3)
+        c.sum().backward()
+        np.testing.assert_array_equal(a.grad.numpy(), [3.0, 3.0])
+        d = a.detach()
+        with lib.no_grad():
+            d.add_(1)
+        assert a._version == 1 and d._version == 1
+        np.testing.assert_array_equal(a.detach().numpy(), [2.0, 3.0])
