@@ -3,6 +3,7 @@ integers int64, and a NumPy float array keeps its dtype (float64 stays float64).
 import numpy as np
 
 from minigrad import backend, dtypes, rng
+from minigrad.errors import InvalidArgument
 from minigrad.ops._common import shape_arg
 from minigrad.tensor import Tensor
 
@@ -36,27 +37,35 @@ def from_numpy(array):
     return Tensor(array)
 
 
+def _size(size, op):
+    """A creation function's size: non-negative ints (PyTorch raises RuntimeError)."""
+    shape = shape_arg(size)
+    if any(n < 0 for n in shape):
+        raise InvalidArgument(f"{op}: Dimension size must be non-negative, got size {shape}")
+    return shape
+
+
 def _float_dtype(dtype):
     return dtypes.default_float.np if dtype is None else dtypes.to_numpy_dtype(dtype)
 
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
-    return _finish(np.zeros(shape_arg(size), _float_dtype(dtype)), None, requires_grad, device)
+    return _finish(np.zeros(_size(size, "zeros"), _float_dtype(dtype)), None, requires_grad, device)
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None):
-    return _finish(np.ones(shape_arg(size), _float_dtype(dtype)), None, requires_grad, device)
+    return _finish(np.ones(_size(size, "ones"), _float_dtype(dtype)), None, requires_grad, device)
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
-    return _finish(np.empty(shape_arg(size), _float_dtype(dtype)), None, requires_grad, device)
+    return _finish(np.empty(_size(size, "empty"), _float_dtype(dtype)), None, requires_grad, device)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     if dtype is None:
         dtype = dtypes.infer_numpy_dtype(np.asarray(fill_value).dtype) \
             if not isinstance(fill_value, float) else dtypes.default_float.np
-    return _finish(np.full(shape_arg((size,)), fill_value, dtypes.to_numpy_dtype(dtype)), None,
+    return _finish(np.full(_size((size,), "full"), fill_value, dtypes.to_numpy_dtype(dtype)), None,
                    requires_grad, device)
 
 
@@ -94,13 +103,13 @@ def eye(n, m=None, dtype=None, requires_grad=False, device=None):
 
 def randn(*size, dtype=None, requires_grad=False, device=None):
     dt = _float_dtype(dtype)
-    return _finish(rng.generator().standard_normal(shape_arg(size), dtype=dt), None,
+    return _finish(rng.generator().standard_normal(_size(size, "randn"), dtype=dt), None,
                    requires_grad, device)
 
 
 def rand(*size, dtype=None, requires_grad=False, device=None):
     dt = _float_dtype(dtype)
-    return _finish(rng.generator().random(shape_arg(size), dtype=dt), None, requires_grad, device)
+    return _finish(rng.generator().random(_size(size, "rand"), dtype=dt), None, requires_grad, device)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None):

@@ -161,3 +161,42 @@ def test_a_zero_dim_float64_tensor_gets_a_float64_gradient_through_a_float32_op(
     y.sum().backward()
     assert w.grad.dtype == mg.float64
     np.testing.assert_allclose(w.grad.item(), x.numpy().astype(np.float64).sum(), rtol=1e-5)
+
+
+def test_integer_powers_follow_torch():
+    for lib in (mg, torch):
+        base, exponent = lib.tensor([0, 1, -1, 2, -2, 3]), lib.tensor([-1, -2, -3, -1, -1, 0])
+        np.testing.assert_array_equal((base ** exponent).numpy(), [0, 1, -1, 0, 0, 1])
+        assert str((lib.tensor([1, 2]) ** 0.5).dtype).endswith("float32")
+        assert str((2.0 ** lib.tensor([1, 2])).dtype).endswith("float32")
+        assert str((2 ** lib.tensor([1, 2])).dtype).endswith("int64")
+        with pytest.raises(RuntimeError, match="negative integer powers"):
+            lib.tensor([1, 2]) ** -1
+
+
+def test_sign_has_a_zero_gradient():
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, -2.0, 0.0], requires_grad=True)
+        (g,) = lib.autograd.grad(x.sign().sum(), x)
+        np.testing.assert_array_equal(g.numpy(), [0.0, 0.0, 0.0])
+
+
+ERRORS = {  # PyTorch raises RuntimeError; ours are RuntimeErrors too (and ValueError/TypeError)
+    "matmul shapes": lambda lib: lib.ones(2, 3) @ lib.ones(2, 3),
+    "two -1 in reshape": lambda lib: lib.ones(2, 3).reshape(-1, -1),
+    "conv kernel larger than input": lambda lib: lib.nn.functional.conv2d(lib.ones(1, 1, 2, 2),
+                                                                          lib.ones(1, 1, 3, 3)),
+    "negative size": lambda lib: lib.zeros(-1, 2),
+    "linear dtypes": lambda lib: lib.nn.functional.linear(lib.ones(2, 3, dtype=lib.float64),
+                                                          lib.ones(4, 3)),
+    "batch_norm dtypes": lambda lib: lib.nn.BatchNorm1d(3)(lib.ones(4, 3, dtype=lib.float64)),
+    "layer_norm dtypes": lambda lib: lib.nn.LayerNorm(3)(lib.ones(4, 3, dtype=lib.float64)),
+    "conv dtypes": lambda lib: lib.nn.Conv2d(3, 2, 1)(lib.ones(1, 3, 2, 2, dtype=lib.float64)),
+}
+
+
+@pytest.mark.parametrize("name", list(ERRORS))
+def test_errors_are_runtime_errors_like_torch(name):
+    for lib in (torch, mg):
+        with pytest.raises(RuntimeError):
+            ERRORS[name](lib)

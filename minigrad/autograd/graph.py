@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 
 from minigrad.autograd.grad_mode import _state as _grad_state
+from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.tensor import Tensor
 
 _tape_position = itertools.count()
@@ -246,4 +247,6 @@ def _op_error(op, inputs, e):
     if not msg.startswith(name + ":"):
         shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
         msg = f"{name}: {msg} (input shapes {shapes})"
-    return type(e)(msg)
+    # NumPy's ValueError/TypeError become ours, which are RuntimeErrors too (as PyTorch's)
+    cls = {ValueError: InvalidArgument, TypeError: InvalidDtype}.get(type(e), type(e))
+    return cls(msg)

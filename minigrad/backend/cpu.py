@@ -11,6 +11,7 @@ import numpy as np
 
 from minigrad._kernels import _channel, _conv, _elementwise, _gemm, _pool, _threads
 from minigrad.backend.numpy_ref import view  # noqa: F401  (the contract's view rule is NumPy's either way)
+from minigrad.errors import InvalidArgument, InvalidDtype
 
 xp = np
 name = "cpu"
@@ -65,27 +66,27 @@ def matmul(a, b, out=None, accumulate=False):
         _gemm.gemm(a[None], b[None], y[None], _ZERO_INDEX, _ZERO_INDEX, False)
         return y
     if a.ndim < 2 or b.ndim < 2:
-        raise ValueError(f"matmul kernel: expected operands with at least 2 dimensions, "
+        raise InvalidArgument(f"matmul kernel: expected operands with at least 2 dimensions, "
                          f"got shapes {a.shape} and {b.shape}")
     (M, K), (K2, N) = a.shape[-2:], b.shape[-2:]
     if K != K2:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({K} != {K2})")
+        raise InvalidArgument(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({K} != {K2})")
     try:
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
-        raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} "
+        raise InvalidArgument(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} "
                          f"cannot be broadcast together") from None
     if a.dtype != b.dtype or a.dtype not in _FLOATS:
         if out is not None:
-            raise TypeError(f"matmul: out= needs float32 or float64 operands of one dtype, "
+            raise InvalidDtype(f"matmul: out= needs float32 or float64 operands of one dtype, "
                             f"got {a.dtype} and {b.dtype}")
         return np.matmul(a, b)  # integer or mixed dtypes: not BLAS's business
     if out is None:
         if accumulate:
-            raise ValueError("matmul: accumulate=True needs an out array")
+            raise InvalidArgument("matmul: accumulate=True needs an out array")
         out = np.empty(batch + (M, N), dtype=a.dtype)
     elif out.shape != batch + (M, N) or out.dtype != a.dtype or not out.flags.c_contiguous:
-        raise ValueError(f"matmul: out must be a C-contiguous {a.dtype} array of shape "
+        raise InvalidArgument(f"matmul: out must be a C-contiguous {a.dtype} array of shape "
                          f"{batch + (M, N)}, got {out.dtype} {out.shape}")
     if out.size == 0:
         return out
@@ -176,12 +177,12 @@ def _as_channels(x, op, reduce=True):
     refuses an empty array; the affine map and its backward take one (the small-size path,
     which never enters a kernel)."""
     if x.dtype not in _FLOATS:
-        raise TypeError(f"{op}: expected a float32 or float64 array, got {x.dtype}")
+        raise InvalidDtype(f"{op}: expected a float32 or float64 array, got {x.dtype}")
     if x.ndim < 2:
-        raise ValueError(f"{op}: expected an array with at least 2 dimensions (N, C, ...), "
+        raise InvalidArgument(f"{op}: expected an array with at least 2 dimensions (N, C, ...), "
                          f"got shape {x.shape}")
     if reduce and x.size == 0 and x.shape[1] != 0:
-        raise ValueError(f"{op}: cannot reduce an empty array of shape {x.shape}")
+        raise InvalidArgument(f"{op}: cannot reduce an empty array of shape {x.shape}")
     return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
 
 
@@ -191,7 +192,7 @@ def _per_channel(v, x, op, name):
     if v is None:
         return np.zeros(C, dtype=x.dtype)
     if v.shape != (C,):
-        raise ValueError(f"{op}: {name} must have shape ({C},) for an input of shape "
+        raise InvalidArgument(f"{op}: {name} must have shape ({C},) for an input of shape "
                          f"{x.shape}, got {v.shape}")
     return np.ascontiguousarray(v, dtype=x.dtype)
 
@@ -226,7 +227,7 @@ def channel_affine(x, scale, shift, center=None, out=None):
         y = np.empty(x3.shape, dtype=x.dtype)
     elif out.shape != x.shape or out.dtype != x.dtype or not out.flags.c_contiguous \
             or not out.flags.writeable:
-        raise ValueError(f"{op}: out must be a writable C-contiguous {x.dtype} array of shape "
+        raise InvalidArgument(f"{op}: out must be a writable C-contiguous {x.dtype} array of shape "
                          f"{x.shape}, got {out.dtype} {out.shape}")
     else:
         y = out.reshape(x3.shape)
@@ -248,7 +249,7 @@ def channel_affine_backward(g, x, scale, center=None, want_dx=True):
     sum(g), sum(g * (x - center[c]))) with per-channel sums over every axis but 1."""
     op = "channel_affine_backward"
     if g.shape != x.shape or g.dtype != x.dtype:
-        raise ValueError(f"{op}: the gradient ({g.dtype} {g.shape}) must match x "
+        raise InvalidArgument(f"{op}: the gradient ({g.dtype} {g.shape}) must match x "
                          f"({x.dtype} {x.shape})")
     x3, g3 = _as_channels(x, op, reduce=False), _as_channels(g, op, reduce=False)
     scale, center = _per_channel(scale, x, op, "scale"), _per_channel(center, x, op, "center")
@@ -286,10 +287,10 @@ def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
 def _conv_operands(op, a, b):
     """``a`` and ``b`` as C-contiguous arrays of one float dtype, the kernels' only input."""
     if a.dtype != b.dtype or a.dtype not in _FLOATS:
-        raise TypeError(f"{op}: expected float32 or float64 operands of one dtype, got "
+        raise InvalidDtype(f"{op}: expected float32 or float64 operands of one dtype, got "
                         f"{a.dtype} and {b.dtype}")
     if a.ndim != 4 or b.ndim != 4:
-        raise ValueError(f"{op}: expected 4-D operands, got shapes {a.shape} and {b.shape}")
+        raise InvalidArgument(f"{op}: expected 4-D operands, got shapes {a.shape} and {b.shape}")
     return np.ascontiguousarray(a), np.ascontiguousarray(b)
 
 
@@ -383,7 +384,7 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
 def _planes(x, op):
     """``x`` (..., H, W) as contiguous planes (P, H, W) of a float dtype, the kernels' input."""
     if x.dtype not in _FLOATS:
-        raise TypeError(f"{op}: expected float32 or float64 input, got {x.dtype}")
+        raise InvalidDtype(f"{op}: expected float32 or float64 input, got {x.dtype}")
     return np.ascontiguousarray(x).reshape(math.prod(x.shape[:-2]), *x.shape[-2:])
 
 

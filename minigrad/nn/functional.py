@@ -8,8 +8,15 @@ import math
 import numpy as np
 
 from minigrad import ops, rng
-from minigrad.ops import (adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d,  # noqa: F401
-                          max_pool2d, pad)
+from minigrad.errors import InvalidArgument, InvalidDtype
+from minigrad.ops import (  # noqa: F401
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    max_pool2d,
+    pad,
+)
 from minigrad.ops._common import constant, xp_of
 from minigrad.tensor import Tensor
 
@@ -42,7 +49,7 @@ def gelu(input, approximate="none"):
     if approximate == "tanh":
         inner = (input + input ** 3 * 0.044715) * math.sqrt(2 / math.pi)
         return input * 0.5 * (ops.tanh(inner) + 1)
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    raise InvalidArgument(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
 def _softmax_dim(input, dim):
@@ -68,7 +75,7 @@ def softmax(input, dim=None):
 def dropout(input, p=0.5, training=True):
     """Inverted dropout: kept elements are scaled by 1/(1-p) in training; identity in eval."""
     if not 0 <= p <= 1:
-        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
+        raise InvalidArgument(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
     if p == 1:
@@ -88,23 +95,23 @@ def _reduce(loss, reduction, op):
         return loss.sum()
     if reduction == "none":
         return loss
-    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    raise InvalidArgument(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def _classes_last(input, target, op):
     """(N, C, d1, ...) scores and (N, d1, ...) targets as (M, C) and (M,)."""
     if input.ndim < 1:
-        raise ValueError(f"{op}: input must have at least 1 dimension, got a scalar")
+        raise InvalidArgument(f"{op}: input must have at least 1 dimension, got a scalar")
     if not isinstance(target, Tensor):
         target = Tensor(target)
     if target.data.dtype.kind not in "iu":
-        raise TypeError(f"{op}: expected integer class indices as target, got {target.dtype!r}")
+        raise InvalidDtype(f"{op}: expected integer class indices as target, got {target.dtype!r}")
     if input.ndim == 1:
         input = ops.unsqueeze(input, 0)
         target = Tensor._make(target.data.reshape(1))
     expected = (input.shape[0],) + input.shape[2:]
     if target.shape != expected:
-        raise ValueError(f"{op}: input of shape {input.shape} needs a target of shape "
+        raise InvalidArgument(f"{op}: input of shape {input.shape} needs a target of shape "
                          f"{expected}, got {target.shape}")
     C = input.shape[1]
     if input.ndim > 2:
@@ -144,14 +151,14 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """log_softmax + nll_loss; with label smoothing, PyTorch's mix of the NLL and the mean
     negative log-probability over classes (weighted and normalized the same way)."""
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise InvalidArgument(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if label_smoothing == 0:   # the common case: one primitive
         if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
+            raise InvalidArgument(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
                              f"{reduction!r}")
         scores, t, out_shape, C = _classes_last(input, target, "cross_entropy")
         if scores.data.dtype.kind != "f":
-            raise TypeError(f"cross_entropy: expected float scores, got {scores.dtype!r}")
+            raise InvalidDtype(f"cross_entropy: expected float scores, got {scores.dtype!r}")
         _valid_targets(t, ignore_index, C, "cross_entropy")
         w = None if weight is None else weight.data.astype(scores.data.dtype)
         loss = ops.cross_entropy(scores, t, w, ignore_index, reduction)
@@ -183,7 +190,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 def mse_loss(input, target, reduction="mean"):
     if input.shape != target.shape:
-        raise ValueError(f"mse_loss: input {input.shape} and target {target.shape} must "
+        raise InvalidArgument(f"mse_loss: input {input.shape} and target {target.shape} must "
                          f"have the same shape")
     return _reduce((input - target) ** 2, reduction, "mse_loss")
 
@@ -192,7 +199,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
                                      pos_weight=None):
     """-[p y log s(x) + (1 - y) log(1 - s(x))], computed without overflow for any x."""
     if input.shape != target.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: input {input.shape} and target "
+        raise InvalidArgument(f"binary_cross_entropy_with_logits: input {input.shape} and target "
                          f"{target.shape} must have the same shape")
     softplus_neg = ops.log(ops.exp(-ops.abs(input)) + 1) + ops.relu(-input)  # log(1 + e^-x)
     if pos_weight is None:
@@ -218,7 +225,7 @@ def _channel_view(C, ndim):
 def _check_values_per_channel(input, op):
     n = ops.values_per_channel(input.shape)
     if n == 1:  # (an empty batch passes: it normalizes to an empty output, as in PyTorch)
-        raise ValueError(f"{op}: Expected more than 1 value per channel when training, got "
+        raise InvalidArgument(f"{op}: Expected more than 1 value per channel when training, got "
                          f"input size {tuple(input.shape)}")
     return n
 
@@ -260,13 +267,13 @@ def _array(t):
 def _check_dtypes(op, input, **tensors):
     for name, t in tensors.items():
         if t is not None and t.data.dtype != input.data.dtype:
-            raise TypeError(f"{op}: the input is {input.dtype!r} but {name} is {t.dtype!r}; "
+            raise InvalidDtype(f"{op}: the input is {input.dtype!r} but {name} is {t.dtype!r}; "
                             f"convert one (the module's .float() / .double(), or the input's)")
 
 
 def _running(t, C, name):
     if t is not None and t.shape != (C,):
-        raise ValueError(f"batch_norm: {name} must have shape ({C},) for an input with {C} "
+        raise InvalidArgument(f"batch_norm: {name} must have shape ({C},) for an input with {C} "
                          f"channels, got {tuple(t.shape)}")
     return t
 
@@ -283,10 +290,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     the engine through every step.
     """
     if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input with at least 2 dimensions (N, C, ...), "
+        raise InvalidArgument(f"batch_norm: expected an input with at least 2 dimensions (N, C, ...), "
                          f"got shape {input.shape}")
     if training and eps <= 0:
-        raise ValueError(f"batch_norm: eps must be positive during training, but got {eps}")
+        raise InvalidArgument(f"batch_norm: eps must be positive during training, but got {eps}")
     C = input.shape[1]
     running_mean = _running(running_mean, C, "running_mean")
     running_var = _running(running_var, C, "running_var")
@@ -302,7 +309,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         update_running_stats(running_mean, running_var, mean, var, n, momentum)
     else:
         if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: running_mean and running_var are needed when not "
+            raise InvalidArgument("batch_norm: running_mean and running_var are needed when not "
                              "training")
         mean, var = running_mean, running_var
     scale = ops.rsqrt(var + eps)                                     # 1 / sqrt(sigma^2 + eps)
@@ -349,7 +356,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         else tuple(normalized_shape)
     k = len(normalized_shape)
     if input.shape[input.ndim - k:] != normalized_shape:
-        raise ValueError(f"layer_norm: expected input with trailing shape {normalized_shape}, "
+        raise InvalidArgument(f"layer_norm: expected input with trailing shape {normalized_shape}, "
                          f"got {input.shape}")
     D = math.prod(normalized_shape)
     rows = ops.reshape(input, (1, -1, D))                            # one 'channel' per row
@@ -366,13 +373,13 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if input.ndim < 2:
-        raise ValueError(f"group_norm: expected an input with at least 2 dimensions (N, C, "
+        raise InvalidArgument(f"group_norm: expected an input with at least 2 dimensions (N, C, "
                          f"...), got shape {input.shape}")
     N, C = input.shape[:2]
     if num_groups < 1 or C % num_groups:
-        raise ValueError(f"group_norm: {C} channels cannot be split into {num_groups} groups")
+        raise InvalidArgument(f"group_norm: {C} channels cannot be split into {num_groups} groups")
     if N * C // num_groups * math.prod(input.shape[2:]) == 1:  # PyTorch's (quirky) rule
-        raise ValueError(f"group_norm: Expected more than 1 value per channel when training, "
+        raise InvalidArgument(f"group_norm: Expected more than 1 value per channel when training, "
                          f"got input size {tuple(input.shape)}")
     return _per_sample_norm(input, num_groups, weight, bias, eps)[0]
 
@@ -382,14 +389,14 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     """Each (sample, channel) normalized over its own spatial extent. With running stats,
     they move toward the batch average of the per-instance mean and unbiased variance."""
     if input.ndim < 3:
-        raise ValueError(f"instance_norm: expected an input with spatial dimensions "
+        raise InvalidArgument(f"instance_norm: expected an input with spatial dimensions "
                          f"(N, C, L, ...), got shape {input.shape}")
     N, C = input.shape[:2]
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, 0.0, eps)
     n = math.prod(input.shape[2:])
     if n <= 1:
-        raise ValueError(f"instance_norm: Expected more than 1 spatial element when "
+        raise InvalidArgument(f"instance_norm: Expected more than 1 spatial element when "
                          f"training, got input size {tuple(input.shape)}")
     out, count, mean, var = _per_sample_norm(input, C, weight, bias, eps)
     update_running_stats(running_mean, running_var, mean.data.reshape(N, C),

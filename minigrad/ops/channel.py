@@ -18,6 +18,7 @@ import math
 from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import ADDED, Primitive
+from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import constant
 from minigrad.ops.elementwise import mul, neg, sub
 from minigrad.ops.reduce import sum
@@ -98,10 +99,10 @@ class ChannelAffine(Primitive):
 
 def _check_channels(op, x):
     if x.ndim < 2:
-        raise ValueError(f"{op}: expected an input with at least 2 dimensions (N, C, ...), "
+        raise InvalidArgument(f"{op}: expected an input with at least 2 dimensions (N, C, ...), "
                          f"got shape {x.shape}")
     if x.data.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype!r}")
+        raise InvalidDtype(f"{op}: expected a floating point tensor, got {x.dtype!r}")
 
 
 def channel_moments(x):
@@ -122,9 +123,9 @@ def channel_affine(x, scale, shift=None, center=None):
     center = zeros if center is None else center
     for name, v in (("scale", scale), ("shift", shift), ("center", center)):
         if v.shape != (C,):
-            raise ValueError(f"channel_affine: {name} must have shape ({C},) for an input of "
+            raise InvalidArgument(f"channel_affine: {name} must have shape ({C},) for an input of "
                              f"shape {x.shape}, got {v.shape}")
         if v.data.dtype != x.data.dtype:
-            raise TypeError(f"channel_affine: {name} is {v.dtype!r} but the input is "
+            raise InvalidDtype(f"channel_affine: {name} is {v.dtype!r} but the input is "
                             f"{x.dtype!r}")
     return ChannelAffine.apply(x, scale, shift, center)

@@ -11,8 +11,10 @@ import numbers
 
 from minigrad import backend
 from minigrad.autograd.graph import Primitive
+from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops.elementwise import add
-from minigrad.ops.shape import pad as _pad, reshape, squeeze, unsqueeze
+from minigrad.ops.shape import pad as _pad
+from minigrad.ops.shape import reshape, squeeze, unsqueeze
 
 
 class Conv2d(Primitive):
@@ -75,7 +77,7 @@ def pair(v, name, op):
         return (int(v), int(v))
     v = tuple(int(a) for a in v)
     if len(v) != 2:
-        raise ValueError(f"{op}: {name} must be an int or a pair, got {v}")
+        raise InvalidArgument(f"{op}: {name} must be an int or a pair, got {v}")
     return v
 
 
@@ -89,29 +91,29 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def _conv(input, weight, bias, stride, padding, dilation, groups, op):
     if input.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"{op}: expected a 4-D input and weight, got shapes {input.shape} "
+        raise InvalidArgument(f"{op}: expected a 4-D input and weight, got shapes {input.shape} "
                          f"and {weight.shape}")
     if input.data.dtype != weight.data.dtype:
-        raise TypeError(f"{op}: input is {input.dtype!r} but weight is {weight.dtype!r}")
+        raise InvalidDtype(f"{op}: input is {input.dtype!r} but weight is {weight.dtype!r}")
     N, C, H, W = input.shape
     K, Cg, kh, kw = weight.shape
     if kh < 1 or kw < 1:
-        raise ValueError(f"{op}: kernel size should be greater than zero, got a weight of "
+        raise InvalidArgument(f"{op}: kernel size should be greater than zero, got a weight of "
                          f"shape {weight.shape}")
     if not isinstance(groups, numbers.Integral) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+        raise InvalidArgument(f"{op}: groups must be a positive integer, got {groups!r}")
     if C % groups or K % groups or Cg * groups != C:
-        raise ValueError(f"{op}: groups={groups}, weight of shape {weight.shape} expects input "
+        raise InvalidArgument(f"{op}: groups={groups}, weight of shape {weight.shape} expects input "
                          f"with {Cg * groups} channels, got input of shape {input.shape}")
     stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)
     if min(stride) < 1 or min(dilation) < 1:
-        raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be positive")
+        raise InvalidArgument(f"{op}: stride {stride} and dilation {dilation} must be positive")
     if isinstance(padding, str):
         if padding == "valid":
             padding = (0, 0)
         elif padding == "same":
             if stride != (1, 1):
-                raise ValueError(f"{op}: padding='same' needs stride 1, got {stride}")
+                raise InvalidArgument(f"{op}: padding='same' needs stride 1, got {stride}")
             total = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
             left = (total[0] // 2, total[1] // 2)
             extra = (total[0] - 2 * left[0], total[1] - 2 * left[1])
@@ -119,21 +121,21 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, op):
                 input = _pad(input, (0, extra[1], 0, extra[0]))
             padding = left
         else:
-            raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', "
+            raise InvalidArgument(f"{op}: padding must be an int, a pair, 'same' or 'valid', "
                              f"got {padding!r}")
     padding = pair(padding, "padding", op)
     if min(padding) < 0:
-        raise ValueError(f"{op}: padding {padding} must not be negative")
+        raise InvalidArgument(f"{op}: padding {padding} must not be negative")
     H, W = input.shape[2:]
     Ho = (H + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     Wo = (W + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     if Ho < 1 or Wo < 1:
-        raise ValueError(f"{op}: input of spatial size ({H}, {W}) with padding {padding} is "
+        raise InvalidArgument(f"{op}: input of spatial size ({H}, {W}) with padding {padding} is "
                          f"smaller than the dilated kernel {(kh, kw)} (dilation {dilation})")
     out = Conv2d.apply(input, weight, params=(stride, padding, dilation, groups))
     if bias is not None:
         if bias.shape != (K,):
-            raise ValueError(f"{op}: bias must have shape ({K},), got {bias.shape}")
+            raise InvalidArgument(f"{op}: bias must have shape ({K},), got {bias.shape}")
         out = add(out, reshape(bias, (1, K, 1, 1)))
     return out
 
@@ -151,7 +153,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         return squeeze(conv1d(unsqueeze(input, 0), weight, bias, stride, padding, dilation,
                               groups), 0)
     if input.ndim != 3 or weight.ndim != 3:
-        raise ValueError(f"conv1d: expected a 3-D input and weight, got shapes {input.shape} "
+        raise InvalidArgument(f"conv1d: expected a 3-D input and weight, got shapes {input.shape} "
                          f"and {weight.shape}")
     out = _conv(unsqueeze(input, 2), unsqueeze(weight, 2), None, _as_2d(stride, 1),
                 _as_2d(padding, 0), _as_2d(dilation, 1), groups, "conv1d")
@@ -159,6 +161,6 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None:
         K = weight.shape[0]
         if bias.shape != (K,):
-            raise ValueError(f"conv1d: bias must have shape ({K},), got {bias.shape}")
+            raise InvalidArgument(f"conv1d: bias must have shape ({K},), got {bias.shape}")
         out = add(out, reshape(bias, (1, K, 1)))
     return out

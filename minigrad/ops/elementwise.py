@@ -6,12 +6,13 @@ import numbers
 
 import numpy as np
 
-from minigrad import backend
+from minigrad import backend, dtypes
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
-from minigrad.ops._common import as_tensor, cast, constant, pair, xp_of as _xp
+from minigrad.errors import InvalidArgument, InvalidDtype
+from minigrad.ops._common import as_tensor, cast, constant, pair
+from minigrad.ops._common import xp_of as _xp
 from minigrad.tensor import Tensor
-
 
 # ---------------------------------------------------------------- binary
 
@@ -72,6 +73,8 @@ class Pow(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+            return _integer_pow(a, b)
         return a ** b
 
     @staticmethod
@@ -86,6 +89,20 @@ class Pow(Primitive):
             safe_a = where(zero_base, 1, a)
             gb = mul(g, where(zero_base, 0, mul(ctx.output, log(safe_a))))
         return ga, gb
+
+
+def _integer_pow(a, b):
+    """PyTorch's integer power: a negative exponent gives the truncated 1 / a**|b|, i.e.
+    1 for a == 1, +-1 for a == -1, else 0 (NumPy refuses negative integer powers)."""
+    xp = _xp(a)
+    a, b = xp.broadcast_arrays(a, b)
+    negative = b < 0
+    out = a ** xp.where(negative, 0, b)
+    if negative.any():
+        odd = (b % 2) != 0
+        small = xp.where(a == 1, 1, xp.where(a == -1, xp.where(odd, -1, 1), 0))
+        out = xp.where(negative, small.astype(out.dtype), out)
+    return out
 
 
 class PowScalar(Primitive):
@@ -339,6 +356,12 @@ def div(a, b):
 def pow(a, exponent):
     if isinstance(a, Tensor) and isinstance(exponent, numbers.Number) \
             and not isinstance(exponent, bool):
+        if a.data.dtype.kind in "iub":
+            if not isinstance(exponent, numbers.Integral):  # int ** 0.5: the default float
+                a = cast(a, dtypes.default_float.np)
+            elif exponent < 0:
+                raise InvalidArgument("pow: Integers to negative integer powers are not "
+                                      "allowed.")
         return PowScalar.apply(a, exponent=exponent)
     return Pow.apply(*pair(a, exponent))
 
@@ -348,19 +371,28 @@ neg, exp, log, sqrt, rsqrt = Neg.apply, Exp.apply, Log.apply, Sqrt.apply, Rsqrt.
 abs, tanh, sigmoid, relu, erf = Abs.apply, Tanh.apply, Sigmoid.apply, Relu.apply, Erf.apply
 
 
+class Sign(Primitive):
+    """sign, with sign(NaN) = 0 as in PyTorch (so abs passes no gradient through a NaN).
+    Its gradient is 0 (everywhere but the jump at 0, where PyTorch also says 0)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = _xp(a)
+        s = xp.sign(a)
+        return xp.where(s != s, s.dtype.type(0), s) if s.dtype.kind == "f" else s
+
+    @staticmethod
+    def backward(ctx, g):
+        return constant(_xp(g.data).zeros_like(g.data))
+
+
 def sign(a):
-    """Not differentiable (its derivative is 0 almost everywhere): a constant. sign(NaN) is
-    0, as in PyTorch (so abs passes no gradient through a NaN)."""
-    xp = _xp(a.data)
-    s = xp.sign(a.data)
-    if s.dtype.kind == "f":
-        s = xp.where(s != s, s.dtype.type(0), s)
-    return constant(s)
+    return Sign.apply(a)
 
 
 def clamp(a, min=None, max=None):
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given")
+        raise InvalidArgument("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = a
         if min is not None:
@@ -382,8 +414,8 @@ def minimum(a, b):
 def where(cond, a, b):
     cond = as_tensor(cond)
     if cond.data.dtype.kind != "b":
-        raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype!r}")
+        raise InvalidDtype(f"where: condition must be a bool tensor, got {cond.dtype!r}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise TypeError("where: at least one of the two values must be a tensor")
+        raise InvalidDtype("where: at least one of the two values must be a tensor")
     a, b = pair(a, b)
     return Where.apply(cond, a, b)

@@ -11,6 +11,7 @@ import math
 from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
+from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import pair
 from minigrad.ops.reduce import sum
 from minigrad.ops.shape import reshape, transpose
@@ -34,12 +35,12 @@ class MatMul(Primitive):
 def matmul(a, b):
     a, b = pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both arguments must have at least one dimension, got "
+        raise InvalidArgument(f"matmul: both arguments must have at least one dimension, got "
                          f"shapes {a.shape} and {b.shape}")
     ka = a.shape[-1]
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if ka != kb:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
+        raise InvalidArgument(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
                          f"({ka} != {kb})")
     vec_a, vec_b = a.ndim == 1, b.ndim == 1
     if vec_a:
@@ -86,14 +87,14 @@ class Linear(Primitive):
 def linear(x, weight, bias=None):
     """``x @ weight.T + bias`` as one recorded op (x: (..., in), weight: (out, in))."""
     if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input of shape {x.shape} and weight of shape "
+        raise InvalidArgument(f"linear: input of shape {x.shape} and weight of shape "
                          f"{weight.shape} do not fit; expected input (..., {weight.shape[-1]}) "
                          f"and weight (out_features, in_features)")
     if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+        raise InvalidArgument(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
     x, w = pair(x, weight)
     if x.data.dtype != w.data.dtype or (bias is not None and bias.data.dtype != w.data.dtype):
-        raise TypeError(f"linear: input {x.dtype!r}, weight {weight.dtype!r} and bias must "
+        raise InvalidDtype(f"linear: input {x.dtype!r}, weight {weight.dtype!r} and bias must "
                         f"share one dtype")
     if bias is None:
         return Linear.apply(x, w)

@@ -7,6 +7,7 @@ import math
 from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
+from minigrad.errors import InvalidDtype
 from minigrad.ops._common import constant, normalize_dims, xp_of
 from minigrad.ops.compare import argmax, argmin
 from minigrad.ops.elementwise import div, maximum, minimum, mul, sub, where
@@ -156,7 +157,7 @@ def sum(a, dim=None, keepdim=False):
 
 def mean(a, dim=None, keepdim=False):
     if a.data.dtype.kind != "f":
-        raise TypeError(f"mean: expected a floating point tensor, got {a.dtype!r}")
+        raise InvalidDtype(f"mean: expected a floating point tensor, got {a.dtype!r}")
     return Mean.apply(a, dims=normalize_dims("mean", dim, a.ndim), keepdim=keepdim)
 
 
@@ -168,7 +169,7 @@ def _correction(correction, unbiased):
 
 def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
     if a.data.dtype.kind != "f":
-        raise TypeError(f"var: expected a floating point tensor, got {a.dtype!r}")
+        raise InvalidDtype(f"var: expected a floating point tensor, got {a.dtype!r}")
     return Var.apply(a, dims=normalize_dims("var", dim, a.ndim), keepdim=keepdim,
                      correction=_correction(correction, unbiased),
                      whole=dim is None or a.ndim == 0)
@@ -176,7 +177,7 @@ def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
 
 def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
     if a.data.dtype.kind != "f":
-        raise TypeError(f"std: expected a floating point tensor, got {a.dtype!r}")
+        raise InvalidDtype(f"std: expected a floating point tensor, got {a.dtype!r}")
     return Std.apply(a, dims=normalize_dims("std", dim, a.ndim), keepdim=keepdim,
                      correction=_correction(correction, unbiased),
                      whole=dim is None or a.ndim == 0)
