@@ -11,6 +11,9 @@ _malloc.tune()
 from minigrad._version import __version__  # noqa: E402
 from minigrad.tensor import Tensor
 from minigrad.dtypes import bool_ as bool, float32, float64, int64  # noqa: A001
+from minigrad.dtypes import float16, int8, int16, int32, uint8
+from minigrad.dtypes import float16 as half, float32 as float, float64 as double  # noqa: A001
+from minigrad.dtypes import int16 as short, int32 as int, int64 as long  # noqa: A001
 from minigrad.dtypes import dtype
 from minigrad.device import device
 from minigrad import autograd, cuda

@@ -34,6 +34,7 @@ def from_numpy(array):
     """A tensor sharing memory with ``array``."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    dtypes.infer_numpy_dtype(array.dtype)  # (refuses the dtypes minigrad does not have)
     return Tensor(array)
 
 

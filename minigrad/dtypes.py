@@ -17,12 +17,18 @@ class dtype:
         return (from_numpy_dtype, (self.np,))
 
 
-float32 = dtype("float32", np.float32)
+float16 = dtype("float16", np.float16)   # storage; the float kernels (conv, pools, norms)
+float32 = dtype("float32", np.float32)   # refuse it by name, elementwise ops compute in it
 float64 = dtype("float64", np.float64)
+uint8 = dtype("uint8", np.uint8)
+int8 = dtype("int8", np.int8)
+int16 = dtype("int16", np.int16)
+int32 = dtype("int32", np.int32)
 int64 = dtype("int64", np.int64)
 bool_ = dtype("bool", np.bool_)
-_BY_NP = {d.np: d for d in (float32, float64, int64, bool_)}
-_ALIASES = {"float": float32, "double": float64, "long": int64, "bool": bool_}
+_BY_NP = {d.np: d for d in (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)}
+_ALIASES = {"float": float32, "double": float64, "half": float16, "long": int64, "int": int32,
+            "short": int16, "bool": bool_}
 
 default_float = float32
 
@@ -49,12 +55,12 @@ def to_numpy_dtype(d):
 
 
 def infer_numpy_dtype(np_dtype):
-    """The dtype a tensor gets for data of this NumPy dtype: floats keep float32/float64,
-    integers become int64, booleans stay bool (the rules of ``torch.tensor``)."""
-    if np_dtype == np.float32 or np_dtype == np.float64 or np_dtype == np.bool_:
+    """The dtype a tensor gets for array data of this NumPy dtype: its own when minigrad has
+    it (float16/32/64, uint8, int8/16/32/64, bool, as ``torch.tensor`` keeps them), else a
+    TypeError: data is never converted silently."""
+    np_dtype = np.dtype(np_dtype)
+    if np_dtype in _BY_NP:
         return np_dtype
-    if np_dtype.kind in "iu":
-        return np.dtype(np.int64)
-    if np_dtype.kind == "f":
-        return np.dtype(default_float.np)
-    raise TypeError(f"tensor: unsupported data type {np_dtype}")
+    raise TypeError(f"tensor: unsupported data type {np_dtype}; minigrad has "
+                    f"{', '.join(sorted(d.name for d in _BY_NP.values()))} (convert with "
+                    f"astype first)")

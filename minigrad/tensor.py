@@ -302,6 +302,31 @@ class Tensor:
     def long(self):
         return _ops.cast(self, dtypes.int64)
 
+    def int(self):
+        return _ops.cast(self, dtypes.int32)
+
+    def short(self):
+        return _ops.cast(self, dtypes.int16)
+
+    def half(self):
+        return _ops.cast(self, dtypes.float16)
+
+    def bool(self):
+        return _ops.cast(self, dtypes.bool_)
+
+    def byte(self):
+        return _ops.cast(self, dtypes.uint8)
+
+    def type(self, dtype=None):
+        """With no argument, the type's name as PyTorch spells it ('minigrad.FloatTensor');
+        with a dtype (or such a name), the tensor converted to it."""
+        if dtype is None:
+            return "minigrad." + _TYPE_NAMES.get(self.data.dtype.name, self.data.dtype.name)
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            by_name = {v: k for k, v in _TYPE_NAMES.items()}
+            dtype = by_name[dtype.split(".")[-1]]
+        return _ops.cast(self, dtype)
+
     def type_as(self, other):
         return _ops.cast(self, other.dtype)
 
@@ -385,6 +410,11 @@ class Tensor:
     def broadcast_to(self, shape): return _ops.broadcast_to(self, shape)
     def expand_as(self, other): return _ops.broadcast_to(self, other.shape)
     def contiguous(self): return self
+
+
+_TYPE_NAMES = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+               "uint8": "ByteTensor", "int8": "CharTensor", "int16": "ShortTensor",
+               "int32": "IntTensor", "int64": "LongTensor", "bool": "BoolTensor"}
 
 
 class _HookHandle:

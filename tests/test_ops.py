@@ -18,7 +18,19 @@ def test_tensor_dtype_rules():
     assert mg.tensor([True]).dtype == mg.bool
     assert mg.tensor(np.zeros(2)).dtype == mg.float64
     assert mg.tensor(np.zeros(2, np.float32)).dtype == mg.float32
-    assert mg.tensor(np.zeros(2, np.int32)).dtype == mg.int64
+    # NumPy data keeps its dtype where minigrad has it, as torch.tensor does; else an error
+    assert mg.tensor(np.zeros(2, np.int32)).dtype == mg.int32
+    assert mg.tensor(np.zeros(2, np.uint8)).dtype == mg.uint8
+    assert mg.tensor(np.zeros(2, np.float16)).dtype == mg.float16 == mg.half
+    with pytest.raises(TypeError, match="unsupported data type uint16"):
+        mg.tensor(np.zeros(2, np.uint16))
+    with pytest.raises(TypeError, match="unsupported data type complex128"):
+        mg.from_numpy(np.zeros(2, np.complex128))
+    x = mg.tensor([1.7, -2.0])
+    assert (x.int().dtype, x.long().dtype, x.half().dtype, x.bool().dtype, x.short().dtype) == \
+        (mg.int32, mg.int64, mg.float16, mg.bool, mg.int16)
+    assert x.type() == "minigrad.FloatTensor" and x.type(mg.float64).dtype == mg.float64
+    np.testing.assert_array_equal(x.int().numpy(), [1, -2])   # truncation, as in torch
     assert mg.tensor([1, 2], dtype=mg.float64).dtype == mg.float64
 
 
