@@ -242,7 +242,7 @@ class Tensor:
     def __le__(self, other): return _ops.le(self, other)
     def __gt__(self, other): return _ops.gt(self, other)
     def __ge__(self, other): return _ops.ge(self, other)
-    def __invert__(self): return _ops.logical_not(self)
+    def __invert__(self): return _ops.bitwise_not(self)
 
     def add(self, other): return _ops.add(self, other)
     def sub(self, other): return _ops.sub(self, other)

@@ -6,6 +6,7 @@ from minigrad import backend
 from minigrad.autograd import engine
 from minigrad.ops._common import as_tensor, backend_of, cast
 from minigrad.ops.compare import argmax, argmin, eq, ge, gt, le, logical_not, lt, ne
+from minigrad.ops.compare import bitwise_not
 from minigrad.ops.elementwise import (abs, add, clamp, div, erf, exp, log, maximum, minimum, mul,
                                       neg, pow, relu, rsqrt, sigmoid, sign, sqrt, sub, tanh,
                                       where)
