@@ -18,6 +18,9 @@ from minigrad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from minigrad.ops.reduce import amax, amin, max, mean, min, std, sum, sum_to, var
 from minigrad.ops.shape import (broadcast_to, cat, contiguous, expand, flatten, getitem, pad,
                                 permute, reshape, squeeze, stack, transpose, unsqueeze, view)
+from minigrad.ops.index import (argsort, chunk, diagonal, einsum, flip, gather, index_select,
+                                masked_fill, masked_select, meshgrid, repeat, roll, scatter,
+                                scatter_add, sort, split, tile, topk, tril, triu, unbind)
 
 engine.register_adapters(sum_to, cast)
 
