@@ -12,6 +12,7 @@ from minigrad.ops.elementwise import (abs, add, clamp, div, erf, exp, log, maxim
                                       where)
 from minigrad.ops.channel import channel_affine, channel_moments, values_per_channel
 from minigrad.ops.conv import conv1d, conv2d
+from minigrad.ops.conv import conv_transpose2d
 from minigrad.ops.linalg import linear, matmul
 from minigrad.ops.loss import cross_entropy
 from minigrad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d

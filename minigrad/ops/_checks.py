@@ -137,3 +137,27 @@ register("meshgrid", lambda a, b: ops.meshgrid(a, b, indexing="xy")[0] * ops.mes
          (3,), (2,))
 register("einsum", lambda a, b: ops.einsum("bij,bjk->bik", a, b), (2, 3, 4), (2, 4, 2))
 register("einsum", lambda a: ops.einsum("ii->", a), (3, 3))
+# layers (functional forms)
+from minigrad.nn import functional as _F  # noqa: E402
+
+register("conv_transpose2d",
+         lambda x, w, b: _F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1,
+                                             groups=2), (1, 4, 3, 2), (4, 1, 3, 2), (2,))
+register("conv_transpose2d", lambda x, w: _F.conv_transpose2d(x, w, dilation=2), (2, 1, 2, 2),
+         (1, 2, 2, 1))
+register("conv3d", lambda x, w, b: _F.conv3d(x, w, b, stride=(2, 1, 1), padding=1),
+         (1, 2, 3, 3, 2), (2, 2, 2, 2, 1), (2,))
+register("interpolate nearest", lambda x: _F.interpolate(x, size=(3, 5)), (1, 2, 2, 3))
+register("interpolate bilinear", lambda x: _F.interpolate(x, scale_factor=1.5, mode="bilinear"),
+         (1, 2, 2, 3))
+register("interpolate bilinear",
+         lambda x: _F.interpolate(x, size=(3, 2), mode="bilinear", align_corners=True),
+         (1, 1, 2, 3), label="1x1x2x3 align_corners")
+# (padding_idx is left out: its row's gradient is zero by definition, not by derivative)
+register("embedding", lambda w: _F.embedding(np.array([[0, 2], [2, 1]]), w), (3, 2))
+register("max_pool1d", lambda x: _F.max_pool1d(x, 2, 1), (2, 2, 5))
+register("avg_pool1d", lambda x: _F.avg_pool1d(x, 3, 2, 1), (2, 2, 5))
+register("max_pool3d", lambda x: _F.max_pool3d(x, 2, 1), (1, 2, 3, 3, 2))
+register("avg_pool3d", lambda x: _F.avg_pool3d(x, 2, 1, 1, count_include_pad=False),
+         (1, 2, 3, 3, 2))
+register("adaptive_max_pool2d", lambda x: _F.adaptive_max_pool2d(x, (2, 3)), (2, 1, 3, 4))
