@@ -212,8 +212,8 @@ def test_pool3d(kwargs):
 def test_adaptive_max_pool2d(size):
     for shape in [(2, 3, 5, 7), (3, 4, 4)]:
         compare_modules(nn.AdaptiveMaxPool2d(size), tnn.AdaptiveMaxPool2d(size), R(*shape))
-    mo, mi = F.adaptive_max_pool2d(mg.tensor(R(2, 3, 5, 7)), size, return_indices=True)
-    to, ti = TF.adaptive_max_pool2d(torch.tensor(R(2, 3, 5, 7)), size, return_indices=True)
+    _, mi = F.adaptive_max_pool2d(mg.tensor(R(2, 3, 5, 7)), size, return_indices=True)
+    _, ti = TF.adaptive_max_pool2d(torch.tensor(R(2, 3, 5, 7)), size, return_indices=True)
     np.testing.assert_array_equal(mi.numpy(), ti.numpy())
 
 

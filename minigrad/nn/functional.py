@@ -398,8 +398,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 
 # ---------------------------------------------------------------- ops-b layers
-from minigrad.ops import conv_transpose2d  # noqa: E402,F401
-from minigrad.ops.pool import _fixed_windows, _out_size  # noqa: E402
+from minigrad.ops import conv_transpose2d  # noqa: F401
+from minigrad.ops.pool import _fixed_windows, _out_size
 
 
 def _n_tuple(v, n, name, op):
@@ -452,7 +452,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if len(scales) != 2 or min(scales) <= 0:
             raise ValueError(f"{op}: scale_factor must be positive, one or two of them, got "
                              f"{scale_factor}")
-        out_hw = (int(math.floor(H * scales[0])), int(math.floor(W * scales[1])))
+        out_hw = (math.floor(H * scales[0]), math.floor(W * scales[1]))
     if min(out_hw) < 1:
         raise ValueError(f"{op}: output size {out_hw} must be positive (input {input.shape})")
     if mode == "nearest":

@@ -138,7 +138,7 @@ register("meshgrid", lambda a, b: ops.meshgrid(a, b, indexing="xy")[0] * ops.mes
 register("einsum", lambda a, b: ops.einsum("bij,bjk->bik", a, b), (2, 3, 4), (2, 4, 2))
 register("einsum", lambda a: ops.einsum("ii->", a), (3, 3))
 # layers (functional forms)
-from minigrad.nn import functional as _F  # noqa: E402
+from minigrad.nn import functional as _F
 
 register("conv_transpose2d",
          lambda x, w, b: _F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1,

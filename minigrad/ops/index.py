@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from minigrad.autograd.graph import Primitive
-from minigrad.ops._common import as_tensor, constant, normalize_dim, shape_arg, xp_of
+from minigrad.ops._common import as_tensor, cast, constant, normalize_dim, shape_arg, xp_of
 from minigrad.ops.elementwise import mul, where
 from minigrad.ops.reduce import sum as _sum
 from minigrad.ops.shape import (GetItem, IndexAdd, broadcast_to, cat, getitem, permute,
@@ -167,7 +167,6 @@ def masked_fill(input, mask, value):
         if value.ndim:
             raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but "
                                f"got tensor with {value.ndim} dimension(s).")
-        from minigrad.ops._common import cast
         value = cast(value, input.dtype)
     else:
         value = Tensor._make(xp_of(input.data).asarray(value).astype(input.data.dtype))
