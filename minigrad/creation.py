@@ -98,6 +98,28 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
                    requires_grad, device)
 
 
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    """``steps`` evenly spaced values from ``start`` to ``end``, computed as PyTorch's scalar
+    loop does (in the result's float dtype, the first half counted up from ``start`` and the
+    second half down from ``end``, so both ends are exact; integer dtypes truncate). PyTorch's
+    SIMD loop picks the half per vector block and so differs from this in the last bit near
+    the middle, by an amount that depends on the CPU's vector width."""
+    steps = int(steps)
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
+    np_dtype = _float_dtype(dtype)
+    work = np_dtype if np_dtype.kind == "f" else np.dtype(np.float64)
+    start, end = work.type(start), work.type(end)
+    if steps == 1:
+        values = np.full(1, start, dtype=work)
+    else:
+        idx = np.arange(steps)
+        step = (end - start) / work.type(max(steps - 1, 1))
+        values = np.where(idx < steps // 2, start + step * idx.astype(work),
+                          end - step * (steps - 1 - idx).astype(work)).astype(work)
+    return _finish(values.astype(np_dtype), None, requires_grad, device)
+
+
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), None, requires_grad, device)
 

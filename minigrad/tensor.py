@@ -354,7 +354,7 @@ class Tensor:
     def __le__(self, other): return _ops.le(self, other)
     def __gt__(self, other): return _ops.gt(self, other)
     def __ge__(self, other): return _ops.ge(self, other)
-    def __invert__(self): return _ops.logical_not(self)
+    def __invert__(self): return _ops.bitwise_not(self)
 
     def add(self, other): return _ops.add(self, other)
     def sub(self, other): return _ops.sub(self, other)
@@ -410,6 +410,32 @@ class Tensor:
     def broadcast_to(self, shape): return _ops.broadcast_to(self, shape)
     def expand_as(self, other): return _ops.broadcast_to(self, other.shape)
     def contiguous(self): return self
+
+    # ---- ops-b methods
+    def gather(self, dim, index): return _ops.gather(self, dim, index)
+    def scatter(self, dim, index, src=None, *, value=None):
+        return _ops.scatter(self, dim, index, src, value=value)
+    def scatter_add(self, dim, index, src): return _ops.scatter_add(self, dim, index, src)
+    def index_select(self, dim, index): return _ops.index_select(self, dim, index)
+    def masked_fill(self, mask, value): return _ops.masked_fill(self, mask, value)
+    def masked_select(self, mask): return _ops.masked_select(self, mask)
+    def repeat(self, *sizes): return _ops.repeat(self, *sizes)
+    def tile(self, dims): return _ops.tile(self, dims)
+    def flip(self, dims): return _ops.flip(self, dims)
+    def roll(self, shifts, dims=None): return _ops.roll(self, shifts, dims)
+    def tril(self, diagonal=0): return _ops.tril(self, diagonal)
+    def triu(self, diagonal=0): return _ops.triu(self, diagonal)
+    def diagonal(self, offset=0, dim1=0, dim2=1): return _ops.diagonal(self, offset, dim1, dim2)
+    def sort(self, dim=-1, descending=False, stable=False):
+        return _ops.sort(self, dim, descending, stable)
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return _ops.argsort(self, dim, descending, stable)
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _ops.topk(self, k, dim, largest, sorted)
+    def split(self, split_size, dim=0): return _ops.split(self, split_size, dim)
+    def chunk(self, chunks, dim=0): return _ops.chunk(self, chunks, dim)
+    def unbind(self, dim=0): return _ops.unbind(self, dim)
+    def bitwise_not(self): return _ops.bitwise_not(self)
 
 
 _TYPE_NAMES = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",

@@ -402,3 +402,301 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     update_running_stats(running_mean, running_var, mean.data.reshape(N, C),
                          var.data.reshape(N, C), count, momentum)
     return out
+
+
+# ---------------------------------------------------------------- ops-b layers
+from minigrad.ops import conv_transpose2d  # noqa: F401
+from minigrad.ops.pool import _fixed_windows, _out_size
+
+
+def _n_tuple(v, n, name, op):
+    v = (int(v),) * n if isinstance(v, (int, np.integer)) else tuple(int(a) for a in v)
+    if len(v) != n:
+        raise ValueError(f"{op}: {name} must be an int or {n} ints, got {v}")
+    return v
+
+
+def _nearest_index(n_in, n_out, scale):
+    """PyTorch's nearest source index: floor(i * scale) in float32, clipped to the input."""
+    s = np.float32(n_in / n_out if scale is None else 1.0 / scale)
+    idx = np.floor(np.arange(n_out, dtype=np.float32) * s).astype(np.int64)
+    return np.minimum(idx, n_in - 1)
+
+
+def _linear_weights(n_in, n_out, scale, align_corners, dtype):
+    """Source rows (i0, i1) and the weight of i1 for each output row of bilinear resizing."""
+    i = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        src = i * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
+    else:
+        s = n_in / n_out if scale is None else 1.0 / scale
+        src = np.maximum((i + 0.5) * s - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (src - i0).astype(dtype)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """PyTorch's F.interpolate for 4-D input, modes 'nearest' and 'bilinear': index arrays
+    (nearest) or two weighted row/column gathers (bilinear), so gradients come from
+    getitem's scatter-add."""
+    op = "interpolate"
+    if mode not in ("nearest", "bilinear"):
+        raise NotImplementedError(f"{op}: mode {mode!r} is not supported (nearest, bilinear)")
+    if input.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D (N, C, H, W) input, got shape {input.shape}")
+    if align_corners is not None and mode == "nearest":
+        raise ValueError("align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: exactly one of size and scale_factor must be given")
+    H, W = input.shape[2:]
+    if size is not None:
+        out_hw, scales = _n_tuple(size, 2, "size", op), (None, None)
+    else:
+        scales = tuple(float(s) for s in ((scale_factor,) * 2 if isinstance(
+            scale_factor, (int, float)) else scale_factor))
+        if len(scales) != 2 or min(scales) <= 0:
+            raise ValueError(f"{op}: scale_factor must be positive, one or two of them, got "
+                             f"{scale_factor}")
+        out_hw = (math.floor(H * scales[0]), math.floor(W * scales[1]))
+    if min(out_hw) < 1:
+        raise ValueError(f"{op}: output size {out_hw} must be positive (input {input.shape})")
+    if mode == "nearest":
+        hi = _nearest_index(H, out_hw[0], scales[0])
+        wi = _nearest_index(W, out_hw[1], scales[1])
+        return input[:, :, hi[:, None], wi[None, :]]
+    dt = input.data.dtype
+    xp = xp_of(input.data)
+    h0, h1, lh = _linear_weights(H, out_hw[0], scales[0], bool(align_corners), dt)
+    w0, w1, lw = _linear_weights(W, out_hw[1], scales[1], bool(align_corners), dt)
+    lh, lw = xp.asarray(lh.reshape(-1, 1)), xp.asarray(lw)
+    rows = (input[:, :, h0, :] * constant(1 - lh) + input[:, :, h1, :] * constant(lh))
+    return rows[:, :, :, w0] * constant(1 - lw) + rows[:, :, :, w1] * constant(lw)
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of ``weight`` picked by the integer ``input``; the ``padding_idx`` row gets no
+    gradient (its lookups are constants)."""
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: expected an integer index tensor, got {idx.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D, got shape {weight.shape}")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(f"embedding: index out of range in self (indices must be in "
+                         f"[0, {n}), got min {idx.min()} max {idx.max()})")
+    out = weight[Tensor._make(idx)]
+    if padding_idx is not None:
+        if padding_idx < 0:
+            padding_idx += n
+        mask = xp_of(idx).expand_dims(idx == padding_idx, -1)
+        if mask.any():
+            out = ops.where(constant(mask), out.detach(), out)
+    return out
+
+
+def _pool1d_input(op, input):
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{input.shape}")
+    return ops.unsqueeze(input, -2)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """max_pool2d over a height of 1."""
+    k = _n_tuple(kernel_size, 1, "kernel_size", "max_pool1d")[0]
+    s = k if stride is None or stride == () else _n_tuple(stride, 1, "stride", "max_pool1d")[0]
+    p = _n_tuple(padding, 1, "padding", "max_pool1d")[0]
+    d = _n_tuple(dilation, 1, "dilation", "max_pool1d")[0]
+    out = max_pool2d(_pool1d_input("max_pool1d", input), (1, k), (1, s), (0, p), (1, d),
+                     ceil_mode, return_indices)
+    if return_indices:
+        return ops.squeeze(out[0], -2), constant(out[1].data.squeeze(-2))
+    return ops.squeeze(out, -2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """avg_pool2d over a height of 1."""
+    k = _n_tuple(kernel_size, 1, "kernel_size", "avg_pool1d")[0]
+    s = k if stride is None or stride == () else _n_tuple(stride, 1, "stride", "avg_pool1d")[0]
+    p = _n_tuple(padding, 1, "padding", "avg_pool1d")[0]
+    out = avg_pool2d(_pool1d_input("avg_pool1d", input), (1, k), (1, s), (0, p), ceil_mode,
+                     count_include_pad)
+    return ops.squeeze(out, -2)
+
+
+def _pool3d_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+    if input.ndim not in (4, 5):
+        raise ValueError(f"{op}: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, "
+                         f"got shape {input.shape}")
+    k = _n_tuple(kernel_size, 3, "kernel_size", op)
+    s = k if stride is None or stride == () else _n_tuple(stride, 3, "stride", op)
+    p, d = _n_tuple(padding, 3, "padding", op), _n_tuple(dilation, 3, "dilation", op)
+    if min(k) < 1 or min(s) < 1 or min(d) < 1:
+        raise ValueError(f"{op}: kernel_size {k}, stride {s} and dilation {d} must be positive")
+    if any(pp < 0 or pp > kk // 2 for pp, kk in zip(p, k)):
+        raise ValueError(f"{op}: padding {p} should be at most half of the kernel size {k}")
+    D = input.shape[-3]
+    Do = _out_size(D, k[0], s[0], p[0], d[0], ceil_mode)
+    if Do < 1:
+        raise ValueError(f"{op}: input depth {D} is too small for kernel {k} with padding {p}")
+    return k, s, p, d, Do
+
+
+def _planes(input, fn):
+    """Apply a 2-D pool to every depth plane of (N, C, D, H, W) at once."""
+    N, C, D, H, W = input.shape
+    out = fn(ops.reshape(input, (N, C * D, H, W)))
+    return ops.reshape(out, (N, C, D) + out.shape[-2:])
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """A composite: max_pool2d over each depth plane, then the maximum over the depth taps
+    (max is separable). A tie inside a window shares the gradient (PyTorch picks one)."""
+    if return_indices:
+        raise NotImplementedError("max_pool3d: return_indices is not supported")
+    if input.ndim == 4:
+        return ops.squeeze(max_pool3d(ops.unsqueeze(input, 0), kernel_size, stride, padding,
+                                      dilation, ceil_mode), 0)
+    k, s, p, d, Do = _pool3d_args("max_pool3d", input, kernel_size, stride, padding, dilation,
+                                  ceil_mode)
+    if input.data.dtype.kind != "f":
+        raise TypeError(f"max_pool3d: expected float32 or float64 input, got {input.dtype!r}")
+    planes = _planes(input, lambda x: max_pool2d(x, k[1:], s[1:], p[1:], d[1:], ceil_mode))
+    D = input.shape[2]
+    need = (Do - 1) * s[0] + d[0] * (k[0] - 1) + 1  # padded depth the windows read
+    planes = ops.pad(planes, (0, 0, 0, 0, p[0], max(0, need - D - p[0])), value=-math.inf)
+    taps = [planes[:, :, t * d[0]: t * d[0] + (Do - 1) * s[0] + 1: s[0]] for t in range(k[0])]
+    return ops.amax(ops.stack(taps, 0), 0)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """A composite: avg_pool2d over each depth plane, then a linear map over depth whose
+    row i averages depth window i. PyTorch's divisors are products of per-dim window sizes,
+    so the separable average is exact."""
+    if input.ndim == 4:
+        return ops.squeeze(avg_pool3d(ops.unsqueeze(input, 0), kernel_size, stride, padding,
+                                      ceil_mode, count_include_pad, divisor_override), 0)
+    k, s, p, _, Do = _pool3d_args("avg_pool3d", input, kernel_size, stride, padding, 1,
+                                  ceil_mode)
+    if divisor_override is not None and divisor_override <= 0:
+        raise ValueError(f"avg_pool3d: divisor_override must be positive, got {divisor_override}")
+    plane_div = None if divisor_override is None else 1
+    planes = _planes(input, lambda x: avg_pool2d(x, k[1:], s[1:], p[1:], ceil_mode,
+                                                 count_include_pad, plane_div))
+    D = input.shape[2]
+    starts, ends, sizes = _fixed_windows(D, k[0], s[0], p[0], Do, count_include_pad)
+    A = np.zeros((D, Do), dtype=input.data.dtype)
+    for o in range(Do):
+        A[starts[o]:ends[o], o] = 1.0 / (sizes[o] if divisor_override is None else
+                                         divisor_override)
+    out = ops.matmul(ops.permute(planes, 0, 1, 3, 4, 2), constant(xp_of(input.data).asarray(A)))
+    return ops.permute(out, 0, 1, 4, 2, 3)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Output cell (i, j) is the maximum over rows floor(i*H/Ho) .. ceil((i+1)*H/Ho) and the
+    same columns, as in PyTorch: the argmax of each window (first one; NaN wins) is found on
+    the arrays, and the values gathered there, so the gradient goes to that element only."""
+    if input.ndim not in (3, 4):
+        raise ValueError(f"adaptive_max_pool2d: expected a 3-D or 4-D input, got shape "
+                         f"{input.shape}")
+    if input.data.dtype.kind != "f":
+        raise TypeError(f"adaptive_max_pool2d: expected a float input, got {input.dtype!r}")
+    H, W = input.shape[-2:]
+    if isinstance(output_size, (int, np.integer)):
+        output_size = (output_size, output_size)
+    Ho, Wo = (n if o is None else int(o) for n, o in zip((H, W), output_size))
+    if Ho < 1 or Wo < 1 or H < 1 or W < 1:
+        raise ValueError(f"adaptive_max_pool2d: output size {(Ho, Wo)} and input size "
+                         f"{(H, W)} must be positive")
+    xp = xp_of(input.data)
+    lead = input.shape[:-2]
+    a = input.data
+    index = xp.empty(lead + (Ho, Wo), dtype=np.int64)
+    for i in range(Ho):
+        h0, h1 = (i * H) // Ho, -(-((i + 1) * H) // Ho)
+        for j in range(Wo):
+            w0, w1 = (j * W) // Wo, -(-((j + 1) * W) // Wo)
+            win = a[..., h0:h1, w0:w1].reshape(lead + (-1,))
+            best = xp.argmax(win, axis=-1)  # (NumPy's argmax takes the first NaN, as torch)
+            index[..., i, j] = (h0 + best // (w1 - w0)) * W + w0 + best % (w1 - w0)
+    flat = ops.reshape(input, lead + (H * W,))
+    out = ops.reshape(ops.gather(flat, -1, constant(index.reshape(lead + (Ho * Wo,)))),
+                      lead + (Ho, Wo))
+    return (out, constant(index)) if return_indices else out
+
+
+def dropout2d(input, p=0.5, training=True):
+    """Channel dropout: each (sample, channel) plane is zeroed with probability ``p``, the
+    rest scaled by 1/(1-p). A 3-D input is (N, C, L), as PyTorch reads it."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout2d: probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got shape {input.shape}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0
+    shape = input.shape[:2] + (1,) * (input.ndim - 2)
+    keep = rng.generator().random(shape) >= p
+    mask = xp_of(input.data).asarray(keep * (1 / (1 - p)), dtype=input.data.dtype)
+    return input * constant(mask)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """A composite: one conv2d per depth tap of the kernel, over all output depths at once
+    (the depth slices a tap reads, batched into conv2d's N), summed over the taps. Slower
+    than a 3-D kernel, exact and differentiable to any order."""
+    op = "conv3d"
+    if input.ndim == 4:
+        return ops.squeeze(conv3d(ops.unsqueeze(input, 0), weight, bias, stride, padding,
+                                  dilation, groups), 0)
+    if input.ndim != 5 or weight.ndim != 5:
+        raise ValueError(f"{op}: expected a 5-D input and weight, got shapes {input.shape} "
+                         f"and {weight.shape}")
+    s, d = _n_tuple(stride, 3, "stride", op), _n_tuple(dilation, 3, "dilation", op)
+    k = weight.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            p = (0, 0, 0)
+        elif padding == "same":
+            if s != (1, 1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got {s}")
+            total = [dd * (kk - 1) for dd, kk in zip(d, k)]
+            input = ops.pad(input, sum(((t // 2, t - t // 2) for t in reversed(total)), ()))
+            p = (0, 0, 0)
+        else:
+            raise ValueError(f"{op}: padding must be an int, a triple, 'same' or 'valid', got "
+                             f"{padding!r}")
+    else:
+        p = _n_tuple(padding, 3, "padding", op)
+    if min(s) < 1 or min(d) < 1 or min(p) < 0:
+        raise ValueError(f"{op}: stride {s} and dilation {d} must be positive, padding {p} "
+                         f"not negative")
+    N, C, D, H, W = input.shape
+    K = weight.shape[0]
+    Do = (D + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    if Do < 1 or min(k) < 1:
+        raise ValueError(f"{op}: input depth {D} with padding {p[0]} is smaller than the "
+                         f"dilated kernel depth {k[0]} (dilation {d[0]})")
+    x = ops.pad(input, (0, 0, 0, 0, p[0], p[0])) if p[0] else input
+    out = None
+    for t in range(k[0]):
+        start = t * d[0]
+        xt = x[:, :, start:start + (Do - 1) * s[0] + 1:s[0]]  # (N, C, Do, H, W)
+        xt = ops.reshape(ops.permute(xt, 0, 2, 1, 3, 4), (N * Do, C, H, W))
+        yt = conv2d(xt, weight[:, :, t], None, s[1:], p[1:], d[1:], groups)
+        out = yt if out is None else out + yt
+    out = ops.permute(ops.reshape(out, (N, Do) + out.shape[1:]), 0, 2, 1, 3, 4)
+    if bias is not None:
+        if bias.shape != (K,):
+            raise ValueError(f"{op}: bias must have shape ({K},), got {bias.shape}")
+        out = out + ops.reshape(bias, (1, K, 1, 1, 1))
+    return out

@@ -6,11 +6,13 @@ from minigrad import backend
 from minigrad.autograd import engine
 from minigrad.ops._common import as_tensor, backend_of, cast
 from minigrad.ops.compare import argmax, argmin, eq, ge, gt, le, logical_not, lt, ne
+from minigrad.ops.compare import bitwise_not
 from minigrad.ops.elementwise import (abs, add, clamp, div, erf, exp, log, maximum, minimum, mul,
                                       neg, pow, relu, rsqrt, sigmoid, sign, sqrt, sub, tanh,
                                       where)
 from minigrad.ops.channel import channel_affine, channel_moments, values_per_channel
 from minigrad.ops.conv import conv1d, conv2d
+from minigrad.ops.conv import conv_transpose2d
 from minigrad.ops.inplace import clone
 from minigrad.ops.linalg import linear, matmul
 from minigrad.ops.loss import cross_entropy
@@ -18,6 +20,9 @@ from minigrad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from minigrad.ops.reduce import amax, amin, max, mean, min, std, sum, sum_to, var
 from minigrad.ops.shape import (broadcast_to, cat, contiguous, expand, flatten, getitem, pad,
                                 permute, reshape, squeeze, stack, transpose, unsqueeze, view)
+from minigrad.ops.index import (argsort, chunk, diagonal, einsum, flip, gather, index_select,
+                                masked_fill, masked_select, meshgrid, repeat, roll, scatter,
+                                scatter_add, sort, split, tile, topk, tril, triu, unbind)
 
 engine.register_adapters(sum_to, cast)
 

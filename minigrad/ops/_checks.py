@@ -109,3 +109,55 @@ register("channel_affine", lambda x, s, b: ops.channel_affine(x, s, b), (5, 3), 
          noncontig=True)
 register("channel_affine centred", lambda x, s, b, c: ops.channel_affine(x, s, b, center=c),
          (2, 3, 4), (3,), (3,), (3,))
+
+# ---- ops-b ops
+_IDX = np.array([[0, 3, 3, 1], [2, 2, 0, 1]])
+register("getitem int+adv", lambda a: a[1, :, np.array([2, 0, 2])], (2, 3, 4),
+         label="2x3x4 [1, :, [2,0,2]]")
+register("gather", lambda a: ops.gather(a, 1, _IDX), (2, 4))
+register("scatter", lambda a, s: ops.scatter(a, 1, np.array([[0, 2], [3, 1]]), s), (2, 4), (2, 3),
+         label="2x4 src 2x3")
+register("scatter value", lambda a: ops.scatter(a, 0, np.array([[1, 0]]), 0.5), (2, 2))
+register("scatter_add", lambda a, s: ops.scatter_add(a, 1, _IDX, s), (2, 4), (2, 4))
+register("index_select", lambda a: ops.index_select(a, 0, np.array([2, 0, 2])), (3, 2))
+register("masked_fill", lambda a, v: ops.masked_fill(a, a > 0, v), (3, 4), ())
+register("masked_select", lambda a: ops.masked_select(a, np.array([True, False, True])), (2, 3))
+register("repeat", lambda a: ops.repeat(a, 2, 1, 3), (2, 2))
+register("tile", lambda a: ops.tile(a, (2,)), (2, 3))
+register("flip", lambda a: ops.flip(a, (0, 1)), (2, 3))
+register("roll", lambda a: ops.roll(a, (1, -1), (0, 1)), (3, 4))
+register("tril", lambda a: ops.tril(a, -1), (3, 4))
+register("triu", lambda a: ops.triu(a, 1), (2, 3, 3))
+register("diagonal", lambda a: ops.diagonal(a, 1, 0, 2), (3, 2, 4))
+register("sort", lambda a: ops.sort(a, 0, descending=True).values, (4, 3))
+register("topk", lambda a: ops.topk(a, 2).values, (3, 5))
+register("split", lambda a: ops.split(a, [1, 2], 1)[1] * ops.chunk(a, 3, 1)[0], (2, 3))
+register("unbind", lambda a: ops.unbind(a, 1)[2], (2, 3))
+register("meshgrid", lambda a, b: ops.meshgrid(a, b, indexing="xy")[0] * ops.meshgrid(a, b)[1].T,
+         (3,), (2,))
+register("einsum", lambda a, b: ops.einsum("bij,bjk->bik", a, b), (2, 3, 4), (2, 4, 2))
+register("einsum", lambda a: ops.einsum("ii->", a), (3, 3))
+# layers (functional forms)
+from minigrad.nn import functional as _F
+
+register("conv_transpose2d",
+         lambda x, w, b: _F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1,
+                                             groups=2), (1, 4, 3, 2), (4, 1, 3, 2), (2,))
+register("conv_transpose2d", lambda x, w: _F.conv_transpose2d(x, w, dilation=2), (2, 1, 2, 2),
+         (1, 2, 2, 1))
+register("conv3d", lambda x, w, b: _F.conv3d(x, w, b, stride=(2, 1, 1), padding=1),
+         (1, 2, 3, 3, 2), (2, 2, 2, 2, 1), (2,))
+register("interpolate nearest", lambda x: _F.interpolate(x, size=(3, 5)), (1, 2, 2, 3))
+register("interpolate bilinear", lambda x: _F.interpolate(x, scale_factor=1.5, mode="bilinear"),
+         (1, 2, 2, 3))
+register("interpolate bilinear",
+         lambda x: _F.interpolate(x, size=(3, 2), mode="bilinear", align_corners=True),
+         (1, 1, 2, 3), label="1x1x2x3 align_corners")
+# (padding_idx is left out: its row's gradient is zero by definition, not by derivative)
+register("embedding", lambda w: _F.embedding(np.array([[0, 2], [2, 1]]), w), (3, 2))
+register("max_pool1d", lambda x: _F.max_pool1d(x, 2, 1), (2, 2, 5))
+register("avg_pool1d", lambda x: _F.avg_pool1d(x, 3, 2, 1), (2, 2, 5))
+register("max_pool3d", lambda x: _F.max_pool3d(x, 2, 1), (1, 2, 3, 3, 2))
+register("avg_pool3d", lambda x: _F.avg_pool3d(x, 2, 1, 1, count_include_pad=False),
+         (1, 2, 3, 3, 2))
+register("adaptive_max_pool2d", lambda x: _F.adaptive_max_pool2d(x, (2, 3)), (2, 1, 3, 4))

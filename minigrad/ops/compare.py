@@ -23,6 +23,17 @@ def logical_not(a):
     return constant(xp_of(a.data).logical_not(a.data))
 
 
+def bitwise_not(a):
+    """``~a``: bitwise not of an integer tensor, logical not of a boolean one (PyTorch)."""
+    kind = a.data.dtype.kind
+    if kind == "b":
+        return logical_not(a)
+    if kind not in "iu":
+        raise TypeError(f"~ (bitwise_not) is only implemented on integer and boolean tensors, "
+                        f"got {a.dtype!r}")
+    return constant(xp_of(a.data).invert(a.data))
+
+
 def _arg(name, a, dim, keepdim):
     xp = xp_of(a.data)
     if a.data.size == 0 and dim is None:

@@ -164,3 +164,54 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise InvalidArgument(f"conv1d: bias must have shape ({K},), got {bias.shape}")
         out = add(out, reshape(bias, (1, K, 1)))
     return out
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """PyTorch's F.conv_transpose2d: input (N, C_in, H, W) or (C_in, H, W), weight
+    (C_in, C_out/groups, kh, kw). It is the adjoint of conv2d in its input, so it is
+    ``Conv2dInputGrad`` with this weight (conv2d's (K, C/groups) layout read the other way);
+    output_padding adds rows/columns that conv2d's floor division would ignore."""
+    op = "conv_transpose2d"
+    if input.ndim == 3:
+        return squeeze(conv_transpose2d(unsqueeze(input, 0), weight, bias, stride, padding,
+                                        output_padding, groups, dilation), 0)
+    if input.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D input and weight, got shapes {input.shape} "
+                         f"and {weight.shape}")
+    if input.data.dtype != weight.data.dtype:
+        raise TypeError(f"{op}: input is {input.dtype!r} but weight is {weight.dtype!r}")
+    N, C, H, W = input.shape
+    Cin, Cg, kh, kw = weight.shape
+    if not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+    if Cin != C or C % groups:
+        raise ValueError(f"{op}: weight of shape {weight.shape} expects input with {Cin} "
+                         f"channels (divisible by groups={groups}), got input of shape "
+                         f"{input.shape}")
+    if kh < 1 or kw < 1:
+        raise ValueError(f"{op}: kernel size should be greater than zero, got a weight of "
+                         f"shape {weight.shape}")
+    stride, padding = pair(stride, "stride", op), pair(padding, "padding", op)
+    dilation, output_padding = pair(dilation, "dilation", op), pair(output_padding,
+                                                                     "output_padding", op)
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
+        raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be positive, "
+                         f"padding {padding} and output_padding {output_padding} not negative")
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ >= s and op_ >= d:
+            raise ValueError(f"{op}: output padding must be smaller than either stride or "
+                             f"dilation, but got output_padding {output_padding}, stride "
+                             f"{stride} and dilation {dilation}")
+    out_hw = tuple((n - 1) * s - 2 * p + d * (k - 1) + o + 1 for n, s, p, d, k, o in
+                   zip((H, W), stride, padding, dilation, (kh, kw), output_padding))
+    if min(out_hw) < 1:
+        raise ValueError(f"{op}: input of spatial size ({H}, {W}) gives a non-positive output "
+                         f"size {out_hw}")
+    out = Conv2dInputGrad.apply(input, weight, x_shape=(N, Cg * groups) + out_hw,
+                                params=(stride, padding, dilation, groups))
+    if bias is not None:
+        if bias.shape != (Cg * groups,):
+            raise ValueError(f"{op}: bias must have shape ({Cg * groups},), got {bias.shape}")
+        out = add(out, reshape(bias, (1, Cg * groups, 1, 1)))
+    return out

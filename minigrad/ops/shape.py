@@ -213,31 +213,56 @@ def unsqueeze(a, dim):
 
 
 def _index_part(i):
-    """One entry of an index as something NumPy indexing takes, flagging advanced ones."""
+    """One entry of an index as (kind, value, dims it consumes): "int" (selects, removing the
+    dim), "basic" (slice, None, Ellipsis) or "adv" (index arrays: a mask becomes one per dim)."""
     if isinstance(i, Tensor):
         i = i.data
     elif isinstance(i, (list, tuple)):
         i = np.asarray(i)
-    if hasattr(i, "dtype") and getattr(i, "ndim", 0) >= 0 and not isinstance(i, np.generic):
+    if isinstance(i, (bool, np.bool_)):
+        return "adv", (np.asarray(i),), 0
+    if isinstance(i, numbers.Integral):
+        return "int", int(i), 1
+    if hasattr(i, "dtype") and hasattr(i, "ndim"):
         kind = i.dtype.kind
         if kind == "b":
-            return (tuple(i.nonzero()) if i.ndim else (i,)), True
+            return "adv", (tuple(i.nonzero()) if i.ndim else (i,)), i.ndim
         if kind not in "iu":
             raise IndexError(f"getitem: tensors used as indices must be integer or bool, "
                              f"got {i.dtype}")
-        return (i,), True
-    return (i,), False
+        if i.ndim == 0:  # PyTorch: a 0-d integer tensor selects like an int
+            return "int", int(i), 1
+        return "adv", (i,), 1
+    return "basic", i, 1
 
 
 def getitem(a, index):
+    """PyTorch's indexing. It differs from NumPy's in one way: ints select (removing their
+    dim) before the advanced indices are applied, so they neither count as advanced nor
+    separate advanced indices; ``x[1, :, idx]`` has idx's dims where idx stands. Hence two
+    steps where ints meet index arrays: the basic part, then the advanced part."""
     if not isinstance(index, tuple):
         index = (index,)
-    parts, advanced = [], False
-    for i in index:
-        expanded, adv = _index_part(i)
-        parts.extend(expanded)
-        advanced |= adv
-    return GetItem.apply(a, index=tuple(parts), advanced=advanced)
+    parts = [_index_part(i) for i in index]
+    has_int = any(k == "int" for k, _, _ in parts)
+    has_adv = any(k == "adv" for k, _, _ in parts)
+    if not (has_int and has_adv):
+        flat = []
+        for k, v, _ in parts:
+            flat.extend(v if k == "adv" else (v,))
+        return GetItem.apply(a, index=tuple(flat), advanced=has_adv)
+    basic, advanced = [], []
+    for k, v, n in parts:
+        if k == "int":
+            basic.append(v)
+        elif k == "basic":
+            basic.append(v)
+            advanced.append(v if v is Ellipsis else slice(None))
+        else:
+            basic.extend([slice(None)] * n)
+            advanced.extend(v)
+    out = GetItem.apply(a, index=tuple(basic), advanced=False)
+    return GetItem.apply(out, index=tuple(advanced), advanced=True)
 
 
 def cat(tensors, dim=0):

@@ -7,3 +7,6 @@ from minigrad.nn.modules.module import Module, ModuleDict, ModuleList, Sequentia
 from minigrad.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d,
                                                BatchRenorm1d, BatchRenorm2d, GroupNorm,
                                                InstanceNorm1d, InstanceNorm2d, LayerNorm)
+from minigrad.nn.modules.extra import (AdaptiveMaxPool2d, AvgPool1d, AvgPool3d, Conv3d,
+                                       ConvTranspose2d, Dropout2d, Embedding, MaxPool1d,
+                                       MaxPool3d)

@@ -1,0 +1,456 @@
+"""PyTorch's indexing and rearranging ops, composed from the shape primitives.
+
+gather, scatter_add, index_select, masked_select, diagonal and sort's values are index
+arrays handed to ``GetItem``/``IndexAdd`` (each the other's gradient); repeat, flip, roll,
+split and meshgrid are reshapes, broadcasts, slices and concatenations; tril, triu and
+masked_fill are ``where``. Only ``scatter`` has its own primitive: last-write-wins
+assignment is not a sum of the others. Index computations (argsort, masks) are constants.
+"""
+import collections
+import math
+import numbers
+
+import numpy as np
+
+from minigrad.autograd.graph import Primitive
+from minigrad.ops._common import as_tensor, cast, constant, normalize_dim, shape_arg, xp_of
+from minigrad.ops.elementwise import mul, where
+from minigrad.ops.reduce import sum as _sum
+from minigrad.ops.shape import (GetItem, IndexAdd, broadcast_to, cat, getitem, permute,
+                                reshape)
+from minigrad.tensor import Tensor
+
+sort_result = collections.namedtuple("sort_result", ["values", "indices"])
+topk_result = collections.namedtuple("topk_result", ["values", "indices"])
+
+
+def _index_array(op, index):
+    arr = index.data if isinstance(index, Tensor) else np.asarray(index)
+    if arr.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {arr.dtype}")
+    return arr
+
+
+def _along(op, a_shape, dim, index, limit_shapes=()):
+    """The full advanced index that reads ``a[..., index[i, j, k], ...]`` at position
+    (i, j, k) of ``index`` along ``dim`` (gather's and scatter's addressing)."""
+    ndim = len(a_shape)
+    if index.ndim != max(ndim, 1) and not (ndim == 0 and index.ndim == 0):
+        raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as "
+                           f"input tensor (index {index.shape}, input {tuple(a_shape)})")
+    if ndim == 0:
+        return (), index.reshape(())
+    d = normalize_dim(op, dim, ndim)
+    too_big = any(index.shape[k] > a_shape[k] for k in range(ndim) if k != d) or any(
+        index.shape[k] > shape[k] for _, shape in limit_shapes for k in range(ndim))
+    if too_big:
+        names = " and ".join(f"{name} {tuple(shape)}" for name, shape in limit_shapes)
+        raise RuntimeError(f"{op}(): Expected index {tuple(index.shape)} to be no larger than "
+                           f"self {tuple(a_shape)} apart from dimension {d}"
+                           + (f" and to be no larger than {names}" if names else ""))
+    n = a_shape[d]
+    if index.size and (index.min() < 0 or index.max() >= n):  # (no negative indices)
+        bad = index[(index < 0) | (index >= n)].flat[0]
+        raise RuntimeError(f"{op}(): index {bad} is out of bounds for dimension {d} with "
+                           f"size {n}")
+    xp = xp_of(index)
+    parts = []
+    for k in range(ndim):
+        if k == d:
+            parts.append(index)
+        else:
+            shape = [1] * ndim
+            shape[k] = index.shape[k]
+            parts.append(xp.arange(index.shape[k]).reshape(shape))
+    return tuple(parts), None
+
+
+def gather(input, dim, index):
+    """``out[i][j][k] = input[i][index[i][j][k]][k]`` (dim 1): an advanced getitem."""
+    idx = _index_array("gather", index)
+    parts, scalar = _along("gather", input.shape, dim, idx)
+    if scalar is not None:
+        return GetItem.apply(input, index=(), advanced=False)
+    return GetItem.apply(input, index=parts, advanced=True)
+
+
+def _src_part(src, shape):
+    """The leading ``shape`` block of ``src``: scatter reads src only where index is."""
+    if src.shape == tuple(shape):
+        return src
+    return getitem(src, tuple(slice(0, s) for s in shape))
+
+
+def scatter_add(input, dim, index, src):
+    """``input`` plus ``src`` added at gather's addresses (repeated ones accumulate)."""
+    idx = _index_array("scatter_add", index)
+    src = as_tensor(src, input)
+    parts, scalar = _along("scatter_add", input.shape, dim, idx, (("src", src.shape),))
+    if scalar is not None:
+        return input + src
+    added = IndexAdd.apply(_src_part(src, idx.shape), index=parts, advanced=True,
+                           shape=input.shape)
+    return input + added
+
+
+class Scatter(Primitive):
+    """``input`` with ``src`` written at ``index`` (where an address repeats, one write wins,
+    as PyTorch leaves unspecified). A primitive: assignment is not a sum of the others."""
+    op_name = "scatter"
+
+    @staticmethod
+    def forward(ctx, a, src, index):
+        ctx.index = index
+        out = a.copy()
+        out[index] = src
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = xp_of(g.data)
+        written = xp.zeros(g.shape, dtype=bool)
+        written[ctx.index] = True
+        return (where(constant(written), 0.0, g) if ctx.next[0] is not None else None,
+                GetItem.apply(g, index=ctx.index, advanced=True)
+                if ctx.next[1] is not None else None)
+
+
+def scatter(input, dim, index, src=None, *, value=None):
+    """``input`` with ``src`` (a tensor) or ``value`` (a number) written at gather's
+    addresses along ``dim``."""
+    if src is None and value is None:
+        raise TypeError("scatter(): expected a src tensor or a value")
+    if value is None and not isinstance(src, Tensor):
+        src, value = None, src
+    idx = _index_array("scatter", index)
+    limits = (("src", src.shape),) if src is not None else ()
+    parts, scalar = _along("scatter", input.shape, dim, idx, limits)
+    if scalar is not None:
+        parts = ()
+    if src is None:
+        xp = xp_of(input.data)
+        mask = xp.zeros(input.shape, dtype=bool)
+        mask[parts] = True
+        return where(constant(mask), as_tensor(value, input), input)
+    if src.data.dtype != input.data.dtype:
+        raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype "
+                           f"({input.dtype!r} vs {src.dtype!r})")
+    return Scatter.apply(input, _src_part(src, idx.shape), index=parts)
+
+
+def index_select(input, dim, index):
+    idx = _index_array("index_select", index)
+    if idx.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    d = normalize_dim("index_select", dim, max(input.ndim, 1))
+    if input.ndim == 0:
+        return getitem(input, ())
+    n = input.shape[d]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"index_select(): index out of range in self (dim {d} of size {n})")
+    return GetItem.apply(input, index=(slice(None),) * d + (idx.reshape(-1),), advanced=True)
+
+
+def _bool_mask(op, mask):
+    mask = as_tensor(mask)
+    if mask.data.dtype.kind != "b":
+        raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype "
+                           f"{mask.dtype!r}")
+    return mask
+
+
+def masked_fill(input, mask, value):
+    """``value`` where ``mask`` (broadcast to ``input``'s shape) is True; a 0-d tensor value
+    receives the gradient of the positions it fills."""
+    mask = _bool_mask("masked_fill", mask)
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but "
+                               f"got tensor with {value.ndim} dimension(s).")
+        value = cast(value, input.dtype)
+    else:
+        value = Tensor._make(xp_of(input.data).asarray(value).astype(input.data.dtype))
+    shape = np.broadcast_shapes(input.shape, mask.shape)
+    if tuple(shape) != input.shape:
+        raise RuntimeError(f"masked_fill: mask of shape {mask.shape} does not broadcast to "
+                           f"the input's shape {input.shape}")
+    return where(mask, value, input)
+
+
+def masked_select(input, mask):
+    """The elements where ``mask`` is True, as a 1-D tensor (input and mask broadcast)."""
+    mask = _bool_mask("masked_select", mask)
+    shape = tuple(np.broadcast_shapes(input.shape, mask.shape))
+    return getitem(broadcast_to(input, shape), constant(xp_of(mask.data).broadcast_to(
+        mask.data, shape)))
+
+
+def repeat(input, *sizes):
+    sizes = shape_arg(sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError("repeat: Number of dimensions of repeat dims can not be smaller "
+                           "than number of dimensions of tensor")
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"repeat: repeats must be non-negative, got {sizes}")
+    shape = (1,) * (len(sizes) - input.ndim) + input.shape
+    # (s0, s1) -> (1, s0, 1, s1) -> (r0, s0, r1, s1) -> (r0 * s0, r1 * s1)
+    a = reshape(input, sum(((1, s) for s in shape), ()))
+    a = broadcast_to(a, sum(((r, s) for r, s in zip(sizes, shape)), ()))
+    return reshape(a, tuple(r * s for r, s in zip(sizes, shape)))
+
+
+def tile(input, dims):
+    dims = shape_arg((dims,)) if not isinstance(dims, numbers.Integral) else (int(dims),)
+    return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
+
+
+def flip(input, dims):
+    dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    axes = {normalize_dim("flip", d, max(input.ndim, 1)) for d in dims}
+    if len(axes) != len(dims):
+        raise RuntimeError(f"flip: dims {dims} has duplicates")
+    if input.ndim == 0:
+        return getitem(input, ())
+    return getitem(input, tuple(slice(None, None, -1) if k in axes else slice(None)
+                                for k in range(input.ndim)))
+
+
+def roll(input, shifts, dims=None):
+    """Elements shifted along ``dims`` (the flattened tensor when None), wrapping around:
+    two slices concatenated per dim."""
+    shifts = (shifts,) if isinstance(shifts, numbers.Integral) else tuple(shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"roll: shifts and dimensions must align. shifts: "
+                               f"{len(shifts)}, dims: 0")
+        return reshape(roll(reshape(input, (-1,)), shifts, 0), input.shape)
+    dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, "
+                           f"dims: {len(dims)}")
+    out = input
+    for s, d in zip(shifts, dims):
+        d = normalize_dim("roll", d, max(input.ndim, 1))
+        n = input.shape[d] if input.ndim else 1
+        s = s % n if n else 0
+        if s == 0 or input.ndim == 0:
+            continue
+        head = (slice(None),) * d
+        out = cat([getitem(out, head + (slice(n - s, None),)),
+                   getitem(out, head + (slice(0, n - s),))], d)
+    return out
+
+
+def _triangle(op, input, diagonal, lower):
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions")
+    xp = xp_of(input.data)
+    rows, cols = input.shape[-2:]
+    r = xp.arange(rows).reshape(-1, 1)
+    c = xp.arange(cols).reshape(1, -1)
+    keep = (c - r <= diagonal) if lower else (c - r >= diagonal)
+    return where(constant(keep), input, 0)
+
+
+def tril(input, diagonal=0):
+    return _triangle("tril", input, diagonal, True)
+
+
+def triu(input, diagonal=0):
+    return _triangle("triu", input, diagonal, False)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal of the (dim1, dim2) planes as the last dim: an advanced getitem."""
+    d1 = normalize_dim("diagonal", dim1, input.ndim)
+    d2 = normalize_dim("diagonal", dim2, input.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    rest = [k for k in range(input.ndim) if k not in (d1, d2)]
+    a = permute(input, *rest, d1, d2)
+    n1, n2 = input.shape[d1], input.shape[d2]
+    xp = xp_of(input.data)
+    length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
+    i = xp.arange(length)
+    return GetItem.apply(a, index=(Ellipsis, i - min(offset, 0), i + max(offset, 0)),
+                         advanced=True)
+
+
+def _argsort(op, input, dim, descending):
+    xp = xp_of(input.data)
+    if input.ndim == 0:
+        return xp.zeros((), dtype=np.int64), 0
+    d = normalize_dim(op, dim, input.ndim)
+    a = input.data
+    if not descending:  # stable, NaN last, like PyTorch's ascending sort
+        return xp.argsort(a, axis=d, kind="stable").astype(np.int64), d
+    # descending and stable (ties keep their order), NaN first: the ascending sort of the
+    # reversed array, reversed
+    n = a.shape[d]
+    rev = xp.flip(a, axis=d)
+    return (n - 1 - xp.flip(xp.argsort(rev, axis=d, kind="stable"), axis=d)).astype(np.int64), d
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    """(values, indices); always stable. The values are a gather, so gradients flow."""
+    idx, d = _argsort("sort", input, dim, descending)
+    return sort_result(gather(input, d, constant(idx)), constant(idx))
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    return constant(_argsort("argsort", input, dim, descending)[0])
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (smallest) along ``dim``, in sorted order (also for sorted=False)."""
+    d = normalize_dim("topk", dim, max(input.ndim, 1))
+    n = input.shape[d] if input.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError("topk: selected index k out of range")
+    idx, d = _argsort("topk", input, d, largest)
+    if input.ndim:
+        idx = idx[(slice(None),) * d + (slice(0, k),)]
+    return topk_result(gather(input, d, constant(idx)), constant(idx))
+
+
+def split(input, split_size_or_sections, dim=0):
+    d = normalize_dim("split", dim, input.ndim)
+    n = input.shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        size = int(split_size_or_sections)
+        if size < 0 or size == 0 and n:
+            raise RuntimeError(f"split: split_size can only be 0 if dimension size is 0, but "
+                               f"got split_size {size} and dimension size {n}")
+        sizes = [min(size, n - s) for s in range(0, n, size)] if n else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got "
+                               f"split_sizes={sizes}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(getitem(input, (slice(None),) * d + (slice(start, start + s),)))
+        start += s
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = normalize_dim("chunk", dim, input.ndim)
+    n = input.shape[d]
+    return split(input, max(1, math.ceil(n / chunks)) if n else 0, d)
+
+
+def unbind(input, dim=0):
+    d = normalize_dim("unbind", dim, input.ndim)
+    return tuple(getitem(input, (slice(None),) * d + (i,)) for i in range(input.shape[d]))
+
+
+def meshgrid(*tensors, indexing="ij"):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"meshgrid: Expected 0D or 1D tensor in the tensor list but "
+                               f"got a tensor of shape {t.shape}")
+        if t.dtype != tensors[0].dtype:
+            raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+    sizes = [t.numel() for t in tensors]
+    order = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        order[0], order[1] = 1, 0
+    shape = tuple(sizes[k] for k in order)
+    out = []
+    for k, t in enumerate(tensors):
+        view_shape = [1] * len(tensors)
+        view_shape[order.index(k)] = sizes[k]
+        out.append(broadcast_to(reshape(t, tuple(view_shape)), shape))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- einsum
+
+def _parse_einsum(equation, operands):
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, rhs = eq.split("->")
+    else:
+        lhs, rhs = eq, None
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(f"einsum(): {len(terms)} operand subscripts in {equation!r} for "
+                         f"{len(operands)} operands")
+    ell_dims = 0
+    for term, op in zip(terms, operands):
+        if "..." in term:
+            ell_dims = max(ell_dims, op.ndim - (len(term) - 3))
+    ell = "".join(chr(0x100 + k) for k in range(ell_dims))  # letters no subscript uses
+    parsed = []
+    for k, (term, op) in enumerate(zip(terms, operands)):
+        if "..." in term:
+            n = op.ndim - (len(term) - 3)
+            term = term.replace("...", ell[ell_dims - n:] if n else "")
+        if not all(c.isalpha() for c in term):
+            raise ValueError(f"einsum(): invalid subscript in {equation!r}")
+        if len(term) != op.ndim:
+            raise ValueError(f"einsum(): the number of subscripts in the equation "
+                             f"({len(term)}) does not match the number of dimensions "
+                             f"({op.ndim}) for operand {k}")
+        parsed.append(term)
+    if rhs is None:  # implicit output: the letters used once, alphabetically
+        counts = collections.Counter("".join(parsed))
+        rhs = ell + "".join(sorted(c for c in counts if counts[c] == 1 and c not in ell))
+    else:
+        rhs = rhs.replace("...", ell)
+    return parsed, rhs
+
+
+def einsum(equation, *operands):
+    """Einstein summation as a composite: take each operand's diagonals for repeated
+    subscripts, line all operands up on one order of subscripts (size-1 where absent),
+    multiply with broadcasting and sum the subscripts the output lacks. Exact and
+    differentiable; memory is the product of all subscript sizes."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    terms, out = _parse_einsum(equation, operands)
+    sizes = {}
+    aligned_ops = []
+    for k, (term, op) in enumerate(zip(terms, operands)):
+        while len(set(term)) != len(term):  # a repeated subscript: its diagonal
+            c = next(c for c in term if term.count(c) > 1)
+            i, j = term.index(c), term.index(c, term.index(c) + 1)
+            if op.shape[i] != op.shape[j]:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {k} but "
+                                   f"the sizes don't match, {op.shape[i]} != {op.shape[j]}")
+            op = diagonal(op, 0, i, j)
+            term = term[:i] + term[i + 1:j] + term[j + 1:] + c
+        for c, s in zip(term, op.shape):
+            if c in sizes and sizes[c] != s and s != 1 and sizes[c] != 1:
+                raise RuntimeError(f"einsum(): subscript {c} has size {s} for operand {k} "
+                                   f"which does not broadcast with previously seen size "
+                                   f"{sizes[c]}")
+            sizes[c] = s if sizes.get(c, 1) == 1 else sizes[c]
+        aligned_ops.append((term, op))
+    for c in out:
+        if c not in sizes:
+            raise ValueError(f"einsum(): output subscript {c} does not appear in the "
+                             f"equation for any input operand")
+    letters = list(out) + sorted(set(sizes) - set(out))
+    result = None
+    for term, op in aligned_ops:
+        present = [c for c in letters if c in term]
+        op = permute(op, *[term.index(c) for c in present]) if op.ndim > 1 else op
+        op = reshape(op, tuple(op.shape[present.index(c)] if c in term else 1
+                               for c in letters))
+        result = op if result is None else mul(result, op)
+    shape = tuple(sizes[c] for c in letters)
+    if result.shape != shape:
+        result = broadcast_to(result, shape)
+    summed = tuple(range(len(out), len(letters)))
+    return _sum(result, summed) if summed else result
