@@ -200,3 +200,9 @@ def test_errors_are_runtime_errors_like_torch(name):
     for lib in (torch, mg):
         with pytest.raises(RuntimeError):
             ERRORS[name](lib)
+
+
+def test_bad_permute_is_a_runtime_error_like_torch():
+    for lib in (torch, mg):
+        with pytest.raises(RuntimeError):
+            lib.ones(2, 3).permute(0, 0)

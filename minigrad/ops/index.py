@@ -13,11 +13,26 @@ import numbers
 import numpy as np
 
 from minigrad.autograd.graph import Primitive
-from minigrad.ops._common import as_tensor, cast, constant, normalize_dim, shape_arg, xp_of
+from minigrad.errors import InvalidArgument, InvalidDtype
+from minigrad.ops._common import (
+    as_tensor,
+    cast,
+    constant,
+    normalize_dim,
+    shape_arg,
+    xp_of,
+)
 from minigrad.ops.elementwise import mul, where
 from minigrad.ops.reduce import sum as _sum
-from minigrad.ops.shape import (GetItem, IndexAdd, broadcast_to, cat, getitem, permute,
-                                reshape)
+from minigrad.ops.shape import (
+    GetItem,
+    IndexAdd,
+    broadcast_to,
+    cat,
+    getitem,
+    permute,
+    reshape,
+)
 from minigrad.tensor import Tensor
 
 sort_result = collections.namedtuple("sort_result", ["values", "indices"])
@@ -119,7 +134,7 @@ def scatter(input, dim, index, src=None, *, value=None):
     """``input`` with ``src`` (a tensor) or ``value`` (a number) written at gather's
     addresses along ``dim``."""
     if src is None and value is None:
-        raise TypeError("scatter(): expected a src tensor or a value")
+        raise InvalidDtype("scatter(): expected a src tensor or a value")
     if value is None and not isinstance(src, Tensor):
         src, value = None, src
     idx = _index_array("scatter", index)
@@ -352,7 +367,7 @@ def meshgrid(*tensors, indexing="ij"):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
-        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+        raise InvalidArgument(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     if not tensors:
         raise RuntimeError("meshgrid expects a non-empty TensorList")
     for t in tensors:
@@ -384,7 +399,7 @@ def _parse_einsum(equation, operands):
         lhs, rhs = eq, None
     terms = lhs.split(",")
     if len(terms) != len(operands):
-        raise ValueError(f"einsum(): {len(terms)} operand subscripts in {equation!r} for "
+        raise InvalidArgument(f"einsum(): {len(terms)} operand subscripts in {equation!r} for "
                          f"{len(operands)} operands")
     ell_dims = 0
     for term, op in zip(terms, operands):
@@ -397,9 +412,9 @@ def _parse_einsum(equation, operands):
             n = op.ndim - (len(term) - 3)
             term = term.replace("...", ell[ell_dims - n:] if n else "")
         if not all(c.isalpha() for c in term):
-            raise ValueError(f"einsum(): invalid subscript in {equation!r}")
+            raise InvalidArgument(f"einsum(): invalid subscript in {equation!r}")
         if len(term) != op.ndim:
-            raise ValueError(f"einsum(): the number of subscripts in the equation "
+            raise InvalidArgument(f"einsum(): the number of subscripts in the equation "
                              f"({len(term)}) does not match the number of dimensions "
                              f"({op.ndim}) for operand {k}")
         parsed.append(term)
@@ -439,7 +454,7 @@ def einsum(equation, *operands):
         aligned_ops.append((term, op))
     for c in out:
         if c not in sizes:
-            raise ValueError(f"einsum(): output subscript {c} does not appear in the "
+            raise InvalidArgument(f"einsum(): output subscript {c} does not appear in the "
                              f"equation for any input operand")
     letters = list(out) + sorted(set(sizes) - set(out))
     result = None

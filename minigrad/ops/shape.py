@@ -8,6 +8,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd.graph import Primitive
+from minigrad.errors import InvalidArgument
 from minigrad.ops._common import normalize_dim, shape_arg, xp_of
 from minigrad.tensor import Tensor
 
@@ -145,7 +146,7 @@ def contiguous(a):
 def permute(a, *dims):
     dims = shape_arg(dims)
     if sorted(d % a.ndim if a.ndim else d for d in dims) != list(range(a.ndim)):
-        raise ValueError(f"permute: {dims} is not a permutation of the {a.ndim} dimensions "
+        raise InvalidArgument(f"permute: {dims} is not a permutation of the {a.ndim} dimensions "
                          f"of a tensor of shape {a.shape}")
     return Permute.apply(a, dims=tuple(d % a.ndim for d in dims))
 
@@ -170,13 +171,13 @@ def expand(a, *sizes):
     sizes = shape_arg(sizes)
     new = len(sizes) - a.ndim
     if new < 0:
-        raise ValueError(f"expand: the number of sizes ({len(sizes)}) must be at least the "
+        raise InvalidArgument(f"expand: the number of sizes ({len(sizes)}) must be at least the "
                          f"number of dimensions ({a.ndim})")
     shape = []
     for i, s in enumerate(sizes):
         if s == -1:
             if i < new:
-                raise ValueError(f"expand: -1 is not allowed for a new leading dimension ({i})")
+                raise InvalidArgument(f"expand: -1 is not allowed for a new leading dimension ({i})")
             s = a.shape[i - new]
         shape.append(s)
     return broadcast_to(a, shape)
@@ -190,7 +191,7 @@ def flatten(a, start_dim=0, end_dim=-1):
     s = normalize_dim("flatten", start_dim, a.ndim)
     e = normalize_dim("flatten", end_dim, a.ndim)
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise InvalidArgument(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     # the flattened size spelled out: -1 is ambiguous when the tensor is empty
     return reshape(a, a.shape[:s] + (math.prod(a.shape[s:e + 1]),) + a.shape[e + 1:])
 
@@ -268,7 +269,7 @@ def getitem(a, index):
 def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("cat: expected a non-empty sequence of tensors")
+        raise InvalidArgument("cat: expected a non-empty sequence of tensors")
     d = normalize_dim("cat", dim, tensors[0].ndim)
     return Cat.apply(*tensors, dim=d)
 
@@ -276,10 +277,10 @@ def cat(tensors, dim=0):
 def stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("stack: expected a non-empty sequence of tensors")
+        raise InvalidArgument("stack: expected a non-empty sequence of tensors")
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
-        raise ValueError(f"stack: expected tensors of one shape, got {sorted(shapes)}")
+        raise InvalidArgument(f"stack: expected tensors of one shape, got {sorted(shapes)}")
     d = normalize_dim("stack", dim, tensors[0].ndim + 1)
     return cat([unsqueeze(t, d) for t in tensors], d)
 
@@ -291,10 +292,10 @@ def pad(a, pad, mode="constant", value=None):
     """PyTorch's F.pad: ``pad`` lists (before, after) pairs starting from the last dim."""
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > a.ndim:
-        raise ValueError(f"pad: expected an even number of pad sizes, at most 2 per "
+        raise InvalidArgument(f"pad: expected an even number of pad sizes, at most 2 per "
                          f"dimension ({2 * a.ndim}), got {len(pad)}")
     if mode not in _PAD_MODES:
-        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
+        raise InvalidArgument(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
     widths = [(0, 0)] * a.ndim
     for i in range(len(pad) // 2):
         widths[a.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
@@ -305,7 +306,7 @@ def pad(a, pad, mode="constant", value=None):
             widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
         return PadConstant.apply(a, widths=tuple(widths), value=0 if value is None else value)
     if value is not None and value != 0:
-        raise ValueError(f"pad: a value is only used with mode='constant', not {mode!r}")
+        raise InvalidArgument(f"pad: a value is only used with mode='constant', not {mode!r}")
     for d, (lo, hi) in enumerate(widths):
         if lo == 0 and hi == 0:
             continue
@@ -316,17 +317,17 @@ def pad(a, pad, mode="constant", value=None):
 def _pad_source_index(mode, lo, hi, n, dim):
     """For each output position along a padded dim, the input position it copies."""
     if lo < 0 or hi < 0:
-        raise ValueError("pad: negative padding is only supported with mode='constant'")
+        raise InvalidArgument("pad: negative padding is only supported with mode='constant'")
     pos = np.arange(-lo, n + hi)
     if mode == "reflect":
         if lo >= n or hi >= n:
-            raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "
+            raise InvalidArgument(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "
                              f"input size {n} of dim {dim}")
         pos = np.abs(pos)
         return np.where(pos >= n, 2 * (n - 1) - pos, pos)
     if mode == "replicate":
         return np.clip(pos, 0, n - 1)
     if lo > n or hi > n:
-        raise ValueError(f"pad: circular padding ({lo}, {hi}) must not exceed the input size "
+        raise InvalidArgument(f"pad: circular padding ({lo}, {hi}) must not exceed the input size "
                          f"{n} of dim {dim}")
     return pos % n
