@@ -24,6 +24,9 @@ from minigrad.ops import (abs, add, amax, amin, argmax, argmin, broadcast_to, ca
                           mean, min, minimum, mul, ne, neg, pad, permute, pow, relu, reshape,
                           rsqrt, sigmoid, sign, sqrt, squeeze, stack, std, sub, sum, tanh,
                           transpose, unsqueeze, var, where)
+from minigrad.ops import (all, allclose, any, atan2, ceil, cos, cumprod, cumsum, exp2, expm1,
+                          floor, floor_divide, fmod, isclose, log1p, log2, log10, logsumexp,
+                          prod, remainder, round, sin, tan, trunc)
 
 clip = clamp
 from minigrad.serialization import load, save

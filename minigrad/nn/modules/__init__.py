@@ -7,3 +7,6 @@ from minigrad.nn.modules.module import Module, ModuleDict, ModuleList, Sequentia
 from minigrad.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d,
                                                BatchRenorm1d, BatchRenorm2d, GroupNorm,
                                                InstanceNorm1d, InstanceNorm2d, LayerNorm)
+from minigrad.nn.modules.activation import (CELU, ELU, SELU, Hardsigmoid, Hardswish, Hardtanh,
+                                            LogSigmoid, Mish, ReLU6, SiLU, Softplus, Softsign)
+from minigrad.nn.modules.loss import BCELoss, KLDivLoss, L1Loss, SmoothL1Loss
