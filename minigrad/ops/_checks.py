@@ -109,3 +109,37 @@ register("channel_affine", lambda x, s, b: ops.channel_affine(x, s, b), (5, 3), 
          noncontig=True)
 register("channel_affine centred", lambda x, s, b, c: ops.channel_affine(x, s, b, center=c),
          (2, 3, 4), (3,), (3,), (3,))
+
+# ---- ops-a ops
+# (prod and cumprod also through a mask of zeros: their gradient's zero path)
+_ZERO_MASK = np.array([[1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+for name, fn, dom in [("sin", ops.sin, "real"), ("cos", ops.cos, "real"),
+                      ("tan", lambda a: ops.tan(a * 0.5), "real"), ("log2", ops.log2, "positive"),
+                      ("log10", ops.log10, "positive"), ("exp2", ops.exp2, "real"),
+                      ("log1p", ops.log1p, "positive"), ("expm1", ops.expm1, "real")]:
+    register(name, fn, (3, 4), domain=dom)
+    register(name, fn, (4, 3), domain=dom, noncontig=True)
+register("atan2", ops.atan2, (3, 4), (4,), domain=("real", "nonzero"))
+register("atan2", ops.atan2, (3, 4), (3, 4), domain=("nonzero", "real"), noncontig=True)
+register("rounding", lambda a: ops.round(a) + ops.floor(a) + ops.ceil(a) + ops.trunc(a) + a,
+         (3, 4), second_order=False)
+register("fmod", lambda a, b: ops.fmod(a * 3, b), (3, 4), (4,), domain=("real", "nonzero"))
+register("remainder", lambda a, b: ops.remainder(a * 3, b), (3, 4), (3, 1),
+         domain=("real", "nonzero"))
+register("div rounded", lambda a, b: ops.div(a * 3, b, rounding_mode="floor") * a
+         + ops.div(a * 3, b, rounding_mode="trunc") * b, (3, 4), (4,), domain=("real", "nonzero"))
+register("prod", lambda a: ops.prod(a), (3, 4), domain="nonzero")
+register("prod", lambda a: ops.prod(a, 1, keepdim=True), (3, 4), domain="nonzero")
+register("prod", lambda a: ops.prod(a, 0), (4, 3), domain="nonzero", noncontig=True)
+register("prod zeros", lambda a: ops.prod(a * ops.as_tensor(_ZERO_MASK), 1), (3, 4),
+         domain="nonzero")
+register("prod zeros", lambda a: ops.prod(a * ops.as_tensor(_ZERO_MASK[2:] * _ZERO_MASK[:1])),
+         (3, 4), domain="nonzero", label="3x4 one zero, whole")
+register("cumsum", lambda a: ops.cumsum(a, 1), (3, 4))
+register("cumsum", lambda a: ops.cumsum(a, 0), (4, 3), noncontig=True)
+register("cumprod", lambda a: ops.cumprod(a, 1), (3, 4), domain="nonzero")
+register("cumprod", lambda a: ops.cumprod(a, 0), (4, 3), domain="nonzero", noncontig=True)
+register("cumprod zeros", lambda a: ops.cumprod(a * ops.as_tensor(_ZERO_MASK), 1), (3, 4),
+         domain="nonzero")
+register("logsumexp", lambda a: ops.logsumexp(a, 1), (3, 4))
+register("logsumexp", lambda a: ops.logsumexp(a, (0, 2), keepdim=True), (2, 3, 4))
