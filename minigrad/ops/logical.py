@@ -12,12 +12,12 @@ def _truth(op, input, dim, keepdim, axis, keepdims):
     return constant(xp.asarray(out))
 
 
-def all(input, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+def all(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Whether every element (over ``dim``, an int or tuple) is nonzero; a bool tensor."""
     return _truth("all", input, dim, keepdim, axis, keepdims)
 
 
-def any(input, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+def any(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Whether some element (over ``dim``, an int or tuple) is nonzero; a bool tensor."""
     return _truth("any", input, dim, keepdim, axis, keepdims)
 

@@ -2,7 +2,9 @@
 log-likelihood of the target class, with PyTorch's class weights, ignore_index and
 reductions. One node instead of a dozen per training step; the backward is the classic
 (softmax - one_hot) * weight, from the softmax saved in forward. ``nn.functional`` keeps
-the composite form for label smoothing."""
+the composite form for label smoothing.
+
+Binary cross-entropy on probabilities is a primitive too, for PyTorch's gradient at 0 and 1."""
 import numpy as np
 
 from minigrad.autograd.grad_mode import _state as _grad_state

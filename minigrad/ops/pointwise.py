@@ -9,8 +9,10 @@ import numpy as np
 
 from minigrad import dtypes
 from minigrad.autograd.graph import Primitive
-from minigrad.ops._common import cast, constant, pair, xp_of as _xp
-from minigrad.ops.elementwise import add, div as true_div, mul, neg, where
+from minigrad.ops._common import cast, constant, pair
+from minigrad.ops._common import xp_of as _xp
+from minigrad.ops.elementwise import add, mul, neg, where
+from minigrad.ops.elementwise import div as true_div
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
@@ -188,7 +190,7 @@ def _rounding(how):
 floor, ceil, trunc = _rounding("floor"), _rounding("ceil"), _rounding("trunc")
 
 
-def round(input, *, decimals=0):  # noqa: A001  (PyTorch's name)
+def round(input, *, decimals=0):
     if input.data.dtype.kind != "f":
         if decimals:
             raise NotImplementedError("round: decimals for an integer tensor is not supported")

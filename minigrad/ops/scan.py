@@ -13,10 +13,6 @@ from minigrad.ops.reduce import sum as _sum
 from minigrad.ops.shape import cat, getitem, permute, reshape, unsqueeze
 
 
-def _flip(xp, a, dim):
-    return xp.flip(a, axis=dim)
-
-
 class CumSum(Primitive):
     """Running sum along ``dim`` (from the end when ``reverse``); the gradient is the
     running sum of the gradient in the other direction."""
@@ -27,7 +23,7 @@ class CumSum(Primitive):
         xp = xp_of(a)
         ctx.dim, ctx.reverse = dim, reverse
         if reverse:
-            return _flip(xp, xp.cumsum(_flip(xp, a, dim), axis=dim), dim)
+            return xp.flip(xp.cumsum(xp.flip(a, axis=dim), axis=dim), axis=dim)
         return xp.cumsum(a, axis=dim)
 
     @staticmethod
@@ -51,7 +47,7 @@ class CumProd(Primitive):
         xp = xp_of(a)
         ctx.dim, ctx.reverse = dim, reverse
         if reverse:
-            return _flip(xp, xp.cumprod(_flip(xp, a, dim), axis=dim), dim)
+            return xp.flip(xp.cumprod(xp.flip(a, axis=dim), axis=dim), axis=dim)
         return xp.cumprod(a, axis=dim)
 
     @staticmethod
