@@ -303,7 +303,6 @@ class Tensor:
     def expand_as(self, other): return _ops.broadcast_to(self, other.shape)
     def contiguous(self): return self
 
-
     # ---- ops-a methods
     def __mod__(self, other): return _ops.remainder(self, other)
     def __rmod__(self, other): return _ops.remainder(other, self)
