@@ -31,6 +31,9 @@ from minigrad.ops import (argsort, bitwise_not, chunk, diagonal, einsum, flip, g
                           index_select, masked_fill, masked_select, meshgrid, repeat, roll,
                           scatter, scatter_add, sort, split, tile, topk, tril, triu, unbind)
 from minigrad.creation import linspace
+from minigrad.ops import (all, allclose, any, atan2, ceil, cos, cumprod, cumsum, exp2, expm1,
+                          floor, floor_divide, fmod, isclose, log1p, log2, log10, logsumexp,
+                          prod, remainder, round, sin, tan, trunc)
 
 clip = clamp
 from minigrad.serialization import load, save

@@ -359,7 +359,8 @@ class Tensor:
     def add(self, other): return _ops.add(self, other)
     def sub(self, other): return _ops.sub(self, other)
     def mul(self, other): return _ops.mul(self, other)
-    def div(self, other): return _ops.div(self, other)
+    def div(self, other, *, rounding_mode=None):
+        return _ops.div(self, other, rounding_mode=rounding_mode)
     def pow(self, exponent): return _ops.pow(self, exponent)
     def matmul(self, other): return _ops.matmul(self, other)
     def neg(self): return _ops.neg(self)
@@ -385,16 +386,19 @@ class Tensor:
     def ge(self, other): return _ops.ge(self, other)
 
     # ------------------------------------------------------------ reductions
-    def sum(self, dim=None, keepdim=False): return _ops.sum(self, dim, keepdim)
-    def mean(self, dim=None, keepdim=False): return _ops.mean(self, dim, keepdim)
-    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
-        return _ops.var(self, dim, keepdim, correction=correction, unbiased=unbiased)
-    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
-        return _ops.std(self, dim, keepdim, correction=correction, unbiased=unbiased)
-    def amax(self, dim=None, keepdim=False): return _ops.amax(self, dim, keepdim)
-    def amin(self, dim=None, keepdim=False): return _ops.amin(self, dim, keepdim)
-    def max(self, dim=None, keepdim=False): return _ops.max(self, dim, keepdim)
-    def min(self, dim=None, keepdim=False): return _ops.min(self, dim, keepdim)
+    def sum(self, dim=None, keepdim=False, **aliases): return _ops.sum(self, dim, keepdim, **aliases)
+    def mean(self, dim=None, keepdim=False, **aliases):
+        return _ops.mean(self, dim, keepdim, **aliases)
+    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None, **aliases):
+        return _ops.var(self, dim, keepdim, correction=correction, unbiased=unbiased, **aliases)
+    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None, **aliases):
+        return _ops.std(self, dim, keepdim, correction=correction, unbiased=unbiased, **aliases)
+    def amax(self, dim=None, keepdim=False, **aliases):
+        return _ops.amax(self, dim, keepdim, **aliases)
+    def amin(self, dim=None, keepdim=False, **aliases):
+        return _ops.amin(self, dim, keepdim, **aliases)
+    def max(self, dim=None, keepdim=False, **aliases): return _ops.max(self, dim, keepdim, **aliases)
+    def min(self, dim=None, keepdim=False, **aliases): return _ops.min(self, dim, keepdim, **aliases)
     def argmax(self, dim=None, keepdim=False): return _ops.argmax(self, dim, keepdim)
     def argmin(self, dim=None, keepdim=False): return _ops.argmin(self, dim, keepdim)
 
@@ -436,6 +440,46 @@ class Tensor:
     def chunk(self, chunks, dim=0): return _ops.chunk(self, chunks, dim)
     def unbind(self, dim=0): return _ops.unbind(self, dim)
     def bitwise_not(self): return _ops.bitwise_not(self)
+
+    # ---- ops-a methods
+    def __mod__(self, other): return _ops.remainder(self, other)
+    def __rmod__(self, other): return _ops.remainder(other, self)
+    def __floordiv__(self, other): return _ops.floor_divide(self, other)
+    def __rfloordiv__(self, other): return _ops.floor_divide(other, self)
+    def sin(self): return _ops.sin(self)
+    def cos(self): return _ops.cos(self)
+    def tan(self): return _ops.tan(self)
+    def atan2(self, other): return _ops.atan2(self, other)
+    def log2(self): return _ops.log2(self)
+    def log10(self): return _ops.log10(self)
+    def exp2(self): return _ops.exp2(self)
+    def log1p(self): return _ops.log1p(self)
+    def expm1(self): return _ops.expm1(self)
+    def round(self, *, decimals=0): return _ops.round(self, decimals=decimals)
+    def floor(self): return _ops.floor(self)
+    def ceil(self): return _ops.ceil(self)
+    def trunc(self): return _ops.trunc(self)
+    def fmod(self, other): return _ops.fmod(self, other)
+    def remainder(self, other): return _ops.remainder(self, other)
+    def floor_divide(self, other): return _ops.floor_divide(self, other)
+    def prod(self, dim=None, keepdim=False, **aliases):
+        return _ops.prod(self, dim, keepdim, **aliases)
+    def cumsum(self, dim=None, **aliases): return _ops.cumsum(self, dim, **aliases)
+    def cumprod(self, dim=None, **aliases): return _ops.cumprod(self, dim, **aliases)
+    def logsumexp(self, dim=None, keepdim=False, **aliases):
+        return _ops.logsumexp(self, dim, keepdim, **aliases)
+    def all(self, dim=None, keepdim=False, **aliases): return _ops.all(self, dim, keepdim, **aliases)
+    def any(self, dim=None, keepdim=False, **aliases): return _ops.any(self, dim, keepdim, **aliases)
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _ops.isclose(self, other, rtol, atol, equal_nan)
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
+    def softmax(self, dim):
+        from minigrad.nn.functional import softmax  # (nn is built on ops: import on use)
+        return softmax(self, dim)
+    def log_softmax(self, dim):
+        from minigrad.nn.functional import log_softmax
+        return log_softmax(self, dim)
 
 
 _TYPE_NAMES = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",

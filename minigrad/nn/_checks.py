@@ -94,3 +94,21 @@ register("avg_pool2d", lambda x: F.avg_pool2d(x, 2), (2, 2, 4, 4))
 register("avg_pool2d", lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
          (1, 2, 5, 6), label="1x2x5x6 k3 s2 p1 ceil excl")
 register("adaptive_avg_pool2d", lambda x: F.adaptive_avg_pool2d(x, (2, 3)), (2, 2, 5, 7))
+
+# ---- ops-a ops (activations away from their kinks at 0, +-1, +-3 and 6; losses)
+for name, fn in [("silu", F.silu), ("gelu tanh", lambda x: F.gelu(x, "tanh")),
+                 ("elu", lambda x: F.elu(x, 0.7)), ("selu", F.selu),
+                 ("celu", lambda x: F.celu(x, 1.5)), ("softplus", F.softplus),
+                 ("softplus threshold", lambda x: F.softplus(x * 2, 2.0, 1.5)),
+                 ("hardtanh", lambda x: F.hardtanh(x * 0.7 + 0.05)),
+                 ("relu6", lambda x: F.relu6(x * 4)), ("hardswish", lambda x: F.hardswish(x * 2)),
+                 ("hardsigmoid", lambda x: F.hardsigmoid(x * 2)), ("mish", F.mish),
+                 ("logsigmoid", F.logsigmoid), ("softsign", F.softsign)]:
+    register(name, fn, (3, 4), domain="nonzero")
+register("binary_cross_entropy", lambda p, y, w: F.binary_cross_entropy(
+    mg.sigmoid(p), mg.sigmoid(y), w), (3, 4), (3, 4), (4,))
+register("l1_loss", lambda x, y: F.l1_loss(x, y, "sum"), (3, 4), (3, 4))
+register("smooth_l1_loss", lambda x, y: F.smooth_l1_loss(x, y, beta=0.8), (3, 4), (3, 4))
+register("kl_div", lambda x, t: F.kl_div(x, t, "batchmean"), (3, 4), (3, 4),
+         domain=("real", "positive"))
+register("kl_div log_target", lambda x, t: F.kl_div(x, t, "sum", log_target=True), (3, 4), (3, 4))

@@ -700,3 +700,175 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(f"{op}: bias must have shape ({K},), got {bias.shape}")
         out = out + ops.reshape(bias, (1, K, 1, 1, 1))
     return out
+
+
+# ---------------------------------------------------------------- more activations
+#
+# Composites of primitives. Where PyTorch's gradient at a kink differs from what the
+# calculus of the composite would give, the composite is arranged to give PyTorch's: a
+# ``clamp`` passes the gradient at its bound, ``minimum`` halves it there, and a ``where``
+# whose branches are both smooth passes the chosen branch's. Branches not taken never see
+# an overflowed exp (its argument is clamped first), whose inf would turn a zero gradient
+# into NaN.
+
+def silu(input, inplace=False):
+    _no_inplace("silu", inplace)
+    return input * ops.sigmoid(input)
+
+
+def _no_inplace(op, inplace):
+    if inplace:
+        raise NotImplementedError(f"{op}: inplace=True is not supported; minigrad's "
+                                  f"activations return a new tensor")
+
+
+def _elu(input, alpha, scale, input_scale):
+    """scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)): ELU, SELU and CELU.
+    At 0 the gradient is the negative side's, scale * alpha * input_scale, as in PyTorch."""
+    negative = ops.expm1(ops.clamp(input, max=0) * input_scale) * (alpha * scale)
+    return ops.where(input > 0, input * scale if scale != 1 else input, negative)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    _no_inplace("elu", inplace)
+    return _elu(input, alpha, 1.0, 1.0)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    _no_inplace("selu", inplace)
+    return _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    _no_inplace("celu", inplace)
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (ZeroDivisionError)")
+    return _elu(input, alpha, 1.0, 1.0 / alpha)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's
+    switch to the linear function, which the exp would otherwise overflow before)."""
+    scaled = input * beta
+    smooth = ops.log1p(ops.exp(ops.clamp(scaled, max=threshold))) / beta
+    return ops.where(scaled > threshold, input, smooth)
+
+
+def _clipped(input, lo, hi):
+    """clamp(x, lo, hi) with PyTorch's hardtanh gradient: 1 strictly inside, 0 at and
+    beyond the bounds."""
+    x = input.data
+    inside = constant((x > lo) & (x < hi))
+    return ops.where(inside, input, constant(xp_of(x).clip(x, lo, hi)))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    _no_inplace("hardtanh", inplace)
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
+                         f"({max_val})")
+    return _clipped(input, min_val, max_val)
+
+
+def relu6(input, inplace=False):
+    _no_inplace("relu6", inplace)
+    return _clipped(input, 0.0, 6.0)
+
+
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6; gradient x / 3 + 1/2 on [-3, 3), 0 up to -3, 1 from 3 on
+    (PyTorch's ends)."""
+    _no_inplace("hardswish", inplace)
+    middle = input * (input + 3) / 6
+    return ops.where(input <= -3, 0.0, ops.where(input < 3, middle, input))
+
+
+# PyTorch's hardsigmoid gradient is 1/6 rounded to float32 in every dtype
+_ONE_SIXTH_F32 = float(np.float32(1.0) / np.float32(6.0))
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6 = clamp(x / 6 + 1/2, 0, 1); gradient PyTorch's float32 1/6 strictly
+    inside (-3, 3), 0 elsewhere. The value is computed exactly and the gradient carried by
+    a term that is exactly 0: x * c - (x * c as a constant)."""
+    _no_inplace("hardsigmoid", inplace)
+    x = input.data
+    xp = xp_of(x)
+    value = constant(xp.clip((x + 3) / 6, 0, 1).astype(x.dtype, copy=False))
+    inside = constant((x > -3) & (x < 3))
+    slope = input * _ONE_SIXTH_F32
+    return value + ops.where(inside, slope - constant(slope.data), 0.0)
+
+
+def mish(input, inplace=False):
+    _no_inplace("mish", inplace)
+    return input * ops.tanh(softplus(input))
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), as two smooth branches whose exp
+    arguments are never positive."""
+    positive = -ops.log1p(ops.exp(-ops.clamp(input, min=0)))
+    negative = input - ops.log1p(ops.exp(ops.clamp(input, max=0)))
+    return ops.where(input >= 0, positive, negative)
+
+
+def softsign(input):
+    return input / (ops.abs(input) + 1)
+
+
+# ---------------------------------------------------------------- more losses
+
+def _same_shape(op, input, target):
+    if input.shape != target.shape:
+        raise ValueError(f"{op}: Using a target size ({tuple(target.shape)}) that is "
+                         f"different to the input size ({tuple(input.shape)}) is not supported")
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-w [y log x + (1 - y) log(1 - x)] with each log clamped at -100, and PyTorch's
+    gradient (x - y) / max(x (1 - x), 1e-12), finite at x = 0 and 1 (one primitive)."""
+    _same_shape("binary_cross_entropy", input, target)
+    if not isinstance(target, Tensor):
+        target = Tensor(target)
+    loss = ops.binary_cross_entropy(input, target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def l1_loss(input, target, reduction="mean"):
+    _same_shape("l1_loss", input, target)
+    return _reduce(ops.abs(input - target), reduction, "l1_loss")
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target);
+    beta = 0 is the L1 loss."""
+    _same_shape("smooth_l1_loss", input, target)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    d = input - target
+    z = ops.abs(d)
+    loss = ops.where(z < beta, d * d * (0.5 / beta), z - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """Pointwise target * (log target - input), input being log-probabilities (target too
+    with ``log_target``); 0 where target is 0. "batchmean" divides the sum by the batch
+    size, the KL divergence's definition; "mean" divides by the number of elements."""
+    if log_target:
+        loss = ops.exp(target) * (target - input)
+    else:
+        zero = constant(target.data == 0)
+        loss = ops.where(zero, 0.0, target * ops.log(ops.where(zero, 1.0, target))) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction, "kl_div")

@@ -107,3 +107,14 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     for g in grads:
         g.data[...] = g.data * g.data.dtype.type(coef)
     return Tensor(np.asarray(total, dtype=grads[0].data.dtype))
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamp every gradient in place to [-clip_value, clip_value] (NaN stays NaN)."""
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    clip_value = float(clip_value)
+    for p in parameters:
+        if p.grad is not None:
+            g = p.grad.data
+            g[...] = g.clip(-clip_value, clip_value)

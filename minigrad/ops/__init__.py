@@ -7,7 +7,7 @@ from minigrad.autograd import engine
 from minigrad.ops._common import as_tensor, backend_of, cast
 from minigrad.ops.compare import argmax, argmin, eq, ge, gt, le, logical_not, lt, ne
 from minigrad.ops.compare import bitwise_not
-from minigrad.ops.elementwise import (abs, add, clamp, div, erf, exp, log, maximum, minimum, mul,
+from minigrad.ops.elementwise import (abs, add, clamp, erf, exp, log, maximum, minimum, mul,
                                       neg, pow, relu, rsqrt, sigmoid, sign, sqrt, sub, tanh,
                                       where)
 from minigrad.ops.channel import channel_affine, channel_moments, values_per_channel
@@ -23,6 +23,12 @@ from minigrad.ops.shape import (broadcast_to, cat, contiguous, expand, flatten, 
 from minigrad.ops.index import (argsort, chunk, diagonal, einsum, flip, gather, index_select,
                                 masked_fill, masked_select, meshgrid, repeat, roll, scatter,
                                 scatter_add, sort, split, tile, topk, tril, triu, unbind)
+from minigrad.ops.pointwise import (atan2, ceil, cos, div, exp2, expm1, floor, floor_divide,
+                                    fmod, log1p, log2, log10, remainder, round, sin, tan, trunc)
+from minigrad.ops.reduce import logsumexp
+from minigrad.ops.scan import cumprod, cumsum, prod
+from minigrad.ops.logical import all, allclose, any, isclose
+from minigrad.ops.loss import binary_cross_entropy
 
 engine.register_adapters(sum_to, cast)
 

@@ -161,3 +161,36 @@ register("max_pool3d", lambda x: _F.max_pool3d(x, 2, 1), (1, 2, 3, 3, 2))
 register("avg_pool3d", lambda x: _F.avg_pool3d(x, 2, 1, 1, count_include_pad=False),
          (1, 2, 3, 3, 2))
 register("adaptive_max_pool2d", lambda x: _F.adaptive_max_pool2d(x, (2, 3)), (2, 1, 3, 4))
+# ---- ops-a ops
+# (prod and cumprod also through a mask of zeros, which runs their gradients' zero path; a
+# masked element's own gradient is 0 here, so tests/test_ops_math.py checks that one
+# against PyTorch)
+_ZERO_MASK = np.array([[1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+for name, fn, dom in [("sin", ops.sin, "real"), ("cos", ops.cos, "real"),
+                      ("tan", lambda a: ops.tan(a * 0.5), "real"), ("log2", ops.log2, "positive"),
+                      ("log10", ops.log10, "positive"), ("exp2", ops.exp2, "real"),
+                      ("log1p", ops.log1p, "positive"), ("expm1", ops.expm1, "real")]:
+    register(name, fn, (3, 4), domain=dom)
+    register(name, fn, (4, 3), domain=dom, noncontig=True)
+register("atan2", ops.atan2, (3, 4), (4,), domain=("real", "nonzero"))
+register("atan2", ops.atan2, (3, 4), (3, 4), domain=("nonzero", "real"), noncontig=True)
+register("rounding", lambda a: ops.round(a) + ops.floor(a) + ops.ceil(a) + ops.trunc(a) + a,
+         (3, 4), second_order=False)
+register("fmod", lambda a, b: ops.fmod(a * 3, b), (3, 4), (4,), domain=("real", "nonzero"))
+register("remainder", lambda a, b: ops.remainder(a * 3, b), (3, 4), (3, 1),
+         domain=("real", "nonzero"))
+register("div rounded", lambda a, b: ops.div(a * 3, b, rounding_mode="floor") * a
+         + ops.div(a * 3, b, rounding_mode="trunc") * b, (3, 4), (4,), domain=("real", "nonzero"))
+register("prod", lambda a: ops.prod(a), (3, 4), domain="nonzero")
+register("prod", lambda a: ops.prod(a, 1, keepdim=True), (3, 4), domain="nonzero")
+register("prod", lambda a: ops.prod(a, 0), (4, 3), domain="nonzero", noncontig=True)
+register("prod zeros", lambda a: ops.prod(a * ops.as_tensor(_ZERO_MASK), 1), (3, 4),
+         domain="nonzero")
+register("cumsum", lambda a: ops.cumsum(a, 1), (3, 4))
+register("cumsum", lambda a: ops.cumsum(a, 0), (4, 3), noncontig=True)
+register("cumprod", lambda a: ops.cumprod(a, 1), (3, 4), domain="nonzero")
+register("cumprod", lambda a: ops.cumprod(a, 0), (4, 3), domain="nonzero", noncontig=True)
+register("cumprod zeros", lambda a: ops.cumprod(a * ops.as_tensor(_ZERO_MASK), 1), (3, 4),
+         domain="nonzero")
+register("logsumexp", lambda a: ops.logsumexp(a, 1), (3, 4))
+register("logsumexp", lambda a: ops.logsumexp(a, (0, 2), keepdim=True), (2, 3, 4))

@@ -106,3 +106,12 @@ def shape_arg(shape):
     if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
         shape = shape[0]
     return tuple(int(s) for s in shape)
+
+
+def dim_aliases(op, dim, axis):
+    """``dim`` or its NumPy-style alias ``axis`` (PyTorch accepts either, not both)."""
+    if axis is None:
+        return dim
+    if dim is not None:
+        raise TypeError(f"{op}() got both dim={dim!r} and its alias axis={axis!r}")
+    return axis

@@ -2,13 +2,15 @@
 log-likelihood of the target class, with PyTorch's class weights, ignore_index and
 reductions. One node instead of a dozen per training step; the backward is the classic
 (softmax - one_hot) * weight, from the softmax saved in forward. ``nn.functional`` keeps
-the composite form for label smoothing."""
+the composite form for label smoothing.
+
+Binary cross-entropy on probabilities is a primitive too, for PyTorch's gradient at 0 and 1."""
 import numpy as np
 
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
-from minigrad.ops._common import constant, xp_of
-from minigrad.ops.elementwise import div, exp, mul, sub
+from minigrad.ops._common import constant, pair, xp_of
+from minigrad.ops.elementwise import clamp, div, exp, log, mul, neg, sub
 from minigrad.ops.reduce import sum
 from minigrad.ops.shape import reshape
 from minigrad.tensor import Tensor
@@ -69,3 +71,42 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean"):
     caller (``nn.functional.cross_entropy``) has checked; ``weight`` an array of x's dtype."""
     return CrossEntropy.apply(x, constant(target), weight=weight, ignore_index=ignore_index,
                               reduction=reduction)
+
+
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's bound, a float32 constant in every dtype
+
+
+class BinaryCrossEntropy(Primitive):
+    """Unreduced -[y max(log x, -100) + (1 - y) max(log(1 - x), -100)], with PyTorch's
+    gradients: (x - y) / max(x (1 - x), float32(1e-12)) for x (finite at 0 and 1, where the clamped
+    logs have none) and -logit(x) for y. A primitive because the composite's gradient at
+    the clamp would differ."""
+    op_name = "binary_cross_entropy"
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, x, y):
+        xp = xp_of(x)
+        if ((x < 0) | (x > 1)).any():
+            raise RuntimeError("binary_cross_entropy: all elements of input should be "
+                               "between 0 and 1")
+        with np.errstate(divide="ignore"):
+            log_x = xp.maximum(xp.log(x), x.dtype.type(-100))
+            log_1mx = xp.maximum(xp.log(1 - x), x.dtype.type(-100))
+        return -(y * log_x + (1 - y) * log_1mx)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.inputs
+        gx = gy = None
+        if ctx.next[0] is not None:
+            gx = div(mul(g, sub(x, y)), clamp(mul(sub(1, x), x), min=_BCE_EPS))
+        if ctx.next[1] is not None:
+            gy = mul(g, neg(log(div(x, sub(1, x)))))
+        return gx, gy
+
+
+def binary_cross_entropy(x, y):
+    """The unreduced binary cross-entropy of probabilities ``x`` against targets ``y``."""
+    x, y = pair(x, y)
+    return BinaryCrossEntropy.apply(x, y)

@@ -4,13 +4,13 @@ of a float array, BatchNorm's shape) runs on its per-channel kernels; anything e
 import collections
 import math
 
-from minigrad import backend
+from minigrad import backend, dtypes
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.errors import InvalidDtype
-from minigrad.ops._common import constant, normalize_dims, xp_of
+from minigrad.ops._common import cast, constant, dim_aliases, normalize_dims, xp_of
 from minigrad.ops.compare import argmax, argmin
-from minigrad.ops.elementwise import div, maximum, minimum, mul, sub, where
+from minigrad.ops.elementwise import add, div, exp, log, maximum, minimum, mul, sub, where
 from minigrad.ops.shape import broadcast_to, reshape
 from minigrad.tensor import Tensor
 
@@ -151,11 +151,13 @@ class Amax(Primitive):
 
 # ---------------------------------------------------------------- functions
 
-def sum(a, dim=None, keepdim=False):
+def sum(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("sum", dim, axis), keepdim if keepdims is None else keepdims
     return Sum.apply(a, dims=normalize_dims("sum", dim, a.ndim), keepdim=keepdim)
 
 
-def mean(a, dim=None, keepdim=False):
+def mean(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("mean", dim, axis), keepdim if keepdims is None else keepdims
     if a.data.dtype.kind != "f":
         raise InvalidDtype(f"mean: expected a floating point tensor, got {a.dtype!r}")
     return Mean.apply(a, dims=normalize_dims("mean", dim, a.ndim), keepdim=keepdim)
@@ -167,7 +169,9 @@ def _correction(correction, unbiased):
     return correction
 
 
-def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
+def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None,
+        keepdims=None):
+    dim, keepdim = dim_aliases("var", dim, axis), keepdim if keepdims is None else keepdims
     if a.data.dtype.kind != "f":
         raise InvalidDtype(f"var: expected a floating point tensor, got {a.dtype!r}")
     return Var.apply(a, dims=normalize_dims("var", dim, a.ndim), keepdim=keepdim,
@@ -175,7 +179,9 @@ def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
                      whole=dim is None or a.ndim == 0)
 
 
-def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
+def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None,
+        keepdims=None):
+    dim, keepdim = dim_aliases("std", dim, axis), keepdim if keepdims is None else keepdims
     if a.data.dtype.kind != "f":
         raise InvalidDtype(f"std: expected a floating point tensor, got {a.dtype!r}")
     return Std.apply(a, dims=normalize_dims("std", dim, a.ndim), keepdim=keepdim,
@@ -183,11 +189,13 @@ def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
                      whole=dim is None or a.ndim == 0)
 
 
-def amax(a, dim=None, keepdim=False):
+def amax(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("amax", dim, axis), keepdim if keepdims is None else keepdims
     return Amax.apply(a, dims=normalize_dims("amax", dim, a.ndim), keepdim=keepdim)
 
 
-def amin(a, dim=None, keepdim=False):
+def amin(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("amin", dim, axis), keepdim if keepdims is None else keepdims
     return Amax.apply(a, dims=normalize_dims("amin", dim, a.ndim), keepdim=keepdim,
                       take_min=True)
 
@@ -202,13 +210,15 @@ def _max_like(a, dim, keepdim, reduce, arg, pairwise):
     return max_result(reduce(a, dim, keepdim), arg(a, dim, keepdim))
 
 
-def max(a, dim=None, keepdim=False):
+def max(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("max", dim, axis), keepdim if keepdims is None else keepdims
     """``max(a)`` → tensor; ``max(a, dim)`` → (values, indices) as in PyTorch; ``max(a, b)``
     → elementwise maximum. The values' gradient is shared evenly among ties (like amax)."""
     return _max_like(a, dim, keepdim, amax, argmax, maximum)
 
 
-def min(a, dim=None, keepdim=False):
+def min(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("min", dim, axis), keepdim if keepdims is None else keepdims
     return _max_like(a, dim, keepdim, amin, argmin, minimum)
 
 
@@ -220,3 +230,26 @@ def sum_to(t, shape):
     if dims:
         t = sum(t, dims, keepdim=True)
     return reshape(t, shape) if t.shape != tuple(shape) else t
+
+
+def logsumexp(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """log(sum(exp(a))) over ``dim``, shifted by the max so that exp cannot overflow. The
+    shift is a constant: the gradient (softmax) does not depend on it. An infinite max is
+    not shifted (inf - inf would be NaN), as in PyTorch. A composite, so it is
+    differentiable to any order."""
+    dim, keepdim = dim_aliases("logsumexp", dim, axis), keepdim if keepdims is None else keepdims
+    if dim is None:
+        raise TypeError("logsumexp() missing 1 required positional argument: 'dim'")
+    if a.data.dtype.kind != "f":
+        a = cast(a, dtypes.default_float)
+    dims = normalize_dims("logsumexp", dim, a.ndim)
+    xp = xp_of(a.data)
+    shape = _keepdim_shape(a.shape, dims)
+    if a.data.size == 0:
+        shift = xp.zeros(shape, dtype=a.data.dtype)
+    else:
+        shift = xp.amax(a.data, axis=dims, keepdims=True)
+        shift = xp.where(xp.isinf(shift), a.data.dtype.type(0), shift)
+    shift = constant(shift)
+    out = add(log(sum(exp(sub(a, shift)), dims, keepdim=True)), shift)
+    return out if keepdim else reshape(out, [s for i, s in enumerate(a.shape) if i not in dims])

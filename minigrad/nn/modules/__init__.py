@@ -10,3 +10,6 @@ from minigrad.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, BatchNo
 from minigrad.nn.modules.extra import (AdaptiveMaxPool2d, AvgPool1d, AvgPool3d, Conv3d,
                                        ConvTranspose2d, Dropout2d, Embedding, MaxPool1d,
                                        MaxPool3d)
+from minigrad.nn.modules.activation import (CELU, ELU, SELU, Hardsigmoid, Hardswish, Hardtanh,
+                                            LogSigmoid, Mish, ReLU6, SiLU, Softplus, Softsign)
+from minigrad.nn.modules.loss import BCELoss, KLDivLoss, L1Loss, SmoothL1Loss

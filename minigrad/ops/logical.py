@@ -1,0 +1,37 @@
+"""Reductions to truth values and closeness tests: all, any, isclose, allclose. Their
+results are bool constants, never part of a graph."""
+from minigrad.ops._common import constant, dim_aliases, normalize_dims, pair, xp_of
+from minigrad.tensor import Tensor
+
+
+def _truth(op, input, dim, keepdim, axis, keepdims):
+    dim, keepdim = dim_aliases(op, dim, axis), keepdim if keepdims is None else keepdims
+    dims = normalize_dims(op, dim, input.ndim)
+    xp = xp_of(input.data)
+    out = getattr(xp, op)(input.data != 0, axis=dims, keepdims=keepdim)
+    return constant(xp.asarray(out))
+
+
+def all(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Whether every element (over ``dim``, an int or tuple) is nonzero; a bool tensor."""
+    return _truth("all", input, dim, keepdim, axis, keepdims)
+
+
+def any(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Whether some element (over ``dim``, an int or tuple) is nonzero; a bool tensor."""
+    return _truth("any", input, dim, keepdim, axis, keepdims)
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|input - other| <= atol + rtol * |other| elementwise (infinities close only to
+    themselves, NaN to NaN only with ``equal_nan``). As in PyTorch, both must have one dtype."""
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype != other.dtype:
+        raise RuntimeError(f"isclose: {input.dtype!r} did not match {other.dtype!r}")
+    a, b = pair(input, other)
+    return constant(xp_of(a.data).isclose(a.data, b.data, rtol=rtol, atol=atol,
+                                          equal_nan=equal_nan))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Whether isclose holds everywhere; a Python bool."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())

@@ -1,0 +1,283 @@
+"""More elementwise math: trigonometry, logarithms and exponentials in other bases, rounding,
+and the remainders and rounded divisions. Each differentiable function that has no exact
+composite is a primitive here (``log2(x)`` as ``log(x) / log(2)`` is off in the last bit,
+``log1p(x)`` as ``log(1 + x)`` loses x below 1e-16); the rounding family has PyTorch's zero
+gradient. Integer inputs to the floating-point functions give float32, as in PyTorch."""
+import math
+
+import numpy as np
+
+from minigrad import dtypes
+from minigrad.autograd.graph import Primitive
+from minigrad.ops._common import cast, constant, pair
+from minigrad.ops._common import xp_of as _xp
+from minigrad.ops.elementwise import add, mul, neg, where
+from minigrad.ops.elementwise import div as true_div
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+
+def _floating(a):
+    """``a`` as a float tensor: integer and bool inputs become the default float dtype."""
+    return a if a.data.dtype.kind == "f" else cast(a, dtypes.default_float)
+
+
+# ---------------------------------------------------------------- unary functions
+
+class Sin(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).sin(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, cos(ctx.inputs[0]))
+
+
+class Cos(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).cos(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, neg(sin(ctx.inputs[0])))
+
+
+class Tan(Primitive):
+    """d tan x = 1 + tan^2 x, from the saved output."""
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).tan(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.output
+        return mul(g, add(mul(out, out), 1))
+
+
+class Log2(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).log2(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return true_div(g, mul(ctx.inputs[0], _LN2))
+
+
+class Log10(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).log10(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return true_div(g, mul(ctx.inputs[0], _LN10))
+
+
+class Exp2(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).exp2(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, mul(ctx.output, _LN2))
+
+
+class Log1p(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).log1p(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return true_div(g, add(ctx.inputs[0], 1))
+
+
+class Expm1(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).expm1(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, add(ctx.output, 1))
+
+
+class Atan2(Primitive):
+    """atan2(a, b): d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2), and 0 for both where
+    a^2 + b^2 is 0 (at the origin, or where it underflows), as in PyTorch."""
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return _xp(a).arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        denom = add(mul(a, a), mul(b, b))
+        at_zero = constant(denom.data == 0)
+        recip = where(at_zero, 0, true_div(1, where(at_zero, 1, denom)))
+        return (mul(mul(g, b), recip) if ctx.next[0] is not None else None,
+                mul(mul(g, neg(a)), recip) if ctx.next[1] is not None else None)
+
+
+def _unary(op):
+    def fn(input):
+        return op.apply(_floating(input))
+    fn.__name__ = op.__name__.lower()
+    fn.__doc__ = f"{fn.__name__}(input), elementwise; integer inputs give float32."
+    return fn
+
+
+sin, cos, tan = _unary(Sin), _unary(Cos), _unary(Tan)
+log2, log10, exp2 = _unary(Log2), _unary(Log10), _unary(Exp2)
+log1p, expm1 = _unary(Log1p), _unary(Expm1)
+
+
+def atan2(input, other):
+    a, b = pair(input, other)
+    return Atan2.apply(_floating(a), _floating(b))
+
+
+# ---------------------------------------------------------------- rounding
+
+class Rounding(Primitive):
+    """round/floor/ceil/trunc of a float tensor: piecewise constant, so the gradient is 0
+    everywhere (PyTorch's convention, steps included). round halves to even, as PyTorch."""
+    op_name = "rounding"
+
+    @staticmethod
+    def forward(ctx, a, how, decimals=0):
+        xp = _xp(a)
+        if how == "round":
+            return xp.round(a, decimals)
+        return getattr(xp, how)(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return constant(_xp(g.data).zeros_like(g.data))
+
+
+def _rounding(how):
+    def fn(input):
+        if input.data.dtype.kind != "f":  # integers are already whole: a copy, as in PyTorch
+            return constant(input.data.copy())
+        return Rounding.apply(input, how=how)
+    fn.__name__ = how
+    return fn
+
+
+floor, ceil, trunc = _rounding("floor"), _rounding("ceil"), _rounding("trunc")
+
+
+def round(input, *, decimals=0):
+    if input.data.dtype.kind != "f":
+        if decimals:
+            raise NotImplementedError("round: decimals for an integer tensor is not supported")
+        return constant(input.data.copy())
+    return Rounding.apply(input, how="round", decimals=int(decimals))
+
+
+# ---------------------------------------------------------------- remainders and rounded division
+
+def _check_integer_divisor(op, a, b):
+    if b.dtype.kind in "iub" and a.dtype.kind in "iub" and not b.all():
+        raise RuntimeError(f"{op}: integer division by zero (ZeroDivisionError)")
+
+
+class Remainder(Primitive):
+    """fmod (``trunc=True``: the sign of the dividend, C's fmod) or remainder (the sign of
+    the divisor, Python's %): a - q * b with q = trunc(a / b) or floor(a / b). The gradient
+    is 1 for a and -q for b (q is piecewise constant), as in PyTorch."""
+    op_name = "fmod/remainder"
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a, b, trunc=False):
+        op = "fmod" if trunc else "remainder"
+        _check_integer_divisor(op, a, b)
+        xp = _xp(a)
+        ctx.trunc = trunc
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return xp.fmod(a, b) if trunc else xp.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        gb = None
+        if ctx.next[1] is not None:
+            a, b = ctx.inputs
+            q = _rounded_quotient(a.data, b.data, "trunc" if ctx.trunc else "floor")
+            gb = mul(g, constant(-q))
+        return g, gb
+
+
+def _rounded_quotient(a, b, rounding_mode):
+    xp = _xp(a)
+    if a.dtype.kind in "iub" and b.dtype.kind in "iub":
+        q = xp.floor_divide(a, b)
+        if rounding_mode == "trunc":  # floor rounds a negative inexact quotient one too low
+            q = q + ((xp.remainder(a, b) != 0) & ((a < 0) != (b < 0)))
+        return q
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # floor_divide is CPython's (and PyTorch's) floor division: exact for a = q * b + r
+        return xp.trunc(a / b) if rounding_mode == "trunc" else xp.floor_divide(a, b)
+
+
+class RoundedDiv(Primitive):
+    """a / b rounded toward zero ("trunc") or down ("floor"); zero gradient for both
+    inputs, as in PyTorch."""
+    op_name = "div"
+
+    @staticmethod
+    def forward(ctx, a, b, rounding_mode):
+        _check_integer_divisor("div", a, b)
+        return _rounded_quotient(a, b, rounding_mode)
+
+    @staticmethod
+    def backward(ctx, g):
+        zeros = constant(_xp(g.data).zeros_like(g.data))
+        return zeros, zeros
+
+
+def fmod(input, other):
+    return Remainder.apply(*pair(input, other), trunc=True)
+
+
+def remainder(input, other):
+    return Remainder.apply(*pair(input, other))
+
+
+def div(input, other, *, rounding_mode=None):
+    """True division (integers give float32), or with ``rounding_mode`` "trunc" / "floor"
+    the rounded quotient in the operands' promoted dtype (integers stay integers)."""
+    if rounding_mode is None:
+        return true_div(input, other)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                         f"but found '{rounding_mode}'")
+    return RoundedDiv.apply(*pair(input, other), rounding_mode=rounding_mode)
+
+
+def floor_divide(input, other):
+    return div(input, other, rounding_mode="floor")
+
