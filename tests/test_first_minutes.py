@@ -1,0 +1,117 @@
+"""What a new user meets in their first minutes: the warning when a source checkout without
+built kernels shadows an installed minigrad, the data loader's errors, the examples' --help,
+the gradcheck table, and the errors of common construction mistakes."""
+import importlib.machinery
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minigrad import backend
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNEL_NAME = "_channel" + importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
+# ---------------------------------------------------------------- a shadowed install
+
+def _source_copy(dest):
+    """A copy of the minigrad package as a fresh checkout has it: no compiled kernels."""
+    skip = shutil.ignore_patterns("__pycache__", *(f"*{s}" for s in
+                                                   importlib.machinery.EXTENSION_SUFFIXES))
+    shutil.copytree(ROOT / "minigrad", dest / "minigrad", ignore=skip)
+    assert not backend._has_kernels(dest / "minigrad")
+    return dest / "minigrad"
+
+
+def _fake_install(site, editable_project=None):
+    """A minigrad distribution in ``site``: a regular install whose RECORD lists its files
+    (package with a kernel file beside it), or an editable one pointing at a project dir."""
+    info = site / "minigrad-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: minigrad\nVersion: 0.1.0\n")
+    if editable_project is None:
+        kernels = site / "minigrad" / "_kernels"
+        kernels.mkdir(parents=True)
+        (site / "minigrad" / "__init__.py").write_text("")
+        (kernels / KERNEL_NAME).write_bytes(b"")
+        (info / "RECORD").write_text(f"minigrad/__init__.py,,\nminigrad/_kernels/{KERNEL_NAME},,\n")
+    else:
+        (info / "RECORD").write_text("")
+        (info / "direct_url.json").write_text(json.dumps(
+            {"url": Path(editable_project).resolve().as_uri(), "dir_info": {"editable": True}}))
+    return info
+
+
+def _import_warnings(cwd, pythonpath, prelude=""):
+    code = (f"{prelude}import warnings\nwarnings.simplefilter('always')\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    import minigrad\n"
+            "print(minigrad.__file__)\n"
+            "print('\\n'.join(str(w.message) for w in caught))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, pythonpath))}
+    r = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    imported, _, messages = r.stdout.partition("\n")
+    return Path(imported), messages
+
+
+def test_a_checkout_without_kernels_shadowing_an_install_says_so(tmp_path):
+    checkout = tmp_path / "checkout"
+    pkg = _source_copy(checkout)
+    site = tmp_path / "site"
+    _fake_install(site)
+    # python -c from the repository root: the checkout comes first on sys.path
+    imported, messages = _import_warnings(checkout, [site])
+    assert imported.parent == pkg
+    assert f"imported the source checkout {pkg}" in messages
+    assert f"instead of the installed minigrad in {site.resolve() / 'minigrad'}" in messages
+    assert "pip install -e ." in messages and "run from another directory" in messages
+    assert "pip install ." not in messages.replace("pip install -e .", "")
+
+
+def test_a_checkout_without_kernels_and_nothing_installed_says_build_it(tmp_path):
+    checkout = tmp_path / "checkout"
+    _source_copy(checkout)
+    no_dists = "import importlib.metadata as m\nm.distributions = lambda **k: iter(())\n"
+    _, messages = _import_warnings(checkout, [], prelude=no_dists)
+    assert "the compiled kernels are not built" in messages
+    assert "pip install -e ." in messages and "shadows" not in messages
+
+
+def _dists(monkeypatch, *infos):
+    monkeypatch.setattr(importlib.metadata, "distributions",
+                        lambda **k: iter([importlib.metadata.PathDistribution(i) for i in infos]))
+
+
+def test_shadowing_is_found_through_regular_and_editable_installs(tmp_path, monkeypatch):
+    here = _source_copy(tmp_path / "checkout")
+    _dists(monkeypatch, _fake_install(tmp_path / "site"))
+    assert backend._installed_elsewhere(here) == (tmp_path / "site" / "minigrad").resolve()
+
+    built = tmp_path / "built"                  # an editable install of another, built checkout
+    (built / "minigrad" / "_kernels").mkdir(parents=True)
+    (built / "minigrad" / "_kernels" / KERNEL_NAME).write_bytes(b"")
+    _dists(monkeypatch, _fake_install(tmp_path / "site2", editable_project=built))
+    assert backend._installed_elsewhere(here) == (built / "minigrad").resolve()
+
+
+def test_no_shadowing_reported_for_the_same_copy_or_an_unbuilt_install(tmp_path, monkeypatch):
+    here = _source_copy(tmp_path / "checkout")
+    # an editable install of this very checkout, never built
+    _dists(monkeypatch, _fake_install(tmp_path / "site", editable_project=here.parent))
+    assert backend._installed_elsewhere(here) is None
+    # another copy installed elsewhere, but without kernels either
+    other = _source_copy(tmp_path / "other")
+    _dists(monkeypatch, _fake_install(tmp_path / "site2", editable_project=other.parent))
+    assert backend._installed_elsewhere(here) is None
+    # kernels here that failed to load for another reason: not a shadowing problem
+    (here / "_kernels" / KERNEL_NAME).write_bytes(b"")
+    _dists(monkeypatch, _fake_install(tmp_path / "site3"))
+    assert backend._installed_elsewhere(here) is None
