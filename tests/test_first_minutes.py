@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import minigrad as mg
+import minigrad.nn as nn
 from minigrad import backend
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,3 +117,34 @@ def test_no_shadowing_reported_for_the_same_copy_or_an_unbuilt_install(tmp_path,
     (here / "_kernels" / KERNEL_NAME).write_bytes(b"")
     _dists(monkeypatch, _fake_install(tmp_path / "site3"))
     assert backend._installed_elsewhere(here) is None
+
+
+# ---------------------------------------------------------------- data errors
+
+class _Offline(mg.data.MNIST):
+    """MNIST whose mirrors cannot be reached, so nothing is downloaded."""
+    name = "offline"
+    mirrors = ("http://127.0.0.1:9/nothing-here/",)
+
+
+def test_a_mistyped_minigrad_data_is_named_and_nothing_is_downloaded(tmp_path, monkeypatch):
+    typo = tmp_path / "mnsit"
+    monkeypatch.setenv("MINIGRAD_DATA", str(typo))
+    monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: pytest.fail("downloaded"))
+    with pytest.raises(mg.data.DatasetError) as info:
+        _Offline(train=False)
+    message = str(info.value)
+    assert f"MINIGRAD_DATA is set to {str(typo)!r}" in message
+    assert "this directory does not exist" in message
+    assert not typo.exists()
+    typo.write_text("")                                   # a file, not a directory
+    with pytest.raises(mg.data.DatasetError, match="is not a directory"):
+        _Offline(train=False)
+
+
+def test_missing_files_name_root_minigrad_data_and_the_examples_data_root(tmp_path):
+    with pytest.raises(mg.data.DatasetError) as info:
+        _Offline(root=tmp_path, train=False, download=False)
+    message = str(info.value)
+    assert "root=DIR" in message and "MINIGRAD_DATA=DIR" in message
+    assert "--data-root DIR" in message
