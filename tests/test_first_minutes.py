@@ -5,6 +5,7 @@ import importlib.machinery
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -148,3 +149,74 @@ def test_missing_files_name_root_minigrad_data_and_the_examples_data_root(tmp_pa
     message = str(info.value)
     assert "root=DIR" in message and "MINIGRAD_DATA=DIR" in message
     assert "--data-root DIR" in message
+
+
+# ---------------------------------------------------------------- the example scripts
+
+EXAMPLES = ROOT / "examples"
+SCRIPTS = sorted(p.stem for p in EXAMPLES.glob("[!_]*.py"))
+
+
+def _help(name, monkeypatch, capsys):
+    import runpy
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.setenv("COLUMNS", "200")                 # one line per option
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", "--help"])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name="__main__")
+    assert info.value.code == 0
+    return capsys.readouterr().out
+
+
+def _options(help_text):
+    """{option: its help entry in one line}."""
+    entries = re.split(r"\n(?=  -)", help_text.split("options:", 1)[1])
+    return {e.split()[0].rstrip(","): " ".join(e.split()) for e in entries if e.strip()}
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_example_help_shows_every_default_once(name, monkeypatch, capsys):
+    text = _help(name, monkeypatch, capsys)
+    options = {k: v for k, v in _options(text).items() if k.startswith("--")}
+    assert len(options) >= 7
+    for option, entry in options.items():
+        assert entry.count("(default:") <= 1, entry
+        if option in ("--data-root", "--quick"):
+            assert "(default:" not in entry, entry     # nothing to show: None, an off flag
+        else:
+            assert "(default:" in entry, entry
+    assert "$MINIGRAD_DATA" in options["--data-root"]
+
+
+def test_example_help_names_the_defaults_users_change(monkeypatch, capsys):
+    options = _options(_help("bn_mnist", monkeypatch, capsys))
+    for option, default in (("--steps", "10000"), ("--lr", "0.5"), ("--batch-size", "60")):
+        assert options[option].endswith(f"(default: {default})")
+    assert _options(_help("cnn_mnist", monkeypatch, capsys))["--epochs"].endswith("(default: 2)")
+
+
+def test_training_bar_leaves_evaluations_out_and_shows_the_numbers(monkeypatch):
+    import io
+    import time
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    import _common
+    monkeypatch.setattr(_common, "progress", lambda it, desc, total=None: _common.tqdm(
+        it, desc=desc, total=total, file=io.StringIO(), mininterval=0, leave=True))
+    bar = _common.Training(4, "t")
+    for step in range(4):
+        bar.step(loss=1.0)
+        if step == 1:
+            with bar.paused():
+                time.sleep(0.3)
+                bar.show(test_acc=0.5)
+    assert bar.seconds < 0.25                            # the evaluation is not training time
+    assert bar.bar.format_dict["elapsed"] < 0.25         # nor in the bar's rate
+    bar.close()
+    assert bar.bar.postfix == "loss=1.000, test_acc=0.5000" and bar.bar.leave
+
+
+def test_folding_speed_is_worded_by_its_direction(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    import cnn_mnist
+    assert cnn_mnist.faster_or_slower(1.0907) == "1.09x faster"
+    assert cnn_mnist.faster_or_slower(0.56) == "1.79x slower"
