@@ -220,3 +220,29 @@ def test_folding_speed_is_worded_by_its_direction(monkeypatch):
     import cnn_mnist
     assert cnn_mnist.faster_or_slower(1.0907) == "1.09x faster"
     assert cnn_mnist.faster_or_slower(0.56) == "1.79x slower"
+
+
+# ---------------------------------------------------------------- python -m minigrad.gradcheck
+
+def test_gradcheck_table_states_the_criterion_and_fits_long_names(monkeypatch, capsys):
+    from minigrad import gradcheck as registry
+    registry._load_registries()                 # now, so that main() adds no cases
+    monkeypatch.setattr(registry, "CASES", [])
+    long_name = "a rather long case name that is wider than any column"
+    registry.register(long_name, lambda a: a * a, (2, 3), label="2x3 with a long label too")
+    registry.register("mul", lambda a, b: a * b, (2,), (2,))
+    assert registry.main([]) == 0
+    out = capsys.readouterr().out
+    assert "|err| <= atol + rtol * |ref|" in out.split("op ")[0]      # before the table
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("op "))
+    rows = [line for line in lines[header + 2:] if line.endswith("pass")]
+    assert len(rows) == 4
+    # every column starts where its header does
+    for title in ("order", "max abs err", "max rel err"):      # right-aligned
+        end = lines[header].index(title) + len(title)
+        for row in rows:
+            assert row[end - 1] != " " and row[end:end + 2] == "  ", (title, row)
+    result = lines[header].index("result")
+    assert all(row[result - 2:] == "  pass" for row in rows)
+    assert {row.split("  ")[0].rstrip() for row in rows} == {long_name, "mul"}
