@@ -246,3 +246,55 @@ def test_gradcheck_table_states_the_criterion_and_fits_long_names(monkeypatch, c
     result = lines[header].index("result")
     assert all(row[result - 2:] == "  pass" for row in rows)
     assert {row.split("  ")[0].rstrip() for row in rows} == {long_name, "mul"}
+
+
+# ---------------------------------------------------------------- common construction mistakes
+
+def test_conv_on_a_wrong_rank_names_both_accepted_ranks():
+    with pytest.raises(ValueError, match=r"conv2d: expected a 3-D \(C, H, W\) or 4-D "
+                                         r"\(N, C, H, W\) input, got shape \(5, 5\)"):
+        nn.Conv2d(3, 4, 3)(mg.randn(5, 5))
+    with pytest.raises(ValueError, match=r"conv1d: expected a 2-D \(C, L\) or 3-D \(N, C, L\) "
+                                         r"input, got shape \(2, 3, 5, 5\)"):
+        nn.Conv1d(3, 4, 3)(mg.randn(2, 3, 5, 5))
+    assert nn.Conv2d(3, 4, 3)(mg.randn(3, 5, 5)).shape == (4, 3, 3)   # unbatched works
+
+
+def test_tensor_of_a_list_of_tensors_points_to_stack():
+    with pytest.raises(ValueError, match=r"tensor of shape \(2,\).*mg\.stack"):
+        mg.tensor([mg.ones(2), mg.ones(2)])
+    with pytest.raises(ValueError, match=r"tensor of shape \(1, 2\).*mg\.stack"):
+        mg.tensor([[0.0, 1.0], [mg.ones(1, 2), 2.0]])
+
+
+@pytest.mark.parametrize("data", [[[1, 2], [3]], [[1, 2], [3, 4, 5]], [[[1], [2]], [[3], [4, 5]]],
+                                  [[1, 2], [3, [4]]], [[1], 2], [[], [1]]])
+def test_ragged_lists_are_a_clear_value_error(data):
+    with pytest.raises(ValueError, match="tensor\\(\\): ragged nested sequence: (expected a "
+                                         "sequence of length \\d+ at dim \\d+ \\(got \\d+\\)|"
+                                         "found both numbers and sequences at dim \\d+)"):
+        mg.tensor(data)
+
+
+def test_ragged_message_names_the_lengths():
+    with pytest.raises(ValueError, match=r"expected a sequence of length 2 at dim 1 \(got 1\)"):
+        mg.tensor([[1, 2], [3]])
+
+
+def test_lists_torch_accepts_still_build_the_same_tensors():
+    torch = pytest.importorskip("torch")
+    cases = [[[1.0, 2.0], [3.0, 4.0]], [[], []], [], (1, 2.5), [[True], [False]],
+             [[1, 2], (3, 4)]]
+    for data in cases:
+        ours, theirs = mg.tensor(data), torch.tensor(data)
+        assert ours.shape == tuple(theirs.shape), data
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1], data
+        assert (ours.numpy() == theirs.numpy()).all()
+    # one-element tensors in a list are numbers to PyTorch, whatever their shape
+    ours = mg.tensor([mg.ones(1), mg.tensor(2.0), mg.ones(1, 1)])
+    theirs = torch.tensor([torch.ones(1), torch.tensor(2.0), torch.ones(1, 1)])
+    assert ours.shape == tuple(theirs.shape) == (3,)
+    assert ours.numpy().tolist() == theirs.tolist()
+    for bad in ([[1, 2], [3]], [torch.ones(2), torch.ones(2)]):
+        with pytest.raises(ValueError):
+            torch.tensor(bad)
