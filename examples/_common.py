@@ -211,7 +211,8 @@ def save(args, name, results, plot):
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is not installed, so no plot was drawn; install it with "
-              "`pip install minigrad[plot]` (or `pip install matplotlib`) and run again")
+              "`pip install matplotlib` (or `pip install -e \".[plot]\"` from the repository "
+              "root) and run again")
         return
     plot(plt, results)
     png_path = os.path.join(args.out, f"{name}.png")

@@ -36,10 +36,11 @@ def _default_root(dataset):
     if root:
         path = Path(root).expanduser()
         if not path.is_dir():  # a typo, most likely: say so rather than download into it
-            what = "is not a directory" if path.exists() else "this directory does not exist"
+            what = "that is a file, not a directory" if path.exists() else \
+                "this directory does not exist"
             raise DatasetError(
-                f"{dataset}: MINIGRAD_DATA is set to {root!r}, but {path}: {what}. Set it to "
-                f"the directory holding the dataset's IDX files (or an existing directory to "
+                f"{dataset}: MINIGRAD_DATA is set to {path}, but {what}. Set it to the "
+                f"directory holding the dataset's IDX files (or an existing directory to "
                 f"download into), or unset it to use ~/.cache/minigrad.")
         return path, "$MINIGRAD_DATA"
     return Path("~/.cache/minigrad").expanduser(), "the default cache directory"
