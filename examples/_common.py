@@ -3,6 +3,7 @@
 Each example imports this module from its own directory (``python examples/NAME.py``).
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -15,15 +16,24 @@ import minigrad as mg
 import minigrad.nn as nn
 
 
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: ...)" to every option's help, except where there is no default
+    value to show (None, or an off flag)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parser(description, **defaults):
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=description, formatter_class=_HelpWithDefaults)
     p.add_argument("--device", default="cpu", help="'cpu' or 'cuda' (needs CuPy and a GPU)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and batch order")
     p.add_argument("--out", default="results", help="directory for the PNG and JSON")
     p.add_argument("--data-root", default=None,
-                   help="directory with the MNIST IDX files (default: $MINIGRAD_DATA, "
-                        "else ~/.cache/minigrad, downloading if needed)")
+                   help="directory with the MNIST IDX files; if not given, $MINIGRAD_DATA, "
+                        "else ~/.cache/minigrad (downloading there if needed)")
     p.add_argument("--quick", action="store_true",
                    help="a few seconds on a subset: a smoke test, not a result")
     p.set_defaults(**defaults)
@@ -122,8 +132,68 @@ def accuracy(model, images, labels, device="cpu", batch_size=1000):
 
 
 def progress(iterable, desc, total=None):
-    return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True,
+    """A tqdm bar over ``iterable`` that stays on screen when done (shows nothing when the
+    output is not a terminal); ``set_postfix`` adds the latest numbers to it."""
+    return tqdm(iterable, desc=desc, total=total, leave=True, dynamic_ncols=True,
                 mininterval=0.5, disable=None)
+
+
+class Training:
+    """A progress bar over training steps that shows the running loss and the latest test
+    numbers. Evaluations run under ``paused()``: they count neither in the bar's rate and
+    elapsed time nor in ``seconds``, the training time.
+
+        bar = Training(steps, "name")
+        for x, y in data:
+            bar.step(loss=train_step(...).item())
+            if time_to_evaluate:
+                with bar.paused():
+                    bar.show(acc=accuracy(...))
+        bar.close()
+    """
+
+    def __init__(self, steps, desc, smoothing=0.95):
+        self.bar = progress(None, desc, total=steps)
+        self.smoothing = smoothing
+        self.losses, self.latest = {}, {}
+        self._start, self._paused = time.perf_counter(), 0.0
+
+    def step(self, **losses):
+        """One step done; ``losses`` (name=value) enter exponential running means."""
+        for name, value in losses.items():
+            old = self.losses.get(name, value)
+            self.losses[name] = self.smoothing * old + (1 - self.smoothing) * value
+        self.bar.set_postfix(self._postfix(), refresh=False)
+        self.bar.update(1)
+
+    def show(self, **values):
+        """Numbers (test accuracy, ...) to show until the next ``show``."""
+        self.latest = values
+        self.bar.set_postfix(self._postfix(), refresh=False)  # shown from the next step
+
+    def _postfix(self):
+        return {**{k: f"{v:.3f}" for k, v in self.losses.items()},
+                **{k: f"{v:.4f}" for k, v in self.latest.items()}}
+
+    @contextlib.contextmanager
+    def paused(self):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            away = time.perf_counter() - start
+            self._paused += away
+            if not self.bar.disable:  # as tqdm's own unpause(), by the time measured here
+                self.bar.start_t += away
+                self.bar.last_print_t += away
+
+    @property
+    def seconds(self):
+        """Seconds spent training so far, evaluations left out."""
+        return time.perf_counter() - self._start - self._paused
+
+    def close(self):
+        self.bar.close()
 
 
 def save(args, name, results, plot):
@@ -141,7 +211,8 @@ def save(args, name, results, plot):
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is not installed, so no plot was drawn; install it with "
-              "`pip install minigrad[plot]` (or `pip install matplotlib`) and run again")
+              "`pip install matplotlib` (or `pip install -e \".[plot]\"` from the repository "
+              "root) and run again")
         return
     plot(plt, results)
     png_path = os.path.join(args.out, f"{name}.png")

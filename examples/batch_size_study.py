@@ -16,7 +16,8 @@ import minigrad as mg
 
 def main():
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[2, 4, 8, 16, 32, 64])
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[2, 4, 8, 16, 32, 64],
+                   help="batch sizes to train with, each norm")
     p.add_argument("--samples", type=int, default=12000,
                    help="training images seen by every run")
     p.add_argument("--lr", type=float, default=0.05, help="SGD lr at batch 32 (scaled)")
@@ -29,7 +30,8 @@ def main():
     x_test, y_test = x_test[:test_size], y_test[:test_size]
     runs = {norm: [] for norm in NORMS}
     configs = [(n, b) for n in NORMS for b in args.batch_sizes]
-    for norm, batch in progress(configs, "batch_size_study"):
+    study = progress(configs, "batch_size_study")
+    for norm, batch in study:
         mg.manual_seed(args.seed)
         net = small_cnn(norm).to(args.device)
         lr = args.lr * batch / 32
@@ -39,6 +41,7 @@ def main():
                        mg.tensor(y_train[idx]).to(args.device))
         acc = accuracy(net, x_test, y_test, args.device)
         runs[norm].append({"batch_size": batch, "lr": lr, "accuracy": acc})
+        study.set_postfix(norm=norm, batch=batch, acc=f"{acc:.4f}")
     print(f"{'batch':>5} " + " ".join(f"{n + 'Norm':>10}" for n in runs))
     for i, b in enumerate(args.batch_sizes):
         print(f"{b:>5} " + " ".join(f"{runs[n][i]['accuracy']:>10.4f}" for n in runs))

@@ -10,8 +10,8 @@ drift without BN and stay put with it.
     python examples/bn_mnist.py --steps 50000    # the paper's length
 """
 import numpy as np
-from _common import (accuracy, batches, bn_mlp, copy_linear_weights, load_mnist, parser,
-                     progress, save, setup, train_step)
+from _common import (Training, accuracy, batches, bn_mlp, copy_linear_weights, load_mnist,
+                     parser, save, setup, train_step)
 
 import minigrad as mg
 import minigrad.nn as nn
@@ -33,9 +33,9 @@ def sigmoid_input(model, images, unit, device):
 
 def main():
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=10000)
-    p.add_argument("--lr", type=float, default=0.5)
-    p.add_argument("--batch-size", type=int, default=60)
+    p.add_argument("--steps", type=int, default=10000, help="training steps (the paper: 50000)")
+    p.add_argument("--lr", type=float, default=0.5, help="SGD learning rate, both nets")
+    p.add_argument("--batch-size", type=int, default=60, help="images per step")
     p.add_argument("--evals", type=int, default=100, help="test-set evaluations per run")
     p.add_argument("--unit", type=int, default=0, help="which last-layer sigmoid to track")
     args = p.parse_args()
@@ -67,14 +67,19 @@ def main():
             pct[k].append(np.percentile(u, [15, 50, 85]).tolist())
 
     evaluate(0)
+    bar = Training(args.steps, "bn_mnist")
     order = batches(len(x_train), args.batch_size, args.steps, args.seed)
-    for step, idx in enumerate(progress(order, "bn_mnist", args.steps), start=1):
+    for step, idx in enumerate(order, start=1):
         x = mg.tensor(x_train[idx]).to(args.device)
         y = mg.tensor(y_train[idx]).to(args.device)
         for k, net in nets.items():
             losses[k].append(train_step(net, optims[k], x, y).item())
+        bar.step(loss_bn=losses["bn"][-1], loss_plain=losses["plain"][-1])
         if step in eval_steps:
-            evaluate(step)
+            with bar.paused():
+                evaluate(step)
+                bar.show(acc_bn=curve["acc_bn"][-1], acc_plain=curve["acc_plain"][-1])
+    bar.close()
 
     at = {str(s): {"plain": curve["acc_plain"][curve["steps"].index(s)],
                    "bn": curve["acc_bn"][curve["steps"].index(s)]}
@@ -95,7 +100,13 @@ def plot(plt, r):
     ax = axes[0]
     ax.plot(steps, r["curve"]["acc_bn"], color="C0", label="with BN")
     ax.plot(steps, r["curve"]["acc_plain"], color="C3", ls="--", label="without BN")
-    ax.set(xlabel="training step", ylabel="test accuracy", ylim=(0.7, 1.0),
+    # limits from the trained points of both curves (step 0 is chance level and would
+    # squash them); a curve below them enters from the bottom edge
+    trained = r["curve"]["acc_bn"][1:] + r["curve"]["acc_plain"][1:]
+    lo, hi = min(trained), max(trained)
+    pad = 0.08 * (hi - lo) + 0.005
+    ax.set(xlabel="training step", ylabel="test accuracy",
+           ylim=(max(lo - pad, 0.0), min(hi + pad, 1.0)),
            title=f"(a) test accuracy (lr {r['lr']}, batch {r['batch_size']})")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")

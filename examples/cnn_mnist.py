@@ -11,7 +11,7 @@ model (the composite ``F.batch_norm``: moments, then one per-channel affine pass
 import copy
 
 import numpy as np
-from _common import (Timer, accuracy, batches, load_mnist, parser, predict, progress, save,
+from _common import (Timer, Training, accuracy, batches, load_mnist, parser, predict, save,
                      setup, train_step)
 
 import minigrad as mg
@@ -48,10 +48,10 @@ def fold_batchnorm(model):
 
 def main():
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=2, help="passes over the training set")
+    p.add_argument("--batch-size", type=int, default=64, help="images per step")
     p.add_argument("--lr", type=float, default=0.1, help="peak lr of the one-cycle schedule")
-    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="SGD weight decay")
     args = p.parse_args()
     setup(args)
     x_train, y_train, x_test, y_test = load_mnist(args)
@@ -67,20 +67,26 @@ def main():
     history = {"step": [], "loss": [], "test_accuracy": []}
     eval_every = max(steps // evals, 1)
     running = []
-    with Timer() as train_time:
-        order = batches(len(x_train), args.batch_size, steps, args.seed)
-        for step, idx in enumerate(progress(order, "cnn_mnist", steps), start=1):
-            loss = train_step(model, opt, mg.tensor(x_train[idx]).to(args.device),
-                              mg.tensor(y_train[idx]).to(args.device))
-            sched.step()
-            running.append(loss.item())
-            if step % eval_every == 0 or step == steps:
+    bar = Training(steps, "cnn_mnist")
+    order = batches(len(x_train), args.batch_size, steps, args.seed)
+    for step, idx in enumerate(order, start=1):
+        loss = train_step(model, opt, mg.tensor(x_train[idx]).to(args.device),
+                          mg.tensor(y_train[idx]).to(args.device))
+        sched.step()
+        running.append(loss.item())
+        bar.step(loss=running[-1])
+        if step % eval_every == 0 or step == steps:
+            with bar.paused():
                 history["step"].append(step)
                 history["loss"].append(float(np.mean(running)))
                 history["test_accuracy"].append(accuracy(model, x_test, y_test, args.device))
                 running.clear()
+                bar.show(test_acc=history["test_accuracy"][-1])
+    bar.close()
+    train_seconds = bar.seconds                # evaluations left out
     final_acc = history["test_accuracy"][-1]
-    print(f"trained {steps} steps in {train_time.seconds:.1f} s; test accuracy {final_acc:.4f}")
+    print(f"trained {steps} steps in {train_seconds:.1f} s (evaluations not counted); "
+          f"test accuracy {final_acc:.4f}")
 
     model.eval()
     folded = fold_batchnorm(model)
@@ -102,18 +108,22 @@ def main():
     print(f"BN folded: predictions identical on {len(x_test)} images: {identical} "
           f"(max |logit difference| {logit_diff:.2e})")
     print(f"inference: with BatchNorm {timings['bn']:.3f} s, folded {timings['folded']:.3f} s: "
-          + (f"folding is {speedup:.2f}x faster" if speedup >= 1 else
-             f"folding is {1 / speedup:.2f}x slower"))
+          f"folding is {faster_or_slower(speedup)}")
     if not identical:
         raise SystemExit("folding changed a prediction")
     save(args, "cnn_mnist", {"steps": steps, "epochs": args.epochs,
                              "batch_size": args.batch_size, "max_lr": args.lr,
-                             "train_seconds": train_time.seconds, "final_accuracy": final_acc,
+                             "train_seconds": train_seconds, "final_accuracy": final_acc,
                              "history": history,
                              "fold": {"identical_predictions": identical,
                                       "max_logit_difference": logit_diff,
                                       "inference_seconds": timings, "speedup": speedup,
                                       "test_images": len(x_test)}}, plot)
+
+
+def faster_or_slower(speedup):
+    """'1.09x faster' or, for a speedup below 1, '1.79x slower'."""
+    return f"{speedup:.2f}x faster" if speedup >= 1 else f"{1 / speedup:.2f}x slower"
 
 
 def plot(plt, r):
@@ -130,8 +140,9 @@ def plot(plt, r):
     bars = b.bar(["with BatchNorm", "BN folded into conv"], [t["bn"], t["folded"]],
                  color=["C0", "C2"])
     b.bar_label(bars, [f"{v:.2f} s" for v in t.values()])
+    b.set_ylim(0, 1.15 * max(t.values()))                   # room for the labels
     b.set(ylabel=f"seconds to classify {r['fold']['test_images']} test images",
-          title=f"Folding: {r['fold']['speedup']:.2f}x the speed of the BN model, "
+          title=f"Folded: {faster_or_slower(r['fold']['speedup'])} than with BN, "
                 f"predictions identical: {r['fold']['identical_predictions']}")
     fig.tight_layout()
 

@@ -19,7 +19,7 @@ fine-tuning disturbed what the shared layers had learned.
 """
 import copy
 
-from _common import (accuracy, batches, load_mnist, parser, progress, save, setup,
+from _common import (Training, accuracy, batches, load_mnist, parser, save, setup,
                      small_cnn, train_step)
 
 import minigrad as mg
@@ -39,22 +39,25 @@ def prepare(model, condition):
     return model
 
 
-def train(model, images, labels, steps, lr, args, seed):
+def train(model, images, labels, steps, lr, args, seed, desc):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = mg.optim.SGD(params, lr=lr, momentum=0.9)
     model.train()
+    bar = Training(steps, desc)
     for idx in batches(len(images), args.batch_size, steps, seed):
-        train_step(model, opt, mg.tensor(images[idx]).to(args.device),
-                   mg.tensor(labels[idx]).to(args.device))
+        bar.step(loss=train_step(model, opt, mg.tensor(images[idx]).to(args.device),
+                                 mg.tensor(labels[idx]).to(args.device)).item())
+    bar.close()
     return model
 
 
 def main():
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--pretrain-steps", type=int, default=1500)
-    p.add_argument("--finetune-steps", type=int, default=300)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.02)
+    p.add_argument("--pretrain-steps", type=int, default=1500, help="steps on digits 0-4")
+    p.add_argument("--finetune-steps", type=int, default=300,
+                   help="steps on digits 5-9, per condition")
+    p.add_argument("--batch-size", type=int, default=32, help="images per step")
+    p.add_argument("--lr", type=float, default=0.02, help="SGD learning rate (momentum 0.9)")
     args = p.parse_args()
     if args.quick:
         args.pretrain_steps, args.finetune_steps = 80, 30
@@ -70,15 +73,15 @@ def main():
                 for name, m in halves.items()}
 
     base = small_cnn("batch").to(args.device)
-    with progress(range(1), "pretrain on 0-4"):
-        train(base, x_train[old], y_train[old], args.pretrain_steps, args.lr, args, args.seed)
+    train(base, x_train[old], y_train[old], args.pretrain_steps, args.lr, args, args.seed,
+          "pretrain on 0-4")
     results = {"pretrained": evaluate(base, base)}
-    for condition in progress(CONDITIONS, "fine-tune on 5-9"):
+    for condition in CONDITIONS:
         model = prepare(copy.deepcopy(base), condition)
         mg.manual_seed(args.seed + 1)
         model[-1] = nn.Linear(model[-1].in_features, 10).to(args.device)
         train(model, x_train[new], y_train[new], args.finetune_steps, args.lr, args,
-              args.seed + 1)
+              args.seed + 1, f"fine-tune on 5-9, BN {condition}")
         results[condition] = evaluate(model, nn.Sequential(*list(model)[:-1], base[-1]))
     print(f"{'':>11} {'digits 0-4':>10} {'digits 5-9':>10}")
     for name, acc in results.items():
@@ -94,16 +97,18 @@ def plot(plt, r):
     names = list(r["accuracy"])
     fig, ax = plt.subplots(figsize=(8, 4.5))
     x = np.arange(len(names))
+    top = 0.0
     for i, half in enumerate(("digits 0-4", "digits 5-9")):
         vals = [r["accuracy"][n][half] for n in names]
         bars = ax.bar(x + (i - 0.5) * 0.38, vals, 0.38, label=f"test on {half}",
                       color=f"C{i}")
         ax.bar_label(bars, [f"{v:.2f}" for v in vals], fontsize=8)
+        top = max(top, *vals)
     ax.set_xticks(x, ["pretrained\n(0-4)"] + [f"fine-tuned on 5-9\nBN {n}" for n in names[1:]])
-    ax.set(ylabel="test accuracy", ylim=(0, 1.08),
+    ax.set(ylabel="test accuracy", ylim=(0, 1.1 * top),      # room for the labels
            title=f"Pretrain {r['pretrain_steps']} steps on 0-4, fine-tune "
                  f"{r['finetune_steps']} steps on 5-9")
-    ax.legend(loc="upper left")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))   # beside the bars, never on them
 
 
 if __name__ == "__main__":

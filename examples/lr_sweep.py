@@ -34,21 +34,24 @@ def train(batch_norm, init, lr, args, data):
 
 def main():
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--lrs", type=float, nargs="+",
+    p.add_argument("--lrs", type=float, nargs="+", help="learning rates to try",
                    default=[0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0])
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=60)
+    p.add_argument("--steps", type=int, default=2000, help="training steps per run")
+    p.add_argument("--batch-size", type=int, default=60, help="images per step")
     args = p.parse_args()
     if args.quick:
         args.lrs, args.steps = [0.05, 0.5, 5.0], 100
     setup(args)
     data = load_mnist(args)
     runs = {"plain": [], "bn": []}
-    for lr in progress(args.lrs, "lr_sweep"):
+    sweep = progress(args.lrs, "lr_sweep")
+    for lr in sweep:
         mg.manual_seed(args.seed)
         init = bn_mlp(batch_norm=False)
         for key in runs:
             runs[key].append({"lr": lr, **train(key == "bn", init, lr, args, data)})
+        sweep.set_postfix(lr=lr, acc_bn=f"{runs['bn'][-1]['accuracy']:.4f}",
+                          acc_plain=f"{runs['plain'][-1]['accuracy']:.4f}")
     print(f"{'lr':>8} {'without BN':>11} {'with BN':>9}")
     for a, b in zip(runs["plain"], runs["bn"]):
         print(f"{a['lr']:>8g} {a['accuracy']:>11.4f} {b['accuracy']:>9.4f}")

@@ -12,18 +12,19 @@ training-mode pass over the test set moves the model's eval-mode accuracy.
 import copy
 
 import numpy as np
-from _common import (accuracy, batches, bn_mlp, load_mnist, parser, predict, progress, save,
-                     setup, small_cnn, train_step)
+from _common import (Training, accuracy, batches, bn_mlp, load_mnist, parser, predict,
+                     progress, save, setup, small_cnn, train_step)
 
 import minigrad as mg
 
 
 def main():
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--eval-images", type=int, default=2000)
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16, 64, 1000])
+    p.add_argument("--steps", type=int, default=1000, help="training steps")
+    p.add_argument("--batch-size", type=int, default=64, help="training images per step")
+    p.add_argument("--eval-images", type=int, default=2000, help="test images to predict")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16, 64, 1000],
+                   help="prediction batch sizes")
     args = p.parse_args()
     if args.quick:
         args.steps, args.eval_images, args.batch_sizes = 60, 200, [1, 4, 64]
@@ -33,19 +34,23 @@ def main():
 
     model = small_cnn("batch").to(args.device)
     opt = mg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    for idx in progress(batches(len(x_train), args.batch_size, args.steps, args.seed),
-                        "train", args.steps):
-        train_step(model, opt, mg.tensor(x_train[idx]).to(args.device),
-                   mg.tensor(y_train[idx]).to(args.device))
+    bar = Training(args.steps, "train")
+    for idx in batches(len(x_train), args.batch_size, args.steps, args.seed):
+        bar.step(loss=train_step(model, opt, mg.tensor(x_train[idx]).to(args.device),
+                                 mg.tensor(y_train[idx]).to(args.device)).item())
+    bar.close()
 
     rows = []
-    for b in progress(args.batch_sizes, "predict"):
+    predicting = progress(args.batch_sizes, "predict")
+    for b in predicting:
         row = {"batch_size": b,
                "eval_mode": accuracy(model, x_eval, y_eval, args.device, batch_size=b)}
         forgot = copy.deepcopy(model).train()      # the mistake, on a copy
         row["train_mode"] = float((predict(forgot, x_eval, args.device, b) == y_eval).mean())
         row["eval_mode_after"] = accuracy(forgot, x_eval, y_eval, args.device)
         rows.append(row)
+        predicting.set_postfix(batch=b, eval_mode=f"{row['eval_mode']:.4f}",
+                               train_mode=f"{row['train_mode']:.4f}")
 
     # The same images, predicted in train mode next to different neighbours.
     forgot = copy.deepcopy(model).train()
@@ -77,18 +82,25 @@ def main():
 def plot(plt, r):
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     sizes = [row["batch_size"] for row in r["rows"]]
-    ax.plot(sizes, [row["eval_mode"] for row in r["rows"]], "o-", color="C0",
-            label="model.eval() (running statistics)")
-    ax.plot(sizes, [row["train_mode"] for row in r["rows"]], "s--", color="C3",
+    series = {key: [row[key] for row in r["rows"]]
+              for key in ("eval_mode", "train_mode", "eval_mode_after")}
+    # eval mode and eval after a train-mode pass often coincide: a wide pale line with big
+    # hollow markers under a thin one with small filled markers keeps both visible
+    ax.plot(sizes, series["eval_mode"], "o-", color="C0", lw=5, alpha=0.35, ms=11,
+            mfc="none", mew=2, label="model.eval() (running statistics)")
+    ax.plot(sizes, series["train_mode"], "s--", color="C3",
             label="forgot model.eval() (batch statistics)")
-    ax.plot(sizes, [row["eval_mode_after"] for row in r["rows"]], "^:", color="C1",
+    ax.plot(sizes, series["eval_mode_after"], "^:", color="C1", ms=5,
             label="eval() after one train-mode pass")
     ax.set_xscale("log")
     ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.set(xlabel="prediction batch size", ylabel="test accuracy", ylim=(0, 1.02),
+    lo, hi = min(min(v) for v in series.values()), max(max(v) for v in series.values())
+    pad = 0.1 * (hi - lo) + 0.005
+    ax.set(xlabel="prediction batch size", ylabel="test accuracy",
+           ylim=(max(lo - pad, 0.0), min(hi + pad, 1.0)),
            title=f"BatchNorm conv net on {r['eval_images']} test images")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
 
 
 if __name__ == "__main__":

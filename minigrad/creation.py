@@ -23,11 +23,60 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     elif isinstance(data, np.ndarray):
         array = data.astype(dtypes.infer_numpy_dtype(data.dtype)) if dtype is None else data.copy()
     else:
-        array = np.asarray(data)
+        array = np.asarray(_nested_scalars(data) if isinstance(data, (list, tuple)) else data)
         if dtype is None:
             array = array.astype(dtypes.infer_numpy_dtype(
                 np.dtype(dtypes.default_float.np) if array.dtype.kind == "f" else array.dtype))
     return _finish(array, dtype, requires_grad, device)
+
+
+def _nested_scalars(data):
+    """``data``, nested lists or tuples, checked to be rectangular, with one-element tensors
+    in it as their values (as torch.tensor takes them). A tensor with more elements is
+    refused: PyTorch does, and ``stack`` is the way to join tensors."""
+    shape = []
+
+    def walk(seq, dim):
+        if dim == len(shape):
+            shape.append(len(seq))
+        elif len(seq) != shape[dim]:
+            raise ValueError(f"tensor(): ragged nested sequence: expected a sequence of length "
+                             f"{shape[dim]} at dim {dim} (got {len(seq)}); every list at one "
+                             f"depth must have the same length")
+        if not any(issubclass(t, (list, tuple, Tensor)) for t in set(map(type, seq))):
+            if seq and dim + 1 < len(shape) and shape[dim + 1] is not None:
+                raise _scalar_vs_sequence(dim + 1)
+            if seq and dim + 1 == len(shape):
+                shape.append(None)                   # numbers only: the fast, common case
+            return seq
+        out = []
+        for item in seq:
+            if isinstance(item, (list, tuple)):
+                if dim + 1 < len(shape) and shape[dim + 1] is None:
+                    raise _scalar_vs_sequence(dim + 1)
+                out.append(walk(item, dim + 1))
+                continue
+            if dim + 1 < len(shape) and shape[dim + 1] is not None:
+                raise _scalar_vs_sequence(dim + 1)
+            if isinstance(item, Tensor):
+                if item.numel() != 1:
+                    raise ValueError(
+                        f"tensor(): got a list holding a tensor of shape {item.shape}; only "
+                        f"one-element tensors can be converted to numbers in a list. To join "
+                        f"tensors into a new dimension use mg.stack(tensors) (or mg.cat to "
+                        f"concatenate along an existing one)")
+                item = item.data.reshape(())
+            if dim + 1 == len(shape):
+                shape.append(None)                   # scalars at this depth
+            out.append(item)
+        return out
+
+    return walk(data, 0)
+
+
+def _scalar_vs_sequence(dim):
+    return ValueError(f"tensor(): ragged nested sequence: found both numbers and sequences at "
+                      f"dim {dim}")
 
 
 def from_numpy(array):

@@ -165,6 +165,7 @@ def test_download_with_wrong_checksum_leaves_nothing(tiny, tmp_path):
 
 
 def test_root_from_environment_then_default_cache(tiny, tmp_path, monkeypatch):
+    (tmp_path / "env").mkdir()                    # must exist (a typo is an error)
     monkeypatch.setenv("MINIGRAD_DATA", str(tmp_path / "env"))
     assert tiny(train=False).root == tmp_path / "env" / "tiny"
     monkeypatch.delenv("MINIGRAD_DATA")

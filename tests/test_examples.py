@@ -105,5 +105,5 @@ def test_train_eval_pitfall(tmp_path):
 def test_examples_without_matplotlib_still_write_json(tmp_path):
     stdout, r = run_example("lr_sweep", tmp_path,
                             prelude="import sys; sys.modules['matplotlib'] = None; ")
-    assert "pip install minigrad[plot]" in stdout
+    assert "pip install matplotlib" in stdout
     assert not (tmp_path / "lr_sweep.png").exists() and r["runs"]["bn"]

@@ -8,16 +8,63 @@ Ops find their backend from the array they hold, so the same op code runs on any
 library that has a backend here. Without compiled kernels (a source checkout never built)
 the reference backend stands in for ``cpu``, with a warning.
 """
+import importlib.machinery
+import importlib.metadata
+import json
 import warnings
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import numpy as np
+
+
+def _has_kernels(package_dir):
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    return any(f.name.endswith(suffixes) for f in (Path(package_dir) / "_kernels").glob("_*"))
+
+
+def _installed_elsewhere(here):
+    """When ``here`` (the imported package's directory) has no compiled kernels: the directory
+    of another installed minigrad that has them, which ``here`` shadows; else None. Found
+    through the installed distributions' metadata: the files a regular install lists, or the
+    project directory of an editable one (PEP 610's direct_url.json)."""
+    here = Path(here).resolve()
+    if _has_kernels(here):  # built, but failed to load: not a matter of shadowing
+        return None
+    for dist in importlib.metadata.distributions(name="minigrad"):
+        places = [Path(dist.locate_file(f)).parent for f in dist.files or ()
+                  if f.parts == ("minigrad", "__init__.py")]
+        direct = json.loads(dist.read_text("direct_url.json") or "{}")
+        if direct.get("dir_info", {}).get("editable") and direct["url"].startswith("file:"):
+            places.append(Path(unquote(urlparse(direct["url"]).path)) / "minigrad")
+        for pkg in places:
+            if pkg.resolve() != here and _has_kernels(pkg):
+                return pkg.resolve()
+    return None
+
+
+def _not_built_message(error):
+    here = Path(__file__).resolve().parent.parent
+    try:
+        installed = _installed_elsewhere(here)
+    except Exception:  # a broken metadata directory must not break the import
+        installed = None
+    if installed is None:
+        return (f"minigrad: the compiled kernels are not built ({error}); running on the slow "
+                f"NumPy reference backend. Build them in place with `pip install -e .` from "
+                f"the repository root.")
+    return (f"minigrad: imported the source checkout {here}, whose compiled kernels are not "
+            f"built, instead of the installed minigrad in {installed}: the checkout shadows "
+            f"the installed package because Python looks in the current directory (or "
+            f"PYTHONPATH) first. Running on the slow NumPy reference backend. Either build the "
+            f"checkout in place with `pip install -e .` from the repository root, or run from "
+            f"another directory so that the installed package is imported.")
+
 
 try:
     from minigrad.backend import cpu
 except ImportError as _e:  # the compiled kernels are missing
-    warnings.warn(f"minigrad: the compiled kernels are not built ({_e}); running on the slow "
-                  f"NumPy reference backend. Build them with `pip install -e .` (or "
-                  f"`pip install .`) from the repository root.", RuntimeWarning, stacklevel=2)
+    warnings.warn(_not_built_message(_e), RuntimeWarning, stacklevel=2)
     from minigrad.backend import numpy_ref as cpu
 
 _BY_ARRAY_TYPE = {np.ndarray: cpu}

@@ -4,6 +4,8 @@ Where the files are looked for, in order: the ``root`` argument, else ``$MINIGRA
 else ``~/.cache/minigrad``. A root that holds the dataset's files is used as it is; otherwise
 the dataset lives in the subdirectory ``<root>/<name>`` (``mnist``, ``fashion-mnist``), which
 is also where downloads go. Each file may be gzip-compressed (``.gz``) or raw.
+``$MINIGRAD_DATA`` must name an existing directory: a mistyped one is an error, not a
+place to download into.
 
 Every file is checked before use: a ``.gz`` against the MD5 of the published download, or
 (when the gzip bytes differ, as re-compressed copies do) its decompressed content against a
@@ -29,10 +31,18 @@ class DatasetError(RuntimeError):
     """The dataset's files are missing, cannot be downloaded, or fail verification."""
 
 
-def _default_root():
+def _default_root(dataset):
     root = os.environ.get("MINIGRAD_DATA")
     if root:
-        return Path(root).expanduser(), "$MINIGRAD_DATA"
+        path = Path(root).expanduser()
+        if not path.is_dir():  # a typo, most likely: say so rather than download into it
+            what = "that is a file, not a directory" if path.exists() else \
+                "this directory does not exist"
+            raise DatasetError(
+                f"{dataset}: MINIGRAD_DATA is set to {path}, but {what}. Set it to the "
+                f"directory holding the dataset's IDX files (or an existing directory to "
+                f"download into), or unset it to use ~/.cache/minigrad.")
+        return path, "$MINIGRAD_DATA"
     return Path("~/.cache/minigrad").expanduser(), "the default cache directory"
 
 
@@ -95,7 +105,7 @@ class MNIST(Dataset):
     @classmethod
     def _locate(cls, root):
         if root is None:
-            root, how = _default_root()
+            root, how = _default_root(cls.__name__)
         else:
             root, how = Path(root).expanduser(), "the root argument"
         has_files = any((root / s).exists() or (root / f"{s}.gz").exists()
@@ -108,7 +118,8 @@ class MNIST(Dataset):
             if p.exists() and not p.is_file():
                 raise DatasetError(f"{type(self).__name__}: {p} is a directory (or another "
                                    f"non-file) where the IDX file should be; remove or rename "
-                                   f"it, or point root= elsewhere.")
+                                   f"it, or point root= (--data-root in the example scripts) "
+                                   f"elsewhere.")
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
             if not download:
@@ -148,7 +159,8 @@ class MNIST(Dataset):
     def _missing(self, stem, why):
         return (f"{type(self).__name__}: {stem}.gz (or {stem}) not found in {self.root} "
                 f"(from {self._how}), and {why}. To use local files, put the four IDX files "
-                f"(.gz or raw) in a directory and pass root=DIR or set MINIGRAD_DATA=DIR.")
+                f"(.gz or raw) in a directory and pass root=DIR (the example scripts: "
+                f"--data-root DIR) or set MINIGRAD_DATA=DIR.")
 
     def _download(self, stem):
         gz_md5 = self.checksums[stem][0]

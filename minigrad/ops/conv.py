@@ -83,6 +83,9 @@ def pair(v, name, op):
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """PyTorch's F.conv2d: input (N, C, H, W) or (C, H, W), weight (K, C/groups, kh, kw)."""
+    if input.ndim not in (3, 4):
+        raise ValueError(f"conv2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
+                         f"shape {input.shape}")
     if input.ndim == 3:
         return squeeze(conv2d(unsqueeze(input, 0), weight, bias, stride, padding, dilation,
                               groups), 0)
@@ -149,6 +152,9 @@ def _as_2d(v, height_value):
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """PyTorch's F.conv1d: input (N, C, L) or (C, L), weight (K, C/groups, k)."""
+    if input.ndim not in (2, 3):
+        raise ValueError(f"conv1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{input.shape}")
     if input.ndim == 2:
         return squeeze(conv1d(unsqueeze(input, 0), weight, bias, stride, padding, dilation,
                               groups), 0)
