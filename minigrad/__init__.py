@@ -16,7 +16,7 @@ from minigrad.dtypes import float16 as half, float32 as float, float64 as double
 from minigrad.dtypes import int16 as short, int32 as int, int64 as long  # noqa: A001
 from minigrad.dtypes import dtype
 from minigrad.device import device
-from minigrad import autograd, cuda
+from minigrad import autograd, cuda, errors
 from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from minigrad.config import get_num_threads, set_num_threads, show_config
 from minigrad.creation import (arange, empty, eye, from_numpy, full, full_like, ones, ones_like,
