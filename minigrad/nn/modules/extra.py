@@ -3,7 +3,7 @@ pooling, channel dropout. Each is a thin module over its function in ``nn.functi
 from minigrad.creation import empty
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.modules.conv import _ConvNd, _tuple
+from minigrad.nn.modules.conv import _AvgPoolNd, _ConvNd, _MaxPoolNd, _tuple
 from minigrad.nn.modules.module import Module
 from minigrad.nn.parameter import Parameter
 
@@ -94,33 +94,14 @@ class Embedding(Module):
         return s
 
 
-class _MaxPoolNd(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False):
-        super().__init__()
-        self.kernel_size, self.padding, self.dilation = kernel_size, padding, dilation
-        self.stride = kernel_size if stride is None else stride
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
-    def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
-
-
 class MaxPool1d(_MaxPoolNd):
     """max_pool2d over a height of 1."""
-
-    def forward(self, x):
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode, self.return_indices)
+    _pool = staticmethod(F.max_pool1d)
 
 
 class MaxPool3d(_MaxPoolNd):
     """A composite: 2-D max pooling per depth plane, then a maximum over the depth taps."""
-
-    def forward(self, x):
-        return F.max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode, self.return_indices)
+    _pool = staticmethod(F.max_pool3d)
 
 
 class AvgPool1d(Module):
@@ -142,23 +123,9 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AvgPool3d(Module):
+class AvgPool3d(_AvgPoolNd):
     """A composite: 2-D average pooling per depth plane, then a linear map over depth."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
-        super().__init__()
-        self.kernel_size, self.padding = kernel_size, padding
-        self.stride = kernel_size if stride is None else stride
-        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
-        self.divisor_override = divisor_override
-
-    def forward(self, x):
-        return F.avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+    _pool = staticmethod(F.avg_pool3d)
 
 
 class AdaptiveMaxPool2d(Module):
