@@ -190,7 +190,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             if node.released:
                 raise _released_error(node)
             extras = node.__dict__
-            if "_versions" in extras:
+            if "_versions" in extras or "_out_versions" in extras:
                 check_versions(node)
             if "_hooks" in extras:
                 g = _run_hooks(node, g)

@@ -165,8 +165,7 @@ class Primitive:
             node = Node(cls, inputs, cls.n_outputs)
             if cls.save_inputs:
                 node.inputs = inputs
-                node._versions = [(c, c[0], i) for i, c in
-                                  enumerate([version_counter(t) for t in inputs])]
+                node._versions = [0 if t._vc is None else t._vc[0] for t in inputs]
             out = _forward(cls, node, inputs, attrs)
             if cls.n_outputs > 1:
                 node._outs = out
@@ -211,22 +210,30 @@ def _share_version(view, base):
 
 
 def _saved_outputs(node, outs):
-    saved = node.__dict__.setdefault("_versions", [])
-    for k, t in enumerate(outs):
-        t._vc = [0]
-        saved.append((t._vc, 0, -1 - k))
+    """The node keeps its outputs' arrays, not the tensors (that would be a cycle): it keeps
+    their version counters, fresh at 0, instead."""
+    counters = []
+    for t in outs:
+        t._vc = c = [0]
+        counters.append(c)
+    node._out_versions = counters
 
 
 def check_versions(node):
-    """Raise PyTorch's error when a tensor ``node`` saved was modified in place since."""
-    for counter, version, i in node._versions:
-        if counter[0] != version:
+    """Raise PyTorch's error when a tensor ``node`` saved was modified in place since: its
+    saved inputs (``_versions``: their versions when saved) or outputs (counters at 0)."""
+    extras = node.__dict__
+    now = [(i, v, t._version) for i, (v, t) in
+           enumerate(zip(extras.get("_versions", ()), extras.get("inputs", ())))]
+    now += [(-1 - k, 0, c[0]) for k, c in enumerate(extras.get("_out_versions", ()))]
+    for i, saved, current in now:
+        if current != saved:
             what = (f"input {i} of shape {node.shapes[i]} ({node.dtypes[i]})" if i >= 0
                     else f"output {-1 - i}")
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by "
-                f"an inplace operation: {what} of {node.name}, saved at version {version}, "
-                f"is now at version {counter[0]}. Hint: compute the value out of place "
+                f"an inplace operation: {what} of {node.name}, saved at version {saved}, "
+                f"is now at version {current}. Hint: compute the value out of place "
                 f"(x = x + 1 instead of x += 1), or clone() it before modifying it.")
 
 
