@@ -67,19 +67,20 @@ def matmul(a, b, out=None, accumulate=False):
         return y
     if a.ndim < 2 or b.ndim < 2:
         raise InvalidArgument(f"matmul kernel: expected operands with at least 2 dimensions, "
-                         f"got shapes {a.shape} and {b.shape}")
+                              f"got shapes {a.shape} and {b.shape}")
     (M, K), (K2, N) = a.shape[-2:], b.shape[-2:]
     if K != K2:
-        raise InvalidArgument(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({K} != {K2})")
+        raise InvalidArgument(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
+                              f"({K} != {K2})")
     try:
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
         raise InvalidArgument(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} "
-                         f"cannot be broadcast together") from None
+                              f"cannot be broadcast together") from None
     if a.dtype != b.dtype or a.dtype not in _FLOATS:
         if out is not None:
             raise InvalidDtype(f"matmul: out= needs float32 or float64 operands of one dtype, "
-                            f"got {a.dtype} and {b.dtype}")
+                               f"got {a.dtype} and {b.dtype}")
         return np.matmul(a, b)  # integer or mixed dtypes: not BLAS's business
     if out is None:
         if accumulate:
@@ -87,7 +88,7 @@ def matmul(a, b, out=None, accumulate=False):
         out = np.empty(batch + (M, N), dtype=a.dtype)
     elif out.shape != batch + (M, N) or out.dtype != a.dtype or not out.flags.c_contiguous:
         raise InvalidArgument(f"matmul: out must be a C-contiguous {a.dtype} array of shape "
-                         f"{batch + (M, N)}, got {out.dtype} {out.shape}")
+                              f"{batch + (M, N)}, got {out.dtype} {out.shape}")
     if out.size == 0:
         return out
     if K == 0:
@@ -180,7 +181,7 @@ def _as_channels(x, op, reduce=True):
         raise InvalidDtype(f"{op}: expected a float32 or float64 array, got {x.dtype}")
     if x.ndim < 2:
         raise InvalidArgument(f"{op}: expected an array with at least 2 dimensions (N, C, ...), "
-                         f"got shape {x.shape}")
+                              f"got shape {x.shape}")
     if reduce and x.size == 0 and x.shape[1] != 0:
         raise InvalidArgument(f"{op}: cannot reduce an empty array of shape {x.shape}")
     return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
@@ -193,7 +194,7 @@ def _per_channel(v, x, op, name):
         return np.zeros(C, dtype=x.dtype)
     if v.shape != (C,):
         raise InvalidArgument(f"{op}: {name} must have shape ({C},) for an input of shape "
-                         f"{x.shape}, got {v.shape}")
+                              f"{x.shape}, got {v.shape}")
     return np.ascontiguousarray(v, dtype=x.dtype)
 
 
@@ -228,7 +229,7 @@ def channel_affine(x, scale, shift, center=None, out=None):
     elif out.shape != x.shape or out.dtype != x.dtype or not out.flags.c_contiguous \
             or not out.flags.writeable:
         raise InvalidArgument(f"{op}: out must be a writable C-contiguous {x.dtype} array of shape "
-                         f"{x.shape}, got {out.dtype} {out.shape}")
+                              f"{x.shape}, got {out.dtype} {out.shape}")
     else:
         y = out.reshape(x3.shape)
     if x.size < _PARALLEL_SIZE:  # one thread either way: NumPy's loops cost less to call
@@ -250,7 +251,7 @@ def channel_affine_backward(g, x, scale, center=None, want_dx=True):
     op = "channel_affine_backward"
     if g.shape != x.shape or g.dtype != x.dtype:
         raise InvalidArgument(f"{op}: the gradient ({g.dtype} {g.shape}) must match x "
-                         f"({x.dtype} {x.shape})")
+                              f"({x.dtype} {x.shape})")
     x3, g3 = _as_channels(x, op, reduce=False), _as_channels(g, op, reduce=False)
     scale, center = _per_channel(scale, x, op, "scale"), _per_channel(center, x, op, "center")
     if x.size < _PARALLEL_SIZE:  # as in channel_affine (NumPy sums pairwise: accurate)
@@ -288,7 +289,7 @@ def _conv_operands(op, a, b):
     """``a`` and ``b`` as C-contiguous arrays of one float dtype, the kernels' only input."""
     if a.dtype != b.dtype or a.dtype not in _FLOATS:
         raise InvalidDtype(f"{op}: expected float32 or float64 operands of one dtype, got "
-                        f"{a.dtype} and {b.dtype}")
+                           f"{a.dtype} and {b.dtype}")
     if a.ndim != 4 or b.ndim != 4:
         raise InvalidArgument(f"{op}: expected 4-D operands, got shapes {a.shape} and {b.shape}")
     return np.ascontiguousarray(a), np.ascontiguousarray(b)

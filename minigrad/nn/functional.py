@@ -112,7 +112,7 @@ def _classes_last(input, target, op):
     expected = (input.shape[0],) + input.shape[2:]
     if target.shape != expected:
         raise InvalidArgument(f"{op}: input of shape {input.shape} needs a target of shape "
-                         f"{expected}, got {target.shape}")
+                              f"{expected}, got {target.shape}")
     C = input.shape[1]
     if input.ndim > 2:
         input = ops.reshape(ops.permute(input, 0, *range(2, input.ndim), 1), (-1, C))
@@ -151,11 +151,12 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """log_softmax + nll_loss; with label smoothing, PyTorch's mix of the NLL and the mean
     negative log-probability over classes (weighted and normalized the same way)."""
     if not 0.0 <= label_smoothing <= 1.0:
-        raise InvalidArgument(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise InvalidArgument(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                              f"{label_smoothing}")
     if label_smoothing == 0:   # the common case: one primitive
         if reduction not in ("mean", "sum", "none"):
             raise InvalidArgument(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
-                             f"{reduction!r}")
+                                  f"{reduction!r}")
         scores, t, out_shape, C = _classes_last(input, target, "cross_entropy")
         if scores.data.dtype.kind != "f":
             raise InvalidDtype(f"cross_entropy: expected float scores, got {scores.dtype!r}")
@@ -191,7 +192,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 def mse_loss(input, target, reduction="mean"):
     if input.shape != target.shape:
         raise InvalidArgument(f"mse_loss: input {input.shape} and target {target.shape} must "
-                         f"have the same shape")
+                              f"have the same shape")
     return _reduce((input - target) ** 2, reduction, "mse_loss")
 
 
@@ -200,7 +201,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     """-[p y log s(x) + (1 - y) log(1 - s(x))], computed without overflow for any x."""
     if input.shape != target.shape:
         raise InvalidArgument(f"binary_cross_entropy_with_logits: input {input.shape} and target "
-                         f"{target.shape} must have the same shape")
+                              f"{target.shape} must have the same shape")
     softplus_neg = ops.log(ops.exp(-ops.abs(input)) + 1) + ops.relu(-input)  # log(1 + e^-x)
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg
@@ -226,7 +227,7 @@ def _check_values_per_channel(input, op):
     n = ops.values_per_channel(input.shape)
     if n == 1:  # (an empty batch passes: it normalizes to an empty output, as in PyTorch)
         raise InvalidArgument(f"{op}: Expected more than 1 value per channel when training, got "
-                         f"input size {tuple(input.shape)}")
+                              f"input size {tuple(input.shape)}")
     return n
 
 
@@ -268,13 +269,13 @@ def _check_dtypes(op, input, **tensors):
     for name, t in tensors.items():
         if t is not None and t.data.dtype != input.data.dtype:
             raise InvalidDtype(f"{op}: the input is {input.dtype!r} but {name} is {t.dtype!r}; "
-                            f"convert one (the module's .float() / .double(), or the input's)")
+                               f"convert one (the module's .float() / .double(), or the input's)")
 
 
 def _running(t, C, name):
     if t is not None and t.shape != (C,):
         raise InvalidArgument(f"batch_norm: {name} must have shape ({C},) for an input with {C} "
-                         f"channels, got {tuple(t.shape)}")
+                              f"channels, got {tuple(t.shape)}")
     return t
 
 
@@ -290,8 +291,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     the engine through every step.
     """
     if input.ndim < 2:
-        raise InvalidArgument(f"batch_norm: expected an input with at least 2 dimensions (N, C, ...), "
-                         f"got shape {input.shape}")
+        raise InvalidArgument(f"batch_norm: expected an input with at least 2 dimensions "
+                              f"(N, C, ...), got shape {input.shape}")
     if training and eps <= 0:
         raise InvalidArgument(f"batch_norm: eps must be positive during training, but got {eps}")
     C = input.shape[1]
@@ -310,7 +311,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         if running_mean is None or running_var is None:
             raise InvalidArgument("batch_norm: running_mean and running_var are needed when not "
-                             "training")
+                                  "training")
         mean, var = running_mean, running_var
     scale = ops.rsqrt(var + eps)                                     # 1 / sqrt(sigma^2 + eps)
     if weight is not None:
@@ -357,7 +358,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     k = len(normalized_shape)
     if input.shape[input.ndim - k:] != normalized_shape:
         raise InvalidArgument(f"layer_norm: expected input with trailing shape {normalized_shape}, "
-                         f"got {input.shape}")
+                              f"got {input.shape}")
     D = math.prod(normalized_shape)
     rows = ops.reshape(input, (1, -1, D))                            # one 'channel' per row
     _, mean, var = norm_stats(rows)
@@ -374,13 +375,13 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if input.ndim < 2:
         raise InvalidArgument(f"group_norm: expected an input with at least 2 dimensions (N, C, "
-                         f"...), got shape {input.shape}")
+                              f"...), got shape {input.shape}")
     N, C = input.shape[:2]
     if num_groups < 1 or C % num_groups:
         raise InvalidArgument(f"group_norm: {C} channels cannot be split into {num_groups} groups")
     if N * C // num_groups * math.prod(input.shape[2:]) == 1:  # PyTorch's (quirky) rule
         raise InvalidArgument(f"group_norm: Expected more than 1 value per channel when training, "
-                         f"got input size {tuple(input.shape)}")
+                              f"got input size {tuple(input.shape)}")
     return _per_sample_norm(input, num_groups, weight, bias, eps)[0]
 
 
@@ -390,14 +391,14 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     they move toward the batch average of the per-instance mean and unbiased variance."""
     if input.ndim < 3:
         raise InvalidArgument(f"instance_norm: expected an input with spatial dimensions "
-                         f"(N, C, L, ...), got shape {input.shape}")
+                              f"(N, C, L, ...), got shape {input.shape}")
     N, C = input.shape[:2]
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, 0.0, eps)
     n = math.prod(input.shape[2:])
     if n <= 1:
         raise InvalidArgument(f"instance_norm: Expected more than 1 spatial element when "
-                         f"training, got input size {tuple(input.shape)}")
+                              f"training, got input size {tuple(input.shape)}")
     out, count, mean, var = _per_sample_norm(input, C, weight, bias, eps)
     update_running_stats(running_mean, running_var, mean.data.reshape(N, C),
                          var.data.reshape(N, C), count, momentum)

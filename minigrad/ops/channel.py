@@ -100,7 +100,7 @@ class ChannelAffine(Primitive):
 def _check_channels(op, x):
     if x.ndim < 2:
         raise InvalidArgument(f"{op}: expected an input with at least 2 dimensions (N, C, ...), "
-                         f"got shape {x.shape}")
+                              f"got shape {x.shape}")
     if x.data.dtype.kind != "f":
         raise InvalidDtype(f"{op}: expected a floating point tensor, got {x.dtype!r}")
 
@@ -124,8 +124,8 @@ def channel_affine(x, scale, shift=None, center=None):
     for name, v in (("scale", scale), ("shift", shift), ("center", center)):
         if v.shape != (C,):
             raise InvalidArgument(f"channel_affine: {name} must have shape ({C},) for an input of "
-                             f"shape {x.shape}, got {v.shape}")
+                                  f"shape {x.shape}, got {v.shape}")
         if v.data.dtype != x.data.dtype:
             raise InvalidDtype(f"channel_affine: {name} is {v.dtype!r} but the input is "
-                            f"{x.dtype!r}")
+                               f"{x.dtype!r}")
     return ChannelAffine.apply(x, scale, shift, center)

@@ -92,22 +92,28 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv(input, weight, bias, stride, padding, dilation, groups, "conv2d")
 
 
-def _conv(input, weight, bias, stride, padding, dilation, groups, op):
+def _check_operands(op, input, weight, groups):
+    """What conv2d and its transpose both need of their operands."""
     if input.ndim != 4 or weight.ndim != 4:
-        raise InvalidArgument(f"{op}: expected a 4-D input and weight, got shapes {input.shape} "
-                         f"and {weight.shape}")
+        raise InvalidArgument(f"{op}: expected a 4-D input and weight, got shapes "
+                              f"{input.shape} and {weight.shape}")
     if input.data.dtype != weight.data.dtype:
         raise InvalidDtype(f"{op}: input is {input.dtype!r} but weight is {weight.dtype!r}")
-    N, C, H, W = input.shape
-    K, Cg, kh, kw = weight.shape
-    if kh < 1 or kw < 1:
-        raise InvalidArgument(f"{op}: kernel size should be greater than zero, got a weight of "
-                         f"shape {weight.shape}")
+    if min(weight.shape[2:]) < 1:
+        raise InvalidArgument(f"{op}: kernel size should be greater than zero, got a weight "
+                              f"of shape {weight.shape}")
     if not isinstance(groups, numbers.Integral) or groups < 1:
         raise InvalidArgument(f"{op}: groups must be a positive integer, got {groups!r}")
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, op):
+    _check_operands(op, input, weight, groups)
+    N, C, H, W = input.shape
+    K, Cg, kh, kw = weight.shape
     if C % groups or K % groups or Cg * groups != C:
-        raise InvalidArgument(f"{op}: groups={groups}, weight of shape {weight.shape} expects input "
-                         f"with {Cg * groups} channels, got input of shape {input.shape}")
+        raise InvalidArgument(f"{op}: groups={groups}, weight of shape {weight.shape} expects "
+                              f"input with {Cg * groups} channels, got input of shape "
+                              f"{input.shape}")
     stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)
     if min(stride) < 1 or min(dilation) < 1:
         raise InvalidArgument(f"{op}: stride {stride} and dilation {dilation} must be positive")
@@ -125,7 +131,7 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, op):
             padding = left
         else:
             raise InvalidArgument(f"{op}: padding must be an int, a pair, 'same' or 'valid', "
-                             f"got {padding!r}")
+                                  f"got {padding!r}")
     padding = pair(padding, "padding", op)
     if min(padding) < 0:
         raise InvalidArgument(f"{op}: padding {padding} must not be negative")
@@ -134,7 +140,7 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, op):
     Wo = (W + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     if Ho < 1 or Wo < 1:
         raise InvalidArgument(f"{op}: input of spatial size ({H}, {W}) with padding {padding} is "
-                         f"smaller than the dilated kernel {(kh, kw)} (dilation {dilation})")
+                              f"smaller than the dilated kernel {(kh, kw)} (dilation {dilation})")
     out = Conv2d.apply(input, weight, params=(stride, padding, dilation, groups))
     if bias is not None:
         if bias.shape != (K,):
@@ -160,7 +166,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                               groups), 0)
     if input.ndim != 3 or weight.ndim != 3:
         raise InvalidArgument(f"conv1d: expected a 3-D input and weight, got shapes {input.shape} "
-                         f"and {weight.shape}")
+                              f"and {weight.shape}")
     out = _conv(unsqueeze(input, 2), unsqueeze(weight, 2), None, _as_2d(stride, 1),
                 _as_2d(padding, 0), _as_2d(dilation, 1), groups, "conv1d")
     out = squeeze(out, 2)
@@ -182,42 +188,33 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if input.ndim == 3:
         return squeeze(conv_transpose2d(unsqueeze(input, 0), weight, bias, stride, padding,
                                         output_padding, groups, dilation), 0)
-    if input.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"{op}: expected a 4-D input and weight, got shapes {input.shape} "
-                         f"and {weight.shape}")
-    if input.data.dtype != weight.data.dtype:
-        raise TypeError(f"{op}: input is {input.dtype!r} but weight is {weight.dtype!r}")
+    _check_operands(op, input, weight, groups)
     N, C, H, W = input.shape
     Cin, Cg, kh, kw = weight.shape
-    if not isinstance(groups, numbers.Integral) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
     if Cin != C or C % groups:
-        raise ValueError(f"{op}: weight of shape {weight.shape} expects input with {Cin} "
-                         f"channels (divisible by groups={groups}), got input of shape "
-                         f"{input.shape}")
-    if kh < 1 or kw < 1:
-        raise ValueError(f"{op}: kernel size should be greater than zero, got a weight of "
-                         f"shape {weight.shape}")
+        raise InvalidArgument(f"{op}: weight of shape {weight.shape} expects input with {Cin} "
+                              f"channels (divisible by groups={groups}), got input of shape "
+                              f"{input.shape}")
     stride, padding = pair(stride, "stride", op), pair(padding, "padding", op)
     dilation, output_padding = pair(dilation, "dilation", op), pair(output_padding,
                                                                      "output_padding", op)
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
-        raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be positive, "
-                         f"padding {padding} and output_padding {output_padding} not negative")
+        raise InvalidArgument(f"{op}: stride {stride} and dilation {dilation} must be positive, "
+                              f"padding {padding} and output_padding {output_padding} not negative")
     for op_, s, d in zip(output_padding, stride, dilation):
         if op_ >= s and op_ >= d:
-            raise ValueError(f"{op}: output padding must be smaller than either stride or "
-                             f"dilation, but got output_padding {output_padding}, stride "
-                             f"{stride} and dilation {dilation}")
+            raise InvalidArgument(f"{op}: output padding must be smaller than either stride or "
+                                  f"dilation, but got output_padding {output_padding}, stride "
+                                  f"{stride} and dilation {dilation}")
     out_hw = tuple((n - 1) * s - 2 * p + d * (k - 1) + o + 1 for n, s, p, d, k, o in
                    zip((H, W), stride, padding, dilation, (kh, kw), output_padding))
     if min(out_hw) < 1:
-        raise ValueError(f"{op}: input of spatial size ({H}, {W}) gives a non-positive output "
-                         f"size {out_hw}")
+        raise InvalidArgument(f"{op}: input of spatial size ({H}, {W}) gives a non-positive output "
+                              f"size {out_hw}")
     out = Conv2dInputGrad.apply(input, weight, x_shape=(N, Cg * groups) + out_hw,
                                 params=(stride, padding, dilation, groups))
     if bias is not None:
         if bias.shape != (Cg * groups,):
-            raise ValueError(f"{op}: bias must have shape ({Cg * groups},), got {bias.shape}")
+            raise InvalidArgument(f"{op}: bias must have shape ({Cg * groups},), got {bias.shape}")
         out = add(out, reshape(bias, (1, Cg * groups, 1, 1)))
     return out

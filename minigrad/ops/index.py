@@ -400,7 +400,7 @@ def _parse_einsum(equation, operands):
     terms = lhs.split(",")
     if len(terms) != len(operands):
         raise InvalidArgument(f"einsum(): {len(terms)} operand subscripts in {equation!r} for "
-                         f"{len(operands)} operands")
+                              f"{len(operands)} operands")
     ell_dims = 0
     for term, op in zip(terms, operands):
         if "..." in term:
@@ -415,8 +415,8 @@ def _parse_einsum(equation, operands):
             raise InvalidArgument(f"einsum(): invalid subscript in {equation!r}")
         if len(term) != op.ndim:
             raise InvalidArgument(f"einsum(): the number of subscripts in the equation "
-                             f"({len(term)}) does not match the number of dimensions "
-                             f"({op.ndim}) for operand {k}")
+                                  f"({len(term)}) does not match the number of dimensions "
+                                  f"({op.ndim}) for operand {k}")
         parsed.append(term)
     if rhs is None:  # implicit output: the letters used once, alphabetically
         counts = collections.Counter("".join(parsed))
@@ -455,7 +455,7 @@ def einsum(equation, *operands):
     for c in out:
         if c not in sizes:
             raise InvalidArgument(f"einsum(): output subscript {c} does not appear in the "
-                             f"equation for any input operand")
+                                  f"equation for any input operand")
     letters = list(out) + sorted(set(sizes) - set(out))
     result = None
     for term, op in aligned_ops:

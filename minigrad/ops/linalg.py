@@ -36,12 +36,12 @@ def matmul(a, b):
     a, b = pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise InvalidArgument(f"matmul: both arguments must have at least one dimension, got "
-                         f"shapes {a.shape} and {b.shape}")
+                              f"shapes {a.shape} and {b.shape}")
     ka = a.shape[-1]
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if ka != kb:
         raise InvalidArgument(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
-                         f"({ka} != {kb})")
+                              f"({ka} != {kb})")
     vec_a, vec_b = a.ndim == 1, b.ndim == 1
     if vec_a:
         a = reshape(a, (1, ka))
@@ -88,14 +88,15 @@ def linear(x, weight, bias=None):
     """``x @ weight.T + bias`` as one recorded op (x: (..., in), weight: (out, in))."""
     if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
         raise InvalidArgument(f"linear: input of shape {x.shape} and weight of shape "
-                         f"{weight.shape} do not fit; expected input (..., {weight.shape[-1]}) "
-                         f"and weight (out_features, in_features)")
+                              f"{weight.shape} do not fit; expected input (..., {weight.shape[-1]}) "
+                              f"and weight (out_features, in_features)")
     if bias is not None and bias.shape != (weight.shape[0],):
-        raise InvalidArgument(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+        raise InvalidArgument(f"linear: bias must have shape ({weight.shape[0]},), got "
+                              f"{bias.shape}")
     x, w = pair(x, weight)
     if x.data.dtype != w.data.dtype or (bias is not None and bias.data.dtype != w.data.dtype):
         raise InvalidDtype(f"linear: input {x.dtype!r}, weight {weight.dtype!r} and bias must "
-                        f"share one dtype")
+                           f"share one dtype")
     if bias is None:
         return Linear.apply(x, w)
     return Linear.apply(x, w, bias)

@@ -96,7 +96,7 @@ def _out_size(n, k, s, p, d, ceil_mode):
 def _check_input(op, input):
     if input.ndim not in (3, 4):
         raise InvalidArgument(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
-                         f"shape {input.shape}")
+                              f"shape {input.shape}")
     if input.data.dtype.kind != "f":
         raise InvalidDtype(f"{op}: expected float32 or float64 input, got {input.data.dtype}")
 
@@ -108,16 +108,16 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
     padding, dilation = pair(padding, "padding", op), pair(dilation, "dilation", op)
     if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
         raise InvalidArgument(f"{op}: kernel_size {kernel}, stride {stride} and dilation "
-                         f"{dilation} must be positive")
+                              f"{dilation} must be positive")
     if any(p < 0 or p > k // 2 for p, k in zip(padding, kernel)):
         raise InvalidArgument(f"{op}: padding {padding} should be at most half of the kernel "
-                         f"size {kernel}")
+                              f"size {kernel}")
     H, W = input.shape[-2:]
     out_hw = tuple(_out_size(n, k, s, p, d, ceil_mode)
                    for n, k, s, p, d in zip((H, W), kernel, stride, padding, dilation))
     if min(out_hw) < 1:
         raise InvalidArgument(f"{op}: input of spatial size ({H}, {W}) is too small for kernel "
-                         f"{kernel} with padding {padding} and dilation {dilation}")
+                              f"{kernel} with padding {padding} and dilation {dilation}")
     return kernel, stride, padding, dilation, out_hw
 
 
@@ -154,7 +154,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     ws, we, wn = _fixed_windows(W, kernel[1], stride[1], padding[1], out_hw[1], count_include_pad)
     if divisor_override is not None:
         if divisor_override <= 0:
-            raise InvalidArgument(f"avg_pool2d: divisor_override must be positive, got {divisor_override}")
+            raise InvalidArgument(f"avg_pool2d: divisor_override must be positive, got "
+                                  f"{divisor_override}")
         div = np.full(out_hw, float(divisor_override))
     else:
         div = np.outer(hn, wn).astype(np.float64)

@@ -169,24 +169,23 @@ def _correction(correction, unbiased):
     return correction
 
 
-def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None,
-        keepdims=None):
-    dim, keepdim = dim_aliases("var", dim, axis), keepdim if keepdims is None else keepdims
+def _spread(cls, name, a, dim, keepdim, correction, unbiased, axis, keepdims):
+    dim, keepdim = dim_aliases(name, dim, axis), keepdim if keepdims is None else keepdims
     if a.data.dtype.kind != "f":
-        raise InvalidDtype(f"var: expected a floating point tensor, got {a.dtype!r}")
-    return Var.apply(a, dims=normalize_dims("var", dim, a.ndim), keepdim=keepdim,
+        raise InvalidDtype(f"{name}: expected a floating point tensor, got {a.dtype!r}")
+    return cls.apply(a, dims=normalize_dims(name, dim, a.ndim), keepdim=keepdim,
                      correction=_correction(correction, unbiased),
                      whole=dim is None or a.ndim == 0)
+
+
+def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None,
+        keepdims=None):
+    return _spread(Var, "var", a, dim, keepdim, correction, unbiased, axis, keepdims)
 
 
 def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None,
         keepdims=None):
-    dim, keepdim = dim_aliases("std", dim, axis), keepdim if keepdims is None else keepdims
-    if a.data.dtype.kind != "f":
-        raise InvalidDtype(f"std: expected a floating point tensor, got {a.dtype!r}")
-    return Std.apply(a, dims=normalize_dims("std", dim, a.ndim), keepdim=keepdim,
-                     correction=_correction(correction, unbiased),
-                     whole=dim is None or a.ndim == 0)
+    return _spread(Std, "std", a, dim, keepdim, correction, unbiased, axis, keepdims)
 
 
 def amax(a, dim=None, keepdim=False, *, axis=None, keepdims=None):

@@ -147,7 +147,7 @@ def permute(a, *dims):
     dims = shape_arg(dims)
     if sorted(d % a.ndim if a.ndim else d for d in dims) != list(range(a.ndim)):
         raise InvalidArgument(f"permute: {dims} is not a permutation of the {a.ndim} dimensions "
-                         f"of a tensor of shape {a.shape}")
+                              f"of a tensor of shape {a.shape}")
     return Permute.apply(a, dims=tuple(d % a.ndim for d in dims))
 
 
@@ -172,12 +172,13 @@ def expand(a, *sizes):
     new = len(sizes) - a.ndim
     if new < 0:
         raise InvalidArgument(f"expand: the number of sizes ({len(sizes)}) must be at least the "
-                         f"number of dimensions ({a.ndim})")
+                              f"number of dimensions ({a.ndim})")
     shape = []
     for i, s in enumerate(sizes):
         if s == -1:
             if i < new:
-                raise InvalidArgument(f"expand: -1 is not allowed for a new leading dimension ({i})")
+                raise InvalidArgument(f"expand: -1 is not allowed for a new leading dimension "
+                                      f"({i})")
             s = a.shape[i - new]
         shape.append(s)
     return broadcast_to(a, shape)
@@ -293,7 +294,7 @@ def pad(a, pad, mode="constant", value=None):
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > a.ndim:
         raise InvalidArgument(f"pad: expected an even number of pad sizes, at most 2 per "
-                         f"dimension ({2 * a.ndim}), got {len(pad)}")
+                              f"dimension ({2 * a.ndim}), got {len(pad)}")
     if mode not in _PAD_MODES:
         raise InvalidArgument(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
     widths = [(0, 0)] * a.ndim
@@ -322,12 +323,12 @@ def _pad_source_index(mode, lo, hi, n, dim):
     if mode == "reflect":
         if lo >= n or hi >= n:
             raise InvalidArgument(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "
-                             f"input size {n} of dim {dim}")
+                                  f"input size {n} of dim {dim}")
         pos = np.abs(pos)
         return np.where(pos >= n, 2 * (n - 1) - pos, pos)
     if mode == "replicate":
         return np.clip(pos, 0, n - 1)
     if lo > n or hi > n:
         raise InvalidArgument(f"pad: circular padding ({lo}, {hi}) must not exceed the input size "
-                         f"{n} of dim {dim}")
+                              f"{n} of dim {dim}")
     return pos % n
