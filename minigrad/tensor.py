@@ -504,8 +504,7 @@ def _as_value(value, like):
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {value.ndim} dimensions")
         return value
-    return Tensor._make(np.asarray(value, dtype=like.data.dtype)) if not hasattr(
-        like.data, "__cuda_array_interface__") else _ops.full_like(like, value)
+    return _ops.as_tensor(value, like)  # (a Python number, on like's device)
 
 
 from minigrad import ops as _ops  # noqa: E402  (ops import Tensor; bind after the class exists)

@@ -29,6 +29,9 @@ def update(t, op, compute, needs_old_values=False):
     if _grad_state.enabled and t.requires_grad and t._node is None:
         raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an "
                            f"in-place operation; wrap the update in `with mg.no_grad():`")
+    if not getattr(t.data, "flags", None) or not t.data.flags.writeable:
+        raise RuntimeError(f"{op}: the tensor's memory is read-only (an expanded or "
+                           f"broadcast view, or read-only NumPy data); clone() it first")
     old = t
     if t._node is not None:  # t's previous value, at t's place in the graph
         old = Tensor._make(t.data.copy() if needs_old_values else t.data, t._node)
@@ -48,9 +51,6 @@ def _write(t, values, op):
     if values.dtype != dst.dtype and not np.can_cast(values.dtype, dst.dtype, "same_kind"):
         raise RuntimeError(f"{op}: result type {values.dtype} can't be cast to the desired "
                            f"output type {dst.dtype}")
-    if not getattr(dst, "flags", None) or not dst.flags.writeable:
-        raise RuntimeError(f"{op}: the tensor's memory is read-only (an expanded or "
-                           f"broadcast view, or read-only NumPy data); clone() it first")
     if values is not dst:
         xp_of(dst).copyto(dst, values, casting="unsafe")  # (the kind was checked above)
     version_counter(t)[0] += 1
@@ -153,9 +153,7 @@ def _fits(shape, value_shape):
 
 
 def _set_basic(old, index, v):
-    """Untracked basic-index assignment: write into old's memory directly (no copy)."""
-    if not old.data.flags.writeable:
-        raise RuntimeError("setitem: the tensor's memory is read-only (an expanded or "
-                           "broadcast view, or read-only NumPy data); clone() it first")
+    """Untracked basic-index assignment: write into old's memory directly (no copy;
+    ``update`` checked that it is writable)."""
     old.data[index] = v.data
     return old
