@@ -108,6 +108,11 @@ def shape_arg(shape):
     return tuple(int(s) for s in shape)
 
 
+def reduce_args(op, dim, axis, keepdim, keepdims):
+    """A reduction's (dim, keepdim), each given under its PyTorch or NumPy name."""
+    return dim_aliases(op, dim, axis), keepdim if keepdims is None else keepdims
+
+
 def dim_aliases(op, dim, axis):
     """``dim`` or its NumPy-style alias ``axis`` (PyTorch accepts either, not both)."""
     if axis is None:

@@ -1,11 +1,11 @@
 """Reductions to truth values and closeness tests: all, any, isclose, allclose. Their
 results are bool constants, never part of a graph."""
-from minigrad.ops._common import constant, dim_aliases, normalize_dims, pair, xp_of
+from minigrad.ops._common import constant, normalize_dims, pair, reduce_args, xp_of
 from minigrad.tensor import Tensor
 
 
 def _truth(op, input, dim, keepdim, axis, keepdims):
-    dim, keepdim = dim_aliases(op, dim, axis), keepdim if keepdims is None else keepdims
+    dim, keepdim = reduce_args(op, dim, axis, keepdim, keepdims)
     dims = normalize_dims(op, dim, input.ndim)
     xp = xp_of(input.data)
     out = getattr(xp, op)(input.data != 0, axis=dims, keepdims=keepdim)

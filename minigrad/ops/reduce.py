@@ -8,9 +8,19 @@ from minigrad import backend, dtypes
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.errors import InvalidDtype
-from minigrad.ops._common import cast, constant, dim_aliases, normalize_dims, xp_of
+from minigrad.ops._common import cast, constant, normalize_dims, reduce_args, xp_of
 from minigrad.ops.compare import argmax, argmin
-from minigrad.ops.elementwise import add, div, exp, log, maximum, minimum, mul, sub, where
+from minigrad.ops.elementwise import (
+    add,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    sub,
+    where,
+)
 from minigrad.ops.shape import broadcast_to, reshape
 from minigrad.tensor import Tensor
 
@@ -152,12 +162,12 @@ class Amax(Primitive):
 # ---------------------------------------------------------------- functions
 
 def sum(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    dim, keepdim = dim_aliases("sum", dim, axis), keepdim if keepdims is None else keepdims
+    dim, keepdim = reduce_args("sum", dim, axis, keepdim, keepdims)
     return Sum.apply(a, dims=normalize_dims("sum", dim, a.ndim), keepdim=keepdim)
 
 
 def mean(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    dim, keepdim = dim_aliases("mean", dim, axis), keepdim if keepdims is None else keepdims
+    dim, keepdim = reduce_args("mean", dim, axis, keepdim, keepdims)
     if a.data.dtype.kind != "f":
         raise InvalidDtype(f"mean: expected a floating point tensor, got {a.dtype!r}")
     return Mean.apply(a, dims=normalize_dims("mean", dim, a.ndim), keepdim=keepdim)
@@ -170,7 +180,7 @@ def _correction(correction, unbiased):
 
 
 def _spread(cls, name, a, dim, keepdim, correction, unbiased, axis, keepdims):
-    dim, keepdim = dim_aliases(name, dim, axis), keepdim if keepdims is None else keepdims
+    dim, keepdim = reduce_args(name, dim, axis, keepdim, keepdims)
     if a.data.dtype.kind != "f":
         raise InvalidDtype(f"{name}: expected a floating point tensor, got {a.dtype!r}")
     return cls.apply(a, dims=normalize_dims(name, dim, a.ndim), keepdim=keepdim,
@@ -189,12 +199,12 @@ def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None,
 
 
 def amax(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    dim, keepdim = dim_aliases("amax", dim, axis), keepdim if keepdims is None else keepdims
+    dim, keepdim = reduce_args("amax", dim, axis, keepdim, keepdims)
     return Amax.apply(a, dims=normalize_dims("amax", dim, a.ndim), keepdim=keepdim)
 
 
 def amin(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    dim, keepdim = dim_aliases("amin", dim, axis), keepdim if keepdims is None else keepdims
+    dim, keepdim = reduce_args("amin", dim, axis, keepdim, keepdims)
     return Amax.apply(a, dims=normalize_dims("amin", dim, a.ndim), keepdim=keepdim,
                       take_min=True)
 
@@ -210,14 +220,14 @@ def _max_like(a, dim, keepdim, reduce, arg, pairwise):
 
 
 def max(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    dim, keepdim = dim_aliases("max", dim, axis), keepdim if keepdims is None else keepdims
+    dim, keepdim = reduce_args("max", dim, axis, keepdim, keepdims)
     """``max(a)`` → tensor; ``max(a, dim)`` → (values, indices) as in PyTorch; ``max(a, b)``
     → elementwise maximum. The values' gradient is shared evenly among ties (like amax)."""
     return _max_like(a, dim, keepdim, amax, argmax, maximum)
 
 
 def min(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    dim, keepdim = dim_aliases("min", dim, axis), keepdim if keepdims is None else keepdims
+    dim, keepdim = reduce_args("min", dim, axis, keepdim, keepdims)
     return _max_like(a, dim, keepdim, amin, argmin, minimum)
 
 
@@ -236,7 +246,7 @@ def logsumexp(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
     shift is a constant: the gradient (softmax) does not depend on it. An infinite max is
     not shifted (inf - inf would be NaN), as in PyTorch. A composite, so it is
     differentiable to any order."""
-    dim, keepdim = dim_aliases("logsumexp", dim, axis), keepdim if keepdims is None else keepdims
+    dim, keepdim = reduce_args("logsumexp", dim, axis, keepdim, keepdims)
     if dim is None:
         raise TypeError("logsumexp() missing 1 required positional argument: 'dim'")
     if a.data.dtype.kind != "f":

@@ -5,8 +5,14 @@ zeros: a product's gradient is then the product of the *other* elements, which d
 the output by the input (0 / 0) cannot give. Both rules are written with cumsum/cumprod
 themselves, so they are differentiable again."""
 from minigrad.autograd.graph import Primitive
-from minigrad.ops._common import (constant, dim_aliases, normalize_dim, normalize_dims,
-                                  xp_of)
+from minigrad.ops._common import (
+    constant,
+    dim_aliases,
+    normalize_dim,
+    normalize_dims,
+    reduce_args,
+    xp_of,
+)
 from minigrad.ops.elementwise import div, mul, where
 from minigrad.ops.reduce import _expand_back, _finish
 from minigrad.ops.reduce import sum as _sum
@@ -140,8 +146,7 @@ def cumprod(input, dim=None, *, axis=None):
 
 def prod(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Product of all elements, or over one ``dim`` (an int, as in PyTorch)."""
-    dim = dim_aliases("prod", dim, axis)
-    keepdim = keepdim if keepdims is None else keepdims
+    dim, keepdim = reduce_args("prod", dim, axis, keepdim, keepdims)
     if dim is not None and not isinstance(dim, int):
         raise TypeError(f"prod: dim must be an int, got {type(dim).__name__} (PyTorch's prod "
                         f"reduces all dimensions or one)")
