@@ -22,13 +22,14 @@ pytestmark = pytest.mark.skipif(not _mnist_available(),
                                 reason="real MNIST not available (set MINIGRAD_DATA)")
 
 
-def run_example(name, out, *extra, prelude=""):
+def run_example(name, out, *extra, prelude="", quick=True):
     script = str(EXAMPLES / f"{name}.py")
+    flags = ["--quick"] if quick else []
     code = (f"{prelude}import runpy, sys; sys.path.insert(0, {str(EXAMPLES)!r}); "
-            f"sys.argv = [{script!r}, '--quick', '--out', {str(out)!r}, *{list(extra)!r}]; "
+            f"sys.argv = [{script!r}, *{flags!r}, '--out', {str(out)!r}, *{list(extra)!r}]; "
             f"runpy.run_path({script!r}, run_name='__main__')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=out)
+                          timeout=120 if quick else 900, cwd=out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout, json.loads((out / f"{name}.json").read_text())
 
@@ -107,3 +108,44 @@ def test_examples_without_matplotlib_still_write_json(tmp_path):
                             prelude="import sys; sys.modules['matplotlib'] = None; ")
     assert "pip install matplotlib" in stdout
     assert not (tmp_path / "lr_sweep.png").exists() and r["runs"]["bn"]
+
+
+# ---------------------------------------------------------------- full runs (slow)
+# The README's example sections report these runs; each test checks the claim its section
+# makes, with margins for thread-count-dependent rounding (the runs are seeded).
+
+@pytest.mark.slow
+def test_bn_mnist_full_run_shows_figure_1(tmp_path):            # ~35 s
+    _, r = run_example("bn_mnist", tmp_path, quick=False)
+    at = r["accuracy_at"]
+    assert r["final_accuracy"]["bn"] > 0.97
+    assert at["500"]["bn"] > at["500"]["plain"] + 0.05    # BN learns faster early on
+    assert r["final_accuracy"]["bn"] > r["final_accuracy"]["plain"]
+
+
+@pytest.mark.slow
+def test_train_eval_pitfall_full_run(tmp_path):                  # ~25 s
+    _, r = run_example("train_eval_pitfall", tmp_path, quick=False)
+    rows = {row["batch_size"]: row for row in r["rows"]}
+    evals = [row["eval_mode"] for row in rows.values()]
+    assert max(evals) - min(evals) <= 1 / r["eval_images"]
+    assert rows[1]["train_mode"] < rows[1]["eval_mode"] - 0.05   # one-sample "batches" hurt
+    assert abs(rows[1000]["train_mode"] - rows[1000]["eval_mode"]) < 0.02
+
+
+@pytest.mark.slow
+def test_finetune_frozen_bn_full_run(tmp_path):                  # ~25 s
+    _, r = run_example("finetune_frozen_bn", tmp_path, quick=False)
+    acc = r["accuracy"]
+    assert acc["pretrained"]["digits 0-4"] > 0.99
+    for condition in ("frozen", "trainable", "reset"):
+        assert acc[condition]["digits 5-9"] > 0.95
+        assert acc[condition]["digits 0-4"] > 0.98   # the original head is not forgotten
+
+
+@pytest.mark.slow
+def test_cnn_mnist_full_run_reaches_99_and_folds_exactly(tmp_path):   # ~90 s
+    _, r = run_example("cnn_mnist", tmp_path, quick=False)
+    assert r["final_accuracy"] >= 0.99
+    assert r["fold"]["identical_predictions"] is True
+    assert r["fold"]["max_logit_difference"] < 1e-4
