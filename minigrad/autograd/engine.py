@@ -10,7 +10,8 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd.grad_mode import set_grad_enabled
-from minigrad.autograd.graph import ADDED, Node, _edge, _released_error, check_versions
+from minigrad.autograd.graph import (ADDED, Node, _edge, _released_error, _last_write,
+                                     check_versions)
 from minigrad.tensor import Tensor
 
 
@@ -190,7 +191,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             if node.released:
                 raise _released_error(node)
             extras = node.__dict__
-            if "_versions" in extras or "_out_versions" in extras:
+            if node.seq < _last_write[0]:  # an in-place write came after this node
                 check_versions(node)
             if "_hooks" in extras:
                 g = _run_hooks(node, g)

@@ -165,7 +165,10 @@ class Primitive:
             node = Node(cls, inputs, cls.n_outputs)
             if cls.save_inputs:
                 node.inputs = inputs
-                node._versions = [0 if t._vc is None else t._vc[0] for t in inputs]
+                for t in inputs:  # (versions all 0, the usual case: nothing to keep)
+                    if t._vc is not None and t._vc[0]:
+                        node._versions = [0 if u._vc is None else u._vc[0] for u in inputs]
+                        break
             out = _forward(cls, node, inputs, attrs)
             if cls.n_outputs > 1:
                 node._outs = out
@@ -175,7 +178,7 @@ class Primitive:
             t = Tensor._make(out, node)
             if cls.save_output:
                 node._out = out
-                _saved_outputs(node, (t,))
+                t._vc = node._out_versions = [0]  # (the output's counter; its node keeps it)
             elif cls.is_view:
                 _share_version(t, inputs[0])
             return t
@@ -211,7 +214,7 @@ def _share_version(view, base):
 
 def _saved_outputs(node, outs):
     """The node keeps its outputs' arrays, not the tensors (that would be a cycle): it keeps
-    their version counters, fresh at 0, instead."""
+    their version counters, fresh at 0, instead (one list: [count] for a single output)."""
     counters = []
     for t in outs:
         t._vc = c = [0]
@@ -219,13 +222,26 @@ def _saved_outputs(node, outs):
     node._out_versions = counters
 
 
+_last_write = [-1]  # the tape position of the latest in-place write
+
+
+def mark_write():
+    """Called by every in-place write: nodes recorded before it must check their saves."""
+    _last_write[0] = next(_tape_position)
+
+
 def check_versions(node):
     """Raise PyTorch's error when a tensor ``node`` saved was modified in place since: its
-    saved inputs (``_versions``: their versions when saved) or outputs (counters at 0)."""
+    saved inputs (``_versions``: their versions when saved) or outputs (counters at 0). The
+    engine asks only when some in-place write came after the node (``_last_write``)."""
     extras = node.__dict__
-    now = [(i, v, t._version) for i, (v, t) in
-           enumerate(zip(extras.get("_versions", ()), extras.get("inputs", ())))]
-    now += [(-1 - k, 0, c[0]) for k, c in enumerate(extras.get("_out_versions", ()))]
+    inputs = extras.get("inputs", ())
+    saved = extras.get("_versions") or [0] * len(inputs)   # (absent: all were at 0)
+    now = [(i, v, t._version) for i, (v, t) in enumerate(zip(saved, inputs))]
+    outs = extras.get("_out_versions", ())
+    if outs and not isinstance(outs[0], list):  # a single output's counter itself
+        outs = [outs]
+    now += [(-1 - k, 0, c[0]) for k, c in enumerate(outs)]
     for i, saved, current in now:
         if current != saved:
             what = (f"input {i} of shape {node.shapes[i]} ({node.dtypes[i]})" if i >= 0

@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 
 from minigrad.autograd.grad_mode import _state as _grad_state
-from minigrad.autograd.graph import Primitive, version_counter
+from minigrad.autograd.graph import Primitive, mark_write, version_counter
 from minigrad.ops._common import as_tensor, constant, xp_of
 from minigrad.tensor import Tensor
 
@@ -54,6 +54,7 @@ def _write(t, values, op):
     if values is not dst:
         xp_of(dst).copyto(dst, values, casting="unsafe")  # (the kind was checked above)
     version_counter(t)[0] += 1
+    mark_write()
 
 
 def replaced(old, value):
