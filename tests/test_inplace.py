@@ -218,3 +218,102 @@ def test_clone_is_recorded_and_detach_shares_the_version():
             d.add_(1)
         assert a._version == 1 and d._version == 1
         np.testing.assert_array_equal(a.detach().numpy(), [2.0, 3.0])
+
+
+# ---------------------------------------------------------------- inplace=True activations
+
+INPLACE_FUNCTIONS = {
+    "relu": {}, "leaky_relu": {"negative_slope": 0.2}, "elu": {"alpha": 0.7}, "selu": {},
+    "celu": {"alpha": 2.5}, "silu": {}, "hardtanh": {"min_val": -0.5, "max_val": 2.0},
+    "relu6": {}, "hardswish": {}, "hardsigmoid": {}, "mish": {},
+}
+# (celu's alpha is exact in float32: torch 2.13 rounds a float64 celu's 1/alpha to float32
+# in its gradient, 1e-8 off for alpha=1.3; minigrad's is exact)
+X = np.array([[-4.0, -3.0, -1.0, -0.5, 0.0], [0.25, 1.0, 3.0, 6.5, 7.0]])
+
+
+@pytest.mark.parametrize("name", list(INPLACE_FUNCTIONS))
+def test_inplace_activation_functions_match_torch(name):
+    """Recorded on a graph tensor: the input itself is returned, holding the result, and the
+    gradient reaches the leaf through it."""
+    kw = INPLACE_FUNCTIONS[name]
+
+    def fn(lib, a):
+        h = a * 1.5
+        out = getattr(lib.nn.functional, name)(h, inplace=True, **kw)
+        assert out is h
+        return out * a
+
+    assert_same(*both(fn, X))
+
+
+@pytest.mark.parametrize("name", ["ReLU", "LeakyReLU", "ELU", "SELU", "CELU", "SiLU",
+                                  "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid", "Mish"])
+def test_inplace_activation_modules_match_torch(name):
+    assert repr(getattr(mg.nn, name)(inplace=True)) == repr(getattr(torch.nn, name)(inplace=True))
+    assert repr(mg.nn.ReLU(inplace=True)) == repr(torch.nn.ReLU(inplace=True))
+    assert repr(mg.nn.LeakyReLU(0.1, True)) == repr(torch.nn.LeakyReLU(0.1, True))
+
+    def fn(lib, a, w):
+        net = lib.nn.Sequential(lib.nn.Linear(5, 5, bias=False), getattr(lib.nn, name)(inplace=True)).double()
+        with lib.no_grad():
+            net[0].weight.copy_(w)
+        return net(a)
+
+    assert_same(*both(fn, X, np.random.default_rng(1).standard_normal((5, 5)) * 3))
+
+
+def test_inplace_activation_on_a_leaf_that_requires_grad_is_refused():
+    for lib in (mg, torch):
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            lib.nn.functional.relu(lib.ones(3, requires_grad=True), inplace=True)
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            lib.nn.ELU(inplace=True)(lib.ones(3, requires_grad=True))
+
+
+def test_inplace_activation_mutates_plain_tensors_and_views():
+    for lib in (mg, torch):
+        base = lib.tensor(X.copy())
+        row = base[1]
+        lib.nn.functional.hardtanh(row, -0.5, 2.0, True)
+        lib.nn.ReLU(inplace=True)(base)
+        np.testing.assert_array_equal(
+            base.numpy(), [[0, 0, 0, 0, 0], [0.25, 1.0, 2.0, 2.0, 2.0]])
+
+
+def test_inplace_activation_of_a_saved_value_fails_at_backward():
+    """sigmoid saves its output; rewriting that output in place must not give a silently
+    wrong gradient."""
+    for lib in (mg, torch):
+        a = lib.tensor(X, requires_grad=True)
+        s = a.sigmoid()
+        lib.nn.functional.relu(s - 0.5, inplace=True)   # a new tensor: fine
+        lib.nn.functional.silu(s, inplace=True)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            s.sum().backward()
+
+
+@pytest.mark.parametrize("p", [0.0, 0.4, 1.0])
+def test_inplace_dropout(p):
+    """What is kept is scaled by 1/(1-p) and written into the input; the gradient is the
+    same mask. Eval mode leaves the input alone."""
+    for fn, shape in ((mg.nn.functional.dropout, (6, 50)),
+                      (mg.nn.functional.dropout2d, (6, 50, 2, 2))):
+        a = mg.tensor(np.random.default_rng(2).uniform(1, 2, shape), requires_grad=True)
+        h = a * 1
+        before = h.detach().numpy().copy()
+        out = fn(h, p, True, True)
+        assert out is h
+        out.sum().backward()
+        ratio = h.detach().numpy() / before
+        assert set(np.round(np.unique(ratio), 12)) <= {0.0, round(1 / (1 - p), 12)} \
+            if p < 1 else np.all(ratio == 0)
+        np.testing.assert_allclose(a.grad.numpy(), ratio)
+        if p == 0.4:
+            assert 0 < (ratio == 0).mean() < 1
+        h2 = mg.tensor(before)
+        assert fn(h2, p, False, True) is h2
+        np.testing.assert_array_equal(h2.numpy(), before)
+    for lib in (mg, torch):
+        assert repr(lib.nn.Dropout(0.3, inplace=True)) == "Dropout(p=0.3, inplace=True)"
+        assert repr(lib.nn.Dropout()) == "Dropout(p=0.5, inplace=False)"

@@ -208,6 +208,30 @@ def test_pool3d(kwargs):
                     R(1, 2, 4, 4, 5))
 
 
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                    dict(kernel_size=(3, 2, 2), stride=1, dilation=(2, 1, 1),
+                                         ceil_mode=True)])
+def test_max_pool3d_ties_and_indices_follow_torch(kwargs):
+    """Inputs rounded to integers tie inside most windows: the gradient goes to the first
+    maximum in (depth, height, width) order, which is also the returned index."""
+    for shape in [(2, 3, 5, 6, 7), (2, 6, 6, 6)]:
+        x = np.round(R(*shape) * 1.5)
+        g = R(*TF.max_pool3d(torch.tensor(x), **kwargs).shape, seed=2)
+        results = []
+        for lib, fn in ((mg, F.max_pool3d), (torch, TF.max_pool3d)):
+            a = lib.tensor(x, requires_grad=True)
+            out, index = fn(a, return_indices=True, **kwargs)
+            (out * lib.tensor(g)).sum().backward()
+            results.append((out.detach().numpy(), index.numpy(), a.grad.numpy()))
+        (out, index, grad), (t_out, t_index, t_grad) = results
+        np.testing.assert_array_equal(out, t_out)
+        np.testing.assert_array_equal(index, t_index)
+        # (overlapping windows sum into one input in another order: rounding only)
+        np.testing.assert_allclose(grad, t_grad, rtol=1e-14, atol=1e-15)
+    assert nn.MaxPool3d(2, return_indices=True)(mg.tensor(R(1, 1, 4, 4, 4)))[1].shape == \
+        (1, 1, 2, 2, 2)
+
+
 @pytest.mark.parametrize("size", [3, (2, 4), (None, 2), 1, (5, 7)])
 def test_adaptive_max_pool2d(size):
     for shape in [(2, 3, 5, 7), (3, 4, 4)]:

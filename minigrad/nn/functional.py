@@ -27,12 +27,26 @@ def linear(input, weight, bias=None):
     return ops.linear(input, weight, bias)
 
 
-def relu(input):
-    return ops.relu(input)
+def _maybe_inplace(op, input, inplace, compute, needs_old_values=True):
+    """``compute(input)``; with ``inplace=True`` (PyTorch's ``relu_``, ``elu_``, ...) the
+    result is written into input's own memory and input itself is returned, by the rules
+    of every in-place op (``ops.inplace.update``): refused on a leaf that requires grad,
+    recorded on a graph tensor, caught at backward if a node had saved the old values.
+    ``needs_old_values``: compute's backward reads the input's values (then the recorded
+    form keeps a copy of them, as the out-of-place op would)."""
+    if not inplace:
+        return compute(input)
+    from minigrad.ops.inplace import update
+    return update(input, f"{op}_", compute, needs_old_values)
 
 
-def leaky_relu(input, negative_slope=0.01):
-    return ops.where(input > 0, input, input * negative_slope)
+def relu(input, inplace=False):
+    return _maybe_inplace("relu", input, inplace, ops.relu)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _maybe_inplace("leaky_relu", input, inplace,
+                          lambda x: ops.where(x > 0, x, x * negative_slope))
 
 
 def sigmoid(input):
@@ -72,18 +86,18 @@ def softmax(input, dim=None):
     return e / e.sum(dim, keepdim=True)
 
 
-def dropout(input, p=0.5, training=True):
+def dropout(input, p=0.5, training=True, inplace=False):
     """Inverted dropout: kept elements are scaled by 1/(1-p) in training; identity in eval."""
     if not 0 <= p <= 1:
         raise InvalidArgument(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
     if p == 1:
-        return input * 0
+        return _maybe_inplace("dropout", input, inplace, lambda x: x * 0, False)
     keep = rng.generator().random(input.shape) >= p
     scale = np.asarray(1 / (1 - p), dtype=input.data.dtype)
     mask = xp_of(input.data).asarray(keep * scale, dtype=input.data.dtype)
-    return input * constant(mask)
+    return _maybe_inplace("dropout", input, inplace, lambda x: x * constant(mask), False)
 
 
 # ---------------------------------------------------------------- losses
@@ -557,23 +571,43 @@ def _planes(input, fn):
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
-    """A composite: max_pool2d over each depth plane, then the maximum over the depth taps
-    (max is separable). A tie inside a window shares the gradient (PyTorch picks one)."""
-    if return_indices:
-        raise NotImplementedError("max_pool3d: return_indices is not supported")
+    """A composite: max_pool2d over each depth plane, then, per window, the depth tap holding
+    the maximum (max is separable). Ties go where PyTorch sends them: to the first maximum in
+    (depth, height, width) order (the first winning tap, and the 2-D pool's first maximum
+    in that plane), which is also what the returned flat D*H*W indices name."""
     if input.ndim == 4:
-        return ops.squeeze(max_pool3d(ops.unsqueeze(input, 0), kernel_size, stride, padding,
-                                      dilation, ceil_mode), 0)
+        out = max_pool3d(ops.unsqueeze(input, 0), kernel_size, stride, padding, dilation,
+                         ceil_mode, return_indices)
+        if return_indices:
+            return ops.squeeze(out[0], 0), constant(out[1].data[0])
+        return ops.squeeze(out, 0)
     k, s, p, d, Do = _pool3d_args("max_pool3d", input, kernel_size, stride, padding, dilation,
                                   ceil_mode)
     if input.data.dtype.kind != "f":
         raise TypeError(f"max_pool3d: expected float32 or float64 input, got {input.dtype!r}")
-    planes = _planes(input, lambda x: max_pool2d(x, k[1:], s[1:], p[1:], d[1:], ceil_mode))
-    D = input.shape[2]
+    N, C, D, H, W = input.shape
+    planes, where2d = max_pool2d(ops.reshape(input, (N, C * D, H, W)), k[1:], s[1:], p[1:],
+                                 d[1:], ceil_mode, return_indices=True)
+    Ho, Wo = planes.shape[-2:]
+    planes = ops.reshape(planes, (N, C, D, Ho, Wo))
     need = (Do - 1) * s[0] + d[0] * (k[0] - 1) + 1  # padded depth the windows read
-    planes = ops.pad(planes, (0, 0, 0, 0, p[0], max(0, need - D - p[0])), value=-math.inf)
-    taps = [planes[:, :, t * d[0]: t * d[0] + (Do - 1) * s[0] + 1: s[0]] for t in range(k[0])]
-    return ops.amax(ops.stack(taps, 0), 0)
+    depth_pad = (p[0], max(0, need - D - p[0]))
+    planes = ops.pad(planes, (0, 0, 0, 0) + depth_pad, value=-math.inf)
+    taps = [slice(t * d[0], t * d[0] + (Do - 1) * s[0] + 1, s[0]) for t in range(k[0])]
+    stacked = ops.stack([planes[:, :, tap] for tap in taps], 0)     # (k_d, N, C, Do, Ho, Wo)
+    xp = xp_of(input.data)
+    winner = xp.argmax(stacked.data, axis=0)[None]   # the first tap holding the maximum
+    out = ops.squeeze(ops.gather(stacked, 0, constant(winner)), 0)
+    if not return_indices:
+        return out
+    # the flat index: the winning tap's depth, times H*W, plus the 2-D index in that plane
+    depth = xp.arange(Do).reshape(Do, 1, 1) * s[0] + winner[0] * d[0] - p[0]
+    in_plane = xp.pad(where2d.data.reshape(N, C, D, Ho, Wo),
+                      ((0, 0), (0, 0), depth_pad, (0, 0), (0, 0)), constant_values=-1)
+    in_plane = xp.take_along_axis(
+        xp.stack([in_plane[:, :, tap] for tap in taps], 0), winner, 0)[0]
+    index = xp.where(in_plane < 0, -1, depth * (H * W) + in_plane)
+    return out, constant(index)
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -634,7 +668,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return (out, constant(index)) if return_indices else out
 
 
-def dropout2d(input, p=0.5, training=True):
+def dropout2d(input, p=0.5, training=True, inplace=False):
     """Channel dropout: each (sample, channel) plane is zeroed with probability ``p``, the
     rest scaled by 1/(1-p). A 3-D input is (N, C, L), as PyTorch reads it."""
     if not 0 <= p <= 1:
@@ -644,11 +678,11 @@ def dropout2d(input, p=0.5, training=True):
     if not training or p == 0:
         return input
     if p == 1:
-        return input * 0
+        return _maybe_inplace("dropout2d", input, inplace, lambda x: x * 0, False)
     shape = input.shape[:2] + (1,) * (input.ndim - 2)
     keep = rng.generator().random(shape) >= p
     mask = xp_of(input.data).asarray(keep * (1 / (1 - p)), dtype=input.data.dtype)
-    return input * constant(mask)
+    return _maybe_inplace("dropout2d", input, inplace, lambda x: x * constant(mask), False)
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -713,14 +747,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 # into NaN.
 
 def silu(input, inplace=False):
-    _no_inplace("silu", inplace)
-    return input * ops.sigmoid(input)
-
-
-def _no_inplace(op, inplace):
-    if inplace:
-        raise NotImplementedError(f"{op}: inplace=True is not supported; minigrad's "
-                                  f"activations return a new tensor")
+    return _maybe_inplace("silu", input, inplace, lambda x: x * ops.sigmoid(x))
 
 
 def _elu(input, alpha, scale, input_scale):
@@ -731,8 +758,7 @@ def _elu(input, alpha, scale, input_scale):
 
 
 def elu(input, alpha=1.0, inplace=False):
-    _no_inplace("elu", inplace)
-    return _elu(input, alpha, 1.0, 1.0)
+    return _maybe_inplace("elu", input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0))
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -740,15 +766,14 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def selu(input, inplace=False):
-    _no_inplace("selu", inplace)
-    return _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0)
+    return _maybe_inplace("selu", input, inplace,
+                          lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
 
 
 def celu(input, alpha=1.0, inplace=False):
-    _no_inplace("celu", inplace)
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (ZeroDivisionError)")
-    return _elu(input, alpha, 1.0, 1.0 / alpha)
+    return _maybe_inplace("celu", input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0 / alpha))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -768,24 +793,24 @@ def _clipped(input, lo, hi):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    _no_inplace("hardtanh", inplace)
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
-    return _clipped(input, min_val, max_val)
+    return _maybe_inplace("hardtanh", input, inplace, lambda x: _clipped(x, min_val, max_val))
 
 
 def relu6(input, inplace=False):
-    _no_inplace("relu6", inplace)
-    return _clipped(input, 0.0, 6.0)
+    return _maybe_inplace("relu6", input, inplace, lambda x: _clipped(x, 0.0, 6.0))
 
 
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6; gradient x / 3 + 1/2 on [-3, 3), 0 up to -3, 1 from 3 on
     (PyTorch's ends)."""
-    _no_inplace("hardswish", inplace)
-    middle = input * (input + 3) / 6
-    return ops.where(input <= -3, 0.0, ops.where(input < 3, middle, input))
+    return _maybe_inplace("hardswish", input, inplace, _hardswish)
+
+
+def _hardswish(x):
+    return ops.where(x <= -3, 0.0, ops.where(x < 3, x * (x + 3) / 6, x))
 
 
 # PyTorch's hardsigmoid gradient is 1/6 rounded to float32 in every dtype
@@ -796,7 +821,10 @@ def hardsigmoid(input, inplace=False):
     """relu6(x + 3) / 6 = clamp(x / 6 + 1/2, 0, 1); gradient PyTorch's float32 1/6 strictly
     inside (-3, 3), 0 elsewhere. The value is computed exactly and the gradient carried by
     a term that is exactly 0: x * c - (x * c as a constant)."""
-    _no_inplace("hardsigmoid", inplace)
+    return _maybe_inplace("hardsigmoid", input, inplace, _hardsigmoid)
+
+
+def _hardsigmoid(input):
     x = input.data
     xp = xp_of(x)
     value = constant(xp.clip((x + 3) / 6, 0, 1).astype(x.dtype, copy=False))
@@ -806,8 +834,7 @@ def hardsigmoid(input, inplace=False):
 
 
 def mish(input, inplace=False):
-    _no_inplace("mish", inplace)
-    return input * ops.tanh(softplus(input))
+    return _maybe_inplace("mish", input, inplace, lambda x: x * ops.tanh(softplus(x)))
 
 
 def logsigmoid(input):

@@ -1,5 +1,5 @@
-from minigrad.nn.modules.basic import (GELU, Dropout, Flatten, Identity, LeakyReLU, Linear,
-                                       LogSoftmax, ReLU, Sigmoid, Softmax, Tanh)
+from minigrad.nn.modules.basic import (GELU, Dropout, Flatten, Identity, Linear, LogSoftmax,
+                                       Sigmoid, Softmax, Tanh)
 from minigrad.nn.modules.conv import (AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d,
                                       MaxPool2d)
 from minigrad.nn.modules.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
@@ -11,5 +11,6 @@ from minigrad.nn.modules.extra import (AdaptiveMaxPool2d, AvgPool1d, AvgPool3d, 
                                        ConvTranspose2d, Dropout2d, Embedding, MaxPool1d,
                                        MaxPool3d)
 from minigrad.nn.modules.activation import (CELU, ELU, SELU, Hardsigmoid, Hardswish, Hardtanh,
-                                            LogSigmoid, Mish, ReLU6, SiLU, Softplus, Softsign)
+                                            LeakyReLU, LogSigmoid, Mish, ReLU, ReLU6, SiLU,
+                                            Softplus, Softsign)
 from minigrad.nn.modules.loss import BCELoss, KLDivLoss, L1Loss, SmoothL1Loss

@@ -1,5 +1,8 @@
 """Activation modules: holders of their functional form's options, printed as PyTorch
-prints them. (ReLU, LeakyReLU, Sigmoid, Tanh, GELU and the softmaxes live in ``basic``.)"""
+prints them. (Sigmoid, Tanh, GELU and the softmaxes live in ``basic``.)
+
+``inplace=True`` writes the result into the input's memory and returns the input, by the
+rules of every in-place op (see ``minigrad.ops.inplace``)."""
 from minigrad.nn import functional as F
 from minigrad.nn.modules.module import Module
 
@@ -9,7 +12,6 @@ class _Activation(Module):
 
     def __init__(self, inplace=False):
         super().__init__()
-        F._no_inplace(type(self).__name__, inplace)
         self.inplace = inplace
 
     def _options(self):
@@ -19,11 +21,30 @@ class _Activation(Module):
         return ", ".join(self._options() + (["inplace=True"] if self.inplace else []))
 
 
+class ReLU(_Activation):
+    """max(x, 0)"""
+
+    def forward(self, x):
+        return F.relu(x, self.inplace)
+
+
+class LeakyReLU(_Activation):
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__(inplace)
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
+
+    def _options(self):
+        return [f"negative_slope={self.negative_slope}"]
+
+
 class SiLU(_Activation):
     """x * sigmoid(x)"""
 
     def forward(self, x):
-        return F.silu(x)
+        return F.silu(x, self.inplace)
 
 
 class ELU(_Activation):
@@ -32,7 +53,7 @@ class ELU(_Activation):
         self.alpha = alpha
 
     def forward(self, x):
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace)
 
     def _options(self):
         return [f"alpha={self.alpha}"]
@@ -40,12 +61,12 @@ class ELU(_Activation):
 
 class SELU(_Activation):
     def forward(self, x):
-        return F.selu(x)
+        return F.selu(x, self.inplace)
 
 
 class CELU(ELU):
     def forward(self, x):
-        return F.celu(x, self.alpha)
+        return F.celu(x, self.alpha, self.inplace)
 
 
 class Softplus(Module):
@@ -63,13 +84,13 @@ class Softplus(Module):
 class Hardtanh(_Activation):
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__(inplace)
-        if min_val > max_val:
-            raise ValueError(f"Hardtanh: min_val ({min_val}) cannot be greater than max_val "
-                             f"({max_val})")
+        if max_val <= min_val:   # (the module is stricter than the function, as in torch)
+            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val "
+                             f"({min_val})")
         self.min_val, self.max_val = min_val, max_val
 
     def forward(self, x):
-        return F.hardtanh(x, self.min_val, self.max_val)
+        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def _options(self):
         return [f"min_val={self.min_val}", f"max_val={self.max_val}"]
@@ -85,17 +106,20 @@ class ReLU6(Hardtanh):
 
 class Hardswish(_Activation):
     def forward(self, x):
-        return F.hardswish(x)
+        return F.hardswish(x, self.inplace)
+
+    def extra_repr(self):   # PyTorch does not print its inplace flag
+        return ""
 
 
-class Hardsigmoid(_Activation):
+class Hardsigmoid(Hardswish):
     def forward(self, x):
-        return F.hardsigmoid(x)
+        return F.hardsigmoid(x, self.inplace)
 
 
 class Mish(_Activation):
     def forward(self, x):
-        return F.mish(x)
+        return F.mish(x, self.inplace)
 
 
 class LogSigmoid(Module):

@@ -147,12 +147,10 @@ class Dropout2d(Module):
         super().__init__()
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout2d: probability has to be between 0 and 1, but got {p}")
-        if inplace:
-            raise NotImplementedError("Dropout2d: inplace=True is not supported")
         self.p, self.inplace = p, inplace
 
     def forward(self, x):
-        return F.dropout2d(x, self.p, self.training)
+        return F.dropout2d(x, self.p, self.training, self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
