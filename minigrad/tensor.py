@@ -417,8 +417,8 @@ class Tensor:
 
     # ---- ops-b methods
     def gather(self, dim, index): return _ops.gather(self, dim, index)
-    def scatter(self, dim, index, src=None, *, value=None):
-        return _ops.scatter(self, dim, index, src, value=value)
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        return _ops.scatter(self, dim, index, src, value=value, reduce=reduce)
     def scatter_add(self, dim, index, src): return _ops.scatter_add(self, dim, index, src)
     def index_select(self, dim, index): return _ops.index_select(self, dim, index)
     def masked_fill(self, mask, value): return _ops.masked_fill(self, mask, value)

@@ -149,6 +149,31 @@ def test_scatter_and_scatter_add():
           R(3, 2), R(1, 2, seed=1))
 
 
+def test_scatter_with_reduce():
+    """reduce='add'/'multiply' accumulate at repeated addresses. torch has no derivative for
+    either, so values are compared; minigrad's 'add' is scatter_add and so differentiable,
+    and its 'multiply' refuses backward as torch does."""
+    dup = I([[0, 0, 3], [1, 1, 1]])
+    for reduce in ("add", "multiply"):
+        for src in (R(2, 3, seed=1), 1.5):
+            ours = mg.tensor(R(3, 4)).scatter(
+                1, mg.tensor(dup), mg.tensor(src) if isinstance(src, np.ndarray) else src,
+                reduce=reduce)
+            theirs = torch.tensor(R(3, 4)).scatter(
+                1, torch.tensor(dup), torch.tensor(src) if isinstance(src, np.ndarray) else src,
+                reduce=reduce)
+            np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-15)
+    x, s = mg.tensor(R(3, 4), requires_grad=True), mg.tensor(R(2, 3), requires_grad=True)
+    x.scatter(1, mg.tensor(dup), s, reduce="add").sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((3, 4)))
+    np.testing.assert_array_equal(s.grad.numpy(), np.ones((2, 3)))
+    y = (x * 1).scatter(1, mg.tensor(dup), s, reduce="multiply")
+    with pytest.raises(RuntimeError, match="derivative is not implemented"):
+        y.sum().backward()
+    with pytest.raises(RuntimeError, match="add or multiply"):
+        x.scatter(1, mg.tensor(dup), s, reduce="max")
+
+
 def test_scatter_errors():
     x = mg.tensor(R(3, 4))
     with pytest.raises(RuntimeError, match="no larger"):

@@ -130,13 +130,46 @@ class Scatter(Primitive):
                 if ctx.next[1] is not None else None)
 
 
-def scatter(input, dim, index, src=None, *, value=None):
+class ScatterMultiply(Primitive):
+    """``input`` with each address multiplied by every ``src`` value sent to it. Like
+    PyTorch's ``scatter(reduce='multiply')``, it has no derivative."""
+    op_name = "scatter"
+
+    @staticmethod
+    def forward(ctx, a, src, index):
+        out = a.copy()
+        xp_of(a).multiply.at(out, index, src)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("scatter(reduce='multiply'): the derivative is not implemented, "
+                           "as in PyTorch")
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     """``input`` with ``src`` (a tensor) or ``value`` (a number) written at gather's
-    addresses along ``dim``."""
+    addresses along ``dim``; with ``reduce='add'`` or ``'multiply'``, combined with what is
+    there instead (repeated addresses accumulate). ``'add'`` is ``scatter_add``, and so
+    differentiable; ``'multiply'`` is not, as in PyTorch."""
     if src is None and value is None:
         raise InvalidDtype("scatter(): expected a src tensor or a value")
     if value is None and not isinstance(src, Tensor):
         src, value = None, src
+    if reduce not in (None, "add", "multiply"):
+        raise InvalidArgument(f"scatter(): reduce argument must be either add or multiply, "
+                              f"got {reduce!r}")
+    if reduce is not None:
+        if src is None:
+            idx = _index_array("scatter", index)
+            src = constant(xp_of(input.data).full(idx.shape, value, dtype=input.data.dtype))
+        if reduce == "add":
+            return scatter_add(input, dim, index, src)
+        idx = _index_array("scatter", index)
+        parts, scalar = _along("scatter", input.shape, dim, idx, (("src", src.shape),))
+        if scalar is not None:
+            return input * src
+        return ScatterMultiply.apply(input, _src_part(src, idx.shape), index=parts)
     idx = _index_array("scatter", index)
     limits = (("src", src.shape),) if src is not None else ()
     parts, scalar = _along("scatter", input.shape, dim, idx, limits)
