@@ -23,17 +23,22 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     elif isinstance(data, np.ndarray):
         array = data.astype(dtypes.infer_numpy_dtype(data.dtype)) if dtype is None else data.copy()
     else:
-        array = np.asarray(_nested_scalars(data) if isinstance(data, (list, tuple)) else data)
+        tensor_dtypes = []
+        if isinstance(data, (list, tuple)):
+            data = _nested_scalars(data, tensor_dtypes)
+        array = np.asarray(data)
         if dtype is None:
             array = array.astype(dtypes.infer_numpy_dtype(
+                _list_dtype(data, tensor_dtypes) if tensor_dtypes else
                 np.dtype(dtypes.default_float.np) if array.dtype.kind == "f" else array.dtype))
     return _finish(array, dtype, requires_grad, device)
 
 
-def _nested_scalars(data):
+def _nested_scalars(data, tensor_dtypes):
     """``data``, nested lists or tuples, checked to be rectangular, with one-element tensors
-    in it as their values (as torch.tensor takes them). A tensor with more elements is
-    refused: PyTorch does, and ``stack`` is the way to join tensors."""
+    in it as their values (as torch.tensor takes them; their dtypes are appended to
+    ``tensor_dtypes``). A tensor with more elements is refused: PyTorch does, and ``stack``
+    is the way to join tensors."""
     shape = []
 
     def walk(seq, dim):
@@ -66,12 +71,40 @@ def _nested_scalars(data):
                         f"tensors into a new dimension use mg.stack(tensors) (or mg.cat to "
                         f"concatenate along an existing one)")
                 item = item.data.reshape(())
+                tensor_dtypes.append(item.dtype)
             if dim + 1 == len(shape):
                 shape.append(None)                   # scalars at this depth
             out.append(item)
         return out
 
     return walk(data, 0)
+
+
+def _list_dtype(nested, tensor_dtypes):
+    """PyTorch's dtype for a list holding one-element tensors: their dtypes and those of
+    the Python numbers beside them (float: the default float, int: int64, bool: bool)
+    promoted, a float dtype winning over any integer one."""
+    numbers = []
+
+    def leaves(seq):
+        for item in seq:
+            if isinstance(item, (list, tuple)):
+                leaves(item)
+            elif not isinstance(item, np.ndarray):
+                numbers.append(item)
+
+    leaves(nested)
+    kinds = list(tensor_dtypes)
+    if numbers:
+        d = np.asarray(numbers).dtype
+        kinds.append(np.dtype(dtypes.default_float.np) if d.kind == "f" else d)
+    result = kinds[0]
+    for d in kinds[1:]:
+        if (result.kind == "f") != (d.kind == "f"):
+            result = result if result.kind == "f" else d
+        else:
+            result = np.promote_types(result, d)
+    return result
 
 
 def _scalar_vs_sequence(dim):

@@ -297,3 +297,23 @@ def test_lists_torch_accepts_still_build_the_same_tensors():
     for bad in ([[1, 2], [3]], [torch.ones(2), torch.ones(2)]):
         with pytest.raises(ValueError):
             torch.tensor(bad)
+
+
+def test_a_list_holding_tensors_takes_their_dtypes_as_torch_does():
+    """One-element tensors in a list bring their dtype; Python numbers bring the default
+    ones; a float dtype wins over any integer one."""
+    torch = pytest.importorskip("torch")
+    cases = [
+        lambda L: [L.tensor(1.5, dtype=L.float64), 2.0],
+        lambda L: [L.tensor(1, dtype=L.int32), 2],
+        lambda L: [L.tensor(1, dtype=L.int32), 2.5],
+        lambda L: [L.tensor(1, dtype=L.float16), 2],
+        lambda L: [L.tensor(1, dtype=L.int8), L.tensor(3, dtype=L.int64)],
+        lambda L: [L.tensor(True), 1],
+        lambda L: [[L.tensor(1.0), 2.0], (3, L.tensor([4.0], dtype=L.float64))],
+        lambda L: [[L.tensor(1, dtype=L.int16)], [L.tensor(1, dtype=L.float16)]],
+    ]
+    for i, build in enumerate(cases):
+        ours, theirs = mg.tensor(build(mg)), torch.tensor(build(torch))
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1], i
+        assert ours.numpy().tolist() == theirs.tolist(), i
