@@ -11,8 +11,8 @@ from minigrad.tensor import Tensor
 def _finish(array, dtype, requires_grad, device):
     if dtype is not None:
         array = array.astype(dtypes.to_numpy_dtype(dtype), copy=False)
-    if device is not None and str(device) != "cpu":
-        array = backend.for_device(device).xp.asarray(array)
+    if device is not None:
+        array = backend.move(array, device)   # (explicit: the one host/GPU copy)
     return Tensor(array, requires_grad=requires_grad)
 
 
@@ -20,7 +20,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of ``data`` (list, scalar, NumPy array or tensor)."""
     if isinstance(data, Tensor):
         array = data.data.copy()
-    elif isinstance(data, np.ndarray):
+    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):  # or CuPy
         array = data.astype(dtypes.infer_numpy_dtype(data.dtype)) if dtype is None else data.copy()
     else:
         tensor_dtypes = []
@@ -206,15 +206,22 @@ def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), None, requires_grad, device)
 
 
+def _generator(device):
+    """The generator that draws on ``device`` itself."""
+    from minigrad.device import device as _device
+    return rng.generator(None if device is None else _device(device))
+
+
 def randn(*size, dtype=None, requires_grad=False, device=None):
     dt = _float_dtype(dtype)
-    return _finish(rng.generator().standard_normal(_size(size, "randn"), dtype=dt), None,
+    return _finish(_generator(device).standard_normal(_size(size, "randn"), dtype=dt), None,
                    requires_grad, device)
 
 
 def rand(*size, dtype=None, requires_grad=False, device=None):
     dt = _float_dtype(dtype)
-    return _finish(rng.generator().random(_size(size, "rand"), dtype=dt), None, requires_grad, device)
+    return _finish(_generator(device).random(_size(size, "rand"), dtype=dt), None, requires_grad,
+                   device)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None):

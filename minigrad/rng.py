@@ -1,14 +1,32 @@
-"""The global random generator behind ``mg.randn``/``rand``/``randint`` and layer init."""
+"""The global random generators behind ``mg.randn``/``rand``/``randint``, dropout and
+layer init: NumPy's on the host, and one per GPU drawing on the GPU itself (no host
+draw and copy per call). ``mg.manual_seed`` reseeds all of them."""
 import numpy as np
 
 _generator = np.random.default_rng()
+_seed = None
+_device_generators = {}
 
 
 def manual_seed(seed):
-    """Reseed the global generator; the same seed gives the same numbers afterwards."""
-    global _generator
-    _generator = np.random.default_rng(int(seed))
+    """Reseed the global generators; the same seed gives the same numbers afterwards."""
+    global _generator, _seed
+    _seed = int(seed)
+    _generator = np.random.default_rng(_seed)
+    _device_generators.clear()
 
 
-def generator():
-    return _generator
+def generator(device=None):
+    """The generator for ``device`` (a ``mg.device`` or None for the host)."""
+    if device is None or device.type == "cpu":
+        return _generator
+    key = device.index or 0
+    gen = _device_generators.get(key)
+    if gen is None:
+        from minigrad import backend
+        backend.for_device(device)   # (a clear error when there is no usable GPU)
+        import cupy
+        seed = _seed if _seed is not None else int(_generator.integers(2 ** 63))
+        with cupy.cuda.Device(key):
+            gen = _device_generators[key] = cupy.random.default_rng(seed)
+    return gen

@@ -254,6 +254,12 @@ def check_versions(node):
 
 
 def _forward(op, ctx, inputs, attrs):
+    if len(inputs) > 1:
+        kind = type(inputs[0].data)
+        for t in inputs:
+            if type(t.data) is not kind:
+                _check_one_device(op, inputs)
+                break
     try:
         out = op.forward(ctx, *[t.data for t in inputs], **attrs)
     except (ValueError, IndexError, TypeError) as e:
@@ -261,6 +267,19 @@ def _forward(op, ctx, inputs, attrs):
     if isinstance(out, np.generic):  # NumPy hands back scalars where we want 0-d arrays
         out = np.asarray(out)       # (saved outputs too, so here as well as in _make)
     return out
+
+
+def _check_one_device(op, inputs):
+    """PyTorch's error for an op whose tensors live on different devices (nothing is ever
+    copied between devices implicitly)."""
+    devices = []
+    for t in inputs:
+        if t.device not in devices:
+            devices.append(t.device)
+    if len(devices) > 1:
+        name = getattr(op, "op_name", op.__name__.lower())
+        raise RuntimeError(f"{name}: expected all tensors to be on the same device, but found "
+                           f"at least two devices, {devices[0]} and {devices[1]}")
 
 
 def _op_error(op, inputs, e):

@@ -75,6 +75,8 @@ def of(array):
     try:
         return _BY_ARRAY_TYPE[type(array)]
     except KeyError:
+        if type(array).__module__.split(".")[0] == "cupy":
+            return for_device("cuda")
         raise TypeError(f"no minigrad backend for arrays of type {type(array).__name__}") from None
 
 
@@ -84,7 +86,37 @@ def for_device(device):
     if kind == "cpu":
         return cpu
     if kind == "cuda":
-        raise RuntimeError(
-            "device 'cuda' is not available: minigrad's CUDA backend needs CuPy and a GPU "
-            "(mg.cuda.is_available() is False)")
+        return _cuda()
     raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
+
+
+def _cuda():
+    """The CUDA backend, loaded on first use; a clear error saying what is missing."""
+    try:
+        import cupy
+    except ImportError:
+        raise RuntimeError(
+            "device 'cuda' is not available: minigrad's CUDA backend needs CuPy; install it "
+            "with `pip install -e \".[cuda13]\"` (or [cuda12]) on a machine with an NVIDIA "
+            "GPU") from None
+    if not cupy.is_available():
+        raise RuntimeError(
+            "device 'cuda' is not available: CuPy is installed but finds no usable GPU "
+            "(no device, or no driver for its CUDA version); mg.cuda.is_available() is False")
+    from minigrad.backend import cuda
+    _BY_ARRAY_TYPE[cupy.ndarray] = cuda
+    return cuda
+
+
+def move(array, device):
+    """``array`` on ``device``: an explicit copy between host and GPU (or ``array`` itself
+    when it is there already). The only place minigrad copies across devices."""
+    from minigrad.device import device as _device, device_of
+    where, there = device_of(array), _device(device)
+    if where == there:
+        return array
+    if there.type == "cpu":
+        return array.get()                  # CuPy: device to host, synchronizing
+    cupy = for_device(there).xp
+    with cupy.cuda.Device(there.index or 0):
+        return cupy.asarray(array)          # host (or another GPU) to this GPU

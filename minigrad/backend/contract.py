@@ -48,8 +48,9 @@ CONTRACT = {
     # -- pooling over the last two axes
     "max_pool2d": "max_pool2d(x, kernel, stride, padding, dilation, out_hw): (out, index) "
                   "with index the flat ih * W + iw each output took (int64)",
-    "max_pool2d_backward": "max_pool2d_backward(g, index, x_shape): g scattered (added) into "
-                           "the recorded positions",
+    "max_pool2d_backward": "max_pool2d_backward(g, index, x_shape, window): g scattered "
+                           "(added) into the recorded positions; window = (kernel, stride, "
+                           "padding, dilation) of the pool, for backends that gather instead",
     "avg_pool2d": "avg_pool2d(x, windows): window sums / divisors; windows = (hs, he, ws, "
                   "we, div) from the caller",
     "avg_pool2d_backward": "avg_pool2d_backward(g, windows, x_shape): the adjoint",

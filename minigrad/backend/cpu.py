@@ -398,7 +398,7 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
     return out.reshape(x.shape[:-2] + tuple(out_hw)), index.reshape(x.shape[:-2] + tuple(out_hw))
 
 
-def max_pool2d_backward(grad, index, x_shape):
+def max_pool2d_backward(grad, index, x_shape, window=None):
     dx = np.zeros((int(np.prod(x_shape[:-2])),) + tuple(x_shape[-2:]), dtype=grad.dtype)
     g = _planes(grad, "max_pool2d backward")
     _pool.max_pool_backward(g, np.ascontiguousarray(index, dtype=np.int64).reshape(g.shape), dx)

@@ -211,7 +211,7 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
     return out, index
 
 
-def max_pool2d_backward(grad, index, x_shape):
+def max_pool2d_backward(grad, index, x_shape, window=None):
     dx = np.zeros(x_shape[:-2] + (x_shape[-2] * x_shape[-1],), dtype=grad.dtype)
     g = grad.reshape(-1, grad.shape[-2] * grad.shape[-1])
     i = index.reshape(g.shape)

@@ -94,7 +94,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if p == 1:
         return _maybe_inplace("dropout", input, inplace, lambda x: x * 0, False)
-    keep = rng.generator().random(input.shape) >= p
+    keep = rng.generator(input.device).random(input.shape) >= p
     scale = np.asarray(1 / (1 - p), dtype=input.data.dtype)
     mask = xp_of(input.data).asarray(keep * scale, dtype=input.data.dtype)
     return _maybe_inplace("dropout", input, inplace, lambda x: x * constant(mask), False)
@@ -680,7 +680,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     if p == 1:
         return _maybe_inplace("dropout2d", input, inplace, lambda x: x * 0, False)
     shape = input.shape[:2] + (1,) * (input.ndim - 2)
-    keep = rng.generator().random(shape) >= p
+    keep = rng.generator(input.device).random(shape) >= p
     mask = xp_of(input.data).asarray(keep * (1 / (1 - p)), dtype=input.data.dtype)
     return _maybe_inplace("dropout2d", input, inplace, lambda x: x * constant(mask), False)
 

@@ -12,7 +12,9 @@ from minigrad import rng
 
 
 def _fill(tensor, values):
-    tensor.data[...] = np.asarray(values, dtype=tensor.data.dtype)
+    from minigrad import backend
+    values = np.asarray(values, dtype=tensor.data.dtype)   # (drawn on the host)
+    tensor.data[...] = backend.move(values, tensor.device)
     return tensor
 
 

@@ -33,9 +33,4 @@ from minigrad.ops.loss import binary_cross_entropy
 engine.register_adapters(sum_to, cast)
 
 
-def to_device(t, device):
-    """Move ``t`` to ``device``; only devices with a backend exist."""
-    target = backend.for_device(device)
-    if target is backend.of(t.data):
-        return t
-    raise RuntimeError(f"to: moving tensors from {t.device} to {device} is not supported")
+from minigrad.ops.device import to_device  # noqa: E402

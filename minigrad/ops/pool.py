@@ -18,33 +18,37 @@ class MaxPool2d(Primitive):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, out_hw):
         out, index = backend.of(x).max_pool2d(x, kernel, stride, padding, dilation, out_hw)
-        ctx.index = index
+        ctx.index, ctx.window = index, (kernel, stride, padding, dilation)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return MaxPoolScatter.apply(g, index=ctx.index, x_shape=ctx.shapes[0])
+        return MaxPoolScatter.apply(g, index=ctx.index, x_shape=ctx.shapes[0],
+                                    window=ctx.window)
 
 
 class MaxPoolScatter(Primitive):
+    """The adjoint of the pool's selection. ``window`` (kernel, stride, padding, dilation)
+    lets a backend gather each input pixel's gradient from the windows that can hold it
+    (the CUDA backend's deterministic form) instead of scattering."""
     op_name = "max_pool2d backward"
 
     @staticmethod
-    def forward(ctx, g, index, x_shape):
-        ctx.index = index
-        return backend.of(g).max_pool2d_backward(g, index, x_shape)
+    def forward(ctx, g, index, x_shape, window):
+        ctx.index, ctx.window = index, window
+        return backend.of(g).max_pool2d_backward(g, index, x_shape, window)
 
     @staticmethod
     def backward(ctx, gg):
-        return MaxPoolGather.apply(gg, index=ctx.index)
+        return MaxPoolGather.apply(gg, index=ctx.index, window=ctx.window)
 
 
 class MaxPoolGather(Primitive):
     op_name = "max_pool2d gather"
 
     @staticmethod
-    def forward(ctx, a, index):
-        ctx.index = index
+    def forward(ctx, a, index, window):
+        ctx.index, ctx.window = index, window
         xp = xp_of(a)
         lead = a.shape[:-2]
         flat = a.reshape(lead + (math.prod(a.shape[-2:]),))
@@ -55,7 +59,8 @@ class MaxPoolGather(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        return MaxPoolScatter.apply(g, index=ctx.index, x_shape=ctx.shapes[0])
+        return MaxPoolScatter.apply(g, index=ctx.index, x_shape=ctx.shapes[0],
+                                    window=ctx.window)
 
 
 class AvgPool2d(Primitive):

@@ -184,8 +184,8 @@ class Module:
     def to(self, *args, dtype=None, device=None):
         dtype, device = parse_to_args(args, dtype, device)
         if device is not None:
-            xp = backend.for_device(device).xp
-            self._convert(xp.asarray)
+            backend.for_device(device)   # (a clear error when it is not available)
+            self._convert(lambda a: backend.move(a, device))
         if dtype is not None:
             np_dtype = dtypes.to_numpy_dtype(dtype)
             if np_dtype.kind != "f":
