@@ -119,7 +119,39 @@ def _reachable(edges):
     return seen
 
 
+# One frame per backward pass in progress (passes can nest: a hook may call grad()):
+# [accumulates into .grad, callbacks to run when the pass has finished]
+_passes = []
+
+
+def queue_callback(fn):
+    """Run ``fn()`` once the backward pass now in progress has finished, every ``.grad``
+    accumulated (PyTorch's ``Variable._execution_engine.queue_callback``). Only valid while
+    a pass runs, i.e. from a hook; DistributedDataParallel averages gradients this way."""
+    if not _passes:
+        raise RuntimeError("queue_callback: no backward pass is running (call it from a "
+                           "hook, during backward)")
+    _passes[-1][1].append(fn)
+
+
+def accumulating():
+    """True while a backward() pass runs that accumulates into ``.grad`` (not grad())."""
+    return bool(_passes) and _passes[-1][0]
+
+
 def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
+    frame = [accumulate and targets is None, []]
+    _passes.append(frame)
+    try:
+        found = _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate)
+    finally:
+        _passes.pop()
+    for fn in frame[1]:
+        fn()
+    return found
+
+
+def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     """Send ``root_grads`` back through the graph in reverse tape order.
 
     targets None: every leaf that requires grad accumulates ``.grad``. Otherwise only the
@@ -187,7 +219,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
         for node in order:
             g = pending.pop(node, None)
             if g is None:
-                continue
+                if not node.op.collective:
+                    continue
+                # every process must join the collective: a zero gradient, not a skip
+                g = Tensor._make(np.zeros(node.shapes[0], node.dtypes[0]))
             if node.released:
                 raise _released_error(node)
             extras = node.__dict__

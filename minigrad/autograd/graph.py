@@ -144,6 +144,10 @@ class Primitive:
     # holds the gradient pending for input 0, and the rule may add its own into it in the
     # same pass (returning ADDED for that input) instead of allocating one to be added
     adds_into_input = False
+    # True for a collective (distributed all_reduce): every process must run its backward,
+    # so when a pass reaches the node but no gradient arrived for its output (shaped like
+    # input 0), the engine runs it with a zero gradient instead of skipping it
+    collective = False
 
     @staticmethod
     def forward(ctx, *arrays, **attrs):

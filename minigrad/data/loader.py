@@ -80,16 +80,20 @@ class DataLoader:
     passes reproducible (a loader built with the same seed yields the same batches, epoch by
     epoch); without it the permutations come from minigrad's global generator, so
     ``mg.manual_seed`` governs them. ``drop_last`` drops a final batch smaller than
-    ``batch_size``.
+    ``batch_size``. ``sampler`` (an iterable of indices with a length, such as
+    ``distributed.DistributedSampler``) gives the order instead; it excludes ``shuffle``.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 collate_fn=None):
+                 collate_fn=None, sampler=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size should be a positive integer, "
                              f"got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         self.dataset = dataset
+        self.sampler = sampler
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -98,15 +102,17 @@ class DataLoader:
         self._generator = None if seed is None else np.random.default_rng(seed)
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self):
-        n = len(self.dataset)
-        if self.shuffle:
-            order = (self._generator or rng.generator()).permutation(n)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+            n = len(order)
         else:
-            order = np.arange(n)
+            n = len(self.dataset)
+            order = ((self._generator or rng.generator()).permutation(n) if self.shuffle
+                     else np.arange(n))
         stop = n - n % self.batch_size if self.drop_last else n
         batched = hasattr(self.dataset, "__getitems__")
         for start in range(0, stop, self.batch_size):

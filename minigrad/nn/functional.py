@@ -249,12 +249,20 @@ def norm_stats(x, reduce=None):
     """(count, mean, biased variance) per channel of ``x`` (N, C, ...): count values per
     channel, mean and variance of shape (C,), differentiable. ``reduce(count, mean, var)``,
     when given, combines the local statistics with others (SyncBatchNorm's all-reduce) and
-    returns the combined triple."""
-    mean, var = ops.channel_moments(x)
+    returns the combined triple; an empty ``x`` then still joins it, with zero statistics
+    that stay on ``x``'s graph (so its backward joins the reduction's too)."""
     count = ops.values_per_channel(x.shape)
+    if count == 0 and reduce is not None:
+        mean = var = ops.sum(x, _channel_axes(x.ndim))      # zeros of shape (C,)
+    else:
+        mean, var = ops.channel_moments(x)
     if reduce is not None:
         count, mean, var = reduce(count, mean, var)
     return count, mean, var
+
+
+def _channel_axes(ndim):
+    return (0,) + tuple(range(2, ndim))
 
 
 def update_running_stats(running_mean, running_var, mean, var, count, momentum):
@@ -294,7 +302,7 @@ def _running(t, C, name):
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
+               momentum=0.1, eps=1e-5, *, reduce=None):
     """Batch normalization as Algorithm 1 of Ioffe & Szegedy (2015).
 
     mu_B, sigma_B^2 = the batch's per-channel mean and biased variance (in training; the
@@ -303,6 +311,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     pass: y = (x - mu_B) * (gamma / sqrt(sigma_B^2 + eps)) + beta. In training the running
     statistics move toward the batch's mean and *unbiased* variance. Gradients come from
     the engine through every step.
+
+    ``reduce`` (a minigrad extension, keyword only) combines the batch statistics with
+    other processes' (see ``norm_stats``): SyncBatchNorm is this function with its
+    all-reduce.
     """
     if input.ndim < 2:
         raise InvalidArgument(f"batch_norm: expected an input with at least 2 dimensions "
@@ -314,13 +326,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     running_var = _running(running_var, C, "running_var")
     _check_dtypes("batch_norm", input, weight=weight, bias=bias, running_mean=running_mean,
                   running_var=running_var)
-    if training and _check_values_per_channel(input, "batch_norm") == 0:
+    if training and reduce is None and _check_values_per_channel(input, "batch_norm") == 0:
         # an empty batch has no statistics: PyTorch gives an empty output (and zero
         # gradients) and leaves the running statistics alone
         scale = weight if weight is not None else constant(xp_of(input.data).ones(C, input.data.dtype))
         return ops.channel_affine(input, scale, bias)
     if training:
-        n, mean, var = norm_stats(input)                             # mu_B, sigma_B^2
+        n, mean, var = norm_stats(input, reduce)                     # mu_B, sigma_B^2
         update_running_stats(running_mean, running_var, mean, var, n, momentum)
     else:
         if running_mean is None or running_var is None:

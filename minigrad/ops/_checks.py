@@ -194,3 +194,9 @@ register("cumprod zeros", lambda a: ops.cumprod(a * ops.as_tensor(_ZERO_MASK), 1
          domain="nonzero")
 register("logsumexp", lambda a: ops.logsumexp(a, 1), (3, 4))
 register("logsumexp", lambda a: ops.logsumexp(a, (0, 2), keepdim=True), (2, 3, 4))
+# ---- mpi ops
+# (in one process all_reduce is the identity; tests/test_distributed.py checks it under
+# mpiexec -n 2, where its backward is the all-reduce of the gradient)
+from minigrad.distributed import all_reduce as _all_reduce  # noqa: E402
+
+register("all_reduce", lambda a, b: _all_reduce(a * b) * a, (3, 4), (3, 4))
