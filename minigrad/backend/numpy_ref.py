@@ -30,7 +30,12 @@ def is_channel_reduction(a, dims):
 
 
 def matmul(a, b, out=None, accumulate=False):
-    r = _xp(a).matmul(a, b)
+    return store(_xp(a).matmul(a, b), out, accumulate)
+
+
+def store(r, out=None, accumulate=False):
+    """``r``, or ``r`` written (or, with ``accumulate``, added) into ``out``: the contract's
+    ``out=`` rule, for backends whose GEMM has no ``out`` of its own."""
     if out is None:
         return r
     if accumulate:

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from minigrad.backend.numpy_ref import store
 from minigrad.errors import InvalidArgument, InvalidDtype
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -60,14 +61,7 @@ class KernelBackend:
 
     # ------------------------------------------------------------ linear algebra, elementwise
     def matmul(self, a, b, out=None, accumulate=False):
-        r = self.xp.matmul(a, b)   # cuBLAS through CuPy
-        if out is None:
-            return r
-        if accumulate:
-            out += r
-        else:
-            out[...] = r
-        return out
+        return store(self.xp.matmul(a, b), out, accumulate)   # cuBLAS through CuPy
 
     def relu(self, x):
         return self.xp.maximum(x, 0)   # (NaN stays NaN)

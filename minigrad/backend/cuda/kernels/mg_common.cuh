@@ -30,6 +30,17 @@ MG_HD double mg_inf() {
 #endif
 }
 
+// Along one axis: the output position o whose window's tap t (of stride, padding and
+// dilation) lands on input position i, when there is one inside [0, out_size). The
+// gather-form backward passes (col2im, pooling) walk the taps with it.
+MG_HD bool mg_window_of(idx_t i, int t, int stride, int pad, int dil, idx_t out_size,
+                        idx_t* o) {
+    idx_t shifted = i + pad - (idx_t)t * dil;
+    if (shifted < 0 || shifted % stride) return false;
+    *o = shifted / stride;
+    return *o < out_size;
+}
+
 // every kernel exists for float32 and float64, as <name>_f32 and <name>_f64
 #define MG_FOR_FLOATS(DEFINE) DEFINE(float, f32) DEFINE(double, f64)
 

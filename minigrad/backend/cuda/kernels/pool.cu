@@ -52,16 +52,11 @@ MG_HD T max_pool_backward_element(idx_t e, const T* grad, const idx_t* index,
     idx_t ih = r % g.H, p = r / g.H;
     idx_t me = ih * g.W + iw;
     double acc = 0;
+    idx_t oh, ow;
     for (int i = 0; i < g.kh; ++i) {
-        idx_t th = ih + g.ph - (idx_t)i * g.dh;
-        if (th < 0 || th % g.sh) continue;
-        idx_t oh = th / g.sh;
-        if (oh >= g.Ho) continue;
+        if (!mg_window_of(ih, i, g.sh, g.ph, g.dh, g.Ho, &oh)) continue;
         for (int j = 0; j < g.kw; ++j) {
-            idx_t tw = iw + g.pw - (idx_t)j * g.dw;
-            if (tw < 0 || tw % g.sw) continue;
-            idx_t ow = tw / g.sw;
-            if (ow >= g.Wo) continue;
+            if (!mg_window_of(iw, j, g.sw, g.pw, g.dw, g.Wo, &ow)) continue;
             idx_t o = (p * g.Ho + oh) * g.Wo + ow;
             if (index[o] == me) acc += (double)grad[o];
         }
