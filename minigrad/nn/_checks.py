@@ -112,3 +112,16 @@ register("smooth_l1_loss", lambda x, y: F.smooth_l1_loss(x, y, beta=0.8), (3, 4)
 register("kl_div", lambda x, t: F.kl_div(x, t, "batchmean"), (3, 4), (3, 4),
          domain=("real", "positive"))
 register("kl_div log_target", lambda x, t: F.kl_div(x, t, "sum", log_target=True), (3, 4), (3, 4))
+
+# ---- bnlib ops (Batch Layer Normalization: train and eval, 1d (N,C), (N,C,L), 2d)
+from minigrad.nn.modules.batchlayernorm import batch_layer_norm  # noqa: E402
+
+for shape in [(4, 3), (3, 2, 4), (2, 3, 2, 2)]:
+    C = shape[1]
+    rm, rv = _running(C)
+    register("batch_layer_norm train", lambda x, w, b: batch_layer_norm(x, None, None, w, b, True),
+             shape, (C,), (C,))
+    register("batch_layer_norm eval", lambda x, w, b, rm=rm, rv=rv: batch_layer_norm(
+        x, rm, rv, w, b, False, batch_size=5), shape, (C,), (C,))
+register("batch_layer_norm train no-affine", lambda x: batch_layer_norm(x, None, None,
+                                                                        training=True), (3, 4))

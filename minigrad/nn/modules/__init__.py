@@ -14,3 +14,4 @@ from minigrad.nn.modules.activation import (CELU, ELU, SELU, Hardsigmoid, Hardsw
                                             LeakyReLU, LogSigmoid, Mish, ReLU, ReLU6, SiLU,
                                             Softplus, Softsign)
 from minigrad.nn.modules.loss import BCELoss, KLDivLoss, L1Loss, SmoothL1Loss
+from minigrad.nn.modules.batchlayernorm import BatchLayerNorm1d, BatchLayerNorm2d
