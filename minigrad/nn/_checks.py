@@ -123,5 +123,15 @@ for shape in [(4, 3), (3, 2, 4), (2, 3, 2, 2)]:
              shape, (C,), (C,))
     register("batch_layer_norm eval", lambda x, w, b, rm=rm, rv=rv: batch_layer_norm(
         x, rm, rv, w, b, False, batch_size=5), shape, (C,), (C,))
-register("batch_layer_norm train no-affine", lambda x: batch_layer_norm(x, None, None,
-                                                                        training=True), (3, 4))
+# (the registry's upstream gradient is drawn from the same seed as the first input, so it
+# equals x; a scale-invariant output would then have a zero input gradient: mix it first)
+_mix = mg.tensor(np.random.default_rng(7).standard_normal((3, 4)))
+register("batch_layer_norm train no-affine",
+         lambda x: batch_layer_norm(x, None, None, training=True) * _mix, (3, 4))
+# (weight normalization: w = g v / ||v||, per dim, whole tensor, transposed dim)
+from minigrad.nn.weight_norm import _weight_norm  # noqa: E402
+
+# (g first: the upstream gradient equals the first input, and w is scale-invariant in v)
+register("weight_norm dim=0", lambda g, v: _weight_norm(v, g, 0), (3, 1, 1), (3, 2, 2))
+register("weight_norm dim=1", lambda g, v: _weight_norm(v, g, 1), (1, 2, 1), (3, 2, 2))
+register("weight_norm dim=None", lambda g, v: _weight_norm(v, g, -1), (), (3, 4))
