@@ -112,3 +112,26 @@ register("smooth_l1_loss", lambda x, y: F.smooth_l1_loss(x, y, beta=0.8), (3, 4)
 register("kl_div", lambda x, t: F.kl_div(x, t, "batchmean"), (3, 4), (3, 4),
          domain=("real", "positive"))
 register("kl_div log_target", lambda x, t: F.kl_div(x, t, "sum", log_target=True), (3, 4), (3, 4))
+
+# ---- bnlib ops (Batch Layer Normalization: train and eval, 1d (N,C), (N,C,L), 2d)
+from minigrad.nn.modules.batchlayernorm import batch_layer_norm  # noqa: E402
+
+for shape in [(4, 3), (3, 2, 4), (2, 3, 2, 2)]:
+    C = shape[1]
+    rm, rv = _running(C)
+    register("batch_layer_norm train", lambda x, w, b: batch_layer_norm(x, None, None, w, b, True),
+             shape, (C,), (C,))
+    register("batch_layer_norm eval", lambda x, w, b, rm=rm, rv=rv: batch_layer_norm(
+        x, rm, rv, w, b, False, batch_size=5), shape, (C,), (C,))
+# (the registry's upstream gradient is drawn from the same seed as the first input, so it
+# equals x; a scale-invariant output would then have a zero input gradient: mix it first)
+_mix = mg.tensor(np.random.default_rng(7).standard_normal((3, 4)))
+register("batch_layer_norm train no-affine",
+         lambda x: batch_layer_norm(x, None, None, training=True) * _mix, (3, 4))
+# (weight normalization: w = g v / ||v||, per dim, whole tensor, transposed dim)
+from minigrad.nn.weight_norm import _weight_norm  # noqa: E402
+
+# (g first: the upstream gradient equals the first input, and w is scale-invariant in v)
+register("weight_norm dim=0", lambda g, v: _weight_norm(v, g, 0), (3, 1, 1), (3, 2, 2))
+register("weight_norm dim=1", lambda g, v: _weight_norm(v, g, 1), (1, 2, 1), (3, 2, 2))
+register("weight_norm dim=None", lambda g, v: _weight_norm(v, g, -1), (), (3, 4))

@@ -15,3 +15,4 @@ from minigrad.nn.modules.activation import (CELU, ELU, SELU, Hardsigmoid, Hardsw
                                             Softplus, Softsign)
 from minigrad.nn.modules.loss import BCELoss, KLDivLoss, L1Loss, SmoothL1Loss
 from minigrad.nn.modules.syncbn import SyncBatchNorm
+from minigrad.nn.modules.batchlayernorm import BatchLayerNorm1d, BatchLayerNorm2d

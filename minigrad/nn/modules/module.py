@@ -1,11 +1,13 @@
 """``Module`` and the containers: parameters, buffers and submodules registered by
 attribute assignment, PyTorch's ``state_dict`` naming, train/eval propagation."""
 import collections
+import warnings
 
 import numpy as np
 
 from minigrad import backend, dtypes
 from minigrad.device import parse_to_args
+from minigrad.nn.modules import hooks as _hooks
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
 
@@ -19,12 +21,100 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_forward_pre_hooks", _hooks.new_store())
+        object.__setattr__(self, "_forward_hooks", _hooks.new_store())
+        object.__setattr__(self, "_backward_hooks", _hooks.new_store())
+        object.__setattr__(self, "_hooks_with_kwargs", set())   # ids of with_kwargs hooks
+        object.__setattr__(self, "_hooks_always_called", set())  # ids of always_call hooks
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        if not (d.get("_forward_pre_hooks") or d.get("_forward_hooks")
+                or d.get("_backward_hooks")):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        """PyTorch's order: forward pre-hooks (may replace the arguments), the backward
+        hook's input identity, forward, forward hooks (may replace the output), the
+        backward hook's output identity."""
+        with_kwargs = self._hooks_with_kwargs
+        for key, hook in list(self._forward_pre_hooks.items()):
+            if key in with_kwargs:
+                r = hook(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise RuntimeError(f"forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {r}.")
+                    args, kwargs = r
+            else:
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
+        bw_hook = None
+        if self._backward_hooks:
+            bw_hook = _hooks.BackwardHook(self, self._backward_hooks)
+            args = bw_hook.setup_input(args)
+        called = set()
+        try:
+            result = self.forward(*args, **kwargs)
+            for key, hook in list(self._forward_hooks.items()):
+                called.add(key)
+                r = (hook(self, args, kwargs, result) if key in with_kwargs
+                     else hook(self, args, result))
+                if r is not None:
+                    result = r
+        except Exception:
+            for key, hook in list(self._forward_hooks.items()):
+                if key in self._hooks_always_called and key not in called:
+                    try:
+                        hook(self, args, kwargs, None) if key in with_kwargs else \
+                            hook(self, args, None)
+                    except Exception as e:
+                        warnings.warn(f"forward hook with ``always_call=True`` raised an "
+                                      f"exception that was silenced as another error was "
+                                      f"raised in forward: {e}")
+            raise
+        if bw_hook is not None:
+            if not isinstance(result, (Tensor, tuple)):
+                warnings.warn(f"For backward hooks to be called, module output should be a "
+                              f"Tensor or a tuple of Tensors but received {type(result)}")
+            else:
+                result = bw_hook.setup_output(result)
+        return result
+
+    # ------------------------------------------------------------ hooks
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args)`` (or ``hook(module, args, kwargs)`` with ``with_kwargs``)
+        runs before every ``forward``; it may return replacement args (a tuple; a single
+        value is wrapped into one), or with kwargs an ``(args, kwargs)`` pair."""
+        handle = _hooks.add_hook(self._forward_pre_hooks, hook, prepend,
+                                 extra=(self._hooks_with_kwargs,))
+        if with_kwargs:
+            self._hooks_with_kwargs.add(handle.id)
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs
+        after every ``forward``; a returned value replaces the output. ``args`` holds the
+        positional arguments only. ``always_call``: also run when forward raised."""
+        handle = _hooks.add_hook(self._forward_hooks, hook, prepend,
+                                 extra=(self._hooks_with_kwargs, self._hooks_always_called))
+        if with_kwargs:
+            self._hooks_with_kwargs.add(handle.id)
+        if always_call:
+            self._hooks_always_called.add(handle.id)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output)`` runs when the gradients with respect
+        to the module's positional inputs have been computed; it may return a replacement
+        ``grad_input`` tuple. See ``hooks.BackwardHook`` for what the tuples hold."""
+        return _hooks.add_hook(self._backward_hooks, hook, prepend)
 
     # ------------------------------------------------------------ registration
     def __setattr__(self, name, value):
