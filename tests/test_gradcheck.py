@@ -99,6 +99,28 @@ def test_gradcheck_uses_a_random_upstream_gradient():
         gradcheck(CenterWrong.apply, [_x()])
 
 
+def test_the_upstream_gradient_is_not_the_input():
+    """Drawn from the inputs' seed, the upstream would equal the first input, and for a
+    scale-invariant f with a symmetric Jacobian (standardizing, BatchNorm without affine)
+    <x, f(x)> has a zero gradient: a rule returning zeros would pass. It must not."""
+    class StandardizeWrong(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return (x - x.mean()) / x.std(correction=0)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 0
+
+    case = registry.Case("standardize, zero rule", StandardizeWrong.apply, [(3, 4)])
+    results = registry.compare(case.fn, case.make_inputs(0), seed=0)
+    (_, analytic, numeric), = results
+    assert np.abs(numeric).max() > 1e-3   # the check sees a non-zero true gradient
+    with pytest.raises(GradcheckError):
+        gradcheck(StandardizeWrong.apply, [mg.tensor(np.random.default_rng(0).standard_normal(
+            (3, 4)), requires_grad=True)], seed=0)
+
+
 def test_gradcheck_requires_float64():
     with pytest.raises(TypeError, match="float64"):
         gradcheck(lambda a: a * 2, [mg.randn(3, requires_grad=True)])
