@@ -244,7 +244,7 @@ def plot(plt, r):
            title=f"Small conv net on MNIST, {step},\n{r['epochs']} epochs of "
                  f"{r['epoch_images']} images, {len(r['seeds'])} seeds per point")
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
 
 
 if __name__ == "__main__":

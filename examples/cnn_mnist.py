@@ -74,19 +74,21 @@ def elementwise_batchnorm(model):
 
 
 @mg.no_grad()
-def seconds_per_batch(net, images, batch, repeats, device):
-    """Median over ``repeats`` timed passes (after one untimed warm-up pass) of the mean
-    time of one forward of ``batch`` images, over ``images`` split into such batches."""
+def seconds_per_batch(nets, images, batch, repeats, device):
+    """{name: seconds per forward of ``batch`` images} for each net in ``nets``: the median
+    over ``repeats`` timed passes over ``images`` (after one untimed warm-up pass), the nets
+    taking turns within each repeat so that a change in the machine's load hits them all."""
     xs = [mg.tensor(images[i:i + batch]).to(device)
           for i in range(0, len(images) // batch * batch, batch)]
-    times = []
+    times = {name: [] for name in nets}
     for repeat in range(repeats + 1):
-        with Timer() as t:
-            for x in xs:
-                net(x).cpu()         # .cpu(): wait for a GPU to finish
-        if repeat:
-            times.append(t.seconds / len(xs))
-    return float(np.median(times))
+        for name, net in nets.items():
+            with Timer() as t:
+                for x in xs:
+                    net(x).cpu()         # .cpu(): wait for a GPU to finish
+            if repeat:
+                times[name].append(t.seconds / len(xs))
+    return {name: float(np.median(ts)) for name, ts in times.items()}
 
 
 def main():
@@ -146,15 +148,15 @@ def main():
     with mg.no_grad():
         elementwise_diff = float(np.abs((model(x) - nets["elementwise_bn"](x))
                                         .cpu().numpy()).max())
-    repeats = 3 if args.quick else 7
+    repeats = 3 if args.quick else 9
     timing, speedup = {}, {}
-    print(f"eval-mode inference, ms per batch (median of {repeats} passes after a warm-up):")
+    print(f"eval-mode inference, ms per batch (median of {repeats} interleaved passes after "
+          f"a warm-up):")
     print(f"{'batch':>6} {'BatchNorm2d':>12} {'elementwise BN':>15} {'folded':>8}   "
           f"folding vs BatchNorm2d / vs elementwise BN")
     for batch, count in ((1, 20 if args.quick else 200), (256, 512 if args.quick else 2048)):
-        timing[str(batch)] = t = {name: seconds_per_batch(net, x_test[:count], batch, repeats,
-                                                          args.device)
-                                  for name, net in nets.items()}
+        timing[str(batch)] = t = seconds_per_batch(nets, x_test[:count], batch, repeats,
+                                                   args.device)
         speedup[str(batch)] = {"vs_bn": t["bn"] / t["folded"],
                                "vs_elementwise_bn": t["elementwise_bn"] / t["folded"]}
         print(f"{batch:>6} {1e3 * t['bn']:>12.3f} {1e3 * t['elementwise_bn']:>15.3f} "
@@ -203,7 +205,7 @@ def plot(plt, r):
     b.set(ylabel="eval inference speedup of the folded net",
           title=f"BN folded: predictions identical: {f['identical_predictions']}; "
                 f"median of {f['timing_repeats']} passes")
-    b.legend(loc="lower right")
+    b.legend(loc="upper left")
     fig.tight_layout()
 
 
