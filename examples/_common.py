@@ -239,8 +239,9 @@ NORMS = {
 
 def small_cnn(norm="batch", widths=(16, 32)):
     """Two Conv -> norm -> ReLU -> MaxPool blocks and a linear classifier, for 28x28 digits.
-    ``norm`` is 'batch', 'group' (4 channels per group) or 'layer' (over C, H, W)."""
-    make = NORMS[norm]
+    ``norm`` is 'batch', 'group' (4 channels per group), 'layer' (over C, H, W) or a
+    factory ``norm(channels, spatial_size)`` returning the layer."""
+    make = norm if callable(norm) else NORMS[norm]
     c1, c2 = widths
     return nn.Sequential(
         nn.Conv2d(1, c1, 3, padding=1, bias=False), make(c1, 28), nn.ReLU(), nn.MaxPool2d(2),
