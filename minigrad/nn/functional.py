@@ -94,9 +94,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if p == 1:
         return _maybe_inplace("dropout", input, inplace, lambda x: x * 0, False)
-    keep = rng.generator(input.device).random(input.shape) >= p
-    scale = np.asarray(1 / (1 - p), dtype=input.data.dtype)
-    mask = xp_of(input.data).asarray(keep * scale, dtype=input.data.dtype)
+    keep = rng.generator(input.device).random(input.shape) >= p   # (drawn where input is)
+    dtype = input.data.dtype
+    mask = xp_of(input.data).asarray(keep, dtype=dtype) * dtype.type(1 / (1 - p))
     return _maybe_inplace("dropout", input, inplace, lambda x: x * constant(mask), False)
 
 
