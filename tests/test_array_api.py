@@ -1,0 +1,77 @@
+"""The reference backend's device-generic kernels on arrays that refuse host NumPy.
+
+``array_api_strict`` arrays on ``Device("device1")`` refuse ``np.asarray``, NumPy ufuncs
+and mixing with default-device arrays, so a kernel that leaks to the host or allocates on
+the wrong device fails here. These are the kernels ``numpy_ref`` writes with the inputs'
+own namespace (the per-channel BatchNorm kernels and the elementwise ones); they give the
+NumPy results, on device1. (The ops and layers above them still use NumPy's method API,
+which array_api_strict does not have: running the op suites on it is open work.)"""
+import numpy as np
+import pytest
+
+from minigrad.backend import numpy_ref
+
+xps = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
+DEVICE = xps.Device("device1")
+HOST = xps.Device("CPU_DEVICE")
+
+
+def on_device(a, dtype):
+    return xps.asarray(np.asarray(a, dtype=dtype), device=DEVICE)
+
+
+def back(x):
+    assert x.device == DEVICE, f"a result landed on {x.device}"
+    return np.asarray(x.to_device(HOST))
+
+
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 5)])
+def test_channel_kernels_stay_on_the_device_and_agree_with_numpy(shape, dtype):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape) * 3 + 100
+    g = rng.standard_normal(shape)
+    scale, shift = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    x, gx = on_device(a, dtype), on_device(g, dtype)
+    s, b = on_device(scale, dtype), on_device(shift, dtype)
+    host = [np.asarray(v, dtype) for v in (a, g, scale, shift)]
+
+    mean, var = numpy_ref.channel_moments(x)
+    m_ref, v_ref = numpy_ref.channel_moments(host[0])
+    np.testing.assert_allclose(back(mean), m_ref, **TOL[dtype])
+    np.testing.assert_allclose(back(var), v_ref, **TOL[dtype])
+    np.testing.assert_allclose(back(numpy_ref.channel_sum(x)), numpy_ref.channel_sum(host[0]),
+                               **TOL[dtype])
+    np.testing.assert_allclose(back(numpy_ref.channel_affine(x, s, b, center=mean)),
+                               numpy_ref.channel_affine(host[0], host[2], host[3], m_ref),
+                               **TOL[dtype])
+    ours = numpy_ref.channel_affine_backward(gx, x, s, center=mean)
+    ref = numpy_ref.channel_affine_backward(host[1], host[0], host[2], m_ref)
+    for o, r in zip(ours, ref):
+        np.testing.assert_allclose(back(o), r, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elementwise_kernels_stay_on_the_device(dtype):
+    a = np.array([[-1.5, 0.0, 2.0], [np.nan, 3.0, -0.5]])
+    g = np.arange(6.0).reshape(2, 3)
+    x, gx = on_device(a, dtype), on_device(g, dtype)
+    np.testing.assert_array_equal(back(numpy_ref.relu(x)), np.maximum(a, 0).astype(dtype))
+    np.testing.assert_array_equal(back(numpy_ref.relu_backward(gx, numpy_ref.relu(x))),
+                                  numpy_ref.relu_backward(g.astype(dtype),
+                                                          np.maximum(a, 0).astype(dtype)))
+    np.testing.assert_allclose(back(numpy_ref.matmul(x, gx.T)),   # (NaN rows match NaN)
+                               a.astype(dtype) @ g.T.astype(dtype), **TOL[dtype])
+    np.testing.assert_array_equal(back(numpy_ref.add(x, gx)), (a + g).astype(dtype))
+
+
+def test_mixing_with_the_host_is_refused():
+    """The stand-in does its job: host NumPy and another device are refused."""
+    x = on_device([1.0, 2.0], np.float64)
+    with pytest.raises((TypeError, RuntimeError, ValueError)):
+        np.asarray(x)
+    with pytest.raises((TypeError, ValueError)):
+        x + xps.asarray([1.0, 2.0])
