@@ -206,21 +206,15 @@ def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), None, requires_grad, device)
 
 
-def _generator(device):
-    """The generator that draws on ``device`` itself."""
-    from minigrad.device import device as _device
-    return rng.generator(None if device is None else _device(device))
-
-
 def randn(*size, dtype=None, requires_grad=False, device=None):
     dt = _float_dtype(dtype)
-    return _finish(_generator(device).standard_normal(_size(size, "randn"), dtype=dt), None,
+    return _finish(rng.generator(device).standard_normal(_size(size, "randn"), dtype=dt), None,
                    requires_grad, device)
 
 
 def rand(*size, dtype=None, requires_grad=False, device=None):
     dt = _float_dtype(dtype)
-    return _finish(_generator(device).random(_size(size, "rand"), dtype=dt), None, requires_grad,
+    return _finish(rng.generator(device).random(_size(size, "rand"), dtype=dt), None, requires_grad,
                    device)
 
 

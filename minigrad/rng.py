@@ -17,8 +17,13 @@ def manual_seed(seed):
 
 
 def generator(device=None):
-    """The generator for ``device`` (a ``mg.device`` or None for the host)."""
-    if device is None or device.type == "cpu":
+    """The generator for ``device`` (a ``mg.device``, a name such as "cuda:0", or None
+    for the host)."""
+    if device is None:
+        return _generator
+    from minigrad.device import device as _device
+    device = _device(device)
+    if device.type == "cpu":
         return _generator
     key = device.index or 0
     gen = _device_generators.get(key)

@@ -1,6 +1,7 @@
 """Copies between devices: the only op that moves data between host and GPU."""
 from minigrad import backend
 from minigrad.autograd.graph import Primitive
+from minigrad.device import device_of
 
 
 class ToDevice(Primitive):
@@ -9,17 +10,12 @@ class ToDevice(Primitive):
 
     @staticmethod
     def forward(ctx, a, device):
-        ctx.source = _device_name(a)
+        ctx.source = str(device_of(a))
         return backend.move(a, device)
 
     @staticmethod
     def backward(ctx, g):
         return ToDevice.apply(g, device=ctx.source)
-
-
-def _device_name(array):
-    from minigrad.device import device_of
-    return str(device_of(array))
 
 
 def to_device(t, device):

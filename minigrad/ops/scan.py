@@ -19,6 +19,14 @@ from minigrad.ops.reduce import sum as _sum
 from minigrad.ops.shape import cat, getitem, permute, reshape, unsqueeze
 
 
+def _running(scan, a, dim, reverse):
+    """``scan`` (cumsum, cumprod) along ``dim``, from the end when ``reverse``."""
+    if not reverse:
+        return scan(a, axis=dim)
+    xp = xp_of(a)
+    return xp.flip(scan(xp.flip(a, axis=dim), axis=dim), axis=dim)
+
+
 class CumSum(Primitive):
     """Running sum along ``dim`` (from the end when ``reverse``); the gradient is the
     running sum of the gradient in the other direction."""
@@ -26,11 +34,8 @@ class CumSum(Primitive):
 
     @staticmethod
     def forward(ctx, a, dim, reverse=False):
-        xp = xp_of(a)
         ctx.dim, ctx.reverse = dim, reverse
-        if reverse:
-            return xp.flip(xp.cumsum(xp.flip(a, axis=dim), axis=dim), axis=dim)
-        return xp.cumsum(a, axis=dim)
+        return _running(xp_of(a).cumsum, a, dim, reverse)
 
     @staticmethod
     def backward(ctx, g):
@@ -50,11 +55,8 @@ class CumProd(Primitive):
 
     @staticmethod
     def forward(ctx, a, dim, reverse=False):
-        xp = xp_of(a)
         ctx.dim, ctx.reverse = dim, reverse
-        if reverse:
-            return xp.flip(xp.cumprod(xp.flip(a, axis=dim), axis=dim), axis=dim)
-        return xp.cumprod(a, axis=dim)
+        return _running(xp_of(a).cumprod, a, dim, reverse)
 
     @staticmethod
     def backward(ctx, g):

@@ -191,15 +191,14 @@ class KernelBackend:
         x, dy = self._float("conv2d backward", x, dy)
         N, C, H, W, Ho, Wo, kh, kw = self._geometry(x.shape, w_shape, stride, padding, dilation)
         K = w_shape[0]
-        dw = self.xp.zeros((groups, K // groups, C // groups * kh * kw), dtype=np.float64
-                           if x.dtype == np.float64 else x.dtype)
+        dw = self.xp.zeros((groups, K // groups, C // groups * kh * kw), dtype=x.dtype)
         for part in self._batches(N, C * kh * kw * Ho * Wo * x.itemsize):
             n = part.stop - part.start
             cols = self._im2col(x[part], (n, C, H, W, Ho, Wo, kh, kw), stride, padding, dilation)
             cols = cols.reshape(n, groups, -1, Ho * Wo)              # (n, G, Cg*kh*kw, L)
             g = dy[part].reshape(n, groups, K // groups, Ho * Wo)    # (n, G, Kg, L)
             dw += self.xp.matmul(g, cols.transpose(0, 1, 3, 2)).sum(axis=0)
-        return dw.reshape(w_shape).astype(x.dtype, copy=False)
+        return dw.reshape(w_shape)
 
     # ------------------------------------------------------------ pooling
     def _planes(self, x, op):

@@ -13,6 +13,7 @@ def _tuple(v, n):
 
 class _ConvNd(Module):
     _dims = 2
+    output_padding = ()   # (transposed convolutions set theirs)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, dtype=None):
@@ -50,6 +51,8 @@ class _ConvNd(Module):
                 f", padding={self.padding}"
         if self.dilation != (1,) * self._dims:
             s += f", dilation={self.dilation}"
+        if any(self.output_padding):
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
