@@ -8,6 +8,11 @@ from minigrad.ops._common import shape_arg
 from minigrad.tensor import Tensor
 
 
+def _xp(device):
+    """The array namespace that allocates on ``device`` (NumPy for None, the host)."""
+    return np if device is None else backend.for_device(device).xp
+
+
 def _finish(array, dtype, requires_grad, device):
     if dtype is not None:
         array = array.astype(dtypes.to_numpy_dtype(dtype), copy=False)
@@ -20,7 +25,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of ``data`` (list, scalar, NumPy array or tensor)."""
     if isinstance(data, Tensor):
         array = data.data.copy()
-    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):  # or CuPy
+    elif isinstance(data, np.ndarray) or backend.is_array(data):   # (or a device array)
         array = data.astype(dtypes.infer_numpy_dtype(data.dtype)) if dtype is None else data.copy()
     else:
         tensor_dtypes = []
@@ -133,22 +138,25 @@ def _float_dtype(dtype):
 
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
-    return _finish(np.zeros(_size(size, "zeros"), _float_dtype(dtype)), None, requires_grad, device)
+    return _finish(_xp(device).zeros(_size(size, "zeros"), _float_dtype(dtype)), None, requires_grad,
+                   device)
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None):
-    return _finish(np.ones(_size(size, "ones"), _float_dtype(dtype)), None, requires_grad, device)
+    return _finish(_xp(device).ones(_size(size, "ones"), _float_dtype(dtype)), None, requires_grad,
+                   device)
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
-    return _finish(np.empty(_size(size, "empty"), _float_dtype(dtype)), None, requires_grad, device)
+    return _finish(_xp(device).empty(_size(size, "empty"), _float_dtype(dtype)), None, requires_grad,
+                   device)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     if dtype is None:
         dtype = dtypes.infer_numpy_dtype(np.asarray(fill_value).dtype) \
             if not isinstance(fill_value, float) else dtypes.default_float.np
-    return _finish(np.full(_size((size,), "full"), fill_value, dtypes.to_numpy_dtype(dtype)), None,
+    return _finish(_xp(device).full(_size((size,), "full"), fill_value, dtypes.to_numpy_dtype(dtype)), None,
                    requires_grad, device)
 
 
@@ -176,7 +184,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if is_int else dtypes.default_float.np
-    return _finish(np.arange(start, end, step, dtype=dtypes.to_numpy_dtype(dtype)), None,
+    return _finish(_xp(device).arange(start, end, step, dtype=dtypes.to_numpy_dtype(dtype)), None,
                    requires_grad, device)
 
 
@@ -203,7 +211,7 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
-    return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), None, requires_grad, device)
+    return _finish(_xp(device).eye(n, m, dtype=_float_dtype(dtype)), None, requires_grad, device)
 
 
 def randn(*size, dtype=None, requires_grad=False, device=None):
@@ -221,5 +229,5 @@ def rand(*size, dtype=None, requires_grad=False, device=None):
 def randint(low, high=None, size=(), dtype=None, device=None):
     if high is None:
         low, high = 0, low
-    out = rng.generator().integers(low, high, size=shape_arg((size,)), dtype=np.int64)
-    return _finish(np.asarray(out), dtype, False, device)
+    out = rng.generator(device).integers(low, high, size=shape_arg((size,)), dtype=np.int64)
+    return _finish(_xp(device).asarray(out), dtype, False, device)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from minigrad import dtypes
+from minigrad.backend import DEVICE_TYPES
 
 
 class device:
@@ -11,7 +12,7 @@ class device:
         if isinstance(spec, device):
             spec, index = spec.type, spec.index
         kind, _, idx = str(spec).partition(":")
-        if kind not in ("cpu", "cuda"):
+        if kind not in DEVICE_TYPES:
             raise ValueError(f"unknown device {spec!r}; expected 'cpu' or 'cuda'")
         self.type = kind
         self.index = int(idx) if idx else index
@@ -39,8 +40,9 @@ _CPU = device("cpu")
 def device_of(array):
     if isinstance(array, np.ndarray):
         return _CPU
-    dev = getattr(array, "device", None)  # CuPy arrays know their GPU
-    return device("cuda", getattr(dev, "id", 0))
+    from minigrad import backend
+    be = backend.of(array)
+    return device(be.device_type, be.device_index(array))
 
 
 def parse_to_args(args, dtype=None, device=None):

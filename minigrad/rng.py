@@ -1,5 +1,5 @@
 """The global random generators behind ``mg.randn``/``rand``/``randint``, dropout and
-layer init: NumPy's on the host, and one per GPU drawing on the GPU itself (no host
+layer init: NumPy's on the host, and one per device drawing on the device itself (no host
 draw and copy per call). ``mg.manual_seed`` reseeds all of them."""
 import numpy as np
 
@@ -25,13 +25,11 @@ def generator(device=None):
     device = _device(device)
     if device.type == "cpu":
         return _generator
-    key = device.index or 0
+    key = (device.type, device.index or 0)
     gen = _device_generators.get(key)
     if gen is None:
         from minigrad import backend
-        backend.for_device(device)   # (a clear error when there is no usable GPU)
-        import cupy
+        be = backend.for_device(device)   # (a clear error when there is no usable GPU)
         seed = _seed if _seed is not None else int(_generator.integers(2 ** 63))
-        with cupy.cuda.Device(key):
-            gen = _device_generators[key] = cupy.random.default_rng(seed)
+        gen = _device_generators[key] = be.generator(seed, key[1])
     return gen

@@ -9,7 +9,7 @@ import weakref
 
 import numpy as np
 
-from minigrad import dtypes
+from minigrad import backend, dtypes
 from minigrad.device import device_of, parse_to_args
 
 
@@ -21,7 +21,7 @@ class Tensor:
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):
             data = data.data
-        if not isinstance(data, np.ndarray) and not hasattr(data, "__cuda_array_interface__"):
+        if not isinstance(data, np.ndarray) and not backend.is_array(data):
             # Python data: floats become float32, integers int64 (torch.tensor's rules)
             data = np.asarray(data)
             data = data.astype(dtypes.infer_numpy_dtype(
@@ -164,8 +164,9 @@ class Tensor:
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
     def __repr__(self):
-        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
-        extras = []
+        host = backend.of(self.data).to_host(self.data)   # (a copy when on a device)
+        body = np.array2string(host, separator=", ", prefix="tensor(")
+        extras = [] if isinstance(self.data, np.ndarray) else [f"device='{self.device}'"]
         if self.data.dtype != dtypes.default_float.np and self.data.dtype != np.int64 \
                 or self.data.size == 0:
             extras.append(f"dtype={self.dtype!r}")

@@ -68,6 +68,17 @@ except ImportError as _e:  # the compiled kernels are missing
     from minigrad.backend import numpy_ref as cpu
 
 _BY_ARRAY_TYPE = {np.ndarray: cpu}
+_BY_DEVICE_TYPE = {"cpu": cpu}   # "cuda" joins on first use (it needs CuPy and a GPU)
+DEVICE_TYPES = {"cpu", "cuda"}   # the names mg.device accepts
+
+
+def register(device_type, array_type, module):
+    """Make ``device_type`` a device whose arrays are ``array_type``, run by the backend
+    ``module`` (the whole contract, device entries included). CUDA registers itself on
+    first use; the tests register a fake device this way."""
+    DEVICE_TYPES.add(device_type)
+    _BY_ARRAY_TYPE[array_type] = module
+    _BY_DEVICE_TYPE[device_type] = module
 
 
 def of(array):
@@ -80,11 +91,17 @@ def of(array):
         raise TypeError(f"no minigrad backend for arrays of type {type(array).__name__}") from None
 
 
+def is_array(data):
+    """True for an array that some backend runs (NumPy's, CuPy's, a registered type's)."""
+    return type(data) in _BY_ARRAY_TYPE or type(data).__module__.split(".")[0] == "cupy"
+
+
 def for_device(device):
     """The backend for a device name such as ``"cpu"`` or ``"cuda"``."""
     kind = str(device).split(":")[0]
-    if kind == "cpu":
-        return cpu
+    module = _BY_DEVICE_TYPE.get(kind)
+    if module is not None:
+        return module
     if kind == "cuda":
         return _cuda()
     raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
@@ -104,19 +121,19 @@ def _cuda():
             "device 'cuda' is not available: CuPy is installed but finds no usable GPU "
             "(no device, or no driver for its CUDA version); mg.cuda.is_available() is False")
     from minigrad.backend import cuda
-    _BY_ARRAY_TYPE[cupy.ndarray] = cuda
+    register("cuda", cupy.ndarray, cuda)
     return cuda
 
 
 def move(array, device):
-    """``array`` on ``device``: an explicit copy between host and GPU (or ``array`` itself
-    when it is there already). The only place minigrad copies across devices."""
+    """``array`` on ``device``: an explicit copy between host and a device (or ``array``
+    itself when it is there already). The only place minigrad copies across devices."""
     from minigrad.device import device as _device, device_of
     where, there = device_of(array), _device(device)
     if where == there:
         return array
+    if where.type != there.type and where.type != "cpu":
+        array = of(array).to_host(array)     # device to host, synchronizing
     if there.type == "cpu":
-        return array.get()                  # CuPy: device to host, synchronizing
-    cupy = for_device(there).xp
-    with cupy.cuda.Device(there.index or 0):
-        return cupy.asarray(array)          # host (or another GPU) to this GPU
+        return array
+    return for_device(there).from_host(array, there.index or 0)

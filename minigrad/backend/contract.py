@@ -21,6 +21,16 @@ CONTRACT = {
             "the strides do not allow it (PyTorch's view rule)",
     "is_channel_reduction": "is_channel_reduction(a, dims): True when sum/mean/var of a "
                             "over the sorted tuple dims should run on the channel kernels",
+    # -- the device
+    "device_type": "the device type its arrays live on ('cpu', 'cuda')",
+    "device_index": "device_index(a): which device of that type holds a (None on the host)",
+    "to_host": "to_host(a): a copied to a host NumPy array, synchronizing (the host's own "
+               "arrays are returned as they are)",
+    "from_host": "from_host(a, index): a (host, or this backend's type on another device) "
+                 "copied onto device ``index``",
+    "generator": "generator(seed, index): a random generator drawing on device ``index`` "
+                 "(NumPy's Generator API)",
+    "synchronize": "synchronize(): wait for the device's queued work",
     # -- linear algebra
     "matmul": "matmul(a, b, out=None, accumulate=False): NumPy's matmul for operands with "
               ">= 2 dims (batch dims broadcast); into out (or added to it when accumulate)",

@@ -10,7 +10,8 @@ import os
 import numpy as np
 
 from minigrad._kernels import _channel, _conv, _elementwise, _gemm, _pool, _threads
-from minigrad.backend.numpy_ref import view  # noqa: F401  (the contract's view rule is NumPy's either way)
+from minigrad.backend.numpy_ref import (  # noqa: F401  (the host is the host either way,
+    device_index, device_type, from_host, generator, synchronize, to_host, view)  # and view is NumPy's rule)
 from minigrad.errors import InvalidArgument, InvalidDtype
 
 xp = np

@@ -2,9 +2,12 @@
 
 It is the oracle every compiled kernel is tested against, and the backend minigrad falls
 back to (with a warning) when the compiled kernels are not built. The channel and
-elementwise kernels use only the array namespace of their inputs, so they allocate on the
-inputs' device and serve any array library with a standard namespace.
+elementwise kernels use only the array-API standard's functions of their inputs' namespace;
+the convolution and pooling kernels use NumPy's API (which CuPy mirrors) through that
+namespace. Either way they allocate on the inputs' device and never touch the host.
 """
+import math
+
 import numpy as np
 
 xp = np
@@ -13,6 +16,31 @@ name = "reference"
 
 def _xp(a):
     return np if isinstance(a, np.ndarray) else a.__array_namespace__()
+
+
+# ---------------------------------------------------------------- the device: the host
+
+device_type = "cpu"
+
+
+def device_index(a):
+    return None
+
+
+def to_host(a):
+    return a
+
+
+def from_host(a, index):
+    return a
+
+
+def generator(seed, index):
+    return np.random.default_rng(seed)
+
+
+def synchronize():
+    pass
 
 
 def view(a, shape):
@@ -145,56 +173,60 @@ def _offsets(w_shape, stride, dilation, Ho, Wo):
 
 
 def _padded(x, padding):
-    return np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    return _xp(x).pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
 
 
 def conv2d_forward(x, w, stride, padding, dilation, groups):
+    xp_ = _xp(x)
     K, Cg = w.shape[:2]
     Ho = (x.shape[2] + 2 * padding[0] - dilation[0] * (w.shape[2] - 1) - 1) // stride[0] + 1
     Wo = (x.shape[3] + 2 * padding[1] - dilation[1] * (w.shape[3] - 1) - 1) // stride[1] + 1
-    xp_ = _padded(x, padding)
-    y = np.zeros((x.shape[0], K, Ho, Wo), dtype=np.float64)
+    xpad = _padded(x, padding)
+    y = xp_.zeros((x.shape[0], K, Ho, Wo), dtype=xp_.float64)
     Kg = K // groups
     for g in range(groups):
-        xs = xp_[:, g * Cg:(g + 1) * Cg]
+        xs = xpad[:, g * Cg:(g + 1) * Cg]
         for i, j, (hs, ws) in _offsets(w.shape, stride, dilation, Ho, Wo):
-            y[:, g * Kg:(g + 1) * Kg] += np.einsum("nchw,kc->nkhw", xs[:, :, hs, ws],
-                                                   w[g * Kg:(g + 1) * Kg, :, i, j])
+            y[:, g * Kg:(g + 1) * Kg] += xp_.einsum("nchw,kc->nkhw", xs[:, :, hs, ws],
+                                                    w[g * Kg:(g + 1) * Kg, :, i, j])
     return y.astype(x.dtype)
 
 
 def conv2d_backward_input(dy, w, x_shape, stride, padding, dilation, groups):
+    xp_ = _xp(dy)
     K, Cg = w.shape[:2]
     Ho, Wo = dy.shape[2:]
-    dxp = np.zeros(tuple(x_shape[:2]) + (x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]))
+    dxp = xp_.zeros(tuple(x_shape[:2]) + (x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]))
     Kg = K // groups
     for g in range(groups):
         for i, j, (hs, ws) in _offsets(w.shape, stride, dilation, Ho, Wo):
-            dxp[:, g * Cg:(g + 1) * Cg, hs, ws] += np.einsum(
+            dxp[:, g * Cg:(g + 1) * Cg, hs, ws] += xp_.einsum(
                 "nkhw,kc->nchw", dy[:, g * Kg:(g + 1) * Kg], w[g * Kg:(g + 1) * Kg, :, i, j])
     H, W = x_shape[2:]
     return dxp[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W].astype(dy.dtype)
 
 
 def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
+    xp_ = _xp(x)
     K, Cg = w_shape[:2]
     Ho, Wo = dy.shape[2:]
-    xp_ = _padded(x, padding)
-    dw = np.zeros(w_shape)
+    xpad = _padded(x, padding)
+    dw = xp_.zeros(w_shape)
     Kg = K // groups
     for g in range(groups):
         for i, j, (hs, ws) in _offsets(w_shape, stride, dilation, Ho, Wo):
-            dw[g * Kg:(g + 1) * Kg, :, i, j] = np.einsum(
-                "nkhw,nchw->kc", dy[:, g * Kg:(g + 1) * Kg], xp_[:, g * Cg:(g + 1) * Cg, hs, ws])
+            dw[g * Kg:(g + 1) * Kg, :, i, j] = xp_.einsum(
+                "nkhw,nchw->kc", dy[:, g * Kg:(g + 1) * Kg], xpad[:, g * Cg:(g + 1) * Cg, hs, ws])
     return dw.astype(x.dtype)
 
 
 # ---------------------------------------------------------------- pooling, one output at a time
 
 def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
+    xp_ = _xp(x)
     H, W = x.shape[-2:]
-    out = np.empty(x.shape[:-2] + tuple(out_hw), dtype=x.dtype)
-    index = np.empty(out.shape, dtype=np.int64)
+    out = xp_.empty(x.shape[:-2] + tuple(out_hw), dtype=x.dtype)
+    index = xp_.empty(out.shape, dtype=xp_.int64)
     flat = x.reshape(x.shape[:-2] + (H * W,))
     for oh in range(out_hw[0]):
         for ow in range(out_hw[1]):
@@ -203,33 +235,34 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
                      for iw in [ow * stride[1] - padding[1] + j * dilation[1]]
                      if 0 <= ih < H and 0 <= iw < W]
             if not cells:  # a window of padding only: -inf, and the index -1
-                index[..., oh, ow], out[..., oh, ow] = -1, -np.inf
+                index[..., oh, ow], out[..., oh, ow] = -1, -math.inf
                 continue
-            idx = np.array([ih * W + iw for ih, iw in cells])
+            idx = xp_.asarray([ih * W + iw for ih, iw in cells])
             vals = flat[..., idx]
             # the first maximum, or the last NaN (PyTorch's CPU rule)
-            nans = np.isnan(vals)
+            nans = xp_.isnan(vals)
             last_nan = len(cells) - 1 - nans[..., ::-1].argmax(-1)
-            pick = np.where(nans.any(-1), last_nan, np.where(nans, -np.inf, vals).argmax(-1))
+            pick = xp_.where(nans.any(-1), last_nan, xp_.where(nans, -math.inf, vals).argmax(-1))
             index[..., oh, ow] = idx[pick]
-            out[..., oh, ow] = np.take_along_axis(vals, pick[..., None], -1)[..., 0]
+            out[..., oh, ow] = xp_.take_along_axis(vals, pick[..., None], -1)[..., 0]
     return out, index
 
 
 def max_pool2d_backward(grad, index, x_shape, window=None):
-    dx = np.zeros(x_shape[:-2] + (x_shape[-2] * x_shape[-1],), dtype=grad.dtype)
+    xp_ = _xp(grad)
+    dx = xp_.zeros(x_shape[:-2] + (x_shape[-2] * x_shape[-1],), dtype=grad.dtype)
     g = grad.reshape(-1, grad.shape[-2] * grad.shape[-1])
     i = index.reshape(g.shape)
     flat = dx.reshape(-1, dx.shape[-1])
     for p in range(flat.shape[0]):
         keep = i[p] >= 0  # (-1: a window of padding only)
-        np.add.at(flat[p], i[p][keep], g[p][keep])
+        xp_.add.at(flat[p], i[p][keep], g[p][keep])
     return dx.reshape(x_shape)
 
 
 def avg_pool2d(x, windows):
     hs, he, ws, we, div = windows
-    out = np.empty(x.shape[:-2] + (len(hs), len(ws)), dtype=x.dtype)
+    out = _xp(x).empty(x.shape[:-2] + (len(hs), len(ws)), dtype=x.dtype)
     for oh in range(len(hs)):
         for ow in range(len(ws)):
             out[..., oh, ow] = x[..., hs[oh]:he[oh], ws[ow]:we[ow]].sum((-2, -1)) / div[oh, ow]
@@ -238,7 +271,7 @@ def avg_pool2d(x, windows):
 
 def avg_pool2d_backward(grad, windows, x_shape):
     hs, he, ws, we, div = windows
-    dx = np.zeros(x_shape, dtype=grad.dtype)
+    dx = _xp(grad).zeros(x_shape, dtype=grad.dtype)
     for oh in range(len(hs)):
         for ow in range(len(ws)):
             dx[..., hs[oh]:he[oh], ws[ow]:we[ow]] += (grad[..., oh, ow] / div[oh, ow])[..., None, None]

@@ -68,5 +68,26 @@ def erf(x):
     return _erf(x)
 
 
+device_type = "cuda"
+
+
+def device_index(a):
+    return a.device.id
+
+
+def to_host(a):
+    return a.get()                      # device to host, synchronizing
+
+
+def from_host(a, index):
+    with cupy.cuda.Device(index):
+        return cupy.asarray(a)          # host (or another GPU) to this GPU
+
+
+def generator(seed, index):
+    with cupy.cuda.Device(index):
+        return cupy.random.default_rng(seed)
+
+
 def synchronize():
     cupy.cuda.Device().synchronize()
