@@ -19,3 +19,46 @@ def rng():
 def torch():
     """PyTorch as the parity oracle; tests that use it skip cleanly when it is absent."""
     return pytest.importorskip("torch")
+
+
+# ---------------------------------------------------------------- devices
+# One fixture runs the device suites (tests/test_devices.py) on every device there is here:
+# "fake" is a stand-in GPU (tests/fake_device.py: CuPy's contract on array_api_strict's
+# device1) run by the reference backend, "fake-glue" the same device run by the CUDA
+# backend's own glue with its kernels compiled for the host, and "cuda" a real GPU
+# (``pytest -m gpu``).
+
+DEVICES = [
+    pytest.param("fake", id="fake"),
+    pytest.param("fake-glue", id="fake-glue"),
+    pytest.param("cuda", id="cuda", marks=[
+        pytest.mark.gpu,
+        pytest.mark.skipif(not mg.cuda.is_available(),
+                           reason="no usable CUDA GPU (needs CuPy and a GPU)")]),
+]
+
+
+@pytest.fixture(scope="session")
+def _fake_glue(tmp_path_factory):
+    import fake_device
+    import kernel_harness
+    harness = kernel_harness.build(tmp_path_factory.mktemp("cuda_host"))
+    if harness is None:
+        pytest.skip("no C++ compiler for the host-compiled CUDA kernels")
+    launches = []
+    launcher = kernel_harness.launcher(harness, buffer=fake_device.buffer, launches=launches)
+    module = kernel_harness.backend(launcher, "fake-glue", fake_device.reference_backend())
+    module.launches = launches
+    return module
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """The name of a device to run on; the fake one is (re)registered with its backend."""
+    if request.param == "cuda":
+        return "cuda"
+    pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
+    import fake_device
+    if request.param == "fake":
+        return fake_device.register(fake_device.reference_backend())
+    return fake_device.register(request.getfixturevalue("_fake_glue"))

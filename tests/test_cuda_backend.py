@@ -8,11 +8,8 @@
   the CPU backend. What this cannot check is the launch and the block reductions, which
   need a GPU: ``pytest -m gpu`` runs the same comparisons on CuPy arrays there.
 """
-import ctypes
 import shutil
 import subprocess
-import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,10 +19,10 @@ import minigrad.nn as nn
 import minigrad.nn.functional as F
 from minigrad import backend
 from minigrad.backend import numpy_ref
-from minigrad.backend.contract import CONTRACT
 
-ROOT = Path(__file__).resolve().parent.parent
-KERNELS = ROOT / "minigrad" / "backend" / "cuda" / "kernels"
+import kernel_harness
+from kernel_harness import KERNELS
+
 SOURCES = sorted(KERNELS.glob("*.cu"))
 
 
@@ -78,37 +75,12 @@ def test_cuda_sources_compile_with_nvrtc(source):
 
 @pytest.fixture(scope="module")
 def host_backend(tmp_path_factory):
-    cxx = shutil.which("g++") or shutil.which("c++")
-    if cxx is None:
+    harness = kernel_harness.build(tmp_path_factory.mktemp("cuda_host"))
+    if harness is None:
         pytest.skip("no C++ compiler for the host harness")
-    lib = tmp_path_factory.mktemp("cuda_host") / "harness.so"
-    subprocess.run([cxx, "-std=c++17", "-O2", "-shared", "-fPIC", "-I", str(KERNELS),
-                    "-o", str(lib), str(ROOT / "tests" / "cuda" / "host_harness.cpp")],
-                   check=True, timeout=300)
-    harness = ctypes.CDLL(str(lib))
     launches = []
-
-    def run(source, kernel, dtype, work, *args):
-        suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
-        converted = []
-        for a in args:
-            if isinstance(a, np.ndarray):
-                assert a.flags.c_contiguous, f"{kernel}: a non-contiguous array reached it"
-                converted.append(ctypes.c_void_p(a.ctypes.data))
-            elif isinstance(a, np.int64):
-                converted.append(ctypes.c_longlong(int(a)))
-            elif isinstance(a, np.int32):
-                converted.append(ctypes.c_int(int(a)))
-            else:
-                raise TypeError(f"{kernel}: untyped launch argument {a!r}")
-        launches.append(kernel)
-        getattr(harness, f"{kernel}_{suffix}")(*converted)
-
-    from minigrad.backend.cuda._glue import KernelBackend
-    impl = KernelBackend(np, run, "cuda-on-host")
-    module = types.SimpleNamespace(xp=np, name="cuda-on-host", erf=numpy_ref.erf,
-                                   **{n: getattr(impl, n) for n in CONTRACT
-                                      if n not in ("xp", "name", "erf")})
+    module = kernel_harness.backend(kernel_harness.launcher(harness, launches=launches),
+                                    "cuda-on-host", numpy_ref)
     module.launches = launches
     return module
 

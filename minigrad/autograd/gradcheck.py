@@ -7,8 +7,10 @@ is identically zero and a wrong rule would pass.
 """
 import numpy as np
 
+from minigrad import backend
 from minigrad.autograd.engine import grad as _grad
 from minigrad.autograd.grad_mode import enable_grad, no_grad
+from minigrad.device import device_of
 from minigrad.tensor import Tensor
 
 
@@ -18,6 +20,16 @@ class GradcheckError(RuntimeError):
 
 def _as_tuple(x):
     return (x,) if isinstance(x, Tensor) else tuple(x)
+
+
+def _host(array):
+    """``array`` as float64 on the host (a copy from a device), for the differences."""
+    return np.asarray(backend.of(array).to_host(array), dtype=np.float64)
+
+
+def _on_device_of(values, like):
+    """Host ``values`` as an array on the device of the array ``like``, in its dtype."""
+    return backend.move(np.asarray(values, dtype=like.dtype), device_of(like))
 
 
 def _float_outputs(outs):
@@ -46,7 +58,7 @@ def compare(fn, inputs, eps=1e-6, seed=0, upstream=None):
     tracked = [(o, v) for o, v in zip(outs, upstream) if o.requires_grad]
     if tracked:
         analytic = _grad([o for o, _ in tracked], [inputs[i] for i in diff],
-                         [Tensor._make(v.astype(o.data.dtype)) for o, v in tracked],
+                         [Tensor._make(_on_device_of(v, o.data)) for o, v in tracked],
                          allow_unused=True)
     else:
         analytic = [None] * len(diff)
@@ -54,7 +66,7 @@ def compare(fn, inputs, eps=1e-6, seed=0, upstream=None):
     def contracted():
         with no_grad():
             now = _float_outputs(_as_tuple(fn(*inputs)))
-        return sum(float(np.sum(np.asarray(o.data, dtype=np.float64) * v))
+        return sum(float(np.sum(_host(o.data) * v))
                    for o, v in zip(now, upstream))
 
     results = []
@@ -69,7 +81,7 @@ def compare(fn, inputs, eps=1e-6, seed=0, upstream=None):
             minus = contracted()
             x[idx] = orig
             numeric[idx] = (plus - minus) / (2 * eps)
-        a = np.zeros(x.shape) if a is None else np.asarray(a.data, dtype=np.float64)
+        a = np.zeros(x.shape) if a is None else _host(a.data)
         results.append((i, a, numeric))
     return results
 
@@ -101,7 +113,8 @@ def first_derivative_fn(fn, inputs, seed=0):
     outs = _float_outputs(_as_tuple(fn(*inputs)))
     outs = [o for o in outs if o.requires_grad]
     rng = np.random.default_rng(seed + 1)
-    vs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outs]
+    vs = [Tensor(_on_device_of(rng.standard_normal(o.shape), o.data), requires_grad=True)
+          for o in outs]
 
     def first(*args):
         xs, v = args[:len(inputs)], args[len(inputs):]

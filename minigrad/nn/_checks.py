@@ -20,7 +20,8 @@ for shape in [(2, 3), (2, 3, 4), (2, 3, 2, 2), (2, 3, 2, 2, 2), (5, 3)]:
     rm, rv = _running(C)
     register("batch_norm train", lambda x, w, b: F.batch_norm(x, None, None, w, b, True),
              shape, (C,), (C,))
-    register("batch_norm eval", lambda x, w, b, rm=rm, rv=rv: F.batch_norm(x, rm, rv, w, b, False),
+    register("batch_norm eval", lambda x, w, b, rm=rm, rv=rv: F.batch_norm(
+        x, rm.to(x.device, x.dtype), rv.to(x.device, x.dtype), w, b, False),
              shape, (C,), (C,))
     register("batch_norm train no-affine", lambda x: F.batch_norm(x, None, None, training=True),
              shape)
@@ -35,7 +36,7 @@ def _renorm(x, w, b, rmax, dmax):
     # r and d carry no gradient by definition, so the engine's gradient is the function's
     # derivative only where they are clipped (locally constant): running statistics far
     # from the batch's put them there
-    m = mg.nn.BatchRenorm1d(x.shape[1], rmax=rmax, dmax=dmax, affine=False).double()
+    m = mg.nn.BatchRenorm1d(x.shape[1], rmax=rmax, dmax=dmax, affine=False).to(x.device, x.dtype)
     m.running_mean.data[...] = 10.0
     m.running_var.data[...] = 100.0
     return m(x) * w + b
@@ -61,18 +62,18 @@ register("dropout", _dropout, (3, 4))
 
 _t = np.array([0, 2, 1, -100, 3])
 _w = np.array([0.5, 1.0, 2.0, 1.5])
-register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t), label_smoothing=0.1), (5, 4))
-register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t), weight=mg.tensor(_w),
+register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t, device=x.device), label_smoothing=0.1), (5, 4))
+register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t, device=x.device), weight=mg.tensor(_w, x.dtype, device=x.device),
                                                     reduction="sum"), (5, 4), label="5x4 weighted")
-register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(np.array([[0, 1], [2, 3]]))),
+register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(np.array([[0, 1], [2, 3]]), device=x.device)),
          (2, 4, 2), label="2x4x2 spatial")
-register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t)), (5, 4), label="5x4 mean")
-register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t), reduction="none"), (5, 4),
+register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t, device=x.device)), (5, 4), label="5x4 mean")
+register("cross_entropy", lambda x: F.cross_entropy(x, mg.tensor(_t, device=x.device), reduction="none"), (5, 4),
          label="5x4 none")
-register("nll_loss", lambda x: F.nll_loss(x, mg.tensor(_t)), (5, 4))
+register("nll_loss", lambda x: F.nll_loss(x, mg.tensor(_t, device=x.device)), (5, 4))
 register("mse_loss", F.mse_loss, (3, 4), (3, 4))
 register("bce_with_logits", lambda x, y: F.binary_cross_entropy_with_logits(
-    x, y, pos_weight=mg.tensor(np.array([1.0, 2.0, 0.5, 3.0]))), (3, 4), (3, 4))
+    x, y, pos_weight=mg.tensor([1.0, 2.0, 0.5, 3.0], x.dtype, device=x.device)), (3, 4), (3, 4))
 
 
 # ---- convolution and pooling: stride, padding, dilation, groups, 1x1, conv1d
@@ -122,12 +123,12 @@ for shape in [(4, 3), (3, 2, 4), (2, 3, 2, 2)]:
     register("batch_layer_norm train", lambda x, w, b: batch_layer_norm(x, None, None, w, b, True),
              shape, (C,), (C,))
     register("batch_layer_norm eval", lambda x, w, b, rm=rm, rv=rv: batch_layer_norm(
-        x, rm, rv, w, b, False, batch_size=5), shape, (C,), (C,))
+        x, rm.to(x.device, x.dtype), rv.to(x.device, x.dtype), w, b, False, batch_size=5), shape, (C,), (C,))
 # (the registry's upstream gradient is drawn from the same seed as the first input, so it
 # equals x; a scale-invariant output would then have a zero input gradient: mix it first)
 _mix = mg.tensor(np.random.default_rng(7).standard_normal((3, 4)))
 register("batch_layer_norm train no-affine",
-         lambda x: batch_layer_norm(x, None, None, training=True) * _mix, (3, 4))
+         lambda x: batch_layer_norm(x, None, None, training=True) * _mix.to(x.device, x.dtype), (3, 4))
 # (weight normalization: w = g v / ||v||, per dim, whole tensor, transposed dim)
 from minigrad.nn.weight_norm import _weight_norm  # noqa: E402
 

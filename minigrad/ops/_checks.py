@@ -184,13 +184,13 @@ register("div rounded", lambda a, b: ops.div(a * 3, b, rounding_mode="floor") * 
 register("prod", lambda a: ops.prod(a), (3, 4), domain="nonzero")
 register("prod", lambda a: ops.prod(a, 1, keepdim=True), (3, 4), domain="nonzero")
 register("prod", lambda a: ops.prod(a, 0), (4, 3), domain="nonzero", noncontig=True)
-register("prod zeros", lambda a: ops.prod(a * ops.as_tensor(_ZERO_MASK), 1), (3, 4),
+register("prod zeros", lambda a: ops.prod(a * ops.as_tensor(_ZERO_MASK).to(a.device, a.dtype), 1), (3, 4),
          domain="nonzero")
 register("cumsum", lambda a: ops.cumsum(a, 1), (3, 4))
 register("cumsum", lambda a: ops.cumsum(a, 0), (4, 3), noncontig=True)
 register("cumprod", lambda a: ops.cumprod(a, 1), (3, 4), domain="nonzero")
 register("cumprod", lambda a: ops.cumprod(a, 0), (4, 3), domain="nonzero", noncontig=True)
-register("cumprod zeros", lambda a: ops.cumprod(a * ops.as_tensor(_ZERO_MASK), 1), (3, 4),
+register("cumprod zeros", lambda a: ops.cumprod(a * ops.as_tensor(_ZERO_MASK).to(a.device, a.dtype), 1), (3, 4),
          domain="nonzero")
 register("logsumexp", lambda a: ops.logsumexp(a, 1), (3, 4))
 register("logsumexp", lambda a: ops.logsumexp(a, (0, 2), keepdim=True), (2, 3, 4))

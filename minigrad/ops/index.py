@@ -12,7 +12,9 @@ import numbers
 
 import numpy as np
 
+from minigrad import backend
 from minigrad.autograd.graph import Primitive
+from minigrad.device import device_of
 from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import (
     as_tensor,
@@ -39,8 +41,16 @@ sort_result = collections.namedtuple("sort_result", ["values", "indices"])
 topk_result = collections.namedtuple("topk_result", ["values", "indices"])
 
 
-def _index_array(op, index):
-    arr = index.data if isinstance(index, Tensor) else np.asarray(index)
+def _index_array(op, index, like):
+    """``index`` as an integer array on ``like``'s device: host data (a list or NumPy array)
+    is copied there; an index tensor must already be there, as in PyTorch."""
+    if isinstance(index, Tensor):
+        arr = index.data
+        if type(arr) is not type(like.data) and device_of(arr) != device_of(like.data):
+            raise RuntimeError(f"{op}(): expected the index on the input's device, "
+                               f"{device_of(like.data)}, but it is on {device_of(arr)}")
+    else:
+        arr = backend.move(np.asarray(index), device_of(like.data))
     if arr.dtype.kind not in "iu":
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {arr.dtype}")
     return arr
@@ -82,7 +92,7 @@ def _along(op, a_shape, dim, index, limit_shapes=()):
 
 def gather(input, dim, index):
     """``out[i][j][k] = input[i][index[i][j][k]][k]`` (dim 1): an advanced getitem."""
-    idx = _index_array("gather", index)
+    idx = _index_array("gather", index, input)
     parts, scalar = _along("gather", input.shape, dim, idx)
     if scalar is not None:
         return GetItem.apply(input, index=(), advanced=False)
@@ -98,7 +108,7 @@ def _src_part(src, shape):
 
 def scatter_add(input, dim, index, src):
     """``input`` plus ``src`` added at gather's addresses (repeated ones accumulate)."""
-    idx = _index_array("scatter_add", index)
+    idx = _index_array("scatter_add", index, input)
     src = as_tensor(src, input)
     parts, scalar = _along("scatter_add", input.shape, dim, idx, (("src", src.shape),))
     if scalar is not None:
@@ -161,16 +171,16 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
                               f"got {reduce!r}")
     if reduce is not None:
         if src is None:
-            idx = _index_array("scatter", index)
+            idx = _index_array("scatter", index, input)
             src = constant(xp_of(input.data).full(idx.shape, value, dtype=input.data.dtype))
         if reduce == "add":
             return scatter_add(input, dim, index, src)
-        idx = _index_array("scatter", index)
+        idx = _index_array("scatter", index, input)
         parts, scalar = _along("scatter", input.shape, dim, idx, (("src", src.shape),))
         if scalar is not None:
             return input * src
         return ScatterMultiply.apply(input, _src_part(src, idx.shape), index=parts)
-    idx = _index_array("scatter", index)
+    idx = _index_array("scatter", index, input)
     limits = (("src", src.shape),) if src is not None else ()
     parts, scalar = _along("scatter", input.shape, dim, idx, limits)
     if scalar is not None:
@@ -187,7 +197,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 
 def index_select(input, dim, index):
-    idx = _index_array("index_select", index)
+    idx = _index_array("index_select", index, input)
     if idx.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     d = normalize_dim("index_select", dim, max(input.ndim, 1))

@@ -8,6 +8,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd.graph import Primitive
+from minigrad.device import device_of
 from minigrad.errors import InvalidArgument
 from minigrad.ops._common import normalize_dim, shape_arg, xp_of
 from minigrad.tensor import Tensor
@@ -246,6 +247,9 @@ def getitem(a, index):
     if not isinstance(index, tuple):
         index = (index,)
     parts = [_index_part(i) for i in index]
+    if not isinstance(a.data, np.ndarray):   # host index arrays follow the data (as PyTorch
+        parts = [(k, tuple(backend.move(i, device_of(a.data)) for i in v), n)  # moves CPU
+                 if k == "adv" else (k, v, n) for k, v, n in parts]          # indices)
     has_int = any(k == "int" for k, _, _ in parts)
     has_adv = any(k == "adv" for k, _, _ in parts)
     if not (has_int and has_adv):

@@ -2,9 +2,7 @@
 constructor arguments, buffers and semantics, each a composite of the channel-wise
 primitives (see ``nn.functional``)."""
 
-import numpy as np
-
-from minigrad import ops
+from minigrad import backend, ops
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.creation import empty, ones, tensor, zeros
 from minigrad.nn import functional as F
@@ -132,9 +130,10 @@ class _BatchRenorm(_BatchNorm):
         n, mean, var = F.norm_stats(x)
         invstd = ops.rsqrt(var + self.eps)                       # 1 / sigma_B
         with no_grad():
-            sigma = np.sqrt(self.running_var.data + self.eps)
-            r = np.clip(1 / (invstd.data * sigma), 1 / self.rmax, self.rmax)
-            d = np.clip((mean.data - self.running_mean.data) / sigma, -self.dmax, self.dmax)
+            xp = backend.of(x.data).xp
+            sigma = xp.sqrt(self.running_var.data + self.eps)
+            r = xp.clip(1 / (invstd.data * sigma), 1 / self.rmax, self.rmax)
+            d = xp.clip((mean.data - self.running_mean.data) / sigma, -self.dmax, self.dmax)
             r, d = (ops.as_tensor(v.astype(x.data.dtype)) for v in (r, d))
         F.update_running_stats(self.running_mean, self.running_var, mean, var, n, factor)
         # gamma ((x - mu_B) * r / sigma_B + d) + beta as one per-channel affine map
