@@ -2,15 +2,23 @@
 import time
 
 
-def best_time(fn, repeat=5, number=1, warmup=1):
-    """The fastest of ``repeat`` runs of ``number`` calls, per call, in seconds."""
+def no_sync():
+    """The host's synchronize: nothing to wait for."""
+
+
+def best_time(fn, repeat=5, number=1, warmup=1, sync=no_sync):
+    """The fastest of ``repeat`` runs of ``number`` calls, per call, in seconds. ``sync``
+    runs before every clock read: on a GPU, the device's synchronize, since kernel launches
+    return before the work is done."""
     for _ in range(warmup):
         fn()
     best = float("inf")
     for _ in range(repeat):
+        sync()
         start = time.perf_counter()
         for _ in range(number):
             fn()
+        sync()
         best = min(best, (time.perf_counter() - start) / number)
     return best
 

@@ -1,7 +1,18 @@
-"""minigrad against PyTorch CPU (and NumPy for matmul), one process per library, paired bursts.
+"""minigrad against PyTorch, CPU or CUDA (NumPy for matmul): a process per library, paired bursts.
 
     python benchmarks/bench_vs_torch.py [--quick] [--cases bn2d,mlp,...] [--pairs R]
                                         [--threads N] [--burst SECONDS] [--json PATH]
+                                        [--device cpu|cuda]
+
+--device (default cpu): ``cuda`` runs minigrad's CuPy backend against PyTorch CUDA on the
+same GPU. Every tensor and model a case builds is then created on the GPU in both libraries
+(``tensor(..., device=)``, ``model.to(device)``), and each timed call ends with the GPU's
+synchronize (mg.cuda.synchronize / torch.cuda.synchronize), so every clock read waits for
+the queued kernels. Host-only peers are left out on cuda: matmul's peer is NumPy, so
+minigrad's matmul is timed alone (no peer, no ratio), and the memory rows (tracemalloc and
+the CPU allocator's profiler and RSS see host memory only) are skipped; the table says so
+in a note. If either library finds no usable GPU, the run stops at once with a one-line
+message (mg.cuda.is_available() / torch.cuda.is_available()).
 
 Method. The driver imports neither library. It starts long-lived worker processes, each
 ``python bench_vs_torch.py --worker KIND`` talking JSON lines over stdin/stdout: KIND
@@ -96,18 +107,36 @@ def example_function(filename, name, nn_module):
     return namespace[name]
 
 
+class DeviceUnavailable(Exception):
+    """The device asked for is not usable by a worker's library (its message is one line)."""
+
+
+def no_sync():
+    """The host's synchronize: nothing to wait for."""
+
+
 class Minigrad:
-    def __init__(self, threads):
+    def __init__(self, threads, device="cpu"):
         import minigrad
         import minigrad.nn
+        if device == "cuda" and not minigrad.cuda.is_available():
+            raise DeviceUnavailable(
+                "--device cuda, but minigrad finds no usable GPU (mg.cuda.is_available() is "
+                "False: no CuPy, or no GPU); use --device cpu")
         minigrad.set_num_threads(threads)
         minigrad.manual_seed(0)
         self.lib, self.nn, self.F = minigrad, minigrad.nn, minigrad.nn.functional
         self.version = minigrad.__version__
         self.threads = minigrad.get_num_threads()
+        self.device = device
+        self.sync = minigrad.cuda.synchronize if device == "cuda" else no_sync
 
     def tensor(self, array, requires_grad=False):
-        return self.lib.tensor(array, requires_grad=requires_grad)
+        return self.lib.tensor(array, requires_grad=requires_grad, device=self.device)
+
+    def to_device(self, module):
+        """``module`` with its parameters and buffers on the device (on the host: as is)."""
+        return module if self.device == "cpu" else module.to(self.device)
 
     def sgd(self, params, **kw):
         return self.lib.optim.SGD(params, **kw)
@@ -117,18 +146,28 @@ class Minigrad:
 
 
 class Torch(Minigrad):
-    def __init__(self, threads):
+    def __init__(self, threads, device="cpu"):
         import torch
+        if device == "cuda" and not torch.cuda.is_available():
+            raise DeviceUnavailable(
+                "--device cuda, but PyTorch finds no usable GPU (torch.cuda.is_available() "
+                "is False); use --device cpu")
         torch.set_num_threads(threads)
         torch.manual_seed(0)
         self.lib, self.nn, self.F = torch, torch.nn, torch.nn.functional
         self.version = torch.__version__
         self.threads = torch.get_num_threads()
+        self.device = device
+        self.sync = torch.cuda.synchronize if device == "cuda" else no_sync
 
 
 class NumPy:
-    def __init__(self, threads):
+    sync = staticmethod(no_sync)
+
+    def __init__(self, threads, device="cpu"):
         import numpy
+        if device != "cpu":
+            raise DeviceUnavailable(f"NumPy runs on the host only, not on {device}")
         self.version = numpy.__version__
         try:
             from threadpoolctl import threadpool_limits
@@ -138,11 +177,11 @@ class NumPy:
             self.threads = "BLAS default"
 
 
-def make_lib(kind, threads):
+def make_lib(kind, threads, device="cpu"):
     if kind == "minigrad-after-torch":
         import torch  # noqa: F401  (loaded first on purpose: its OpenMP runtime wins)
     return {"minigrad": Minigrad, "minigrad-after-torch": Minigrad, "torch": Torch,
-            "numpy": NumPy}[kind](threads)
+            "numpy": NumPy}[kind](threads, device)
 
 
 def _clear(tensors):
@@ -154,7 +193,7 @@ def layer_case(lib, make_layer, shape, seed):
     """forward + backward of one layer with a random upstream gradient."""
     import numpy as np
     rng = np.random.default_rng(seed)
-    layer = make_layer(lib.nn)
+    layer = lib.to_device(make_layer(lib.nn))
     x = lib.tensor(rng.standard_normal(shape, dtype=np.float32), requires_grad=True)
     up = lib.tensor(rng.standard_normal(tuple(layer(x).shape), dtype=np.float32))
     tensors = [x, *layer.parameters()]
@@ -169,7 +208,7 @@ def train_case(lib, make_model, batch, seed, **sgd):
     """zero_grad, forward, cross-entropy, backward, SGD step on fixed pre-made batches."""
     import numpy as np
     rng = np.random.default_rng(seed)
-    model = make_model(lib.nn)
+    model = lib.to_device(make_model(lib.nn))
     opt = lib.sgd(model.parameters(), **sgd)
     batches = [(lib.tensor(rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)),
                 lib.tensor(rng.integers(0, 10, batch)))
@@ -338,6 +377,18 @@ def measure_memory(lib, kind):
     return out
 
 
+def synced(run, sync):
+    """``run`` followed by ``sync`` (a GPU's synchronize), so that timing it reads the clock
+    after the queued work has finished; ``run`` itself on the host."""
+    if sync is no_sync:
+        return run
+
+    def run_synced():
+        run()
+        sync()
+    return run_synced
+
+
 def handle(request, lib, kind, cases):
     cmd = request["cmd"]
     if cmd == "info":
@@ -345,7 +396,8 @@ def handle(request, lib, kind, cases):
         return {"version": lib.version, "threads": lib.threads, "numpy": numpy.__version__,
                 "imported": [m for m in ("minigrad", "torch") if m in sys.modules]}
     if cmd == "build":
-        cases[request["case"]] = build_case(request["case"], lib)
+        cases[request["case"]] = synced(build_case(request["case"], lib), lib.sync)
+        lib.sync()   # the inputs' copies to the device are done before the first timed call
         return {"call_s": warm_up(cases[request["case"]], request["warmup_s"])}
     if cmd == "burst":
         return burst(cases[request["case"]], request["seconds"])
@@ -357,15 +409,21 @@ def handle(request, lib, kind, cases):
     raise ValueError(f"unknown command {cmd!r}")
 
 
-def worker_main(kind, threads):
+def worker_main(kind, threads, device):
     # Replies go to a private copy of stdout; anything a library prints lands on stderr.
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    lib = make_lib(kind, threads)
+    try:
+        lib, unavailable = make_lib(kind, threads, device), None
+    except DeviceUnavailable as e:   # told to the driver in the reply to its first request
+        lib, unavailable = None, str(e)
     cases = {}
     for line in sys.stdin:
         request = json.loads(line)
         if request["cmd"] == "quit":
+            break
+        if unavailable:
+            replies.write(json.dumps({"error": unavailable, "unavailable": True}) + "\n")
             break
         try:
             reply = handle(request, lib, kind, cases)
@@ -380,11 +438,11 @@ def worker_main(kind, threads):
 class Worker:
     """A worker process and its pipe; ``ask`` sends one request and waits for the reply."""
 
-    def __init__(self, kind, threads):
+    def __init__(self, kind, threads, device="cpu"):
         self.kind = kind
         self.proc = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--worker", kind,
-             "--threads", str(threads)],
+             "--threads", str(threads), "--device", device],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         self.info = self.ask(cmd="info")
 
@@ -394,6 +452,9 @@ class Worker:
         if not line:
             raise SystemExit(f"the {self.kind} worker died (exit code {self.proc.wait()})")
         reply = json.loads(line)
+        if reply.get("unavailable"):
+            self.proc.wait()
+            raise SystemExit(f"bench_vs_torch.py ({self.kind} worker): {reply['error']}")
         if "error" in reply:
             raise SystemExit(reply["error"])
         return reply
@@ -487,6 +548,7 @@ def compare(name, a, b, args):
 
 
 def measure_memory_fresh(threads, have_torch):
+    """On the host only: tracemalloc, the CPU allocator's profiler and RSS see host memory."""
     out = {}
     for kind in ("minigrad", "torch") if have_torch else ("minigrad",):
         w = Worker(kind, threads)
@@ -566,6 +628,9 @@ def parse_args():
                    help="retry a pair when other processes kept more than this many cores "
                         "busy during one of its bursts")
     p.add_argument("--json", default=None, help="save the results to this path")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: minigrad's CuPy backend against PyTorch CUDA on the same GPU "
+                        "(matmul then has no peer and the memory rows are skipped)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     args.pairs = args.pairs or (3 if args.quick else 13)
@@ -581,21 +646,28 @@ def parse_args():
 def main():
     args = parse_args()
     if args.worker:
-        return worker_main(args.worker, args.threads)
+        return worker_main(args.worker, args.threads, args.device)
     import importlib.util
     have_torch = importlib.util.find_spec("torch") is not None
+    on_host = args.device == "cpu"
     load_start, started = loadavg(), time.perf_counter()
     memory = None
-    if "memory" in args.cases:
+    if "memory" in args.cases and on_host:
         log("memory: a fresh worker per library")
         memory = measure_memory_fresh(args.threads, have_torch)
+    elif "memory" in args.cases:
+        log(f"memory: skipped on {args.device} (host-memory measures only)")
     workers = {}
 
     def worker(kind):
         if kind not in workers:
-            workers[kind] = Worker(kind, args.threads)
+            workers[kind] = Worker(kind, args.threads, args.device)
         return workers[kind]
 
+    if not on_host:   # a missing GPU stops the run before any case, in either library
+        worker("minigrad")
+        if have_torch:
+            worker("torch")
     results = []
     for name in args.cases:
         if name == "memory":
@@ -605,6 +677,9 @@ def main():
             log(f"{name}: skipped, torch is not installed")
             continue
         if not have_torch and kind_b == "torch":
+            kind_b = None
+        if not on_host and kind_b == "numpy":
+            log(f"{name}: no peer on {args.device} (NumPy runs on the host)")
             kind_b = None
         log(f"{name}: {kind_a} vs {kind_b}, {args.pairs} pairs")
         result = compare(name, worker(kind_a), worker(kind_b) if kind_b else None, args)
@@ -619,7 +694,8 @@ def main():
     torch_version = infos["torch"]["version"] if "torch" in infos else (
         "not installed" if not have_torch else "not run")
     numpy_version = mg_info.get("numpy") or infos.get("numpy", {}).get("version", "?")
-    print(f"# minigrad {mg_info.get('version', '?')} vs PyTorch CPU {torch_version} "
+    print(f"# minigrad {mg_info.get('version', '?')} vs PyTorch {args.device.upper()} "
+          f"{torch_version} "
           f"(NumPy {numpy_version}); threads {args.threads}; {args.pairs} pairs per case, "
           f"bursts ~{args.burst:g} s; load average (1/5/15 min) at start {load_start}, "
           f"at end {load_end}; {elapsed:.0f} s")
@@ -633,6 +709,14 @@ def main():
                 table_rows(results, memory, args.pairs))
     print("\nclean pairs / pairs tried: " + ", ".join(
         f"{r['case']} {r['pairs_clean']}/{r['pairs_tried']}" for r in results))
+    if not on_host:
+        skipped = [c for c in ("matmul", "memory") if c in args.cases]
+        if skipped:
+            print(f"on {args.device}, host-only peers are left out: "
+                  + "; ".join({"matmul": "matmul is minigrad alone (its peer, NumPy, runs "
+                                         "on the host)",
+                               "memory": "memory rows skipped (they measure host memory "
+                                         "only)"}[c] for c in skipped))
     if any(r["noisy"] for r in results):
         print("* fewer than 3 clean pairs: the row uses every pair tried, disturbed ones "
               "included; (n=K): only K clean pairs")
