@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 import minigrad as mg
 import minigrad.nn as nn
+from minigrad import backend
 
 
 class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
@@ -43,9 +44,10 @@ def parser(description, **defaults):
 def setup(args):
     """Seed, check the device, and make the output directory."""
     mg.manual_seed(args.seed)
-    if args.device != "cpu" and not mg.cuda.is_available():
-        sys.exit(f"--device {args.device}: CUDA is not available here (minigrad's GPU "
-                 f"backend needs CuPy and a GPU); use --device cpu")
+    try:
+        backend.for_device(args.device)
+    except (RuntimeError, ValueError) as e:   # (no CuPy, no GPU, or no such device)
+        sys.exit(f"--device {args.device}: {e}; use --device cpu")
     os.makedirs(args.out, exist_ok=True)
 
 
@@ -87,9 +89,10 @@ def copy_linear_weights(source, target):
     """Give ``target`` the same Linear weights as ``source`` (nets differing only in BN)."""
     pairs = zip([m for m in source.modules() if isinstance(m, nn.Linear)],
                 [m for m in target.modules() if isinstance(m, nn.Linear)])
-    for a, b in pairs:
-        b.weight.data[...] = a.weight.data
-        b.bias.data[...] = a.bias.data
+    with mg.no_grad():
+        for a, b in pairs:
+            b.weight.copy_(a.weight.to(b.weight.device))
+            b.bias.copy_(a.bias.to(b.bias.device))
 
 
 def batches(n, batch_size, steps, seed):

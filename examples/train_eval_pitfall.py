@@ -62,7 +62,7 @@ def main():
     changed = float((first != again).mean())
 
     try:
-        bn_mlp(batch_norm=True).train()(mg.tensor(x_eval[:1]).to(args.device))
+        bn_mlp(batch_norm=True).to(args.device).train()(mg.tensor(x_eval[:1]).to(args.device))
         mlp_error = None
     except ValueError as e:
         mlp_error = str(e)

@@ -23,13 +23,22 @@ from minigrad.ops._common import as_tensor, constant, xp_of
 from minigrad.tensor import Tensor
 
 
+def _read_only(a):
+    """NumPy's writeable flag; CuPy arrays have none, so there an expanded or broadcast view
+    (a zero stride over more than one element, where writes would collide) counts."""
+    writeable = getattr(a.flags, "writeable", None)
+    if writeable is not None:
+        return not writeable
+    return any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape))
+
+
 def update(t, op, compute, needs_old_values=False):
     """Set ``t`` to ``compute(t_old)`` in place (``compute`` is written with ordinary,
     recorded ops); ``needs_old_values``: its backward reads t's old values."""
     if _grad_state.enabled and t.requires_grad and t._node is None:
         raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an "
                            f"in-place operation; wrap the update in `with mg.no_grad():`")
-    if not getattr(t.data, "flags", None) or not t.data.flags.writeable:
+    if _read_only(t.data):
         raise RuntimeError(f"{op}: the tensor's memory is read-only (an expanded or "
                            f"broadcast view, or read-only NumPy data); clone() it first")
     old = t
