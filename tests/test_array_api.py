@@ -75,3 +75,24 @@ def test_mixing_with_the_host_is_refused():
         np.asarray(x)
     with pytest.raises((TypeError, ValueError)):
         x + xps.asarray([1.0, 2.0])
+
+
+def test_the_fake_device_refuses_what_cupy_refuses():
+    """tests/fake_device.py (the device fixture's stand-in GPU) is strict where CuPy is:
+    implicit conversion to host NumPy, NumPy ufuncs and functions on device arrays, host
+    arrays as operands or indices all raise; Python and NumPy scalars and the explicit
+    copies (xp.asarray in, .get() out) work, and results stay on device1."""
+    import fake_device as fd
+    x = fd.on_device([1.0, -2.0, 3.0])
+    host = np.array([1.0, 2.0, 3.0])
+    for leak in (lambda: np.asarray(x), lambda: np.sqrt(x), lambda: np.sum(x),
+                 lambda: x + host, lambda: host * x, lambda: x[np.array([0, 2])],
+                 lambda: fd.xp.maximum(x, host), lambda: x.__setitem__(np.array([0]), 1.0),
+                 lambda: x.ctypes, lambda: x.__array_interface__, lambda: memoryview(x)):
+        with pytest.raises((fd.HostLeak, AttributeError, TypeError)):
+            leak()
+    y = fd.xp.maximum(x * 2 + np.float64(1), 0)[fd.xp.asarray([0, 2])]
+    assert type(y) is fd.Array and y.device == DEVICE
+    np.testing.assert_array_equal(y.get(), [3.0, 7.0])
+    total = fd.xp.sum(x)                 # a full reduction stays a (0-d) device array
+    assert type(total) is fd.Array and total.shape == () and float(total) == 2.0

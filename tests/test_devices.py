@@ -189,3 +189,46 @@ def test_finite_difference_gradchecks_on_the_device(name, device):
         assert mg.autograd.gradcheck(case.fn, xs)
         if case.second_order:
             assert mg.autograd.gradgradcheck(case.fn, xs)
+
+
+def test_in_place_updates_and_index_assignment(device):
+    """In-place ops, index assignment (ints, masks, host and device index arrays) and their
+    gradients, as on the CPU; an expanded view is refused (CuPy has no writeable flag)."""
+    a, b = R.standard_normal((4, 3)), R.standard_normal(3)
+    results = []
+    for where in ("cpu", device):
+        x = mg.tensor(a, device=where)
+        x += 1
+        x[0] = 5.0
+        x[x < 0] = 0.0
+        x[mg.tensor([1, 3], device=where), 2] = -1.0
+        x[np.array([2])] = 0.25
+        x.mul_(2).clamp_(-1.5, 9.0).sub_(0.5)
+        w = mg.tensor(b, device=where, requires_grad=True)
+        y = x * w
+        y[1] = 0.0
+        (y * y).sum().backward()
+        results.append([_host(x), _host(w.grad)])
+        with pytest.raises(RuntimeError, match="read-only"):
+            mg.ones(1, device=where).expand(3).add_(1)
+    _assert_same(results, np.float64)
+
+
+def test_bn_folding_and_gradient_clipping(device):
+    a = R.standard_normal((2, 2, 5, 5))
+    results = []
+    for where in ("cpu", device):
+        mg.manual_seed(0)
+        conv, bn = nn.Conv2d(2, 3, 3).double().to(where), nn.BatchNorm2d(3).double().to(where)
+        x = mg.tensor(a, device=where)
+        bn(conv(x)).sum().backward()                 # (running statistics and gradients)
+        norm = nn.utils.clip_grad_norm_(conv.parameters(), 0.5)
+        assert norm.device == conv.weight.device
+        inf_norm = nn.utils.clip_grad_norm_(bn.parameters(), 0.1, norm_type="inf")
+        conv.eval(), bn.eval()
+        fused = nn.utils.fuse_conv_bn_eval(conv, bn)
+        assert fused.weight.device == conv.weight.device
+        results.append([_host(fused(x)), _host(bn(conv(x))), _host(conv.weight.grad),
+                        _host(norm), _host(inf_norm)])
+    _assert_same(results, np.float64)
+    np.testing.assert_allclose(results[1][0], results[1][1], rtol=1e-12, atol=1e-12)

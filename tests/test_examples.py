@@ -177,3 +177,23 @@ def test_cnn_mnist_full_run_reaches_99_and_folds_exactly(tmp_path):   # ~90 s
     assert r["final_accuracy"] >= 0.99
     assert r["fold"]["identical_predictions"] is True
     assert r["fold"]["max_logit_difference"] < 1e-4
+
+
+_SLOW_ON_THE_FAKE_DEVICE = pytest.mark.slow   # (its reference convolution is a Python loop)
+
+
+@pytest.mark.parametrize("name", [
+    "bn_mnist", "lr_sweep",
+    pytest.param("train_eval_pitfall", marks=_SLOW_ON_THE_FAKE_DEVICE),           # ~30 s
+    pytest.param("finetune_frozen_bn", marks=_SLOW_ON_THE_FAKE_DEVICE),           # ~60 s
+    pytest.param("cnn_mnist", marks=_SLOW_ON_THE_FAKE_DEVICE),                    # ~60 s
+])
+def test_examples_run_on_a_device(tmp_path, name):
+    """``--device`` moves the whole run: on the fake GPU (tests/fake_device.py), which
+    refuses any implicit host copy, each example runs to the end and writes its results."""
+    pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
+    prelude = (f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); import fake_device; "
+               f"fake_device.register(fake_device.reference_backend()); ")
+    _, r = run_example(name, tmp_path, "--device", "fake", prelude=prelude)
+    assert r["device"] == "fake"
+    _check_png(tmp_path / f"{name}.png")
