@@ -1,6 +1,6 @@
 """Devices on a machine without a usable GPU: minigrad imports and works on the CPU, says
 plainly that 'cuda' is unavailable and why, and never copies between devices implicitly.
-(With a GPU, ``pytest -m gpu`` runs tests/test_gpu.py.)"""
+(With a GPU, ``pytest -m gpu`` runs tests/test_devices.py on it.)"""
 import subprocess
 import sys
 
@@ -18,7 +18,7 @@ def _no_gpu():
     return not cupy.is_available()
 
 
-pytestmark = pytest.mark.skipif(not _no_gpu(), reason="a GPU is available: see test_gpu.py")
+pytestmark = pytest.mark.skipif(not _no_gpu(), reason="a GPU is available: see test_devices.py")
 
 NOT_AVAILABLE = "device 'cuda' is not available"
 
