@@ -39,17 +39,21 @@ DEVICES = [
 
 
 @pytest.fixture(scope="session")
-def _fake_glue(tmp_path_factory):
-    import fake_device
+def cuda_harness(tmp_path_factory):
+    """The CUDA kernels' element functions compiled for the host (tests/kernel_harness.py)."""
     import kernel_harness
     harness = kernel_harness.build(tmp_path_factory.mktemp("cuda_host"))
     if harness is None:
         pytest.skip("no C++ compiler for the host-compiled CUDA kernels")
-    launches = []
-    launcher = kernel_harness.launcher(harness, buffer=fake_device.buffer, launches=launches)
-    module = kernel_harness.backend(launcher, "fake-glue", fake_device.reference_backend())
-    module.launches = launches
-    return module
+    return harness
+
+
+@pytest.fixture(scope="session")
+def _fake_glue(cuda_harness):
+    import fake_device
+    import kernel_harness
+    return kernel_harness.backend(cuda_harness, "fake-glue", fake_device.reference_backend(),
+                                  fake_device.buffer)
 
 
 @pytest.fixture(params=DEVICES)

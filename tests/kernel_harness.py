@@ -3,8 +3,9 @@
 ``build`` compiles ``tests/cuda/host_harness.cpp`` (the ``.cu`` sources' element
 functions, g++) into a library; ``launcher`` makes the glue's ``run`` from it, reading
 the arrays' buffers through ``buffer`` (a NumPy array as it is, or a fake-device array's
-device buffer: what a kernel launch gets); ``backend`` binds ``KernelBackend`` to an array
-namespace as a whole backend module, its device entries taken from ``device``.
+device buffer: what a kernel launch gets); ``backend`` binds ``KernelBackend`` with that
+``run`` to an array namespace as a whole backend module, its device entries taken from
+``device``.
 """
 import ctypes
 import shutil
@@ -55,13 +56,15 @@ def launcher(harness, buffer=lambda a: a, launches=None):
     return run
 
 
-def backend(run, name, device):
-    """The glue on ``device``'s namespace as a backend module (``device``: a module with
-    the contract's device entries, such as ``numpy_ref`` for the host)."""
+def backend(harness, name, device, buffer=lambda a: a):
+    """The glue running ``harness``'s kernels on ``device``'s namespace, as a backend module
+    (``device``: a module with the contract's device entries, such as ``numpy_ref`` for
+    the host) whose ``launches`` lists the kernels it ran."""
     from minigrad.backend.cuda._glue import KernelBackend
-    impl = KernelBackend(device.xp, run, name)
+    launches = []
+    impl = KernelBackend(device.xp, launcher(harness, buffer, launches), name)
     module = types.SimpleNamespace(**{n: getattr(impl, n) for n in CONTRACT
                                       if n not in DEVICE_ENTRIES})
     module.__dict__.update({n: getattr(device, n) for n in DEVICE_ENTRIES})
-    module.name = name
+    module.name, module.launches = name, launches
     return module

@@ -74,15 +74,8 @@ def test_cuda_sources_compile_with_nvrtc(source):
 # ---------------------------------------------------------------- the glue, on the host
 
 @pytest.fixture(scope="module")
-def host_backend(tmp_path_factory):
-    harness = kernel_harness.build(tmp_path_factory.mktemp("cuda_host"))
-    if harness is None:
-        pytest.skip("no C++ compiler for the host harness")
-    launches = []
-    module = kernel_harness.backend(kernel_harness.launcher(harness, launches=launches),
-                                    "cuda-on-host", numpy_ref)
-    module.launches = launches
-    return module
+def host_backend(cuda_harness):
+    return kernel_harness.backend(cuda_harness, "cuda-on-host", numpy_ref)
 
 
 @pytest.fixture
