@@ -119,17 +119,21 @@ class Minigrad:
     def __init__(self, threads, device="cpu"):
         import minigrad
         import minigrad.nn
-        if device == "cuda" and not minigrad.cuda.is_available():
-            raise DeviceUnavailable(
-                "--device cuda, but minigrad finds no usable GPU (mg.cuda.is_available() is "
-                "False: no CuPy, or no GPU); use --device cpu")
-        minigrad.set_num_threads(threads)
-        minigrad.manual_seed(0)
-        self.lib, self.nn, self.F = minigrad, minigrad.nn, minigrad.nn.functional
-        self.version = minigrad.__version__
-        self.threads = minigrad.get_num_threads()
+        self._setup(minigrad, threads, device, "minigrad", "mg.cuda.is_available() is False: "
+                    "no CuPy, or no GPU")
+
+    def _setup(self, lib, threads, device, who, why):
+        """Seed and thread ``lib`` (minigrad or torch: the same names), on ``device``."""
+        if device == "cuda" and not lib.cuda.is_available():
+            raise DeviceUnavailable(f"--device cuda, but {who} finds no usable GPU ({why}); "
+                                    f"use --device cpu")
+        lib.set_num_threads(threads)
+        lib.manual_seed(0)
+        self.lib, self.nn, self.F = lib, lib.nn, lib.nn.functional
+        self.version = lib.__version__
+        self.threads = lib.get_num_threads()
         self.device = device
-        self.sync = minigrad.cuda.synchronize if device == "cuda" else no_sync
+        self.sync = lib.cuda.synchronize if device == "cuda" else no_sync
 
     def tensor(self, array, requires_grad=False):
         return self.lib.tensor(array, requires_grad=requires_grad, device=self.device)
@@ -148,17 +152,7 @@ class Minigrad:
 class Torch(Minigrad):
     def __init__(self, threads, device="cpu"):
         import torch
-        if device == "cuda" and not torch.cuda.is_available():
-            raise DeviceUnavailable(
-                "--device cuda, but PyTorch finds no usable GPU (torch.cuda.is_available() "
-                "is False); use --device cpu")
-        torch.set_num_threads(threads)
-        torch.manual_seed(0)
-        self.lib, self.nn, self.F = torch, torch.nn, torch.nn.functional
-        self.version = torch.__version__
-        self.threads = torch.get_num_threads()
-        self.device = device
-        self.sync = torch.cuda.synchronize if device == "cuda" else no_sync
+        self._setup(torch, threads, device, "PyTorch", "torch.cuda.is_available() is False")
 
 
 class NumPy:

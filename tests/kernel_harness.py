@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from minigrad.backend.contract import CONTRACT
+from minigrad.backend.contract import CONTRACT, DEVICE_ENTRIES
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNELS = ROOT / "minigrad" / "backend" / "cuda" / "kernels"
-DEVICE_ENTRIES = ("xp", "name", "erf", "device_type", "device_index", "to_host", "from_host",
-                  "generator", "synchronize")
+FROM_DEVICE = ("xp", "name", "erf") + DEVICE_ENTRIES   # (the device's, not the glue's)
 
 
 def build(directory):
@@ -64,7 +63,7 @@ def backend(harness, name, device, buffer=lambda a: a):
     launches = []
     impl = KernelBackend(device.xp, launcher(harness, buffer, launches), name)
     module = types.SimpleNamespace(**{n: getattr(impl, n) for n in CONTRACT
-                                      if n not in DEVICE_ENTRIES})
-    module.__dict__.update({n: getattr(device, n) for n in DEVICE_ENTRIES})
+                                      if n not in FROM_DEVICE})
+    module.__dict__.update({n: getattr(device, n) for n in FROM_DEVICE})
     module.name, module.launches = name, launches
     return module

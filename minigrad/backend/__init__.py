@@ -81,19 +81,23 @@ def register(device_type, array_type, module):
     _BY_DEVICE_TYPE[device_type] = module
 
 
+def _is_cupy(array_type):
+    return array_type.__module__.split(".")[0] == "cupy"
+
+
 def of(array):
     """The backend for ``array``'s type."""
     try:
         return _BY_ARRAY_TYPE[type(array)]
     except KeyError:
-        if type(array).__module__.split(".")[0] == "cupy":
+        if _is_cupy(type(array)):
             return for_device("cuda")
         raise TypeError(f"no minigrad backend for arrays of type {type(array).__name__}") from None
 
 
 def is_array(data):
     """True for an array that some backend runs (NumPy's, CuPy's, a registered type's)."""
-    return type(data) in _BY_ARRAY_TYPE or type(data).__module__.split(".")[0] == "cupy"
+    return type(data) in _BY_ARRAY_TYPE or _is_cupy(type(data))
 
 
 def for_device(device):

@@ -67,6 +67,11 @@ CONTRACT = {
 }
 
 
+# the entries that say where a backend's arrays live (the rest are its kernels)
+DEVICE_ENTRIES = ("device_type", "device_index", "to_host", "from_host", "generator",
+                  "synchronize")
+
+
 def missing(module):
     """The contract's names that ``module`` does not provide (empty when it conforms)."""
     return [name for name in CONTRACT if not hasattr(module, name)]
