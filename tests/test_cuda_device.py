@@ -59,6 +59,22 @@ def test_the_error_names_what_is_missing_cupy_or_a_gpu():
         mg.ones(1).cuda()
 
 
+def test_nothing_imports_cupy_until_cuda_is_asked_for():
+    """Without CuPy, all of minigrad imports and trains, the CUDA glue the host tests run
+    included; with CuPy installed, none of that imports it either."""
+    work = ("import sys\nimport minigrad as mg, minigrad.nn as nn, minigrad.nn.functional as F\n"
+            "import minigrad.backend.cuda, minigrad.backend.cuda._glue, minigrad.distributed\n"
+            "net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(),"
+            " nn.Linear(2 * 4 * 4, 3))\n"
+            "F.cross_entropy(net(mg.randn(2, 1, 6, 6)), mg.tensor([0, 2])).backward()\n")
+    for block in ("import sys; sys.modules['cupy'] = None\n", ""):
+        code = block + work + "print(sys.modules.get('cupy') is not None)\n"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "False"
+
+
 class _FakeDeviceArray(np.ndarray):
     """A NumPy array that reports itself on another device, to reach the device check."""
 
@@ -70,7 +86,7 @@ def test_an_op_on_two_devices_names_both(monkeypatch):
                         if isinstance(a, _FakeDeviceArray) else real(a))
     a = mg.ones(3)
     b = mg.ones(3)
-    b.data = b.data.view(_FakeDeviceArray)
+    b.array = b.array.view(_FakeDeviceArray)
     with pytest.raises(RuntimeError, match="add: expected all tensors to be on the same "
                                            "device, but found at least two devices, cpu and "
                                            "cuda:0"):

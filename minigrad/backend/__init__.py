@@ -124,9 +124,9 @@ def _cuda():
         raise RuntimeError(
             "device 'cuda' is not available: CuPy is installed but finds no usable GPU "
             "(no device, or no driver for its CUDA version); mg.cuda.is_available() is False")
-    from minigrad.backend import cuda
-    register("cuda", cupy.ndarray, cuda)
-    return cuda
+    from minigrad.backend.cuda import gpu
+    register("cuda", cupy.ndarray, gpu)
+    return gpu
 
 
 def move(array, device):
