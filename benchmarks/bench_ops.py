@@ -59,7 +59,7 @@ def bench_matmul(sizes, repeat, device, sync):
 def bench_channel_moments(repeat, shape, device, sync):
     x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32) + 3
     mx = on_device(x, device)
-    kernel, data = backend.for_device(device).channel_moments, mx.data
+    kernel, data = backend.for_device(device).channel_moments, mx.array
     dims = (0, 2, 3)
     t_kernel = best_time(lambda: kernel(data), repeat, sync=sync)
     t_api = best_time(lambda: (mx.mean(dims), mx.var(dims, correction=0)), repeat, sync=sync)

@@ -24,7 +24,7 @@ def _finish(array, dtype, requires_grad, device):
 def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of ``data`` (list, scalar, NumPy array or tensor)."""
     if isinstance(data, Tensor):
-        array = data.data.copy()
+        array = data.array.copy()
     elif isinstance(data, np.ndarray) or backend.is_array(data):   # (or a device array)
         array = data.astype(dtypes.infer_numpy_dtype(data.dtype)) if dtype is None else data.copy()
     else:
@@ -75,7 +75,7 @@ def _nested_scalars(data, tensor_dtypes):
                         f"one-element tensors can be converted to numbers in a list. To join "
                         f"tensors into a new dimension use mg.stack(tensors) (or mg.cat to "
                         f"concatenate along an existing one)")
-                item = item.data.reshape(())
+                item = item.array.reshape(())
                 tensor_dtypes.append(item.dtype)
             if dim + 1 == len(shape):
                 shape.append(None)                   # scalars at this depth
@@ -161,8 +161,8 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
 
 
 def _like(t, fill, dtype, requires_grad):
-    dt = t.data.dtype if dtype is None else dtypes.to_numpy_dtype(dtype)
-    xp = backend.of(t.data).xp
+    dt = t.array.dtype if dtype is None else dtypes.to_numpy_dtype(dtype)
+    xp = backend.of(t.array).xp
     return Tensor(xp.full(t.shape, fill, dtype=dt), requires_grad=requires_grad)
 
 

@@ -25,7 +25,7 @@ _MANIFEST = "__manifest__"
 
 def _encode(obj, arrays, where):
     if isinstance(obj, Tensor):
-        arrays.append(_to_numpy(obj.data))
+        arrays.append(_to_numpy(obj.array))
         return {"t": "tensor", "ref": len(arrays) - 1, "requires_grad": obj.requires_grad}
     if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
         array = _to_numpy(obj)

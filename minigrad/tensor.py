@@ -1,8 +1,9 @@
-"""The Tensor: an array (NumPy now, CuPy later) plus its place on the autograd tape.
+"""The Tensor: an array (NumPy or CuPy) plus its place on the autograd tape.
 
-A tensor produced by a recorded op points at that op's ``Node`` (``_node``); a leaf has no
-node and, when it requires grad, receives ``.grad``. All math is in ``minigrad.ops``; the
-methods here only forward to it.
+``t.array`` is the array itself (shared memory, outside the tape); ``t.data`` is what it
+is in PyTorch, a detached Tensor sharing that memory. A tensor produced by a recorded op
+points at that op's ``Node`` (``_node``); a leaf has no node and, when it requires grad,
+receives ``.grad``. All math is in ``minigrad.ops``; the methods here only forward to it.
 """
 
 import weakref
@@ -14,19 +15,19 @@ from minigrad.device import device_of, parse_to_args
 
 
 class Tensor:
-    __slots__ = ("data", "requires_grad", "_grad", "_node", "_slot", "_vc", "_hooks",
+    __slots__ = ("array", "requires_grad", "_grad", "_node", "_slot", "_vc", "_hooks",
                  "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         if not isinstance(data, np.ndarray) and not backend.is_array(data):
             # Python data: floats become float32, integers int64 (torch.tensor's rules)
             data = np.asarray(data)
             data = data.astype(dtypes.infer_numpy_dtype(
                 dtypes.default_float.np if data.dtype.kind == "f" else data.dtype), copy=False)
-        self.data = data
+        self.array = data
         self.requires_grad = False
         self._grad = None
         self._node = None
@@ -43,7 +44,7 @@ class Tensor:
         if isinstance(data, np.generic):
             data = np.asarray(data)
         t = object.__new__(cls)
-        t.data = data
+        t.array = data
         t.requires_grad = node is not None
         t._grad = None
         t._node = node
@@ -53,21 +54,41 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------ attributes
+    # ``array`` (a slot): the NumPy or CuPy array this tensor holds. Reading it is free and
+    # bypasses autograd entirely; it is how minigrad's own code reaches the values.
+
+    @property
+    def data(self):
+        """PyTorch's ``.data``: a Tensor sharing this tensor's memory that does not require
+        grad and is not on the tape. Writes through it are neither recorded nor seen by
+        the version counter (so they can silently invalidate a saved value, as in torch);
+        prefer ``detach()`` or ``no_grad()``, which are checked."""
+        return Tensor._make(self.array)
+
+    @data.setter
+    def data(self, value):
+        """``t.data = other`` makes ``t`` hold ``other``'s memory (shape and dtype may change),
+        off the tape, as in PyTorch."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got "
+                            f"{type(value).__name__}")
+        self.array = value.array
+
     @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self):
-        return dtypes.from_numpy_dtype(self.data.dtype)
+        return dtypes.from_numpy_dtype(self.array.dtype)
 
     @property
     def device(self):
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def grad(self):
@@ -81,13 +102,13 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
                                 f"type {type(value).__name__}")
-            if value.data.shape != self.data.shape:
+            if value.array.shape != self.array.shape:
                 raise RuntimeError(f"attempting to assign a gradient of shape {value.shape} to a "
                                    f"tensor of shape {self.shape}; they must be the same size")
-            if value.data.dtype != self.data.dtype:
+            if value.array.dtype != self.array.dtype:
                 raise RuntimeError(f"attempting to assign a gradient of dtype {value.dtype!r} to "
                                    f"a tensor of dtype {self.dtype!r}; they must match")
-            if type(value.data) is not type(self.data):
+            if type(value.array) is not type(self.array):
                 raise RuntimeError(f"attempting to assign a gradient on device {value.device} to "
                                    f"a tensor on device {self.device}")
         self._grad = value
@@ -109,39 +130,39 @@ class Tensor:
         return self.permute(*range(self.ndim - 1, -1, -1))
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def is_floating_point(self):
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     # ------------------------------------------------------------ conversion
     def numpy(self):
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on a tensor that requires grad; "
                                "use tensor.detach().numpy()")
-        if not isinstance(self.data, np.ndarray):
+        if not isinstance(self.array, np.ndarray):
             raise TypeError(f"numpy(): tensor is on {self.device}; call .cpu() first")
-        return self.data
+        return self.array
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to Python "
                              f"scalars, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __float__(self):
         return float(self.item())
@@ -150,12 +171,12 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(f"Boolean value of a tensor with shape {self.shape} is ambiguous")
         return bool(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
@@ -164,11 +185,11 @@ class Tensor:
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
     def __repr__(self):
-        host = backend.of(self.data).to_host(self.data)   # (a copy when on a device)
+        host = backend.of(self.array).to_host(self.array)   # (a copy when on a device)
         body = np.array2string(host, separator=", ", prefix="tensor(")
-        extras = [] if isinstance(self.data, np.ndarray) else [f"device='{self.device}'"]
-        if self.data.dtype != dtypes.default_float.np and self.data.dtype != np.int64 \
-                or self.data.size == 0:
+        extras = [] if isinstance(self.array, np.ndarray) else [f"device='{self.device}'"]
+        if self.array.dtype != dtypes.default_float.np and self.array.dtype != np.int64 \
+                or self.array.size == 0:
             extras.append(f"dtype={self.dtype!r}")
         if self._node is not None:
             extras.append(f"grad_fn=<{self._node.name}>")
@@ -181,7 +202,7 @@ class Tensor:
 
     # ------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(f"only tensors of floating point dtype can require gradients, "
                                f"got {self.dtype!r}")
         if not requires_grad and self._node is not None:
@@ -191,7 +212,7 @@ class Tensor:
         return self
 
     def detach(self):
-        t = Tensor._make(self.data)
+        t = Tensor._make(self.array)
         t._vc = self._vc = self._vc or [0]  # same memory, same version counter (as in PyTorch)
         return t
 
@@ -214,8 +235,8 @@ class Tensor:
         def keep(g):
             t = ref()
             if t is not None:
-                copy = Tensor._make(g.data.copy())
-                t._grad = copy if t._grad is None else Tensor._make(t._grad.data + g.data)
+                copy = Tensor._make(g.array.copy())
+                t._grad = copy if t._grad is None else Tensor._make(t._grad.array + g.array)
         self._node.__dict__.setdefault("_hooks", []).append((self._slot or 0, keep))
 
     def register_hook(self, hook):
@@ -322,7 +343,7 @@ class Tensor:
         """With no argument, the type's name as PyTorch spells it ('minigrad.FloatTensor');
         with a dtype (or such a name), the tensor converted to it."""
         if dtype is None:
-            return "minigrad." + _TYPE_NAMES.get(self.data.dtype.name, self.data.dtype.name)
+            return "minigrad." + _TYPE_NAMES.get(self.array.dtype.name, self.array.dtype.name)
         if isinstance(dtype, str) and dtype.endswith("Tensor"):
             by_name = {v: k for k, v in _TYPE_NAMES.items()}
             dtype = by_name[dtype.split(".")[-1]]

@@ -32,8 +32,8 @@ SHAPES = [(nn.BatchLayerNorm1d, (6, 4)), (nn.BatchLayerNorm1d, (5, 3, 7)),
 def _layer(cls, C, rng, **kw):
     m = cls(C, **kw).double()
     if m.weight is not None:
-        m.weight.data[...] = rng.uniform(0.5, 2, C)
-        m.bias.data[...] = rng.standard_normal(C)
+        m.weight.array[...] = rng.uniform(0.5, 2, C)
+        m.bias.array[...] = rng.standard_normal(C)
     return m
 
 
@@ -44,7 +44,7 @@ def test_train_formula_and_running_stats(cls, shape):
     m = _layer(cls, C, rng, momentum=0.3)
     x = rng.standard_normal(shape) * 2 + 1
     y = m(mg.tensor(x))
-    np.testing.assert_allclose(y.detach().numpy(), _reference(x, m.weight.data, m.bias.data, 1e-5,
+    np.testing.assert_allclose(y.detach().numpy(), _reference(x, m.weight.array, m.bias.array, 1e-5,
                                                      shape[0]), rtol=1e-12, atol=1e-12)
     chan = (0,) + tuple(range(2, x.ndim))
     np.testing.assert_allclose(m.running_mean.numpy(), 0.3 * x.mean(chan), rtol=1e-12)
@@ -64,7 +64,7 @@ def test_eval_uses_running_batch_stats_and_own_layer_stats(cls, shape):
     x = rng.standard_normal((2,) + shape[1:])  # eval batch smaller than the training one
     rm, rv = m.running_mean.numpy().copy(), m.running_var.numpy().copy()
     y = m(mg.tensor(x))
-    np.testing.assert_allclose(y.detach().numpy(), _reference(x, m.weight.data, m.bias.data, 1e-5,
+    np.testing.assert_allclose(y.detach().numpy(), _reference(x, m.weight.array, m.bias.array, 1e-5,
                                                      shape[0], rm, rv), rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(m.running_mean.numpy(), rm)  # untouched in eval
     # each sample's output is independent of the others in eval
@@ -103,7 +103,7 @@ def test_untracked_eval_uses_batch_stats():
     m = _layer(nn.BatchLayerNorm2d, 2, rng, track_running_stats=False).eval()
     x = rng.standard_normal((3, 2, 2, 3))
     np.testing.assert_allclose(m(mg.tensor(x)).detach().numpy(),
-                               _reference(x, m.weight.data, m.bias.data, 1e-5, 3), rtol=1e-12)
+                               _reference(x, m.weight.array, m.bias.array, 1e-5, 3), rtol=1e-12)
 
 
 def test_matches_torch_bn_ln_mix_values_and_gradients():

@@ -100,7 +100,7 @@ def _grads(out_fn, *leaves):
             t.grad = None
         out = out_fn()
         rng = np.random.default_rng(7)
-        w = mg.tensor(rng.standard_normal(out.shape).astype(out.data.dtype))
+        w = mg.tensor(rng.standard_normal(out.shape).astype(out.array.dtype))
         (out * w).sum().backward()
         return [out.detach().numpy().copy()] + [t.grad.numpy().copy() for t in leaves]
     return run

@@ -63,7 +63,7 @@ registry._load_registries()
 @pytest.mark.parametrize("case", [pytest.param(c, id=f"{c.name}[{c.shape_text}]")
                                   for c in registry.CASES])
 def test_every_registered_op(case, dtype, device):
-    arrays = [t.data for t in case.make_inputs()]
+    arrays = [t.array for t in case.make_inputs()]
     _assert_same(_on_both(case.fn, arrays, dtype, device,
                           second=case.second_order and dtype == np.float64), dtype)
 
@@ -122,7 +122,7 @@ def test_elementwise_reductions_losses_and_second_derivatives(device):
 def test_device_plumbing(device):
     x = mg.randn(3, 4, device=device)
     assert x.device == mg.device(device) and x.is_cuda == (device == "cuda")
-    assert backend.of(x.data) is backend.for_device(device)      # drawn on the device
+    assert backend.of(x.array) is backend.for_device(device)      # drawn on the device
     mg.manual_seed(3)
     a = mg.randn(5, device=device).cpu().numpy()
     mg.manual_seed(3)
@@ -185,7 +185,7 @@ def test_finite_difference_gradchecks_on_the_device(name, device):
     cases = [c for c in registry.CASES if c.name == name][:2]
     assert cases, f"no registered case named {name!r}"
     for case in cases:
-        xs = [mg.tensor(t.data, device=device, requires_grad=True) for t in case.make_inputs()]
+        xs = [mg.tensor(t.array, device=device, requires_grad=True) for t in case.make_inputs()]
         assert mg.autograd.gradcheck(case.fn, xs)
         if case.second_order:
             assert mg.autograd.gradgradcheck(case.fn, xs)

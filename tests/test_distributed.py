@@ -51,7 +51,7 @@ def test_syncbn_on_shards_equals_batchnorm_on_the_whole_batch(tmp_path):
     outputs = {}
     for cls in (nn.BatchNorm2d, nn.SyncBatchNorm):
         m = cls(4, momentum=0.3).double()
-        m.weight.data[...], m.bias.data[...] = gamma, beta
+        m.weight.array[...], m.bias.array[...] = gamma, beta
         outputs[cls] = m(mg.tensor(X)).detach().numpy()
     saved = np.load(out)
     np.testing.assert_array_equal(outputs[nn.SyncBatchNorm], outputs[nn.BatchNorm2d])
@@ -92,7 +92,7 @@ def test_syncbatchnorm_is_batchnorm_in_one_process(shape, rng):
     bn = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}[len(shape)]
     ref, sync = bn(3, momentum=None).double(), nn.SyncBatchNorm(3, momentum=None).double()
     for m in (ref, sync):
-        m.weight.data[...], m.bias.data[...] = [0.5, 1.0, 2.0], [0.1, -0.2, 0.3]
+        m.weight.array[...], m.bias.array[...] = [0.5, 1.0, 2.0], [0.1, -0.2, 0.3]
     for _ in range(2):
         X, G = rng.standard_normal(shape), rng.standard_normal(shape)
         xs = [mg.tensor(X, requires_grad=True) for _ in range(2)]
@@ -109,7 +109,7 @@ def test_syncbatchnorm_is_batchnorm_in_one_process(shape, rng):
 def test_convert_sync_batchnorm_keeps_weights_buffers_and_dtype():
     net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3),
                         nn.Sequential(nn.Flatten(), nn.BatchNorm1d(12))).double()
-    net[1].running_mean.data[...] = 2.0
+    net[1].running_mean.array[...] = 2.0
     net.eval()
     before = net.state_dict()
     weight = net[1].weight

@@ -32,7 +32,7 @@ def test_gradients_of_shared_arrays_are_independent():
     # add's backward passes one array to both inputs; the leaves must not share it
     a, b = leaf(1.0, 2.0), leaf(3.0, 4.0)
     (a + b).sum().backward()
-    a.grad.data[0] = 100.0
+    a.grad.array[0] = 100.0
     assert b.grad.numpy()[0] == 1.0
 
 
@@ -40,7 +40,7 @@ def test_a_leaf_grad_never_aliases_the_callers_gradient():
     x = leaf(1.0, 2.0)
     up = mg.tensor([5.0, 6.0], dtype=mg.float64)
     (x + 0.0).backward(up)
-    up.data[0] = -1.0
+    up.array[0] = -1.0
     assert x.grad.tolist() == [5.0, 6.0]
     y = leaf(1.0)
     y.backward(mg.tensor([3.0], dtype=mg.float64))
@@ -384,7 +384,7 @@ def test_in_place_accumulation_leaves_other_leaves_grads_alone():
     (t * 2 + t * 3 + s).sum().backward()
     np.testing.assert_array_equal(p.grad.numpy(), np.full(3, 6.0))
     np.testing.assert_array_equal(q.grad.numpy(), np.full(3, 6.0))
-    assert not np.shares_memory(p.grad.data, q.grad.data)
+    assert not np.shares_memory(p.grad.array, q.grad.array)
 
 
 def test_leaf_grad_accumulates_in_place_like_torch():
@@ -479,9 +479,9 @@ def test_set_grad_enabled_as_call_context_and_decorator():
 def test_zero_dim_leaf_used_twice_gets_an_array_gradient():
     w = mg.tensor(0.5, requires_grad=True)
     (w * 3 + w * 4).backward()
-    assert isinstance(w.grad.data, np.ndarray) and w.grad.shape == ()
+    assert isinstance(w.grad.array, np.ndarray) and w.grad.shape == ()
     assert (w.grad * 2).item() == 14.0
     held = mg.tensor(np.array(1.0, dtype=np.float32))
     w.grad = held                        # shared with the caller: accumulated out of place
     (w * 2).backward()
-    assert isinstance(w.grad.data, np.ndarray) and w.grad.item() == 3.0
+    assert isinstance(w.grad.array, np.ndarray) and w.grad.item() == 3.0

@@ -317,3 +317,60 @@ def test_inplace_dropout(p):
     for lib in (mg, torch):
         assert repr(lib.nn.Dropout(0.3, inplace=True)) == "Dropout(p=0.3, inplace=True)"
         assert repr(lib.nn.Dropout()) == "Dropout(p=0.5, inplace=False)"
+
+
+# ---------------------------------------------------------------- .data, as in PyTorch
+
+def test_data_is_a_detached_tensor_sharing_memory_like_torch():
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        d = x.data
+        assert isinstance(d, lib.Tensor), lib.__name__
+        assert d.requires_grad is False and d.is_leaf and d.grad_fn is None
+        d[0] = 10.0                       # shares memory: x sees it
+        d.mul_(2)                         # a leaf that requires grad, written outside no_grad
+        assert x.tolist() == [20.0, 4.0, 6.0], lib.__name__
+        assert x.requires_grad and x.grad_fn is None
+    y = mg.tensor([1.0, 2.0], requires_grad=True)
+    assert y.array is y.data.array        # the raw array, shared
+
+
+def test_writes_through_data_are_not_version_checked_like_torch():
+    """The same silently stale gradient in both: .data bypasses the version counter."""
+    grads = []
+    for lib in (mg, torch):
+        a = lib.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        b = a.sigmoid()                   # saves its output for backward
+        b.data.mul_(2)                    # not seen by autograd
+        b.sum().backward()
+        grads.append(a.grad.numpy().copy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-7)
+    # the same write through the tensor itself is caught, as in torch
+    a = mg.tensor([0.5, -1.0], requires_grad=True)
+    b = a.sigmoid()
+    b.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        b.sum().backward()
+
+
+def test_data_updates_of_a_hand_written_optimizer_match_torch():
+    ours, theirs = [], []
+    for lib, out in ((mg, ours), (torch, theirs)):
+        w = lib.tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True)
+        x = lib.tensor([[1.0, 2.0], [-1.0, 0.5], [0.3, 0.3]])
+        for _ in range(3):
+            loss = (x @ w).tanh().pow(2).sum()
+            w.grad = None
+            loss.backward()
+            w.data.add_(w.grad.data, alpha=-0.1)      # p.data.add_(-lr, grad), torch style
+        out.append(w.detach().numpy().copy())
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-6)
+
+
+def test_setting_data_swaps_the_memory_like_torch():
+    for lib in (mg, torch):
+        p = lib.tensor([1.0, 2.0], requires_grad=True)
+        p.data = lib.tensor([[5.0, 6.0, 7.0]])        # shape may change
+        assert p.shape == (1, 3) and p.requires_grad and p.is_leaf
+        with pytest.raises(TypeError):
+            p.data = np.zeros(3)

@@ -163,8 +163,8 @@ def _bn_run(dtype, shape, steps=3, momentum=0.1, affine=True):
     cls = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}[len(shape)]
     bn = cls(shape[1], momentum=momentum, affine=affine).to(dtype)
     if affine:
-        bn.weight.data[...] = np.linspace(0.5, 1.5, shape[1])
-        bn.bias.data[...] = np.linspace(-0.2, 0.4, shape[1])
+        bn.weight.array[...] = np.linspace(0.5, 1.5, shape[1])
+        bn.bias.array[...] = np.linspace(-0.2, 0.4, shape[1])
     rng = np.random.default_rng(1)
     out = []
     for step in range(steps + 1):
@@ -216,8 +216,8 @@ def test_momentum_none_is_a_cumulative_average():
 
 def test_eval_uses_running_stats_and_no_tracking_uses_batch_stats():
     bn = nn.BatchNorm1d(2).double()
-    bn.running_mean.data[...] = [1.0, 2.0]
-    bn.running_var.data[...] = [4.0, 9.0]
+    bn.running_mean.array[...] = [1.0, 2.0]
+    bn.running_var.array[...] = [4.0, 9.0]
     bn.eval()
     y = bn(mg.tensor(np.array([[3.0, 5.0]])))  # one sample is fine in eval
     np.testing.assert_allclose(y.detach().numpy(), [[2 / math.sqrt(4 + 1e-5), 3 / math.sqrt(9 + 1e-5)]])
@@ -231,7 +231,7 @@ def test_eval_uses_running_stats_and_no_tracking_uses_batch_stats():
 def test_reset_running_stats_and_parameters():
     bn = nn.BatchNorm1d(2)
     bn(mg.randn(4, 2) + 3)
-    bn.weight.data[...] = 5
+    bn.weight.array[...] = 5
     bn.reset_running_stats()
     assert bn.running_mean.tolist() == [0, 0] and bn.num_batches_tracked.item() == 0
     assert bn.weight.tolist() == [5, 5]
@@ -281,8 +281,8 @@ def test_batch_renorm_with_rmax_1_dmax_0_is_batch_norm():
 
 def test_batch_renorm_corrects_toward_running_stats():
     renorm = nn.BatchRenorm1d(1, rmax=2.0, dmax=1.0, affine=False).double()
-    renorm.running_mean.data[...] = 1.0
-    renorm.running_var.data[...] = 4.0
+    renorm.running_mean.array[...] = 1.0
+    renorm.running_var.array[...] = 4.0
     x = np.array([[0.0], [2.0]])  # batch mean 1 (= running), batch std ~1, running std ~2
     y = renorm(mg.tensor(x))
     # r = sigma_B / sigma (inside the clip range), d = 0: x is normalized by the running std
@@ -344,8 +344,8 @@ def _trained_bn(bn, shape):
     for i in range(3):
         bn(mg.randn(*shape, dtype=bn.running_mean.dtype) * (i + 2) + i)
     if bn.weight is not None:
-        bn.weight.data[...] = np.linspace(0.5, 2, bn.num_features)
-        bn.bias.data[...] = np.linspace(-1, 1, bn.num_features)
+        bn.weight.array[...] = np.linspace(0.5, 2, bn.num_features)
+        bn.bias.array[...] = np.linspace(-1, 1, bn.num_features)
     return bn.eval()
 
 

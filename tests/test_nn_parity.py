@@ -62,8 +62,8 @@ def test_batchnorm_matches_torch(kind, momentum, affine, track):
     ours = ours_cls(3, momentum=momentum, affine=affine, track_running_stats=track).double()
     theirs = theirs_cls(3, momentum=momentum, affine=affine, track_running_stats=track).double()
     if affine:  # non-trivial scale and shift
-        ours.weight.data[...] = [0.5, 1.5, -2.0]
-        ours.bias.data[...] = [0.1, -0.3, 0.7]
+        ours.weight.array[...] = [0.5, 1.5, -2.0]
+        ours.bias.array[...] = [0.1, -0.3, 0.7]
         theirs.load_state_dict(to_torch_state(ours))
     rng = np.random.default_rng(kind)
     batches = [rng.standard_normal(shape) * (i + 1) + i for i in range(4)]
@@ -100,8 +100,8 @@ def test_batchnorm_state_dict_roundtrip_with_torch():
 @pytest.mark.parametrize("shape,normalized", [((4, 5), (5,)), ((2, 3, 4), (3, 4))])
 def test_layer_norm_matches_torch(shape, normalized):
     ours, theirs = nn.LayerNorm(normalized).double(), tnn.LayerNorm(normalized).double()
-    ours.weight.data[...] = np.linspace(0.5, 2, ours.weight.numel()).reshape(normalized)
-    ours.bias.data[...] = np.linspace(-1, 1, ours.bias.numel()).reshape(normalized)
+    ours.weight.array[...] = np.linspace(0.5, 2, ours.weight.numel()).reshape(normalized)
+    ours.bias.array[...] = np.linspace(-1, 1, ours.bias.numel()).reshape(normalized)
     theirs.load_state_dict(to_torch_state(ours))
     rng = np.random.default_rng(0)
     compare_modules(ours, theirs, lambda s: rng.standard_normal(shape), steps=2)
@@ -110,7 +110,7 @@ def test_layer_norm_matches_torch(shape, normalized):
 @pytest.mark.parametrize("groups", [1, 2, 6])
 def test_group_norm_matches_torch(groups):
     ours, theirs = nn.GroupNorm(groups, 6).double(), tnn.GroupNorm(groups, 6).double()
-    ours.weight.data[...] = np.linspace(0.5, 2, 6)
+    ours.weight.array[...] = np.linspace(0.5, 2, 6)
     theirs.load_state_dict(to_torch_state(ours))
     rng = np.random.default_rng(0)
     compare_modules(ours, theirs, lambda s: rng.standard_normal((3, 6, 4, 2)), steps=2)

@@ -308,5 +308,5 @@ def test_per_channel_reductions_need_no_input_sized_scratch(name):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    output = x.data.nbytes if name == "bn forward" else 0
-    assert peak - output < x.data.nbytes / 8, f"{name}: peak {peak} bytes"
+    output = x.array.nbytes if name == "bn forward" else 0
+    assert peak - output < x.array.nbytes / 8, f"{name}: peak {peak} bytes"

@@ -75,17 +75,17 @@ def _as_tuple(x):
 
 def _root_gradient(tensor, gradient, who):
     if gradient is None:
-        if tensor.data.size != 1:
+        if tensor.array.size != 1:
             raise RuntimeError(f"{who}: grad can be implicitly created only for scalar outputs; "
                                f"pass a gradient for the output of shape {tensor.shape}")
-        return Tensor._make(backend.of(tensor.data).xp.ones_like(tensor.data))
+        return Tensor._make(backend.of(tensor.array).xp.ones_like(tensor.array))
     if not isinstance(gradient, Tensor):
         gradient = Tensor(gradient)
     if gradient.shape != tensor.shape:
         raise RuntimeError(f"{who}: gradient has shape {gradient.shape} but the output has "
                            f"shape {tensor.shape}")
-    if gradient.data.dtype != tensor.data.dtype:  # as PyTorch: cast to the output's dtype
-        gradient = Tensor._make(gradient.data.astype(tensor.data.dtype))
+    if gradient.array.dtype != tensor.array.dtype:  # as PyTorch: cast to the output's dtype
+        gradient = Tensor._make(gradient.array.astype(tensor.array.dtype))
     return gradient
 
 
@@ -161,7 +161,7 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     target_keys = None if targets is None else {_key(_edge(t)) for t in targets}
     found = {}
     pending = {}
-    callers = {id(g.data) for g in root_grads}  # arrays the caller still holds
+    callers = {id(g.array) for g in root_grads}  # arrays the caller still holds
 
     def send(edge, g):
         t = type(edge)
@@ -194,16 +194,16 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
         if t is Node:
             p = pending.get(edge)
             # references to p: the pending slot, this name, _exclusive's argument, getrefcount's
-            return p.data if p is not None and _exclusive(p, callers, 4) else None
+            return p.array if p is not None and _exclusive(p, callers, 4) else None
         if t is tuple or edge is None or target_keys is not None or edge.grad is None:
             return None
-        a = edge.grad.data
+        a = edge.grad.array
         return a if id(a) not in callers and _unshared(a, 2) and a.flags.writeable else None
 
     def add_into(prev, g):
         """prev + g, in place into prev's array when nothing else can see it."""
-        if not create_graph and _exclusive(prev, callers, 5) and prev.data.shape == g.data.shape:
-            backend.of(prev.data).add_inplace(prev.data, g.data)
+        if not create_graph and _exclusive(prev, callers, 5) and prev.array.shape == g.array.shape:
+            backend.of(prev.array).add_inplace(prev.array, g.array)
             return prev
         return prev + g
 
@@ -247,9 +247,9 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             for edge, gi, shape, dtype in zip(node.next, grads, node.shapes, node.dtypes):
                 if edge is None or gi is None or gi is ADDED:
                     continue
-                if gi.data.shape != shape:
+                if gi.array.shape != shape:
                     gi = _adapters.sum_to(gi, shape)
-                if gi.data.dtype != dtype:
+                if gi.array.dtype != dtype:
                     gi = _adapters.cast(gi, dtype)
                 send(edge, gi)
     return found
@@ -294,13 +294,13 @@ def _accumulate_leaf(leaf, g, create_graph, callers):
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
-        leaf.grad = Tensor._make(g.data.copy() if id(g.data) in callers else _owned(g.data))
-    elif _unshared(leaf.grad.data, 1) and leaf.grad.data.flags.writeable \
-            and leaf.grad.data.shape == g.data.shape and leaf.grad.data.dtype == g.data.dtype:
+        leaf.grad = Tensor._make(g.array.copy() if id(g.array) in callers else _owned(g.array))
+    elif _unshared(leaf.grad.array, 1) and leaf.grad.array.flags.writeable \
+            and leaf.grad.array.shape == g.array.shape and leaf.grad.array.dtype == g.array.dtype:
         # in place, as PyTorch accumulates .grad (a reference to the .grad tensor sees it)
-        backend.of(g.data).add_inplace(leaf.grad.data, g.data)
+        backend.of(g.array).add_inplace(leaf.grad.array, g.array)
     else:  # (asarray: NumPy turns a sum of 0-d arrays into a scalar; .grad stays an array)
-        leaf.grad = Tensor._make(backend.of(g.data).xp.asarray(leaf.grad.data + g.data))
+        leaf.grad = Tensor._make(backend.of(g.array).xp.asarray(leaf.grad.array + g.array))
 
 
 def _exclusive(t, callers, refs):
@@ -309,7 +309,7 @@ def _exclusive(t, callers, refs):
     tensor to several inputs, as add does, or pass views on, as reshape does). ``refs``:
     the references to ``t`` the caller accounts for (pending slot, names, this argument,
     getrefcount's); any other one means someone else holds the tensor."""
-    a = t.data
+    a = t.array
     # references to the array: the Tensor's slot, this frame's name (and _unshared's own)
     return (sys.getrefcount(t) <= refs and id(a) not in callers and _unshared(a, 2)
             and a.flags.writeable)

@@ -81,7 +81,7 @@ class Function:
         if not all(isinstance(o, Tensor) for o in outs):
             raise TypeError(f"{cls.__name__}.forward must return a tensor or a tuple of tensors")
         ctx.n_out = len(outs)
-        ctx._outs = tuple(o.data for o in outs)
+        ctx._outs = tuple(o.array for o in outs)
         saved = ctx.__dict__.get("saved")
         if saved:
             ctx.saved = tuple(

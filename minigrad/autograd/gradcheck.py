@@ -33,7 +33,7 @@ def _on_device_of(values, like):
 
 
 def _float_outputs(outs):
-    return [o for o in outs if isinstance(o, Tensor) and o.data.dtype.kind == "f"]
+    return [o for o in outs if isinstance(o, Tensor) and o.array.dtype.kind == "f"]
 
 
 def compare(fn, inputs, eps=1e-6, seed=0, upstream=None):
@@ -44,7 +44,7 @@ def compare(fn, inputs, eps=1e-6, seed=0, upstream=None):
     if not diff:
         raise ValueError("gradcheck: no input requires grad")
     for i in diff:
-        if inputs[i].data.dtype != np.float64:
+        if inputs[i].array.dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype!r}; finite differences "
                             f"need float64 inputs (use .double())")
     outs = _float_outputs(_as_tuple(fn(*inputs)))
@@ -58,7 +58,7 @@ def compare(fn, inputs, eps=1e-6, seed=0, upstream=None):
     tracked = [(o, v) for o, v in zip(outs, upstream) if o.requires_grad]
     if tracked:
         analytic = _grad([o for o, _ in tracked], [inputs[i] for i in diff],
-                         [Tensor._make(_on_device_of(v, o.data)) for o, v in tracked],
+                         [Tensor._make(_on_device_of(v, o.array)) for o, v in tracked],
                          allow_unused=True)
     else:
         analytic = [None] * len(diff)
@@ -66,12 +66,12 @@ def compare(fn, inputs, eps=1e-6, seed=0, upstream=None):
     def contracted():
         with no_grad():
             now = _float_outputs(_as_tuple(fn(*inputs)))
-        return sum(float(np.sum(_host(o.data) * v))
+        return sum(float(np.sum(_host(o.array) * v))
                    for o, v in zip(now, upstream))
 
     results = []
     for i, a in zip(diff, analytic):
-        x = inputs[i].data
+        x = inputs[i].array
         numeric = np.zeros(x.shape)
         for idx in np.ndindex(*x.shape):
             orig = x[idx]
@@ -81,7 +81,7 @@ def compare(fn, inputs, eps=1e-6, seed=0, upstream=None):
             minus = contracted()
             x[idx] = orig
             numeric[idx] = (plus - minus) / (2 * eps)
-        a = np.zeros(x.shape) if a is None else _host(a.data)
+        a = np.zeros(x.shape) if a is None else _host(a.array)
         results.append((i, a, numeric))
     return results
 
@@ -113,7 +113,7 @@ def first_derivative_fn(fn, inputs, seed=0):
     outs = _float_outputs(_as_tuple(fn(*inputs)))
     outs = [o for o in outs if o.requires_grad]
     rng = np.random.default_rng(seed + 1)
-    vs = [Tensor(_on_device_of(rng.standard_normal(o.shape), o.data), requires_grad=True)
+    vs = [Tensor(_on_device_of(rng.standard_normal(o.shape), o.array), requires_grad=True)
           for o in outs]
 
     def first(*args):

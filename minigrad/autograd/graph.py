@@ -35,8 +35,8 @@ class Node:
         self.seq = next(_tape_position)
         # list comprehensions: this runs once per recorded op, and generators cost more
         self.next = tuple([_edge(t) for t in inputs])
-        self.shapes = tuple([t.data.shape for t in inputs])
-        self.dtypes = tuple([t.data.dtype for t in inputs])
+        self.shapes = tuple([t.array.shape for t in inputs])
+        self.dtypes = tuple([t.array.dtype for t in inputs])
         self.n_out = n_out
         self.released = False
 
@@ -211,7 +211,7 @@ def version_counter(t):
 
 
 def _share_version(view, base):
-    a, b = view.data, base.data
+    a, b = view.array, base.array
     if getattr(a, "base", None) is not None and np.may_share_memory(a, b):  # (or a copy)
         view._vc = version_counter(base)
 
@@ -259,13 +259,13 @@ def check_versions(node):
 
 def _forward(op, ctx, inputs, attrs):
     if len(inputs) > 1:
-        kind = type(inputs[0].data)
+        kind = type(inputs[0].array)
         for t in inputs:
-            if type(t.data) is not kind:
+            if type(t.array) is not kind:
                 _check_one_device(op, inputs)
                 break
     try:
-        out = op.forward(ctx, *[t.data for t in inputs], **attrs)
+        out = op.forward(ctx, *[t.array for t in inputs], **attrs)
     except (ValueError, IndexError, TypeError) as e:
         raise _op_error(op, inputs, e) from None
     if isinstance(out, np.generic):  # NumPy hands back scalars where we want 0-d arrays

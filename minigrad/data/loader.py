@@ -29,7 +29,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
-        arrays = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
+        arrays = [t.array if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
         lengths = [a.shape[0] if a.ndim else None for a in arrays]
         if None in lengths or len(set(lengths)) != 1:
             raise ValueError(f"TensorDataset: size mismatch between tensors; their first "
@@ -59,7 +59,7 @@ def default_collate(samples):
     if isinstance(first, dict):
         return {k: default_collate([s[k] for s in samples]) for k in first}
     if isinstance(first, Tensor):
-        return Tensor(backend.of(first.data).xp.stack([s.data for s in samples]))
+        return Tensor(backend.of(first.array).xp.stack([s.array for s in samples]))
     if isinstance(first, (bool, np.bool_)):
         return Tensor(np.asarray(samples, dtype=bool))
     if isinstance(first, (int, np.integer)):

@@ -15,7 +15,7 @@ BUCKET_BYTES = 4 << 20  # gradients are averaged in flat buckets of about this s
 def broadcast_parameters(module, src=0):
     """Give every rank ``src``'s parameters and buffers, in place (one Bcast each)."""
     for t in list(module.parameters()) + [b for b in module.buffers() if b is not None]:
-        a = t.data
+        a = t.array
         if a.flags.c_contiguous:
             broadcast_array_(a, src)
         else:
@@ -70,13 +70,13 @@ class DistributedDataParallel(Module):
         params = [p for p in self.module.parameters() if p.requires_grad][::-1]
         by_dtype = {}
         for p in params:
-            by_dtype.setdefault(p.data.dtype, []).append(p)
+            by_dtype.setdefault(p.array.dtype, []).append(p)
         buckets = []
         for dtype, group in by_dtype.items():
             current, size = [], 0
             for p in group:
                 current.append(p)
-                size += p.data.nbytes
+                size += p.array.nbytes
                 if size >= BUCKET_BYTES:
                     buckets.append(_Bucket(current, dtype))
                     current, size = [], 0
@@ -98,24 +98,24 @@ class DistributedDataParallel(Module):
 class _Bucket:
     def __init__(self, params, dtype):
         self.params = params
-        self.flat = np.empty(sum(p.data.size for p in params), dtype)
+        self.flat = np.empty(sum(p.array.size for p in params), dtype)
         self.views, start = [], 0
         for p in params:
-            self.views.append(self.flat[start:start + p.data.size].reshape(p.data.shape))
-            start += p.data.size
+            self.views.append(self.flat[start:start + p.array.size].reshape(p.array.shape))
+            start += p.array.size
 
     def gather(self):
         for p, v in zip(self.params, self.views):
             if p.grad is None:
                 v[...] = 0
             else:
-                v[...] = p.grad.data
+                v[...] = p.grad.array
         return self.flat
 
     def scatter(self):
         for p, v in zip(self.params, self.views):
-            if p.grad is not None and p.grad.data.flags.writeable:
-                p.grad.data[...] = v
+            if p.grad is not None and p.grad.array.flags.writeable:
+                p.grad.array[...] = v
             else:
                 p.grad = Tensor._make(v.copy())
 

@@ -37,8 +37,8 @@ def _renorm(x, w, b, rmax, dmax):
     # derivative only where they are clipped (locally constant): running statistics far
     # from the batch's put them there
     m = mg.nn.BatchRenorm1d(x.shape[1], rmax=rmax, dmax=dmax, affine=False).to(x.device, x.dtype)
-    m.running_mean.data[...] = 10.0
-    m.running_var.data[...] = 100.0
+    m.running_mean.array[...] = 10.0
+    m.running_var.array[...] = 100.0
     return m(x) * w + b
 
 

@@ -76,13 +76,13 @@ def log_softmax(input, dim=None):
     dim = _softmax_dim(input, dim)
     # shifting by the (constant) max keeps exp from overflowing; log-softmax does not
     # depend on the shift, so no gradient needs to flow through it
-    shifted = input - constant(xp_of(input.data).amax(input.data, axis=dim, keepdims=True))
+    shifted = input - constant(xp_of(input.array).amax(input.array, axis=dim, keepdims=True))
     return shifted - ops.log(ops.exp(shifted).sum(dim, keepdim=True))
 
 
 def softmax(input, dim=None):
     dim = _softmax_dim(input, dim)
-    e = ops.exp(input - constant(xp_of(input.data).amax(input.data, axis=dim, keepdims=True)))
+    e = ops.exp(input - constant(xp_of(input.array).amax(input.array, axis=dim, keepdims=True)))
     return e / e.sum(dim, keepdim=True)
 
 
@@ -95,8 +95,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1:
         return _maybe_inplace("dropout", input, inplace, lambda x: x * 0, False)
     keep = rng.generator(input.device).random(input.shape) >= p   # (drawn where input is)
-    dtype = input.data.dtype
-    mask = xp_of(input.data).asarray(keep, dtype=dtype) * dtype.type(1 / (1 - p))
+    dtype = input.array.dtype
+    mask = xp_of(input.array).asarray(keep, dtype=dtype) * dtype.type(1 / (1 - p))
     return _maybe_inplace("dropout", input, inplace, lambda x: x * constant(mask), False)
 
 
@@ -118,11 +118,11 @@ def _classes_last(input, target, op):
         raise InvalidArgument(f"{op}: input must have at least 1 dimension, got a scalar")
     if not isinstance(target, Tensor):
         target = Tensor(target)
-    if target.data.dtype.kind not in "iu":
+    if target.array.dtype.kind not in "iu":
         raise InvalidDtype(f"{op}: expected integer class indices as target, got {target.dtype!r}")
     if input.ndim == 1:
         input = ops.unsqueeze(input, 0)
-        target = Tensor._make(target.data.reshape(1))
+        target = Tensor._make(target.array.reshape(1))
     expected = (input.shape[0],) + input.shape[2:]
     if target.shape != expected:
         raise InvalidArgument(f"{op}: input of shape {input.shape} needs a target of shape "
@@ -130,7 +130,7 @@ def _classes_last(input, target, op):
     C = input.shape[1]
     if input.ndim > 2:
         input = ops.reshape(ops.permute(input, 0, *range(2, input.ndim), 1), (-1, C))
-    return input, target.data.reshape(-1), expected, C
+    return input, target.array.reshape(-1), expected, C
 
 
 def _valid_targets(t, ignore_index, C, op):
@@ -146,15 +146,15 @@ def _valid_targets(t, ignore_index, C, op):
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     logp, t, out_shape, C = _classes_last(input, target, "nll_loss")
     valid, safe_t = _valid_targets(t, ignore_index, C, "nll_loss")
-    xp = xp_of(logp.data)
-    w = xp.ones(C, dtype=logp.data.dtype) if weight is None else weight.data.astype(logp.data.dtype)
+    xp = xp_of(logp.array)
+    w = xp.ones(C, dtype=logp.array.dtype) if weight is None else weight.array.astype(logp.array.dtype)
     w_i = w[safe_t] * valid  # per-sample weight, 0 where ignored
     picked = logp[xp.arange(t.shape[0]), safe_t]
     # ignored rows selected away, not multiplied by 0: when every row is ignored the mean's
     # 0/0 must not send NaN back (PyTorch gives a zero gradient)
     loss = ops.where(constant(xp.asarray(valid, dtype=bool)), -(picked * constant(w_i)), 0)
     if reduction == "mean":
-        return loss.sum() / constant(xp.asarray(w_i.sum(), dtype=logp.data.dtype))
+        return loss.sum() / constant(xp.asarray(w_i.sum(), dtype=logp.array.dtype))
     if reduction == "none":
         return ops.reshape(loss, out_shape)
     return _reduce(loss, reduction, "nll_loss")
@@ -172,30 +172,30 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             raise InvalidArgument(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
                                   f"{reduction!r}")
         scores, t, out_shape, C = _classes_last(input, target, "cross_entropy")
-        if scores.data.dtype.kind != "f":
+        if scores.array.dtype.kind != "f":
             raise InvalidDtype(f"cross_entropy: expected float scores, got {scores.dtype!r}")
         _valid_targets(t, ignore_index, C, "cross_entropy")
-        w = None if weight is None else weight.data.astype(scores.data.dtype)
+        w = None if weight is None else weight.array.astype(scores.array.dtype)
         loss = ops.cross_entropy(scores, t, w, ignore_index, reduction)
         return ops.reshape(loss, out_shape) if reduction == "none" else loss
     class_dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, class_dim)
     nll = nll_loss(logp, target, weight, ignore_index, reduction)
     flat, t, out_shape, C = _classes_last(logp, target, "cross_entropy")
-    xp = xp_of(flat.data)
+    xp = xp_of(flat.array)
     valid = t != ignore_index
     if weight is None:
         smooth = -flat.sum(1)
         norm = valid.sum()
     else:
-        w = weight.data.astype(flat.data.dtype)
+        w = weight.array.astype(flat.array.dtype)
         smooth = -(flat * constant(w)).sum(1)
         norm = w[xp.where(valid, t, 0)][valid].sum()
     # ignored rows selected away, not multiplied by 0: when every row is ignored the mean's
     # 0/0 must not send NaN back (PyTorch's masked_fill)
     smooth = ops.where(constant(valid), smooth, 0)
     if reduction == "mean":
-        smooth = smooth.sum() / constant(xp.asarray(norm, dtype=flat.data.dtype))
+        smooth = smooth.sum() / constant(xp.asarray(norm, dtype=flat.array.dtype))
     elif reduction == "sum":
         smooth = smooth.sum()
     else:
@@ -278,18 +278,18 @@ def update_running_stats(running_mean, running_var, mean, var, count, momentum):
             stat = _array(stat)
             if stat.ndim > 1:
                 stat = stat.mean(0)
-            r = running.data
+            r = running.array
             r *= 1 - momentum
             r += (stat * (momentum * unbias)).astype(r.dtype, copy=False)
 
 
 def _array(t):
-    return t.data if isinstance(t, Tensor) else t
+    return t.array if isinstance(t, Tensor) else t
 
 
 def _check_dtypes(op, input, **tensors):
     for name, t in tensors.items():
-        if t is not None and t.data.dtype != input.data.dtype:
+        if t is not None and t.array.dtype != input.array.dtype:
             raise InvalidDtype(f"{op}: the input is {input.dtype!r} but {name} is {t.dtype!r}; "
                                f"convert one (the module's .float() / .double(), or the input's)")
 
@@ -329,7 +329,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if training and reduce is None and _check_values_per_channel(input, "batch_norm") == 0:
         # an empty batch has no statistics: PyTorch gives an empty output (and zero
         # gradients) and leaves the running statistics alone
-        scale = weight if weight is not None else constant(xp_of(input.data).ones(C, input.data.dtype))
+        scale = weight if weight is not None else constant(xp_of(input.array).ones(C, input.array.dtype))
         return ops.channel_affine(input, scale, bias)
     if training:
         n, mean, var = norm_stats(input, reduce)                     # mu_B, sigma_B^2
@@ -392,7 +392,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if weight is None and bias is None:
         return ops.reshape(out, input.shape)
     # then gamma and beta along the normalized axes: the channels of the (rows, D) view
-    w = constant(xp_of(input.data).ones(D, dtype=input.data.dtype)) if weight is None \
+    w = constant(xp_of(input.array).ones(D, dtype=input.array.dtype)) if weight is None \
         else ops.reshape(weight, (D,))
     b = None if bias is None else ops.reshape(bias, (D,))
     return ops.reshape(ops.channel_affine(ops.reshape(out, (-1, D)), w, b), input.shape)
@@ -426,8 +426,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         raise InvalidArgument(f"instance_norm: Expected more than 1 spatial element when "
                               f"training, got input size {tuple(input.shape)}")
     out, count, mean, var = _per_sample_norm(input, C, weight, bias, eps)
-    update_running_stats(running_mean, running_var, mean.data.reshape(N, C),
-                         var.data.reshape(N, C), count, momentum)
+    update_running_stats(running_mean, running_var, mean.array.reshape(N, C),
+                         var.array.reshape(N, C), count, momentum)
     return out
 
 
@@ -493,8 +493,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         hi = _nearest_index(H, out_hw[0], scales[0])
         wi = _nearest_index(W, out_hw[1], scales[1])
         return input[:, :, hi[:, None], wi[None, :]]
-    dt = input.data.dtype
-    xp = xp_of(input.data)
+    dt = input.array.dtype
+    xp = xp_of(input.array)
     h0, h1, lh = _linear_weights(H, out_hw[0], scales[0], bool(align_corners), dt)
     w0, w1, lw = _linear_weights(W, out_hw[1], scales[1], bool(align_corners), dt)
     lh, lw = xp.asarray(lh.reshape(-1, 1)), xp.asarray(lw)
@@ -505,7 +505,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 def embedding(input, weight, padding_idx=None):
     """Rows of ``weight`` picked by the integer ``input``; the ``padding_idx`` row gets no
     gradient (its lookups are constants)."""
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input.array if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: expected an integer index tensor, got {idx.dtype}")
     if weight.ndim != 2:
@@ -541,7 +541,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     out = max_pool2d(_pool1d_input("max_pool1d", input), (1, k), (1, s), (0, p), (1, d),
                      ceil_mode, return_indices)
     if return_indices:
-        return ops.squeeze(out[0], -2), constant(out[1].data.squeeze(-2))
+        return ops.squeeze(out[0], -2), constant(out[1].array.squeeze(-2))
     return ops.squeeze(out, -2)
 
 
@@ -591,11 +591,11 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         out = max_pool3d(ops.unsqueeze(input, 0), kernel_size, stride, padding, dilation,
                          ceil_mode, return_indices)
         if return_indices:
-            return ops.squeeze(out[0], 0), constant(out[1].data[0])
+            return ops.squeeze(out[0], 0), constant(out[1].array[0])
         return ops.squeeze(out, 0)
     k, s, p, d, Do = _pool3d_args("max_pool3d", input, kernel_size, stride, padding, dilation,
                                   ceil_mode)
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise TypeError(f"max_pool3d: expected float32 or float64 input, got {input.dtype!r}")
     N, C, D, H, W = input.shape
     planes, where2d = max_pool2d(ops.reshape(input, (N, C * D, H, W)), k[1:], s[1:], p[1:],
@@ -607,14 +607,14 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     planes = ops.pad(planes, (0, 0, 0, 0) + depth_pad, value=-math.inf)
     taps = [slice(t * d[0], t * d[0] + (Do - 1) * s[0] + 1, s[0]) for t in range(k[0])]
     stacked = ops.stack([planes[:, :, tap] for tap in taps], 0)     # (k_d, N, C, Do, Ho, Wo)
-    xp = xp_of(input.data)
-    winner = xp.argmax(stacked.data, axis=0)[None]   # the first tap holding the maximum
+    xp = xp_of(input.array)
+    winner = xp.argmax(stacked.array, axis=0)[None]   # the first tap holding the maximum
     out = ops.squeeze(ops.gather(stacked, 0, constant(winner)), 0)
     if not return_indices:
         return out
     # the flat index: the winning tap's depth, times H*W, plus the 2-D index in that plane
     depth = xp.arange(Do).reshape(Do, 1, 1) * s[0] + winner[0] * d[0] - p[0]
-    in_plane = xp.pad(where2d.data.reshape(N, C, D, Ho, Wo),
+    in_plane = xp.pad(where2d.array.reshape(N, C, D, Ho, Wo),
                       ((0, 0), (0, 0), depth_pad, (0, 0), (0, 0)), constant_values=-1)
     in_plane = xp.take_along_axis(
         xp.stack([in_plane[:, :, tap] for tap in taps], 0), winner, 0)[0]
@@ -639,11 +639,11 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                                                  count_include_pad, plane_div))
     D = input.shape[2]
     starts, ends, sizes = _fixed_windows(D, k[0], s[0], p[0], Do, count_include_pad)
-    A = np.zeros((D, Do), dtype=input.data.dtype)
+    A = np.zeros((D, Do), dtype=input.array.dtype)
     for o in range(Do):
         A[starts[o]:ends[o], o] = 1.0 / (sizes[o] if divisor_override is None else
                                          divisor_override)
-    out = ops.matmul(ops.permute(planes, 0, 1, 3, 4, 2), constant(xp_of(input.data).asarray(A)))
+    out = ops.matmul(ops.permute(planes, 0, 1, 3, 4, 2), constant(xp_of(input.array).asarray(A)))
     return ops.permute(out, 0, 1, 4, 2, 3)
 
 
@@ -654,7 +654,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     if input.ndim not in (3, 4):
         raise ValueError(f"adaptive_max_pool2d: expected a 3-D or 4-D input, got shape "
                          f"{input.shape}")
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise TypeError(f"adaptive_max_pool2d: expected a float input, got {input.dtype!r}")
     H, W = input.shape[-2:]
     if isinstance(output_size, (int, np.integer)):
@@ -663,9 +663,9 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     if Ho < 1 or Wo < 1 or H < 1 or W < 1:
         raise ValueError(f"adaptive_max_pool2d: output size {(Ho, Wo)} and input size "
                          f"{(H, W)} must be positive")
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     lead = input.shape[:-2]
-    a = input.data
+    a = input.array
     index = xp.empty(lead + (Ho, Wo), dtype=np.int64)
     for i in range(Ho):
         h0, h1 = (i * H) // Ho, -(-((i + 1) * H) // Ho)
@@ -693,7 +693,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
         return _maybe_inplace("dropout2d", input, inplace, lambda x: x * 0, False)
     shape = input.shape[:2] + (1,) * (input.ndim - 2)
     keep = rng.generator(input.device).random(shape) >= p
-    mask = xp_of(input.data).asarray(keep * (1 / (1 - p)), dtype=input.data.dtype)
+    mask = xp_of(input.array).asarray(keep * (1 / (1 - p)), dtype=input.array.dtype)
     return _maybe_inplace("dropout2d", input, inplace, lambda x: x * constant(mask), False)
 
 
@@ -799,7 +799,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 def _clipped(input, lo, hi):
     """clamp(x, lo, hi) with PyTorch's hardtanh gradient: 1 strictly inside, 0 at and
     beyond the bounds."""
-    x = input.data
+    x = input.array
     inside = constant((x > lo) & (x < hi))
     return ops.where(inside, input, constant(xp_of(x).clip(x, lo, hi)))
 
@@ -837,12 +837,12 @@ def hardsigmoid(input, inplace=False):
 
 
 def _hardsigmoid(input):
-    x = input.data
+    x = input.array
     xp = xp_of(x)
     value = constant(xp.clip((x + 3) / 6, 0, 1).astype(x.dtype, copy=False))
     inside = constant((x > -3) & (x < 3))
     slope = input * _ONE_SIXTH_F32
-    return value + ops.where(inside, slope - constant(slope.data), 0.0)
+    return value + ops.where(inside, slope - constant(slope.array), 0.0)
 
 
 def mish(input, inplace=False):
@@ -907,7 +907,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
     if log_target:
         loss = ops.exp(target) * (target - input)
     else:
-        zero = constant(target.data == 0)
+        zero = constant(target.array == 0)
         loss = ops.where(zero, 0.0, target * ops.log(ops.where(zero, 1.0, target))) - target * input
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)

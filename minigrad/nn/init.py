@@ -1,6 +1,6 @@
 """Parameter initialization, in place, with PyTorch's formulas and defaults.
 
-Every function fills ``tensor.data`` from minigrad's global generator (``mg.manual_seed``)
+Every function fills ``tensor.array`` from minigrad's global generator (``mg.manual_seed``)
 without recording anything, and returns the tensor.
 """
 import math
@@ -13,8 +13,8 @@ from minigrad import rng
 
 def _fill(tensor, values):
     from minigrad import backend
-    values = np.asarray(values, dtype=tensor.data.dtype)   # (drawn on the host)
-    tensor.data[...] = backend.move(values, tensor.device)
+    values = np.asarray(values, dtype=tensor.array.dtype)   # (drawn on the host)
+    tensor.array[...] = backend.move(values, tensor.device)
     return tensor
 
 
@@ -59,7 +59,7 @@ def normal_(tensor, mean=0.0, std=1.0):
 
 
 def constant_(tensor, val):
-    tensor.data[...] = val
+    tensor.array[...] = val
     return tensor
 
 
@@ -85,7 +85,7 @@ def xavier_normal_(tensor, gain=1.0):
 def _zero_element(tensor):
     """PyTorch's kaiming initializers leave a tensor with no elements alone (with a warning):
     its fan is 0, and there is nothing to fill."""
-    if tensor.data.size == 0:
+    if tensor.array.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
         return True
     return False

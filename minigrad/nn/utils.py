@@ -16,17 +16,17 @@ from minigrad.nn.weight_norm import remove_weight_norm, weight_norm  # noqa: F40
 
 def _fold(weight, bias, bn):
     """W' = W * gamma / sqrt(var + eps) per output channel; b' = (b - mean) * that + beta."""
-    xp = backend.of(weight.data).xp
-    var = bn.running_var.data.astype(np.float64)
+    xp = backend.of(weight.array).xp
+    var = bn.running_var.array.astype(np.float64)
     scale = 1.0 / xp.sqrt(var + bn.eps)
     if bn.weight is not None:
-        scale = scale * bn.weight.data
-    shift = -bn.running_mean.data * scale
+        scale = scale * bn.weight.array
+    shift = -bn.running_mean.array * scale
     if bn.bias is not None:
-        shift = shift + bn.bias.data
-    b = xp.zeros(weight.shape[0]) if bias is None else bias.data.astype(np.float64)
-    dtype = weight.data.dtype
-    new_w = weight.data * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
+        shift = shift + bn.bias.array
+    b = xp.zeros(weight.shape[0]) if bias is None else bias.array.astype(np.float64)
+    dtype = weight.array.dtype
+    new_w = weight.array * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
     return new_w.astype(dtype), (b * scale + shift).astype(dtype)
 
 
@@ -99,17 +99,17 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         return Tensor(np.asarray(0.0, dtype=np.float32))
     norm_type = float(norm_type)
     if math.isinf(norm_type):
-        total = max(float(abs(g.data).max()) for g in grads)
+        total = max(float(abs(g.array).max()) for g in grads)
     else:
-        total = sum(float((abs(g.data.astype(np.float64)) ** norm_type).sum())
+        total = sum(float((abs(g.array.astype(np.float64)) ** norm_type).sum())
                     for g in grads) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
                            f"gradients is non-finite ({total})")
     coef = min(1.0, max_norm / (total + 1e-6))
     for g in grads:
-        g.data[...] = g.data * g.data.dtype.type(coef)
-    return Tensor(backend.of(grads[0].data).xp.asarray(total, dtype=grads[0].data.dtype))
+        g.array[...] = g.array * g.array.dtype.type(coef)
+    return Tensor(backend.of(grads[0].array).xp.asarray(total, dtype=grads[0].array.dtype))
 
 
 def clip_grad_value_(parameters, clip_value, foreach=None):
@@ -119,5 +119,5 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     clip_value = float(clip_value)
     for p in parameters:
         if p.grad is not None:
-            g = p.grad.data
+            g = p.grad.array
             g[...] = g.clip(-clip_value, clip_value)

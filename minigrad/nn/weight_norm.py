@@ -54,8 +54,8 @@ class WeightNorm:
             raise TypeError(f"weight_norm: '{name}' of {type(module).__name__} is not a tensor")
         del module._parameters[name]
         module.register_parameter(name + "_g",
-                                  Parameter(norm_except_dim(weight.detach(), fn.dim).data))
-        module.register_parameter(name + "_v", Parameter(weight.data))
+                                  Parameter(norm_except_dim(weight.detach(), fn.dim).array))
+        module.register_parameter(name + "_v", Parameter(weight.array))
         setattr(module, name, fn.compute_weight(module))
         module.register_forward_pre_hook(fn)
         return fn
@@ -65,7 +65,7 @@ class WeightNorm:
         delattr(module, self.name)
         del module._parameters[self.name + "_g"]
         del module._parameters[self.name + "_v"]
-        setattr(module, self.name, Parameter(weight.data))
+        setattr(module, self.name, Parameter(weight.array))
 
     def __call__(self, module, inputs):
         setattr(module, self.name, self.compute_weight(module))

@@ -8,7 +8,7 @@ from minigrad.tensor import Tensor
 
 
 def backend_of(t):
-    return backend.of(t.data)
+    return backend.of(t.array)
 
 
 def xp_of(array):
@@ -26,18 +26,18 @@ def as_tensor(x, like=None):
     number does not promote a tensor's float dtype) and live on ``like``'s device."""
     if isinstance(x, Tensor):
         return x
-    if type(x) is float and like is not None and like.data.dtype.kind == "f":
+    if type(x) is float and like is not None and like.array.dtype.kind == "f":
         # the common case (y * 0.5), without the slower checks below
-        return Tensor._make(backend.of(like.data).xp.asarray(x, dtype=like.data.dtype))
+        return Tensor._make(backend.of(like.array).xp.asarray(x, dtype=like.array.dtype))
     if isinstance(x, (numbers.Number, np.bool_)) and like is not None:
-        ld = like.data.dtype
+        ld = like.array.dtype
         if isinstance(x, (bool, np.bool_)) or (isinstance(x, numbers.Integral) and ld.kind != "b"):
             dt = ld
         elif isinstance(x, numbers.Integral):
             dt = np.int64
         else:
             dt = ld if ld.kind == "f" else dtypes.default_float.np
-        return Tensor._make(backend.of(like.data).xp.asarray(x, dtype=dt))
+        return Tensor._make(backend.of(like.array).xp.asarray(x, dtype=dt))
     if isinstance(x, numbers.Number):
         return Tensor._make(np.asarray(x, dtype=dtypes.infer_numpy_dtype(np.asarray(x).dtype)))
     if isinstance(x, np.ndarray):
@@ -57,7 +57,7 @@ def pair(a, b):
         a = as_tensor(a, b)
     elif not isinstance(b, Tensor):
         b = as_tensor(b, a)
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     if da is not db and da != db:  # (bool meets float without a cast: NumPy keeps the float)
         if da.kind in "iu" and db.kind == "f":
             a = cast(a, db)
@@ -71,7 +71,7 @@ def pair(a, b):
 def cast(t, dtype):
     from minigrad.ops.elementwise import Cast
     np_dtype = dtypes.to_numpy_dtype(dtype)
-    if t.data.dtype == np_dtype:
+    if t.array.dtype == np_dtype:
         return t
     return Cast.apply(t, dtype=np_dtype)
 

@@ -52,16 +52,16 @@ class ChannelMoments(Primitive):
         (x,) = ctx.inputs
         n = values_per_channel(x.shape)
         if g_mean is None or g_var is None:  # an unused output contributes nothing
-            zeros = backend.of(x.data).xp.zeros(x.shape[1], dtype=x.data.dtype)
+            zeros = backend.of(x.array).xp.zeros(x.shape[1], dtype=x.array.dtype)
         if not _grad_state.enabled:
             mean = ctx._outs[0]
-            a = zeros if g_var is None else g_var.data * (2.0 / n)
-            b = zeros if g_mean is None else g_mean.data * (1.0 / n)
+            a = zeros if g_var is None else g_var.array * (2.0 / n)
+            b = zeros if g_mean is None else g_mean.array * (1.0 / n)
             into = ctx.__dict__.pop("into", None)
             if into is not None:  # the input's pending gradient: add into it, same pass
-                backend.of(x.data).channel_affine(x.data, a, b, center=mean, out=into)
+                backend.of(x.array).channel_affine(x.array, a, b, center=mean, out=into)
                 return ADDED
-            return Tensor._make(backend.of(x.data).channel_affine(x.data, a, b, center=mean))
+            return Tensor._make(backend.of(x.array).channel_affine(x.array, a, b, center=mean))
         # recorded: (x - mean) with mean as a tensor of this graph, for exact 2nd derivatives
         a = constant(zeros) if g_var is None else mul(g_var, 2.0 / n)
         b = constant(zeros) if g_mean is None else mul(g_mean, 1.0 / n)
@@ -83,12 +83,12 @@ class ChannelAffine(Primitive):
         x, scale, shift, center = ctx.inputs
         want_x, want_scale, want_shift, want_center = (e is not None for e in ctx.next)
         if not _grad_state.enabled:
-            dx, sum_g, sum_gx = backend.of(x.data).channel_affine_backward(
-                g.data, x.data, scale.data, center.data, want_x)
+            dx, sum_g, sum_gx = backend.of(x.array).channel_affine_backward(
+                g.array, x.array, scale.array, center.array, want_x)
             return (Tensor._make(dx) if want_x else None,
                     Tensor._make(sum_gx) if want_scale else None,
                     Tensor._make(sum_g) if want_shift else None,
-                    Tensor._make(-scale.data * sum_g) if want_center else None)
+                    Tensor._make(-scale.array * sum_g) if want_center else None)
         dims, view = _channel_dims(x.ndim), (1, x.shape[1]) + (1,) * (x.ndim - 2)
         sum_g = sum(g, dims)
         return (mul(g, reshape(scale, view)) if want_x else None,
@@ -101,7 +101,7 @@ def _check_channels(op, x):
     if x.ndim < 2:
         raise InvalidArgument(f"{op}: expected an input with at least 2 dimensions (N, C, ...), "
                               f"got shape {x.shape}")
-    if x.data.dtype.kind != "f":
+    if x.array.dtype.kind != "f":
         raise InvalidDtype(f"{op}: expected a floating point tensor, got {x.dtype!r}")
 
 
@@ -118,14 +118,14 @@ def channel_affine(x, scale, shift=None, center=None):
     C = x.shape[1]
     zeros = None
     if shift is None or center is None:
-        zeros = constant(backend.of(x.data).xp.zeros(C, dtype=x.data.dtype))
+        zeros = constant(backend.of(x.array).xp.zeros(C, dtype=x.array.dtype))
     shift = zeros if shift is None else shift
     center = zeros if center is None else center
     for name, v in (("scale", scale), ("shift", shift), ("center", center)):
         if v.shape != (C,):
             raise InvalidArgument(f"channel_affine: {name} must have shape ({C},) for an input of "
                                   f"shape {x.shape}, got {v.shape}")
-        if v.data.dtype != x.data.dtype:
+        if v.array.dtype != x.array.dtype:
             raise InvalidDtype(f"channel_affine: {name} is {v.dtype!r} but the input is "
                                f"{x.dtype!r}")
     return ChannelAffine.apply(x, scale, shift, center)

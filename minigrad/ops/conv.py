@@ -97,7 +97,7 @@ def _check_operands(op, input, weight, groups):
     if input.ndim != 4 or weight.ndim != 4:
         raise InvalidArgument(f"{op}: expected a 4-D input and weight, got shapes "
                               f"{input.shape} and {weight.shape}")
-    if input.data.dtype != weight.data.dtype:
+    if input.array.dtype != weight.array.dtype:
         raise InvalidDtype(f"{op}: input is {input.dtype!r} but weight is {weight.dtype!r}")
     if min(weight.shape[2:]) < 1:
         raise InvalidArgument(f"{op}: kernel size should be greater than zero, got a weight "

@@ -22,6 +22,6 @@ def to_device(t, device):
     """``t`` on ``device`` (itself when it is there already), recorded so gradients flow
     back across the copy."""
     target = backend.for_device(device)
-    if target is backend.of(t.data):
+    if target is backend.of(t.array):
         return t
     return ToDevice.apply(t, device=str(device))

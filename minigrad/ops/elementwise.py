@@ -82,10 +82,10 @@ class Pow(Primitive):
         a, b = ctx.inputs
         ga = gb = None
         if ctx.next[0] is not None:
-            zero_exponent = constant(b.data == 0)
+            zero_exponent = constant(b.array == 0)
             ga = mul(g, where(zero_exponent, 0, mul(b, pow(a, sub(b, 1)))))
         if ctx.next[1] is not None:
-            zero_base = constant((a.data == 0) & (b.data >= 0))
+            zero_base = constant((a.array == 0) & (b.array >= 0))
             safe_a = where(zero_base, 1, a)
             gb = mul(g, where(zero_base, 0, mul(ctx.output, log(safe_a))))
         return ga, gb
@@ -259,8 +259,8 @@ class Tanh(Primitive):
     def backward(ctx, g):
         out = ctx.output
         if not _grad_state.enabled:
-            o = out.data
-            return Tensor._make(g.data * (1 - o * o))
+            o = out.array
+            return Tensor._make(g.array * (1 - o * o))
         return mul(g, sub(1, mul(out, out)))
 
 
@@ -281,8 +281,8 @@ class Sigmoid(Primitive):
     def backward(ctx, g):
         out = ctx.output
         if not _grad_state.enabled:  # one expression instead of three recorded-style ops
-            o = out.data
-            return Tensor._make(g.data * (o * (1 - o)))
+            o = out.array
+            return Tensor._make(g.array * (o * (1 - o)))
         return mul(g, mul(out, sub(1, out)))
 
 
@@ -299,8 +299,8 @@ class Relu(Primitive):
     def backward(ctx, g):
         out = ctx.output
         if not _grad_state.enabled:
-            return Tensor._make(backend.of(g.data).relu_backward(g.data, out.data))
-        return where(constant(out.data <= 0), 0, g)
+            return Tensor._make(backend.of(g.array).relu_backward(g.array, out.array))
+        return where(constant(out.array <= 0), 0, g)
 
 
 class Clamp(Primitive):
@@ -348,7 +348,7 @@ def mul(a, b):
 
 def div(a, b):
     a, b = pair(a, b)
-    if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":  # true division, as in PyTorch
+    if a.array.dtype.kind != "f" and b.array.dtype.kind != "f":  # true division, as in PyTorch
         a, b = cast(a, "float32"), cast(b, "float32")
     return Div.apply(a, b)
 
@@ -356,7 +356,7 @@ def div(a, b):
 def pow(a, exponent):
     if isinstance(a, Tensor) and isinstance(exponent, numbers.Number) \
             and not isinstance(exponent, bool):
-        if a.data.dtype.kind in "iub":
+        if a.array.dtype.kind in "iub":
             if not isinstance(exponent, numbers.Integral):  # int ** 0.5: the default float
                 a = cast(a, dtypes.default_float.np)
             elif exponent < 0:
@@ -383,7 +383,7 @@ class Sign(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        return constant(_xp(g.data).zeros_like(g.data))
+        return constant(_xp(g.array).zeros_like(g.array))
 
 
 def sign(a):
@@ -413,7 +413,7 @@ def minimum(a, b):
 
 def where(cond, a, b):
     cond = as_tensor(cond)
-    if cond.data.dtype.kind != "b":
+    if cond.array.dtype.kind != "b":
         raise InvalidDtype(f"where: condition must be a bool tensor, got {cond.dtype!r}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise InvalidDtype("where: at least one of the two values must be a tensor")

@@ -45,12 +45,12 @@ def _index_array(op, index, like):
     """``index`` as an integer array on ``like``'s device: host data (a list or NumPy array)
     is copied there; an index tensor must already be there, as in PyTorch."""
     if isinstance(index, Tensor):
-        arr = index.data
-        if type(arr) is not type(like.data) and device_of(arr) != device_of(like.data):
+        arr = index.array
+        if type(arr) is not type(like.array) and device_of(arr) != device_of(like.array):
             raise RuntimeError(f"{op}(): expected the index on the input's device, "
-                               f"{device_of(like.data)}, but it is on {device_of(arr)}")
+                               f"{device_of(like.array)}, but it is on {device_of(arr)}")
     else:
-        arr = backend.move(np.asarray(index), device_of(like.data))
+        arr = backend.move(np.asarray(index), device_of(like.array))
     if arr.dtype.kind not in "iu":
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {arr.dtype}")
     return arr
@@ -132,7 +132,7 @@ class Scatter(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        xp = xp_of(g.data)
+        xp = xp_of(g.array)
         written = xp.zeros(g.shape, dtype=bool)
         written[ctx.index] = True
         return (where(constant(written), 0.0, g) if ctx.next[0] is not None else None,
@@ -172,7 +172,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     if reduce is not None:
         if src is None:
             idx = _index_array("scatter", index, input)
-            src = constant(xp_of(input.data).full(idx.shape, value, dtype=input.data.dtype))
+            src = constant(xp_of(input.array).full(idx.shape, value, dtype=input.array.dtype))
         if reduce == "add":
             return scatter_add(input, dim, index, src)
         idx = _index_array("scatter", index, input)
@@ -186,11 +186,11 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     if scalar is not None:
         parts = ()
     if src is None:
-        xp = xp_of(input.data)
+        xp = xp_of(input.array)
         mask = xp.zeros(input.shape, dtype=bool)
         mask[parts] = True
         return where(constant(mask), as_tensor(value, input), input)
-    if src.data.dtype != input.data.dtype:
+    if src.array.dtype != input.array.dtype:
         raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype "
                            f"({input.dtype!r} vs {src.dtype!r})")
     return Scatter.apply(input, _src_part(src, idx.shape), index=parts)
@@ -211,7 +211,7 @@ def index_select(input, dim, index):
 
 def _bool_mask(op, mask):
     mask = as_tensor(mask)
-    if mask.data.dtype.kind != "b":
+    if mask.array.dtype.kind != "b":
         raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype "
                            f"{mask.dtype!r}")
     return mask
@@ -227,7 +227,7 @@ def masked_fill(input, mask, value):
                                f"got tensor with {value.ndim} dimension(s).")
         value = cast(value, input.dtype)
     else:
-        value = Tensor._make(xp_of(input.data).asarray(value).astype(input.data.dtype))
+        value = Tensor._make(xp_of(input.array).asarray(value).astype(input.array.dtype))
     shape = np.broadcast_shapes(input.shape, mask.shape)
     if tuple(shape) != input.shape:
         raise RuntimeError(f"masked_fill: mask of shape {mask.shape} does not broadcast to "
@@ -239,8 +239,8 @@ def masked_select(input, mask):
     """The elements where ``mask`` is True, as a 1-D tensor (input and mask broadcast)."""
     mask = _bool_mask("masked_select", mask)
     shape = tuple(np.broadcast_shapes(input.shape, mask.shape))
-    return getitem(broadcast_to(input, shape), constant(xp_of(mask.data).broadcast_to(
-        mask.data, shape)))
+    return getitem(broadcast_to(input, shape), constant(xp_of(mask.array).broadcast_to(
+        mask.array, shape)))
 
 
 def repeat(input, *sizes):
@@ -302,7 +302,7 @@ def roll(input, shifts, dims=None):
 def _triangle(op, input, diagonal, lower):
     if input.ndim < 2:
         raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions")
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     rows, cols = input.shape[-2:]
     r = xp.arange(rows).reshape(-1, 1)
     c = xp.arange(cols).reshape(1, -1)
@@ -327,7 +327,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     rest = [k for k in range(input.ndim) if k not in (d1, d2)]
     a = permute(input, *rest, d1, d2)
     n1, n2 = input.shape[d1], input.shape[d2]
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
     i = xp.arange(length)
     return GetItem.apply(a, index=(Ellipsis, i - min(offset, 0), i + max(offset, 0)),
@@ -335,11 +335,11 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 
 
 def _argsort(op, input, dim, descending):
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     if input.ndim == 0:
         return xp.zeros((), dtype=np.int64), 0
     d = normalize_dim(op, dim, input.ndim)
-    a = input.data
+    a = input.array
     if not descending:  # stable, NaN last, like PyTorch's ascending sort
         return xp.argsort(a, axis=d, kind="stable").astype(np.int64), d
     # descending and stable (ties keep their order), NaN first: the ascending sort of the

@@ -38,22 +38,22 @@ def update(t, op, compute, needs_old_values=False):
     if _grad_state.enabled and t.requires_grad and t._node is None:
         raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an "
                            f"in-place operation; wrap the update in `with mg.no_grad():`")
-    if _read_only(t.data):
+    if _read_only(t.array):
         raise RuntimeError(f"{op}: the tensor's memory is read-only (an expanded or "
                            f"broadcast view, or read-only NumPy data); clone() it first")
     old = t
     if t._node is not None:  # t's previous value, at t's place in the graph
-        old = Tensor._make(t.data.copy() if needs_old_values else t.data, t._node)
+        old = Tensor._make(t.array.copy() if needs_old_values else t.array, t._node)
         old._slot = t._slot
     result = compute(old)
-    _write(t, result.data, op)
+    _write(t, result.array, op)
     if result._node is not None:    # recorded: t is now the op's output
         t._node, t._slot, t.requires_grad = result._node, result._slot, True
     return t
 
 
 def _write(t, values, op):
-    dst = t.data
+    dst = t.array
     if values.shape != dst.shape:
         raise RuntimeError(f"{op}: output with shape {list(dst.shape)} doesn't match the "
                            f"broadcast shape {list(values.shape)}")
@@ -73,7 +73,7 @@ def replaced(old, value):
     from minigrad.ops._common import cast
     from minigrad.ops.elementwise import where
     from minigrad.ops.shape import broadcast_to
-    everywhere = constant(xp_of(old.data).ones(old.shape, dtype=bool))
+    everywhere = constant(xp_of(old.array).ones(old.shape, dtype=bool))
     return where(everywhere, cast(broadcast_to(value, old.shape), old.dtype), old)
 
 
@@ -121,7 +121,7 @@ class SetItem(Primitive):
         flat = constant(ctx.flat)
         ga = gv = None
         if ctx.next[0] is not None:
-            written = xp_of(g.data).zeros(g.data.size, dtype=bool)
+            written = xp_of(g.array).zeros(g.array.size, dtype=bool)
             written[ctx.flat.reshape(-1)] = True
             ga = where(constant(written.reshape(g.shape)), 0, g)
         if ctx.next[1] is not None:
@@ -137,19 +137,19 @@ def setitem(t, index, value):
     recording = _grad_state.enabled and (t.requires_grad or v.requires_grad)
     if not recording and all(_is_basic(p) for p in parts):
         # the common case (t[0] = 1.0, t[:, 2:] = v): NumPy's basic indexing is PyTorch's
-        dst = t.data[index]
+        dst = t.array[index]
         if not _fits(dst.shape, v.shape):
             raise RuntimeError(f"setitem: shape mismatch: value tensor of shape "
                                f"{list(v.shape)} cannot be broadcast to indexing result of "
                                f"shape {list(dst.shape)}")
         return update(t, "setitem", lambda old: _set_basic(old, index, v))
     # the positions t[index] reads, in its order and shape: written by the same rules
-    positions = xp_of(t.data).arange(t.data.size).reshape(t.shape)
-    flat = getitem(constant(positions), index).data
+    positions = xp_of(t.array).arange(t.array.size).reshape(t.shape)
+    flat = getitem(constant(positions), index).array
     if not _fits(flat.shape, v.shape):
         raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {list(v.shape)} "
                            f"cannot be broadcast to indexing result of shape {list(flat.shape)}")
-    if v.data.dtype != t.data.dtype:
+    if v.array.dtype != t.array.dtype:
         from minigrad.ops._common import cast
         v = cast(v, t.dtype)
     return update(t, "setitem", lambda old: SetItem.apply(old, v, flat=flat))
@@ -165,5 +165,5 @@ def _fits(shape, value_shape):
 def _set_basic(old, index, v):
     """Untracked basic-index assignment: write into old's memory directly (no copy;
     ``update`` checked that it is writable)."""
-    old.data[index] = v.data
+    old.array[index] = v.array
     return old

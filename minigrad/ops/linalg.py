@@ -73,9 +73,9 @@ class Linear(Primitive):
         n = math.prod(x.shape[:-1])  # (spelled out: -1 is ambiguous when x is empty)
         rows, x_rows = (n, g.shape[-1]), (n, x.shape[-1])
         if not _grad_state.enabled:
-            be, ga = backend.of(g.data), g.data
-            g2, x2 = ga.reshape(rows), x.data.reshape(x_rows)
-            return (Tensor._make(be.matmul(ga, w.data)) if want_x else None,
+            be, ga = backend.of(g.array), g.array
+            g2, x2 = ga.reshape(rows), x.array.reshape(x_rows)
+            return (Tensor._make(be.matmul(ga, w.array)) if want_x else None,
                     Tensor._make(be.matmul(g2.T, x2)) if want_w else None,
                     Tensor._make(be.xp.sum(g2, axis=0)) if want_b else None)
         g2, x2 = reshape(g, rows), reshape(x, x_rows)
@@ -94,7 +94,7 @@ def linear(x, weight, bias=None):
         raise InvalidArgument(f"linear: bias must have shape ({weight.shape[0]},), got "
                               f"{bias.shape}")
     x, w = pair(x, weight)
-    if x.data.dtype != w.data.dtype or (bias is not None and bias.data.dtype != w.data.dtype):
+    if x.array.dtype != w.array.dtype or (bias is not None and bias.array.dtype != w.array.dtype):
         raise InvalidDtype(f"linear: input {x.dtype!r}, weight {weight.dtype!r} and bias must "
                            f"share one dtype")
     if bias is None:

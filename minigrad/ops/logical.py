@@ -7,8 +7,8 @@ from minigrad.tensor import Tensor
 def _truth(op, input, dim, keepdim, axis, keepdims):
     dim, keepdim = reduce_args(op, dim, axis, keepdim, keepdims)
     dims = normalize_dims(op, dim, input.ndim)
-    xp = xp_of(input.data)
-    out = getattr(xp, op)(input.data != 0, axis=dims, keepdims=keepdim)
+    xp = xp_of(input.array)
+    out = getattr(xp, op)(input.array != 0, axis=dims, keepdims=keepdim)
     return constant(xp.asarray(out))
 
 
@@ -28,10 +28,10 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     if isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype != other.dtype:
         raise RuntimeError(f"isclose: {input.dtype!r} did not match {other.dtype!r}")
     a, b = pair(input, other)
-    return constant(xp_of(a.data).isclose(a.data, b.data, rtol=rtol, atol=atol,
+    return constant(xp_of(a.array).isclose(a.array, b.array, rtol=rtol, atol=atol,
                                           equal_nan=equal_nan))
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Whether isclose holds everywhere; a Python bool."""
-    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+    return bool(isclose(input, other, rtol, atol, equal_nan).array.all())

@@ -53,7 +53,7 @@ class CrossEntropy(Primitive):
         rows = xp.arange(M)
         # d loss / d x_i = coef_i * (softmax_i - one_hot(t_i)), times the upstream gradient
         if not _grad_state.enabled:
-            gi = g.data * ctx.coef
+            gi = g.array * ctx.coef
             dx = ctx.softmax * gi[:, None]
             dx[rows, ctx.t] -= gi
             return Tensor._make(dx), None

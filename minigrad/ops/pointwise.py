@@ -19,7 +19,7 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 def _floating(a):
     """``a`` as a float tensor: integer and bool inputs become the default float dtype."""
-    return a if a.data.dtype.kind == "f" else cast(a, dtypes.default_float)
+    return a if a.array.dtype.kind == "f" else cast(a, dtypes.default_float)
 
 
 # ---------------------------------------------------------------- unary functions
@@ -135,7 +135,7 @@ class Atan2(Primitive):
     def backward(ctx, g):
         a, b = ctx.inputs
         denom = add(mul(a, a), mul(b, b))
-        at_zero = constant(denom.data == 0)
+        at_zero = constant(denom.array == 0)
         recip = where(at_zero, 0, true_div(1, where(at_zero, 1, denom)))
         return (mul(mul(g, b), recip) if ctx.next[0] is not None else None,
                 mul(mul(g, neg(a)), recip) if ctx.next[1] is not None else None)
@@ -175,13 +175,13 @@ class Rounding(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        return constant(_xp(g.data).zeros_like(g.data))
+        return constant(_xp(g.array).zeros_like(g.array))
 
 
 def _rounding(how):
     def fn(input):
-        if input.data.dtype.kind != "f":  # integers are already whole: a copy, as in PyTorch
-            return constant(input.data.copy())
+        if input.array.dtype.kind != "f":  # integers are already whole: a copy, as in PyTorch
+            return constant(input.array.copy())
         return Rounding.apply(input, how=how)
     fn.__name__ = how
     return fn
@@ -191,10 +191,10 @@ floor, ceil, trunc = _rounding("floor"), _rounding("ceil"), _rounding("trunc")
 
 
 def round(input, *, decimals=0):
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         if decimals:
             raise NotImplementedError("round: decimals for an integer tensor is not supported")
-        return constant(input.data.copy())
+        return constant(input.array.copy())
     return Rounding.apply(input, how="round", decimals=int(decimals))
 
 
@@ -226,7 +226,7 @@ class Remainder(Primitive):
         gb = None
         if ctx.next[1] is not None:
             a, b = ctx.inputs
-            q = _rounded_quotient(a.data, b.data, "trunc" if ctx.trunc else "floor")
+            q = _rounded_quotient(a.array, b.array, "trunc" if ctx.trunc else "floor")
             gb = mul(g, constant(-q))
         return g, gb
 
@@ -255,7 +255,7 @@ class RoundedDiv(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        zeros = constant(_xp(g.data).zeros_like(g.data))
+        zeros = constant(_xp(g.array).zeros_like(g.array))
         return zeros, zeros
 
 

@@ -102,8 +102,8 @@ def _check_input(op, input):
     if input.ndim not in (3, 4):
         raise InvalidArgument(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
                               f"shape {input.shape}")
-    if input.data.dtype.kind != "f":
-        raise InvalidDtype(f"{op}: expected float32 or float64 input, got {input.data.dtype}")
+    if input.array.dtype.kind != "f":
+        raise InvalidDtype(f"{op}: expected float32 or float64 input, got {input.array.dtype}")
 
 
 def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
@@ -130,7 +130,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     args = _pool_args("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
     if return_indices:  # the indices are a constant; the values keep their gradient
-        _, index = backend.of(input.data).max_pool2d(input.data, *args)
+        _, index = backend.of(input.array).max_pool2d(input.array, *args)
         out = MaxPool2d.apply(input, kernel=args[0], stride=args[1], padding=args[2],
                               dilation=args[3], out_hw=args[4])
         return out, constant(index)

@@ -107,15 +107,15 @@ class Var(Primitive):
     def backward(ctx, g):
         (a,) = ctx.inputs
         if ctx.degenerate:
-            xp = backend.of(a.data).xp
-            at_mean = a.data == xp.mean(a.data)
+            xp = backend.of(a.array).xp
+            at_mean = a.array == xp.mean(a.array)
             return mul(_expand_back(ctx, g), constant(xp.where(at_mean, xp.nan, xp.inf)
-                                                      .astype(a.data.dtype)))
+                                                      .astype(a.array.dtype)))
         if ctx.mean is not None and not _grad_state.enabled:
             # one pass: (x - mean[c]) * (scale * g[c])
-            gc = g.data.reshape(-1) * a.data.dtype.type(ctx.scale)
-            zeros = backend.of(a.data).xp.zeros_like(gc)
-            return Tensor._make(backend.of(a.data).channel_affine(a.data, gc, zeros, ctx.mean))
+            gc = g.array.reshape(-1) * a.array.dtype.type(ctx.scale)
+            zeros = backend.of(a.array).xp.zeros_like(gc)
+            return Tensor._make(backend.of(a.array).channel_affine(a.array, gc, zeros, ctx.mean))
         centered = sub(a, mean(a, ctx.dims, keepdim=True))
         return mul(mul(_expand_back(ctx, g), centered), ctx.scale)
 
@@ -132,7 +132,7 @@ class Std(Var):
     @staticmethod
     def backward(ctx, g):
         std = ctx.output
-        zero = constant(std.data == 0)
+        zero = constant(std.array == 0)
         g = where(zero, 0, div(g, mul(where(zero, 1, std), 2)))
         return Var.backward(ctx, g)
 
@@ -168,7 +168,7 @@ def sum(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 def mean(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = reduce_args("mean", dim, axis, keepdim, keepdims)
-    if a.data.dtype.kind != "f":
+    if a.array.dtype.kind != "f":
         raise InvalidDtype(f"mean: expected a floating point tensor, got {a.dtype!r}")
     return Mean.apply(a, dims=normalize_dims("mean", dim, a.ndim), keepdim=keepdim)
 
@@ -181,7 +181,7 @@ def _correction(correction, unbiased):
 
 def _spread(cls, name, a, dim, keepdim, correction, unbiased, axis, keepdims):
     dim, keepdim = reduce_args(name, dim, axis, keepdim, keepdims)
-    if a.data.dtype.kind != "f":
+    if a.array.dtype.kind != "f":
         raise InvalidDtype(f"{name}: expected a floating point tensor, got {a.dtype!r}")
     return cls.apply(a, dims=normalize_dims(name, dim, a.ndim), keepdim=keepdim,
                      correction=_correction(correction, unbiased),
@@ -249,16 +249,16 @@ def logsumexp(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = reduce_args("logsumexp", dim, axis, keepdim, keepdims)
     if dim is None:
         raise TypeError("logsumexp() missing 1 required positional argument: 'dim'")
-    if a.data.dtype.kind != "f":
+    if a.array.dtype.kind != "f":
         a = cast(a, dtypes.default_float)
     dims = normalize_dims("logsumexp", dim, a.ndim)
-    xp = xp_of(a.data)
+    xp = xp_of(a.array)
     shape = _keepdim_shape(a.shape, dims)
-    if a.data.size == 0:
-        shift = xp.zeros(shape, dtype=a.data.dtype)
+    if a.array.size == 0:
+        shift = xp.zeros(shape, dtype=a.array.dtype)
     else:
-        shift = xp.amax(a.data, axis=dims, keepdims=True)
-        shift = xp.where(xp.isinf(shift), a.data.dtype.type(0), shift)
+        shift = xp.amax(a.array, axis=dims, keepdims=True)
+        shift = xp.where(xp.isinf(shift), a.array.dtype.type(0), shift)
     shift = constant(shift)
     out = add(log(sum(exp(sub(a, shift)), dims, keepdim=True)), shift)
     return out if keepdim else reshape(out, [s for i, s in enumerate(a.shape) if i not in dims])

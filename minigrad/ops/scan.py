@@ -62,8 +62,8 @@ class CumProd(Primitive):
     def backward(ctx, g):
         (x,) = ctx.inputs
         dim, reverse = ctx.dim, ctx.reverse
-        xp = xp_of(x.data)
-        if not (x.data == 0).any():
+        xp = xp_of(x.array)
+        if not (x.array == 0).any():
             running = CumSum.apply(mul(g, ctx.output), dim=dim, reverse=not reverse)
             return div(running, x)
         last = x.ndim - 1
@@ -74,7 +74,7 @@ class CumProd(Primitive):
         eye = constant(xp.eye(n, dtype=bool))
         rows = where(eye, 1, unsqueeze(xl, -2))              # (..., i, j): x_j, 1 at j == i
         others = CumProd.apply(rows, dim=last + 1, reverse=reverse)
-        k_from_i = xp.triu(xp.ones((n, n), dtype=x.data.dtype))  # k >= i
+        k_from_i = xp.triu(xp.ones((n, n), dtype=x.array.dtype))  # k >= i
         mask = constant(k_from_i.T if reverse else k_from_i)
         gx = _sum(mul(mul(others, mask), unsqueeze(gl, -2)), -1)
         return permute(gx, *back)
@@ -96,7 +96,7 @@ class Prod(Primitive):
     def backward(ctx, g):
         (x,) = ctx.inputs
         g = _expand_back(ctx, g)
-        if not (x.data == 0).any():
+        if not (x.array == 0).any():
             return div(mul(g, _expand_back(ctx, ctx.output)), x)
         return mul(g, _product_of_others(x, ctx.dims))
 
@@ -107,12 +107,12 @@ def _product_of_others(x, dims):
         return reshape(_product_of_others(reshape(x, (-1,)), (0,)), x.shape)
     (d,) = dims
     n = x.shape[d]
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
 
     def part(t, start, stop):
         return getitem(t, (slice(None),) * d + (slice(start, stop),))
 
-    one = constant(xp.ones(x.shape[:d] + (1,) + x.shape[d + 1:], dtype=x.data.dtype))
+    one = constant(xp.ones(x.shape[:d] + (1,) + x.shape[d + 1:], dtype=x.array.dtype))
     before = cat([one, part(CumProd.apply(x, dim=d), 0, n - 1)], d)   # prod_{j < i} x_j
     after = cat([part(CumProd.apply(x, dim=d, reverse=True), 1, n), one], d)  # j > i
     return mul(before, after)
@@ -122,8 +122,8 @@ def _product_of_others(x, dims):
 
 def _integers_as_int64(a):
     """PyTorch sums and multiplies integers and bools in int64."""
-    if a.data.dtype.kind in "iub" and a.data.dtype != "int64":
-        return constant(a.data.astype("int64"))
+    if a.array.dtype.kind in "iub" and a.array.dtype != "int64":
+        return constant(a.array.astype("int64"))
     return a
 
 

@@ -219,7 +219,7 @@ def _index_part(i):
     """One entry of an index as (kind, value, dims it consumes): "int" (selects, removing the
     dim), "basic" (slice, None, Ellipsis) or "adv" (index arrays: a mask becomes one per dim)."""
     if isinstance(i, Tensor):
-        i = i.data
+        i = i.array
     elif isinstance(i, (list, tuple)):
         i = np.asarray(i)
     if isinstance(i, (bool, np.bool_)):
@@ -247,8 +247,8 @@ def getitem(a, index):
     if not isinstance(index, tuple):
         index = (index,)
     parts = [_index_part(i) for i in index]
-    if not isinstance(a.data, np.ndarray):   # host index arrays follow the data (as PyTorch
-        parts = [(k, tuple(backend.move(i, device_of(a.data)) for i in v), n)  # moves CPU
+    if not isinstance(a.array, np.ndarray):   # host index arrays follow the data (as PyTorch
+        parts = [(k, tuple(backend.move(i, device_of(a.array)) for i in v), n)  # moves CPU
                  if k == "adv" else (k, v, n) for k, v, n in parts]          # indices)
     has_int = any(k == "int" for k, _, _ in parts)
     has_adv = any(k == "adv" for k, _, _ in parts)

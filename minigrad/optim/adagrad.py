@@ -31,24 +31,24 @@ class Adagrad(Optimizer):
                 self._init_state(p, group)
 
     def _init_state(self, p, group):
-        xp = backend.of(p.data).xp
+        xp = backend.of(p.array).xp
         self.state[p] = {"step": 0.0, "sum": Tensor._make(
-            xp.full_like(p.data, group["initial_accumulator_value"]))}
+            xp.full_like(p.array, group["initial_accumulator_value"]))}
 
     def _update(self, p, grad, state, group):
         if not state:  # a parameter group added after construction
             self._init_state(p, group)
             state = self.state[p]
-        xp = backend.of(p.data).xp
+        xp = backend.of(p.array).xp
         state["step"] += 1
         step = state["step"]
         if group["maximize"]:
             grad = -grad
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = grad + group["weight_decay"] * p.array
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-        total = state["sum"].data
+        total = state["sum"].array
         total += grad * grad
         std = xp.sqrt(total)
         std += group["eps"]
-        p.data -= clr * (grad / std)
+        p.array -= clr * (grad / std)

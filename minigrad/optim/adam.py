@@ -35,13 +35,13 @@ class Adam(Optimizer):
                                       maximize=maximize))
 
     def _update(self, p, grad, state, group):
-        xp = backend.of(p.data).xp
+        xp = backend.of(p.array).xp
         if not state:
             state["step"] = 0.0
-            state["exp_avg"] = Tensor._make(xp.zeros_like(p.data))
-            state["exp_avg_sq"] = Tensor._make(xp.zeros_like(p.data))
+            state["exp_avg"] = Tensor._make(xp.zeros_like(p.array))
+            state["exp_avg_sq"] = Tensor._make(xp.zeros_like(p.array))
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = Tensor._make(xp.zeros_like(p.data))
+                state["max_exp_avg_sq"] = Tensor._make(xp.zeros_like(p.array))
         beta1, beta2 = group["betas"]
         lr, wd = group["lr"], group["weight_decay"]
         if group["maximize"]:
@@ -50,15 +50,15 @@ class Adam(Optimizer):
         step = state["step"]
         if wd != 0:
             if self._decoupled_weight_decay:
-                p.data *= 1 - lr * wd
+                p.array *= 1 - lr * wd
             else:
-                grad = grad + wd * p.data
-        exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
+                grad = grad + wd * p.array
+        exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
         _lerp_(exp_avg, grad, 1 - beta1)
         exp_avg_sq *= beta2
         exp_avg_sq += (1 - beta2) * grad * grad
         if group["amsgrad"]:
-            second = state["max_exp_avg_sq"].data
+            second = state["max_exp_avg_sq"].array
             xp.maximum(second, exp_avg_sq, out=second)
         else:
             second = exp_avg_sq
@@ -66,7 +66,7 @@ class Adam(Optimizer):
         denom = xp.sqrt(second)
         denom /= (1 - beta2 ** step) ** 0.5
         denom += group["eps"]
-        p.data += -step_size * exp_avg / denom
+        p.array += -step_size * exp_avg / denom
 
 
 class AdamW(Adam):

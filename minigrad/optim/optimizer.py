@@ -88,8 +88,8 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad = Tensor._make(p.grad.data) if p.grad._node is not None else p.grad
-                    p.grad.data[...] = 0
+                    p.grad = Tensor._make(p.grad.array) if p.grad._node is not None else p.grad
+                    p.grad.array[...] = 0
 
     def step(self, closure=None):
         loss = None
@@ -99,11 +99,11 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p, p.grad.data, self.state.setdefault(p, {}), group)
+                    self._update(p, p.grad.array, self.state.setdefault(p, {}), group)
         return loss
 
     def _update(self, p, grad, state, group):
-        """Update ``p.data`` in place from ``grad`` (a raw array); ``state`` is p's own dict."""
+        """Update ``p.array`` in place from ``grad`` (a raw array); ``state`` is p's own dict."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ checkpoints
@@ -148,13 +148,13 @@ def _restore(name, value, param):
     if name == "step":
         return float(value.item() if hasattr(value, "item") else value)
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
         if value.shape != param.shape:
             raise ValueError(f"loaded optimizer state {name!r} has shape {value.shape}, "
                              f"its parameter has shape {param.shape}")
-        xp = backend.of(param.data).xp
-        return Tensor(xp.array(value, dtype=param.data.dtype))
+        xp = backend.of(param.array).xp
+        return Tensor(xp.array(value, dtype=param.array.dtype))
     return copy.deepcopy(value)
 
 

@@ -25,34 +25,34 @@ class RMSprop(Optimizer):
                                       momentum=momentum, centered=centered, maximize=maximize))
 
     def _update(self, p, grad, state, group):
-        xp = backend.of(p.data).xp
+        xp = backend.of(p.array).xp
         if not state:
             state["step"] = 0.0
-            state["square_avg"] = Tensor._make(xp.zeros_like(p.data))
+            state["square_avg"] = Tensor._make(xp.zeros_like(p.array))
             if group["momentum"] > 0:
-                state["momentum_buffer"] = Tensor._make(xp.zeros_like(p.data))
+                state["momentum_buffer"] = Tensor._make(xp.zeros_like(p.array))
             if group["centered"]:
-                state["grad_avg"] = Tensor._make(xp.zeros_like(p.data))
+                state["grad_avg"] = Tensor._make(xp.zeros_like(p.array))
         alpha = group["alpha"]
         if group["maximize"]:
             grad = -grad
         state["step"] += 1
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
-        square_avg = state["square_avg"].data
+            grad = grad + group["weight_decay"] * p.array
+        square_avg = state["square_avg"].array
         square_avg *= alpha
         square_avg += (1 - alpha) * grad * grad
         if group["centered"]:
-            grad_avg = state["grad_avg"].data
+            grad_avg = state["grad_avg"].array
             _lerp_(grad_avg, grad, 1 - alpha)
             avg = xp.sqrt(square_avg - grad_avg * grad_avg)
         else:
             avg = xp.sqrt(square_avg)
         avg += group["eps"]
         if group["momentum"] > 0:
-            buf = state["momentum_buffer"].data
+            buf = state["momentum_buffer"].array
             buf *= group["momentum"]
             buf += grad / avg
-            p.data -= group["lr"] * buf
+            p.array -= group["lr"] * buf
         else:
-            p.data -= group["lr"] * (grad / avg)
+            p.array -= group["lr"] * (grad / avg)

@@ -26,14 +26,14 @@ class SGD(Optimizer):
         if group["maximize"]:
             grad = -grad
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = grad + group["weight_decay"] * p.array
         momentum = group["momentum"]
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = Tensor._make(grad.copy())
             else:
-                buf.data *= momentum
-                buf.data += (1 - group["dampening"]) * grad
-            grad = grad + momentum * buf.data if group["nesterov"] else buf.data
-        p.data -= group["lr"] * grad
+                buf.array *= momentum
+                buf.array += (1 - group["dampening"]) * grad
+            grad = grad + momentum * buf.array if group["nesterov"] else buf.array
+        p.array -= group["lr"] * grad

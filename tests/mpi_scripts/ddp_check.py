@@ -32,7 +32,7 @@ def same_on_all_ranks(name, arrays):
 # ---- broadcast_parameters: ranks initialised differently end up with rank 0's values
 mg.manual_seed(100 + rank)
 model = net()
-model[1].running_mean.data[...] = rank        # buffers too
+model[1].running_mean.array[...] = rank        # buffers too
 broadcast_parameters(model)
 same_on_all_ranks("after broadcast_parameters",
                   [p.detach().numpy() for p in model.parameters()] + [model[1].running_mean.numpy()])

@@ -34,7 +34,7 @@ def run_case(tail, sizes, dtype=np.float64, loc=0.0, tol=1e-10, steps=3, save=No
                                                 else mg.float32)
     ref = BN[len(tail) + 1](C, momentum=0.3).double()        # float64 reference
     for m in (sync, ref):
-        m.weight.data[...], m.bias.data[...] = gamma, beta
+        m.weight.array[...], m.bias.array[...] = gamma, beta
     if torch is not None:
         tref = getattr(torch.nn, type(ref).__name__)(C, momentum=0.3).double()
         with torch.no_grad():

@@ -49,7 +49,7 @@ def batch_layer_norm(input, running_mean, running_var, weight=None, bias=None, t
     if weight is None and bias is None:
         return x_hat
     if weight is None:
-        weight = constant(xp_of(input.data).ones(input.shape[1], input.data.dtype))
+        weight = constant(xp_of(input.array).ones(input.shape[1], input.array.dtype))
     return ops.channel_affine(x_hat, weight, bias)
 
 
@@ -107,7 +107,7 @@ class _BatchLayerNorm(_NormBase):
     def reset_running_stats(self):
         super().reset_running_stats()
         if "batch_size" in self._buffers:
-            self.batch_size.data[...] = 0
+            self.batch_size.array[...] = 0
 
     def forward(self, x):
         self._check_input(x)
@@ -116,7 +116,7 @@ class _BatchLayerNorm(_NormBase):
             else int(self.batch_size.item())
         factor = 0.0
         if self.training:
-            self.batch_size.data[...] = x.shape[0]
+            self.batch_size.array[...] = x.shape[0]
             if ops.values_per_channel(x.shape) > 1:
                 factor = self._averaging_factor()
         track = not self.training or self.track_running_stats

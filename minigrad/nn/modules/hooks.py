@@ -69,7 +69,7 @@ class _IdentityBackward:
 def _identity(on_grads, tensors):
     """``tensors`` unchanged, as new tensors recorded on one multi-output tape node."""
     node = Node(_IdentityBackward(on_grads), tensors, len(tensors))
-    node._outs = tuple(t.data for t in tensors)
+    node._outs = tuple(t.array for t in tensors)
     return tuple(node.output_tensor(k) for k in range(len(tensors)))
 
 
@@ -98,7 +98,7 @@ class BackwardHook:
         if not (is_grad_enabled() and any(args[i].requires_grad for i in positions)):
             return args
         self.input_positions = positions
-        self._input_arrays = [args[i].data for i in positions]
+        self._input_arrays = [args[i].array for i in positions]
         wrapped = _identity(self._on_input_grads, [args[i] for i in positions])
         args = list(args)
         for i, w in zip(positions, wrapped):

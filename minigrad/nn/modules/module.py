@@ -252,7 +252,7 @@ class Module:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad = Tensor._make(p.grad.data * 0)
+                    p.grad = Tensor._make(p.grad.array * 0)
 
     def apply(self, fn):
         for child in self.children():
@@ -266,9 +266,9 @@ class Module:
             for store in (mod._parameters, mod._buffers):
                 for t in store.values():
                     if t is not None:
-                        t.data = fn(t.data)
+                        t.array = fn(t.array)
                         if t.grad is not None:
-                            t.grad = Tensor._make(fn(t.grad.data))
+                            t.grad = Tensor._make(fn(t.grad.array))
         return self
 
     def to(self, *args, dtype=None, device=None):
@@ -324,7 +324,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            array = value.array if isinstance(value, Tensor) else np.asarray(value)
             if tuple(array.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape "
                               f"{tuple(array.shape)} from checkpoint, the shape in current "
@@ -343,7 +343,7 @@ class Module:
                                + "\n\t".join(errors))
         for key, array in values.items():
             target = own[key]
-            target.data[...] = array  # in place, so optimizers holding the tensor see it
+            target.array[...] = array  # in place, so optimizers holding the tensor see it
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ printing

@@ -60,7 +60,7 @@ class _NormBase(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             with no_grad():
-                self.num_batches_tracked.data[...] += 1
+                self.num_batches_tracked.array[...] += 1
             if self.momentum is None:
                 factor = 1.0 / int(self.num_batches_tracked.item())
         return factor
@@ -130,11 +130,11 @@ class _BatchRenorm(_BatchNorm):
         n, mean, var = F.norm_stats(x)
         invstd = ops.rsqrt(var + self.eps)                       # 1 / sigma_B
         with no_grad():
-            xp = backend.of(x.data).xp
-            sigma = xp.sqrt(self.running_var.data + self.eps)
-            r = xp.clip(1 / (invstd.data * sigma), 1 / self.rmax, self.rmax)
-            d = xp.clip((mean.data - self.running_mean.data) / sigma, -self.dmax, self.dmax)
-            r, d = (ops.as_tensor(v.astype(x.data.dtype)) for v in (r, d))
+            xp = backend.of(x.array).xp
+            sigma = xp.sqrt(self.running_var.array + self.eps)
+            r = xp.clip(1 / (invstd.array * sigma), 1 / self.rmax, self.rmax)
+            d = xp.clip((mean.array - self.running_mean.array) / sigma, -self.dmax, self.dmax)
+            r, d = (ops.as_tensor(v.astype(x.array.dtype)) for v in (r, d))
         F.update_running_stats(self.running_mean, self.running_var, mean, var, n, factor)
         # gamma ((x - mu_B) * r / sigma_B + d) + beta as one per-channel affine map
         scale, shift = invstd * r, d

@@ -31,12 +31,12 @@ def all_reduce_stats(count, mean, var):
     """
     world, rank = distributed.get_world_size(), distributed.get_rank()
     C = mean.shape[0]
-    zeros = ops.as_tensor(np.zeros((3, C), mean.data.dtype))
-    n = ops.as_tensor(np.full(C, count, mean.data.dtype))
+    zeros = ops.as_tensor(np.zeros((3, C), mean.array.dtype))
+    n = ops.as_tensor(np.full(C, count, mean.array.dtype))
     mine = ops.stack([n, mean, var])
     table = distributed.all_reduce(ops.stack([mine if r == rank else zeros
                                               for r in range(world)]))
-    counts = table.data[:, 0, 0].astype(np.float64)
+    counts = table.array[:, 0, 0].astype(np.float64)
     total = int(round(counts.sum()))
     if total <= 1:
         raise InvalidArgument(f"SyncBatchNorm: Expected more than 1 value per channel when "
