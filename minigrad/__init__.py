@@ -21,7 +21,7 @@ from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_en
 from minigrad.config import get_num_threads, set_num_threads, show_config
 from minigrad.creation import (arange, empty, eye, from_numpy, full, full_like, ones, ones_like,
                                rand, randint, randn, tensor, zeros, zeros_like)
-from minigrad.rng import manual_seed
+from minigrad.rng import Generator, manual_seed
 from minigrad.ops import (abs, add, amax, amin, argmax, argmin, broadcast_to, cat, clamp, div,
                           eq, erf, exp, expand, flatten, ge, gt, le, log, lt, matmul, max, maximum,
                           mean, min, minimum, mul, ne, neg, pad, permute, pow, relu, reshape,

@@ -214,20 +214,32 @@ def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     return _finish(_xp(device).eye(n, m, dtype=_float_dtype(dtype)), None, requires_grad, device)
 
 
-def randn(*size, dtype=None, requires_grad=False, device=None):
-    dt = _float_dtype(dtype)
-    return _finish(rng.generator(device).standard_normal(_size(size, "randn"), dtype=dt), None,
+def randn(*size, generator=None, dtype=None, requires_grad=False, device=None):
+    draw = rng.generator(device, generator)
+    return _finish(draw.standard_normal(_size(size, "randn"), dtype=_float_dtype(dtype)), None,
                    requires_grad, device)
 
 
-def rand(*size, dtype=None, requires_grad=False, device=None):
-    dt = _float_dtype(dtype)
-    return _finish(rng.generator(device).random(_size(size, "rand"), dtype=dt), None, requires_grad,
-                   device)
+def rand(*size, generator=None, dtype=None, requires_grad=False, device=None):
+    draw = rng.generator(device, generator)
+    return _finish(draw.random(_size(size, "rand"), dtype=_float_dtype(dtype)), None,
+                   requires_grad, device)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None):
-    if high is None:
+def randint(low, high=None, size=None, *, generator=None, dtype=None, requires_grad=False,
+            device=None):
+    """torch.randint's two forms: ``randint(high, size)`` and ``randint(low, high, size)``;
+    the integers in [low, high), int64 unless ``dtype`` says otherwise."""
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError(f"randint: expected a size, as randint(high, size) or "
+                            f"randint(low, high, size); got low={low!r}, high={high!r}")
+        low, high, size = 0, low, high
+    elif high is None:                               # randint(high, size=...)
         low, high = 0, low
-    out = rng.generator(device).integers(low, high, size=shape_arg((size,)), dtype=np.int64)
-    return _finish(_xp(device).asarray(out), dtype, False, device)
+    if low >= high:
+        raise RuntimeError(f"randint: expected low < high to draw from [low, high), got "
+                           f"low={low}, high={high}")
+    out = rng.generator(device, generator).integers(low, high, size=shape_arg((size,)),
+                                                    dtype=np.int64)
+    return _finish(_xp(device).asarray(out), dtype, requires_grad, device)

@@ -16,9 +16,18 @@ def manual_seed(seed):
     _device_generators.clear()
 
 
-def generator(device=None):
-    """The generator for ``device`` (a ``mg.device``, a name such as "cuda:0", or None
+def generator(device=None, generator=None):
+    """The generator to draw from: ``generator``'s when one is given (a ``mg.Generator``),
+    else the global one for ``device`` (a ``mg.device``, a name such as "cuda:0", or None
     for the host)."""
+    if generator is not None:
+        if not isinstance(generator, Generator):
+            raise TypeError(f"generator: expected a minigrad.Generator, got "
+                            f"{type(generator).__name__}")
+        if device is not None and _device_type(device) != generator.device.type:
+            raise RuntimeError(f"Expected a '{_device_type(device)}' device type for "
+                               f"generator but found '{generator.device.type}'")
+        return generator._draw
     if device is None:
         return _generator
     from minigrad.device import device as _device
@@ -33,3 +42,79 @@ def generator(device=None):
         seed = _seed if _seed is not None else int(_generator.integers(2 ** 63))
         gen = _device_generators[key] = be.generator(seed, key[1])
     return gen
+
+
+def _device_type(device):
+    from minigrad.device import device as _device
+    return _device(device).type
+
+
+_DEFAULT_SEED = 67280421310721   # what a new torch.Generator reports as its initial seed
+
+
+class Generator:
+    """PyTorch's ``torch.Generator``: a random generator of one's own, to pass as
+    ``generator=`` to the random functions, samplers, ``random_split`` and ``DataLoader``
+    instead of drawing from the global one. ``manual_seed`` returns the generator itself,
+    so ``mg.Generator().manual_seed(42)`` reads as in torch.
+
+    It wraps a NumPy (or, on a GPU, CuPy) generator, so a seed gives the same numbers on
+    every run, but not the numbers torch's Mersenne Twister gives for that seed.
+    """
+
+    def __init__(self, device="cpu"):
+        from minigrad.device import device as _device
+        self.device = _device(device)
+        self.manual_seed(_DEFAULT_SEED)
+
+    def manual_seed(self, seed):
+        seed = int(seed)
+        if not -(2 ** 63) <= seed < 2 ** 64:
+            raise RuntimeError(f"Generator.manual_seed: seed must be within [-2**63, 2**64), "
+                               f"got {seed}")
+        self._seed = seed % 2 ** 64
+        if self.device.type == "cpu":
+            self._draw = np.random.default_rng(self._seed)
+        else:
+            from minigrad import backend
+            self._draw = backend.for_device(self.device).generator(
+                self._seed, self.device.index or 0)
+        return self
+
+    def seed(self):
+        """Reseed from the operating system's entropy; return the new seed."""
+        new = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+        self.manual_seed(new)
+        return new
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        """The generator's state, as a uint8 tensor (torch's form) to give ``set_state``."""
+        import json
+        from minigrad.tensor import Tensor
+        if self.device.type != "cpu":
+            raise RuntimeError("Generator.get_state: only CPU generators can be saved")
+        state = json.dumps(self._draw.bit_generator.state).encode()
+        return Tensor(np.frombuffer(state, dtype=np.uint8).copy())
+
+    def set_state(self, new_state):
+        import json
+        from minigrad.tensor import Tensor
+        if self.device.type != "cpu":
+            raise RuntimeError("Generator.set_state: only CPU generators can be restored")
+        array = new_state.array if isinstance(new_state, Tensor) else np.asarray(new_state)
+        if array.dtype != np.uint8 or array.ndim != 1:
+            raise RuntimeError(f"Generator.set_state: expected a 1-d uint8 tensor from "
+                               f"get_state(), got dtype {array.dtype} and shape {array.shape}")
+        try:
+            state = json.loads(array.tobytes().decode())
+            self._draw.bit_generator.state = state
+        except (ValueError, TypeError, KeyError) as e:
+            raise RuntimeError(f"Generator.set_state: not a state from get_state() ({e})") \
+                from None
+        return self
+
+    def __repr__(self):
+        return f"<minigrad.Generator object on {self.device}>"

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import minigrad as mg
@@ -317,3 +318,38 @@ def test_a_list_holding_tensors_takes_their_dtypes_as_torch_does():
         ours, theirs = mg.tensor(build(mg)), torch.tensor(build(torch))
         assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1], i
         assert ours.numpy().tolist() == theirs.tolist(), i
+
+
+# ---------------------------------------------------------------- random generators
+
+def test_randint_takes_both_of_torchs_forms():
+    for lib in (mg, pytest.importorskip("torch")):
+        for t in (lib.randint(10, (3,)), lib.randint(10, size=(3,)), lib.randint(2, 10, (3,))):
+            assert tuple(t.shape) == (3,) and t.dtype == lib.int64, lib.__name__
+        r = lib.randint(2, 10, (200,))
+        assert (r >= 2).all() and (r < 10).all() and (r == 2).any() and (r == 9).any()
+        with pytest.raises(RuntimeError):
+            lib.randint(5, 5, (2,))
+    assert mg.randint(3, (4, 2), dtype=mg.int32).dtype == mg.int32
+
+
+def test_a_generator_of_ones_own_gives_its_own_reproducible_stream():
+    g = mg.Generator().manual_seed(42)
+    assert isinstance(g, mg.Generator) and g.initial_seed() == 42 and str(g.device) == "cpu"
+    a = mg.randn(5, generator=g)
+    b = mg.randn(5, generator=mg.Generator().manual_seed(42))
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    mg.manual_seed(0)
+    c = mg.randn(5)
+    mg.manual_seed(0)
+    mg.rand(3, generator=g)                    # does not touch the global generator
+    np.testing.assert_array_equal(mg.randn(5).numpy(), c.numpy())
+    state = g.get_state()
+    x = mg.randint(0, 100, (10,), generator=g)
+    g.set_state(state)
+    np.testing.assert_array_equal(mg.randint(0, 100, (10,), generator=g).numpy(), x.numpy())
+    assert mg.Generator().initial_seed() == pytest.importorskip("torch").Generator().initial_seed()
+    with pytest.raises(TypeError, match="minigrad.Generator"):
+        mg.randn(2, generator=np.random.default_rng(0))
+    with pytest.raises(RuntimeError, match="set_state"):
+        g.set_state(mg.tensor([1.0, 2.0]))
