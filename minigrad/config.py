@@ -30,6 +30,7 @@ def config_lines():
         f"  scipy:         {scipy.__version__}",
         f"  OpenMP:        {omp}",
         f"  threads:       {get_num_threads()} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})",
+        f"  thread team:   {cpu.threads_note()}",
         f"  BLAS:          {cpu.blas_info()}",
         f"  malloc tuning: {'on' if _malloc.tuned else 'off'} (MINIGRAD_MALLOC_TUNING)",
         f"  CUDA (CuPy):   {'available' if cuda.is_available() else 'not available'}",

@@ -500,3 +500,92 @@ def test_kernels_work_in_a_forked_child():
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["0"], r.stdout
+
+
+# ---------------------------------------------------------------- the adaptive team
+
+from minigrad._kernels import _threads  # noqa: E402
+
+
+@pytest.fixture
+def four_threads():
+    before = mg.get_num_threads()
+    mg.set_num_threads(4)
+    yield
+    mg.set_num_threads(before)
+    _threads.set_adaptive(True)
+
+
+def test_the_team_halves_on_contention_and_grows_back_after_a_backoff(four_threads):
+    """Window ends (time s, involuntary switches so far). 40/s and 3 switches in a window
+    count as contended; the back-off starts at 0.1 s and doubles when growing meets
+    contention again; a clean window at full strength resets it."""
+    w = 0.05
+    ends = [(0.0, 0), (w, 1),                 # (first window opens) clean: 4
+            (2 * w, 10),                      # contended: 2, no growing before 0.2
+            (3 * w, 20),                      # contended: 1, none before 0.15 + 0.2
+            (4 * w, 20),                      # clean, within the back-off: 1
+            (0.40, 20),                       # clean, past it: 2
+            (0.45, 20),                       # clean: 4
+            (0.50, 30),                       # contended: 2, none before 0.5 + 0.4
+            (0.55, 30),                       # clean, but back-off until 0.9: stays 2
+            (0.95, 30),                       # clean: 4
+            (1.00, 30)]                       # clean at full strength: back-off resets
+    assert _threads._simulate(ends) == [4, 4, 2, 1, 1, 2, 4, 2, 2, 4, 4]
+    # a long quiet stretch between two kernel calls is one window with a low rate
+    assert _threads._simulate([(0.0, 0), (10.0, 50)]) == [4, 4]
+
+
+def test_results_do_not_depend_on_how_many_threads_run_the_split(rng, four_threads):
+    """The adaptive team only changes how many threads work through a fixed split: every
+    kernel gives bit-identical results with the whole team or with one thread."""
+    x = _rand(rng, (64, 6, 20, 20), np.float32)
+    x2 = _rand(rng, (4096, 40), np.float32)
+    w = _rand(rng, (8, 6, 3, 3), np.float32)
+    a, b = _rand(rng, (300, 200), np.float32), _rand(rng, (200, 250), np.float32)
+    conv = ((1, 1), (1, 1), (1, 1), 1)
+
+    def run():
+        y = cpu.conv2d_forward(x, w, *conv)
+        return [*cpu.channel_moments(x), *cpu.channel_moments(x2),
+                *cpu.channel_affine_backward(x, x, x[0, :, 0, 0]), y,
+                cpu.conv2d_backward_input(y, w, x.shape, *conv),
+                cpu.conv2d_backward_weight(x, y, w.shape, *conv), cpu.matmul(a, b),
+                cpu.max_pool2d(x, (2, 2), (2, 2), (0, 0), (1, 1), (10, 10))[0]]
+
+    full = run()
+    _threads._pin_team(1)
+    alone = run()
+    for got, want in zip(alone, full):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) > 8,
+                    reason="needs Linux and at most 8 cores to fill with busy processes")
+def test_a_busy_machine_shrinks_the_team(tmp_path):
+    """With every core kept busy by other processes, a training loop's parallel regions
+    see our threads preempted, and the team shrinks to one thread."""
+    import subprocess
+    import sys
+    cores = len(os.sched_getaffinity(0))
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(cores)]
+    try:
+        code = ("import time, minigrad as mg\n"
+                "from minigrad._kernels import _threads\n"
+                "mg.set_num_threads(2)\n"
+                "x = mg.randn(64, 32, 32, 32)\n"
+                "bn = mg.nn.BatchNorm2d(32)\n"
+                "end = time.perf_counter() + 3\n"
+                "while time.perf_counter() < end and _threads.adaptive_state()['shrinks'] == 0:\n"
+                "    bn(x).sum()\n"
+                "print(_threads.adaptive_state())\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120)
+    finally:
+        for s in spinners:
+            s.kill()
+            s.wait()
+    assert out.returncode == 0, out.stderr
+    state = eval(out.stdout)
+    assert state["shrinks"] >= 1 and state["contended"] >= 1, state

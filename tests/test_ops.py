@@ -1,4 +1,7 @@
 """Forward values against NumPy, dtype rules, and the errors bad input gets."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -310,3 +313,26 @@ def test_per_channel_reductions_need_no_input_sized_scratch(name):
         tracemalloc.stop()
     output = x.array.nbytes if name == "bn forward" else 0
     assert peak - output < x.array.nbytes / 8, f"{name}: peak {peak} bytes"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads ru_maxrss in KiB")
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "bn stats"])
+def test_reductions_over_the_batch_with_many_channels_stay_small(name):
+    """(2048, 8192) float32 reduced over dim 0: the kernels' scratch (which tracemalloc
+    cannot see) once grew with the batch, N * C doubles per partial result. Peak RSS in a
+    fresh process, over what the input itself holds."""
+    code = f"""
+import resource, minigrad as mg
+op = {{"sum": lambda t: t.sum(0), "mean": lambda t: t.mean(0), "var": lambda t: t.var(0),
+       "bn stats": lambda t: mg.nn.functional.norm_stats(t)}}[{name!r}]
+op(mg.ones(64, 8192))                          # load the kernels, first-call allocations
+x = mg.ones(2048, 8192)                        # 64 MiB, written
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+op(x)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    rise = int(out.stdout.split()[-1])
+    assert rise < 64 * 2 ** 20 / 16, f"{name}: peak RSS rose by {rise / 2 ** 20:.1f} MiB"

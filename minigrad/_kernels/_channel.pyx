@@ -16,14 +16,17 @@ pieces is double.
 
 Work is split into blocks so that every thread gets some even when C is small: for S > 1
 a block is one channel over a range of samples; for S == 1 a block is a range of rows over
-all channels. Blocks write partial results to their own slots, combined serially in a fixed
-order afterwards: results depend on the thread count, never on timing.
+all channels, at most one block per thread, read in pieces of about PIECE elements (a
+single row when C is larger), so scratch is a few C-long vectors per block and never
+grows with N. Blocks write partial results to their own slots, combined serially in a
+fixed order afterwards: results depend on the thread count, never on timing (or on how
+many threads the adaptive team lets run, see ``_threads``).
 """
 from cython.parallel cimport prange
 from libc.stdlib cimport calloc, free
 from minigrad._kernels._simd cimport (mg_dev_sums_d, mg_dev_sums_f, mg_grad_sums_d,
                                       mg_grad_sums_f, mg_sum_d, mg_sum_f)
-from minigrad._kernels._threads cimport threads_for
+from minigrad._kernels._threads cimport team, threads_for
 
 ctypedef fused real:
     float
@@ -81,14 +84,15 @@ cdef inline Py_ssize_t _blocks(Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, int nt,
     """How the work is split; returns the block count and sets ``chunks``.
 
     S > 1: a block is one channel over ``chunks`` consecutive ranges of samples, about
-    four blocks per thread. S == 1: a block is ``chunks`` rows (about PIECE elements)
-    over all channels, and owns C partial-result slots.
+    four blocks per thread. S == 1: a block is a range of rows over all channels (at most
+    ``nt`` blocks), read ``chunks`` rows (about PIECE elements) at a time; it owns C
+    partial-result slots.
     """
     if S > 1:
         chunks[0] = max(<Py_ssize_t>1, min(N, (4 * nt + C - 1) // C)) if nt > 1 else 1
         return C * chunks[0]
     chunks[0] = max(<Py_ssize_t>1, <Py_ssize_t>PIECE // C)
-    return (N + chunks[0] - 1) // chunks[0]
+    return min(<Py_ssize_t>nt, (N + chunks[0] - 1) // chunks[0])
 
 
 cdef double *_slots(Py_ssize_t n) except NULL:
@@ -109,10 +113,13 @@ def _check(str op, x, Py_ssize_t C, vectors):
 def channel_moments(const real[:, :, ::1] x, real[::1] mean_out, real[::1] var_out):
     """Per-channel mean and biased variance of ``x`` (N, C, S) into the C-long outputs."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
-    cdef Py_ssize_t nb, chunks, b, c, j, n, s, q, r, r0, r1, rows, slots
+    cdef Py_ssize_t nb, chunks, b, c, j, n, s, q, r, r0, r1, p0, p1, rows, slots
     cdef double *cnt
     cdef double *mu
     cdef double *m2
+    cdef double *scratch
+    cdef double *pm
+    cdef double *pq
     cdef double tc, tm, tq, d
     cdef const real *base
     cdef const real *row
@@ -122,13 +129,14 @@ def channel_moments(const real[:, :, ::1] x, real[::1] mean_out, real[::1] var_o
     nb = _blocks(N, C, S, nt, &chunks)
     slots = nb * (C if S == 1 else 1)   # one (count, mean, M2) per block (and channel)
     cnt = _slots(nb)
-    mu = m2 = NULL
+    mu = m2 = scratch = NULL
     try:
         mu = _slots(slots)
         m2 = _slots(slots)
+        scratch = _slots(2 * slots if S == 1 else 1)   # a piece's means and M2s, per block
         with nogil:
             if S > 1:
-                for b in prange(nb, schedule="static", num_threads=nt):
+                for b in prange(nb, schedule="static", num_threads=team(nt)):
                     c = b // chunks
                     j = b % chunks
                     for n in range(j * N // chunks, (j + 1) * N // chunks):
@@ -144,22 +152,34 @@ def channel_moments(const real[:, :, ::1] x, real[::1] mean_out, real[::1] var_o
                     mean_out[c] = <real>tm
                     var_out[c] = <real>(tq / tc)
             else:   # rows of C values: the inner loops run along contiguous channels
-                for b in prange(nb, schedule="static", num_threads=nt):
-                    r0 = b * chunks
-                    r1 = min(N, r0 + chunks)
-                    rows = r1 - r0
-                    cnt[b] = rows
-                    for r in range(r0, r1):
-                        row = base + r * C
+                for b in prange(nb, schedule="static", num_threads=team(nt)):
+                    r0 = b * N // nb
+                    r1 = (b + 1) * N // nb
+                    pm = scratch + 2 * b * C
+                    pq = pm + C
+                    for q in range((r1 - r0 + chunks - 1) // chunks):
+                        p0 = r0 + q * chunks
+                        p1 = min(r1, p0 + chunks)
+                        rows = p1 - p0
                         for c in range(C):
-                            mu[b * C + c] += row[c]
-                    for c in range(C):
-                        mu[b * C + c] /= rows
-                    for r in range(r0, r1):
-                        row = base + r * C
+                            pm[c] = 0
+                            pq[c] = 0
+                        for r in range(p0, p1):
+                            row = base + r * C
+                            for c in range(C):
+                                pm[c] += row[c]
                         for c in range(C):
-                            d = row[c] - mu[b * C + c]
-                            m2[b * C + c] += d * d
+                            pm[c] /= rows
+                        for r in range(p0, p1):
+                            row = base + r * C
+                            for c in range(C):
+                                d = row[c] - pm[c]
+                                pq[c] += d * d
+                        for c in range(C):   # fold the piece into the block's slots
+                            tc = cnt[b]
+                            _chan_merge(&tc, &mu[b * C + c], &m2[b * C + c], <double>rows,
+                                        pm[c], pq[c])
+                        cnt[b] += rows
                 for c in range(C):
                     tc = 0; tm = 0; tq = 0
                     for b in range(nb):
@@ -167,7 +187,7 @@ def channel_moments(const real[:, :, ::1] x, real[::1] mean_out, real[::1] var_o
                     mean_out[c] = <real>tm
                     var_out[c] = <real>(tq / tc)
     finally:
-        free(cnt); free(mu); free(m2)
+        free(cnt); free(mu); free(m2); free(scratch)
 
 
 def channel_affine(const real[:, :, ::1] x, const real[::1] scale, const real[::1] shift,
@@ -185,7 +205,7 @@ def channel_affine(const real[:, :, ::1] x, const real[::1] scale, const real[::
                          f"{tuple(x.shape)[:3]}")
     with nogil:
         if S > 1:
-            for p in prange(N * C, schedule="static", num_threads=nt):
+            for p in prange(N * C, schedule="static", num_threads=team(nt)):
                 c = p % C
                 a = scale[c]
                 b = shift[c]
@@ -199,7 +219,7 @@ def channel_affine(const real[:, :, ::1] x, const real[::1] scale, const real[::
                     for s in range(S):
                         dst[s] = (src[s] - m) * a + b
         else:
-            for r in prange(N, schedule="static", num_threads=nt):
+            for r in prange(N, schedule="static", num_threads=team(nt)):
                 src = &x[0, 0, 0] + r * C
                 dst = &y[0, 0, 0] + r * C
                 if accumulate:
@@ -227,7 +247,7 @@ cdef int _affine_backward(const real *g, const real *x, const real *scale, const
         p2 = _slots(nb * (C if S == 1 else 1))
         with nogil:
             if S > 1:
-                for b in prange(nb, schedule="static", num_threads=nt):
+                for b in prange(nb, schedule="static", num_threads=team(nt)):
                     c = b // chunks
                     j = b % chunks
                     a = scale[c] if dx != NULL else 0
@@ -245,9 +265,9 @@ cdef int _affine_backward(const real *g, const real *x, const real *scale, const
                 for c in range(C):   # slots c * chunks + j
                     _finish(p1, p2, c, c * chunks, 1, chunks, sum_g, sum_gx, x != NULL)
             else:
-                for b in prange(nb, schedule="static", num_threads=nt):
-                    r0 = b * chunks
-                    r1 = min(N, r0 + chunks)
+                for b in prange(nb, schedule="static", num_threads=team(nt)):
+                    r0 = b * N // nb
+                    r1 = (b + 1) * N // nb
                     for r in range(r0, r1):
                         for c in range(C):
                             p1[b * C + c] += g[r * C + c]

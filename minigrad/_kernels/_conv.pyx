@@ -35,6 +35,7 @@ columns stay inside it.
 from cython.parallel cimport prange, threadid
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm
+from minigrad._kernels._threads cimport team
 
 ctypedef fused real:
     float
@@ -327,7 +328,7 @@ def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
     with nogil:
         # dynamic: items are independent, so a thread that another process preempts
         # (the machine is shared) holds up only the items it has already taken
-        for item in prange(g.N * tiles, schedule="dynamic", num_threads=threads):
+        for item in prange(g.N * tiles, schedule="dynamic", num_threads=team(threads)):
             n = item // tiles
             for k in range(groups):
                 if g.shift:
@@ -352,7 +353,7 @@ def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] 
     cdef Py_ssize_t item, n, k
     cdef int threads = <int>work.shape[0]
     with nogil:
-        for item in prange(g.N * groups, schedule="dynamic", num_threads=threads):
+        for item in prange(g.N * groups, schedule="dynamic", num_threads=team(threads)):
             n = item // groups
             k = item % groups
             if g.shift:
@@ -388,7 +389,7 @@ def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] 
     cdef real *out = &grad_w[0, 0, 0, 0]
     cdef real s
     with nogil:
-        for b in prange(blocks, schedule="dynamic", num_threads=threads):
+        for b in prange(blocks, schedule="dynamic", num_threads=team(threads)):
             memset(&partial[b, 0], 0, g.K * g.R * sizeof(real))
             for item in range(b * items // blocks, (b + 1) * items // blocks):
                 n = item // tiles

@@ -7,7 +7,7 @@ decides), where a parallel region would cost more than it saves.
 """
 from cython.parallel cimport prange
 from minigrad._kernels._simd cimport mg_relu_backward_d, mg_relu_backward_f
-from minigrad._kernels._threads cimport threads_for
+from minigrad._kernels._threads cimport team, threads_for
 
 ctypedef fused real:
     float
@@ -25,7 +25,7 @@ def relu(const real[::1] x, real[::1] y):
     cdef real v
     _check("relu", x, y)
     with nogil:
-        for i in prange(n, schedule="static", num_threads=threads_for(n)):
+        for i in prange(n, schedule="static", num_threads=team(threads_for(n))):
             v = x[i]
             y[i] = 0 if v < 0 else v
 
@@ -40,7 +40,7 @@ def relu_backward(const real[::1] g, const real[::1] y, real[::1] dx):
         return
     nb = 4 * nt   # a few contiguous blocks per thread, each one vectorized loop
     with nogil:
-        for b in prange(nb, schedule="static", num_threads=nt):
+        for b in prange(nb, schedule="static", num_threads=team(nt)):
             lo = b * n // nb
             if real is float:
                 mg_relu_backward_f(&g[lo], &y[lo], &dx[lo], (b + 1) * n // nb - lo)
@@ -53,5 +53,5 @@ def add_inplace(real[::1] a, const real[::1] b):
     cdef Py_ssize_t n = a.shape[0], i
     _check("add_inplace", a, b)
     with nogil:
-        for i in prange(n, schedule="static", num_threads=threads_for(n)):
+        for i in prange(n, schedule="static", num_threads=team(threads_for(n))):
             a[i] += b[i]

@@ -12,7 +12,7 @@ enough of them, else row or column blocks of one product. One thread pool means 
 hand-over between OpenMP and BLAS threads, and nothing to starve when either spins.
 """
 from cython.parallel cimport prange
-from minigrad._kernels._threads cimport threads_for
+from minigrad._kernels._threads cimport team, threads_for
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 ctypedef fused real:
@@ -95,7 +95,7 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
     split_rows = M >= N
     step = (((M if split_rows else N) + tiles - 1) // tiles + 15) // 16 * 16
     with nogil:
-        for t in prange(B * tiles, schedule="static", num_threads=nt):
+        for t in prange(B * tiles, schedule="static", num_threads=team(nt)):
             i = t // tiles
             lo = (t % tiles) * step
             pa = &a[0, 0, 0] + a_index[i] * sa0

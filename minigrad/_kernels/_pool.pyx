@@ -12,7 +12,7 @@ Python and one pair of loops serves both.
 from cython.parallel cimport prange
 from libc.math cimport INFINITY
 from minigrad._kernels._simd cimport mg_max_pool_row_d, mg_max_pool_row_f
-from minigrad._kernels._threads cimport threads_for
+from minigrad._kernels._threads cimport team, threads_for
 
 ctypedef fused real:
     float
@@ -39,7 +39,7 @@ def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, in
               and (Ho - 1) * sh + kh <= H and (Wo - 1) * sw + kw <= W)
     if inside:
         with nogil:
-            for p in prange(B, schedule="static", num_threads=threads_for(B * H * W)):
+            for p in prange(B, schedule="static", num_threads=team(threads_for(B * H * W))):
                 plane = &x[p, 0, 0]
                 for oh in range(Ho):
                     if real is float:
@@ -50,7 +50,7 @@ def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, in
                                           &out[p, oh, 0], &index[p, oh, 0])
         return
     with nogil:
-        for p in prange(B, schedule="static", num_threads=threads_for(B * H * W)):
+        for p in prange(B, schedule="static", num_threads=team(threads_for(B * H * W))):
             plane = &x[p, 0, 0]
             for oh in range(Ho):
                 for ow in range(Wo):
@@ -88,7 +88,7 @@ def max_pool_backward(const real[:, :, ::1] grad, const long long[:, :, ::1] ind
             if k < -1 or k >= HW:
                 raise IndexError(f"max_pool_backward: index {k} outside a plane of {HW}")
     with nogil:
-        for p in prange(B, schedule="static", num_threads=threads_for(B * HW)):
+        for p in prange(B, schedule="static", num_threads=team(threads_for(B * HW))):
             plane = &dx[p, 0, 0]
             for o in range(Ho * Wo):
                 k = index[p, o // Wo, o % Wo]
@@ -122,7 +122,7 @@ def avg_pool(const real[:, :, ::1] x, const long long[::1] hs, const long long[:
         raise ValueError(f"avg_pool: out has {out.shape[0]} planes, x has {B}")
     _check_windows("avg_pool", H, W, hs, he, ws, we, div, Ho, Wo)
     with nogil:
-        for p in prange(B, schedule="static", num_threads=threads_for(B * H * W)):
+        for p in prange(B, schedule="static", num_threads=team(threads_for(B * H * W))):
             plane = &x[p, 0, 0]
             for oh in range(Ho):
                 for ow in range(Wo):
@@ -145,7 +145,7 @@ def avg_pool_backward(const real[:, :, ::1] grad, const long long[::1] hs,
         raise ValueError(f"avg_pool_backward: dx has {dx.shape[0]} planes, grad has {B}")
     _check_windows("avg_pool_backward", H, W, hs, he, ws, we, div, Ho, Wo)
     with nogil:
-        for p in prange(B, schedule="static", num_threads=threads_for(B * H * W)):
+        for p in prange(B, schedule="static", num_threads=team(threads_for(B * H * W))):
             plane = &dx[p, 0, 0]
             for oh in range(Ho):
                 for ow in range(Wo):

@@ -466,6 +466,15 @@ def set_num_threads(n):
     _threads.set_num_threads(n)  # validates n
 
 
+def threads_note():
+    """How the kernels' thread team adapts to a busy machine (``_threads``), for show_config."""
+    state = _threads.adaptive_state()
+    if not state["adaptive"]:
+        return "fixed (MINIGRAD_ADAPTIVE_THREADS=0)"
+    return (f"adaptive, {state['team']} running now (fewer while other processes preempt "
+            f"ours; MINIGRAD_ADAPTIVE_THREADS=0 turns it off)")
+
+
 def blas_info():
     """A one-line description of the BLAS the GEMM kernel calls."""
     return _blas_description

@@ -157,6 +157,10 @@ def set_num_threads(n):
         raise ValueError(f"set_num_threads: expected a positive thread count, got {n}")
 
 
+def threads_note():
+    return "none (reference backend)"
+
+
 def blas_info():
     return "NumPy's (reference backend: minigrad's compiled kernels are not built)"
 
