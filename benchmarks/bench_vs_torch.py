@@ -2,7 +2,7 @@
 
     python benchmarks/bench_vs_torch.py [--quick] [--cases bn2d,mlp,...] [--pairs R]
                                         [--threads N] [--burst SECONDS] [--json PATH]
-                                        [--device cpu|cuda]
+                                        [--device cpu|cuda] [--load N]
 
 --device (default cpu): ``cuda`` runs minigrad's CuPy backend against PyTorch CUDA on the
 same GPU. Every tensor and model a case builds is then created on the GPU in both libraries
@@ -36,6 +36,16 @@ CPU from /proc/stat, steal included, minus the worker's own CPU time) is retried
 short wait for quiet, up to twice the pairs asked for and twice the case's undisturbed
 time. The output says how many pairs were clean per case; load averages at start and end
 are in the header.
+
+A busy machine (--load N): the driver starts N processes that spin on the CPU (a Python
+``while True: pass`` each) and keeps them stopped (SIGSTOP) except during the loaded
+bursts. Each round is then an idle pair and a loaded pair of bursts, in alternating order,
+so both libraries are timed idle and loaded at nearly the same moment. The table gives each
+library's loaded and idle per-call times, its slowdown (loaded / idle, the median of the
+rounds' ratios) and minigrad / peer under load (the median of the loaded pairs' ratios).
+Pairs are not retried for foreign load then (the load is the point); a fair share of two
+cores among N + 1 busy processes would be a slowdown of (N + 1) / 2 for a process that
+uses both cores when idle.
 
 Training steps (zero_grad, forward, cross-entropy, backward, SGD step) cycle through 8
 pre-made random batches; no data loading is timed. minigrad runs its defaults throughout
@@ -489,6 +499,82 @@ def timed_burst(worker, name, seconds, settle_s):
     return reply["per_call_s"], reply["calls"], foreign
 
 
+class Load:
+    """``n`` busy processes (a Python spin loop each), stopped unless ``on``."""
+
+    def __init__(self, n):
+        import signal
+        self._stop, self._cont = signal.SIGSTOP, signal.SIGCONT
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                      for _ in range(n)]
+        self.off()
+
+    def on(self):
+        for p in self.procs:
+            p.send_signal(self._cont)
+
+    def off(self):
+        for p in self.procs:
+            p.send_signal(self._stop)
+
+    def close(self):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+
+def compare_loaded(name, a, b, args, load):
+    """Rounds of an idle pair and a loaded pair of bursts of case ``name`` on workers ``a``
+    (minigrad) and ``b`` (the peer, or None), the order alternating; no retries."""
+    workers = [w for w in (a, b) if w is not None]
+    warm_call_s = {w.kind: w.ask(cmd="build", case=name, warmup_s=args.warmup)["call_s"]
+                   for w in workers}
+    rounds = []
+    for r in range(args.pairs):
+        order = workers if r % 2 == 0 else workers[::-1]
+        states = ("idle", "loaded") if r % 2 == 0 else ("loaded", "idle")
+        result = {}
+        for state in states:
+            (load.on if state == "loaded" else load.off)()
+            time.sleep(0.05)
+            result[state] = {w.kind: timed_burst(w, name, args.burst, SETTLE_S)[0]
+                             for w in order}
+        load.off()
+        rounds.append(result)
+    for w in workers:
+        w.ask(cmd="drop", case=name)
+    out = {"case": name, "a": a.kind, "b": b.kind if b else None, "load": args.load,
+           "warm_call_s": warm_call_s, "rounds": rounds}
+    for w in workers:
+        idle = [r["idle"][w.kind] for r in rounds]
+        loaded = [r["loaded"][w.kind] for r in rounds]
+        out[w.kind] = {"idle_ms": 1e3 * statistics.median(idle),
+                       "loaded_ms": 1e3 * statistics.median(loaded),
+                       "slowdown": statistics.median(x / y for x, y in zip(loaded, idle))}
+    if b is not None:
+        out["loaded_ratio"] = statistics.median(
+            r["loaded"][a.kind] / r["loaded"][b.kind] for r in rounds)
+    return out
+
+
+LOAD_TARGET = 2.5   # minigrad's slowdown under --load 2, and no worse than the peer's
+
+
+def loaded_rows(results, load):
+    rows = []
+    for r in results:
+        a, b = r[r["a"]], r.get(r["b"]) if r["b"] else None
+        met = a["slowdown"] <= LOAD_TARGET and (b is None or a["slowdown"] <= b["slowdown"])
+        rows.append([f"{CASES[r['case']][0]} [load {load}]",
+                     f"{a['idle_ms']:.2f} / {a['loaded_ms']:.2f}", f"{a['slowdown']:.2f}",
+                     f"{b['idle_ms']:.2f} / {b['loaded_ms']:.2f}" if b else "-",
+                     f"{b['slowdown']:.2f}" if b else "-",
+                     f"{r['loaded_ratio']:.2f}" if b else "-",
+                     f"slowdown <= {LOAD_TARGET:g} and <= peer's "
+                     f"({'met' if met else 'missed'})"])
+    return rows
+
+
 def wait_for_quiet(max_foreign, budget_s):
     """Sleep in 0.25 s steps until other processes keep at most ``max_foreign`` cores busy
     (all workers are idle meanwhile), or ``budget_s`` runs out."""
@@ -625,6 +711,9 @@ def parse_args():
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="cuda: minigrad's CuPy backend against PyTorch CUDA on the same GPU "
                         "(matmul then has no peer and the memory rows are skipped)")
+    p.add_argument("--load", type=int, default=0,
+                   help="N busy processes: time every case idle and with N spinning "
+                        "processes, in alternating rounds (see the docstring)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     args.pairs = args.pairs or (3 if args.quick else 13)
@@ -646,7 +735,9 @@ def main():
     on_host = args.device == "cpu"
     load_start, started = loadavg(), time.perf_counter()
     memory = None
-    if "memory" in args.cases and on_host:
+    if "memory" in args.cases and args.load:
+        log("memory: skipped under --load (it measures memory, not time)")
+    elif "memory" in args.cases and on_host:
         log("memory: a fresh worker per library")
         memory = measure_memory_fresh(args.threads, have_torch)
     elif "memory" in args.cases:
@@ -663,6 +754,7 @@ def main():
         if have_torch:
             worker("torch")
     results = []
+    load = Load(args.load) if args.load else None
     for name in args.cases:
         if name == "memory":
             continue
@@ -675,10 +767,16 @@ def main():
         if not on_host and kind_b == "numpy":
             log(f"{name}: no peer on {args.device} (NumPy runs on the host)")
             kind_b = None
-        log(f"{name}: {kind_a} vs {kind_b}, {args.pairs} pairs")
+        log(f"{name}: {kind_a} vs {kind_b}, {args.pairs} {'rounds' if load else 'pairs'}")
+        if load:
+            results.append(compare_loaded(name, worker(kind_a),
+                                          worker(kind_b) if kind_b else None, args, load))
+            continue
         result = compare(name, worker(kind_a), worker(kind_b) if kind_b else None, args)
         log(f"  {result['pairs_clean']} clean pairs of {result['pairs_tried']} tried")
         results.append(result)
+    if load:
+        load.close()
     infos = {kind: w.info for kind, w in workers.items()}
     for w in workers.values():
         w.close()
@@ -688,6 +786,27 @@ def main():
     torch_version = infos["torch"]["version"] if "torch" in infos else (
         "not installed" if not have_torch else "not run")
     numpy_version = mg_info.get("numpy") or infos.get("numpy", {}).get("version", "?")
+    if load:
+        print(f"# minigrad {mg_info.get('version', '?')} vs PyTorch {torch_version}, idle and "
+              f"with {args.load} busy processes; threads {args.threads}; {args.pairs} rounds "
+              f"per case, bursts ~{args.burst:g} s; load average (1/5/15 min) at start "
+              f"{load_start}, at end {load_end}; {elapsed:.0f} s")
+        print("# idle / loaded: median per-call ms; slowdown: loaded / idle, median of the "
+              "rounds; ratio: minigrad / peer under load, median of the rounds")
+        print()
+        sys.path.insert(0, HERE)
+        from _timing import print_table
+        print_table(["case", "minigrad ms idle / loaded", "minigrad slowdown",
+                     "torch ms idle / loaded", "torch slowdown", "ratio loaded", "target"],
+                    loaded_rows(results, args.load))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"args": {k: v for k, v in vars(args).items() if k != "worker"},
+                           "load_average": {"start": load_start, "end": load_end},
+                           "elapsed_s": elapsed, "workers": infos, "results": results}, f,
+                          indent=1)
+            print(f"wrote {args.json}")
+        return
     print(f"# minigrad {mg_info.get('version', '?')} vs PyTorch {args.device.upper()} "
           f"{torch_version} "
           f"(NumPy {numpy_version}); threads {args.threads}; {args.pairs} pairs per case, "
