@@ -184,3 +184,23 @@ def test_dataloader_with_sampler():
     assert [b[0].numpy().tolist() for b in loader] == [[1.0, 3.0], [5.0, 7.0], [9.0]]
     with pytest.raises(ValueError, match="mutually exclusive"):
         DataLoader(ds, sampler=sampler, shuffle=True)
+
+
+@needs_mpi
+def test_the_ddp_example_runs_on_two_ranks(tmp_path):
+    """examples/ddp_mnist.py --quick under mpiexec -n 2: a global batch of 2 x 32, and
+    only rank 0 writes the results."""
+    data = os.environ.get("MINIGRAD_DATA")
+    if not data:
+        pytest.skip("real MNIST not available (set MINIGRAD_DATA)")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    r = subprocess.run([MPIEXEC, "-n", "2", sys.executable,
+                        os.path.join(ROOT, "examples", "ddp_mnist.py"), "--quick",
+                        "--out", str(tmp_path)], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    import json
+    result = json.loads((tmp_path / "ddp_mnist.json").read_text())
+    assert result["world_size"] == 2 and result["global_batch"] == 64
+    assert result["test_accuracy"][-1] > 0.8
+    assert r.stdout.count("wrote") == 3         # npz, json, png: once, from rank 0

@@ -131,6 +131,19 @@ def test_train_eval_pitfall(tmp_path):
     assert "Expected more than 1 value per channel" in r["bn1d_single_sample_error"]
 
 
+def test_ddp_mnist_in_a_world_of_one(tmp_path):
+    """No launcher: one rank. Writes its plot, its numbers, and weights mg.load reads."""
+    import minigrad as mg
+    stdout, r = run_example("ddp_mnist", tmp_path)
+    _check_png(tmp_path / "ddp_mnist.png")
+    assert r["world_size"] == 1 and r["global_batch"] == 32 and r["steps_per_epoch"] == 40
+    assert len(r["loss"]) == 40 and r["loss"][-1] < r["loss"][0]
+    assert 0.8 < r["test_accuracy"][-1] <= 1.0 and r["images_per_second"] > 0
+    weights = mg.load(str(tmp_path / r["checkpoint"]))
+    assert "0.weight" in weights and "1.running_mean" in weights
+    assert not list(tmp_path.glob("*.pt"))
+
+
 def test_examples_without_matplotlib_still_write_json(tmp_path):
     stdout, r = run_example("lr_sweep", tmp_path,
                             prelude="import sys; sys.modules['matplotlib'] = None; ")
