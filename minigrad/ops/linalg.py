@@ -223,6 +223,8 @@ ger = outer
 def cross(input, other, dim=None):
     """The cross product of 3-vectors along ``dim`` (broadcasting the other dims). Without
     ``dim``, the first dim of size 3, as torch.cross's deprecated default (PyTorch warns)."""
+    if input.ndim != other.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     if input.array.dtype != other.array.dtype:
         _same_dtype(input, other, "cross")
     shape = tuple(np.broadcast_shapes(input.shape, other.shape))
@@ -281,8 +283,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if not isinstance(input, Tensor) or input.array.dtype.kind != "f":
         name = dtypes.scalar_name(input.array.dtype) if isinstance(input, Tensor) else \
             type(input).__name__
-        raise RuntimeError(f"norm(): input dtype should be either floating point or complex. "
-                           f"Got {name} instead.")
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor "
+                           f"as input. Got {name}")
     if dtype is not None:
         input = cast(input, dtype)
     if isinstance(dim, numbers.Integral):
