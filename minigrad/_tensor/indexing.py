@@ -8,8 +8,9 @@ class IndexingMixin:
     __slots__ = ()
 
     def __getitem__(self, index): return _ops.getitem(self, index)
-    def gather(self, dim, index, **aliases): return _ops.gather(self, dim, index, **aliases)
-    def index_select(self, dim, index, **aliases):
+    def gather(self, dim=None, index=None, **aliases):
+        return _ops.gather(self, dim, index, **aliases)
+    def index_select(self, dim=None, index=None, **aliases):
         return _ops.index_select(self, dim, index, **aliases)
     def masked_fill(self, mask, value): return _ops.masked_fill(self, mask, value)
     def masked_select(self, mask): return _ops.masked_select(self, mask)

@@ -40,7 +40,7 @@ class LinalgMixin:
         """The conjugate transpose of a matrix: t() of a 2-D tensor (minigrad has no complex
         dtypes); other ranks raise as in PyTorch."""
         if self.ndim not in (0, 2):
-            hint = ". For batches of matrices, consider using tensor.mH" if self.ndim > 2 else ""
+            hint = " For batches of matrices, consider using tensor.mH" if self.ndim > 2 else ""
             raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
-                               f"{self.ndim}-D tensor{hint}")
+                               f"{self.ndim}-D tensor.{hint}")
         return _ops.t(self)

@@ -192,8 +192,8 @@ def reshape_(t, op, reshape):
     that requires grad refuses, with grad mode on."""
     def run(dim):
         if _grad_state.enabled and t.requires_grad and t._node is None:
-            raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in "
-                               f"an in-place operation.")
+            raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
         out = reshape(t, dim)
         t.array = out.array
         if out._node is not None:
