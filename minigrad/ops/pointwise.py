@@ -232,7 +232,10 @@ def square(input):
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
-    """``input + value * tensor1 * tensor2`` (broadcast; dtypes promote)."""
+    """``input + value * tensor1 * tensor2`` (broadcast; dtypes promote). As in PyTorch,
+    ``value`` takes the operands' dtype: integers truncate it."""
+    if all(t.array.dtype.kind in "iub" for t in (input, tensor1, tensor2)):
+        value = int(value)
     prod = mul(tensor1, tensor2) if value == 1 else mul(mul(tensor1, value), tensor2)
     return add(input, prod)
 
