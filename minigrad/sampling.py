@@ -70,7 +70,7 @@ def fill_(t, op, draw, a, b, generator):
 def draw_normal(t, mean, std, gen):
     _needs_float("normal_", t, "normal_kernel_cpu")
     if std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
     dt = t.array.dtype
     z = gen.standard_normal(t.shape, dtype=_work_dtype(dt))
     return (z * std + mean).astype(dt, copy=False)
@@ -174,7 +174,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
             raise TypeError("normal(): with a number mean and std, a size is required: "
                             "normal(mean, std, size)")
         if std < 0:
-            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
         np_dtype = _float_dtype(dtype)
         draw = rng.generator(device, generator)
         z = draw.standard_normal(_size((size,), "normal"), dtype=_work_dtype(np_dtype))
@@ -186,7 +186,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         if std.array.size and std.array.min() < 0:
             raise RuntimeError("normal expects all elements of std >= 0.0")
     elif std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
     m, s = (mean.array if mt else mean), (std.array if st else std)
     shape = np.broadcast_shapes(np.shape(m) if mt else (), np.shape(s) if st else ())
     np_dtype = like.array.dtype
