@@ -4,6 +4,8 @@
     x = mg.randn(3, 4, requires_grad=True)
     (x * x).sum().backward()
 """
+import math
+
 from minigrad import _malloc
 
 _malloc.tune()
@@ -17,8 +19,12 @@ from minigrad.dtypes import int16 as short, int32 as int, int64 as long  # noqa:
 from minigrad.dtypes import dtype
 from minigrad.device import device
 from minigrad import autograd, cuda, errors
-from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from minigrad.autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
+                               set_grad_enabled)
 from minigrad.config import get_num_threads, set_num_threads, show_config
+from minigrad.config import (are_deterministic_algorithms_enabled,
+                             is_deterministic_algorithms_warn_only_enabled,
+                             use_deterministic_algorithms)
 from minigrad.creation import (arange, empty, eye, from_numpy, full, full_like, ones, ones_like,
                                rand, randint, randn, tensor, zeros, zeros_like)
 from minigrad.rng import Generator, manual_seed
@@ -30,7 +36,25 @@ from minigrad.ops import (abs, add, amax, amin, argmax, argmin, broadcast_to, ca
 from minigrad.ops import (argsort, bitwise_not, chunk, diagonal, einsum, flip, gather,
                           index_select, masked_fill, masked_select, meshgrid, repeat, roll,
                           scatter, scatter_add, sort, split, tile, topk, tril, triu, unbind)
-from minigrad.creation import linspace
+from minigrad.creation import as_tensor, empty_like, linspace
+from minigrad.dtypes import get_default_dtype, set_default_dtype
+from minigrad.printing import set_printoptions
+from minigrad.sampling import (bernoulli, multinomial, normal, rand_like, randint_like,
+                               randn_like, randperm)
+from minigrad.size import Size
+from minigrad.tensor_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,
+                                   HalfTensor, IntTensor, LongTensor, ShortTensor)
+from minigrad.ops import (acos, addcdiv, addcmul, arccos, arcsin, arctan, argwhere, asin, atan,
+                          bitwise_and, bitwise_or, bitwise_xor, bmm, concat, concatenate, cosh,
+                          cross, diag, dist, dot, equal, index_add, isfinite, isinf, isnan,
+                          log_softmax, mm, movedim, mv, narrow, nonzero, norm, outer,
+                          repeat_interleave, sinh, softmax, square, std_mean, unflatten, unique,
+                          var_mean)
+from minigrad._functions import (detach_, is_tensor, neg_, sin_, sqrt_, squeeze_, swapaxes,
+                                 swapdims, t, unsqueeze_)
+
+moveaxis = movedim
+pi, e, inf, nan = math.pi, math.e, math.inf, math.nan
 from minigrad.ops import (all, allclose, any, atan2, ceil, cos, cumprod, cumsum, exp2, expm1,
                           floor, floor_divide, fmod, isclose, log1p, log2, log10, logsumexp,
                           prod, remainder, round, sin, tan, trunc)

@@ -1,5 +1,7 @@
 """Tensor factories with PyTorch's names and dtype rules: Python floats become float32,
 integers int64, and a NumPy float array keeps its dtype (float64 stays float64)."""
+import numbers
+
 import numpy as np
 
 from minigrad import backend, dtypes, rng
@@ -118,11 +120,32 @@ def _scalar_vs_sequence(dim):
 
 
 def from_numpy(array):
-    """A tensor sharing memory with ``array``."""
+    """A tensor sharing memory with ``array`` (a subclass such as ``np.memmap`` too: the
+    tensor holds a plain-ndarray view of the same memory)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     dtypes.infer_numpy_dtype(array.dtype)  # (refuses the dtypes minigrad does not have)
     return Tensor(array)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, sharing memory where it can (PyTorch's rule): a tensor of the
+    asked dtype and device is returned as it is, a NumPy array of a minigrad dtype (or a
+    subclass, such as ``np.memmap``) is wrapped without a copy when no other dtype or
+    device is asked; anything else (lists, numbers, conversions) is copied, as ``tensor``
+    would."""
+    if isinstance(data, Tensor):
+        out = data
+        if device is not None:
+            out = out.to(device)
+        return out if dtype is None else out.to(dtype)
+    if isinstance(data, np.ndarray) and device in (None, "cpu") \
+            and (dtype is None or dtypes.to_numpy_dtype(dtype) == data.dtype):
+        dtypes.infer_numpy_dtype(data.dtype)   # (refuses the dtypes minigrad does not have)
+        return Tensor(data)
+    if backend.is_array(data) and dtype is None and device is None:
+        return Tensor(data)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def _size(size, op):
@@ -164,6 +187,28 @@ def _like(t, fill, dtype, requires_grad):
     dt = t.array.dtype if dtype is None else dtypes.to_numpy_dtype(dtype)
     xp = backend.of(t.array).xp
     return Tensor(xp.full(t.shape, fill, dtype=dt), requires_grad=requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False):
+    """An uninitialized tensor of input's shape (and dtype and device, unless given)."""
+    np_dtype = input.array.dtype if dtype is None else dtypes.to_numpy_dtype(dtype)
+    device = input.device if device is None else device
+    xp = backend.for_device(device).xp
+    return _finish(xp.empty(input.shape, dtype=np_dtype), None, requires_grad, device)
+
+
+def new_like(t, op, size, fill, dtype, device, requires_grad, size_is_one_arg=False):
+    """``t.new_zeros(size)`` and its siblings: ``fill`` (None: uninitialized) in ``size``,
+    with t's dtype and device unless given."""
+    if size_is_one_arg and isinstance(size, numbers.Integral):
+        raise TypeError(f"{op}(): argument 'size' (position 1) must be tuple of ints, not int")
+    shape = _size((size,) if size_is_one_arg else size, op)
+    np_dtype = t.array.dtype if dtype is None else dtypes.to_numpy_dtype(dtype)
+    device = t.device if device is None else device
+    xp = backend.for_device(device).xp
+    array = xp.empty(shape, dtype=np_dtype) if fill is None else \
+        xp.full(shape, fill, dtype=np_dtype)
+    return _finish(array, None, requires_grad, device)
 
 
 def zeros_like(t, dtype=None, requires_grad=False):

@@ -32,6 +32,42 @@ _ALIASES = {"float": float32, "double": float64, "half": float16, "long": int64,
 
 default_float = float32
 
+# PyTorch's names in its error messages: scalar types ("expected scalar type Float") and
+# C types ("but got: float != double")
+SCALAR_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "uint8": "Byte",
+                "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+                "bool": "Bool"}
+C_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double",
+           "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
+           "int32": "int", "int64": "long int", "bool": "bool"}
+
+
+def scalar_name(np_dtype):
+    return SCALAR_NAMES.get(np.dtype(np_dtype).name, np.dtype(np_dtype).name)
+
+
+def c_name(np_dtype):
+    return C_NAMES.get(np.dtype(np_dtype).name, np.dtype(np_dtype).name)
+
+
+def get_default_dtype():
+    """The dtype Python floats and the float factories (zeros, randn, ...) give, and that
+    integer tensors become in true division: float32 unless ``set_default_dtype`` said."""
+    return default_float
+
+
+def set_default_dtype(d):
+    """Make ``d`` (float32, float64 or float16) the default float dtype, as
+    ``torch.set_default_dtype``."""
+    global default_float
+    if not isinstance(d, dtype):
+        raise TypeError(f"set_default_dtype(): argument 'd' must be minigrad.dtype, not "
+                        f"{type(d).__name__}")
+    if not d.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got "
+                        f"{d!r}")
+    default_float = d
+
 
 def from_numpy_dtype(np_dtype):
     """The minigrad dtype for a NumPy dtype (other NumPy dtypes get a name on first sight)."""

@@ -21,8 +21,8 @@ ATOL, RTOL = 1e-5, 1e-3
 class Case:
     """One function of some float64 inputs to check.
 
-    ``domain`` per input: "real" (standard normal), "positive" (in [0.5, 2]), or "nonzero"
-    (|x| in [0.2, 2], away from kinks at 0). ``noncontig`` builds inputs as strided views.
+    ``domain`` per input: "real" (standard normal), "positive" (in [0.5, 2]), "nonzero"
+    (|x| in [0.2, 2], away from kinks at 0), or "unit" (in [-0.8, 0.8]). ``noncontig`` builds inputs as strided views.
     """
     name: str
     fn: callable
@@ -40,6 +40,8 @@ class Case:
             n = int(np.prod(shape))
             if dom == "positive":
                 flat = rng.uniform(0.5, 2.0, n)
+            elif dom == "unit":   # inside (-1, 1), away from its ends (asin, acos)
+                flat = rng.uniform(-0.8, 0.8, n)
             elif dom == "nonzero":
                 flat = rng.uniform(0.2, 2.0, n) * rng.choice([-1.0, 1.0], n)
             else:

@@ -1,5 +1,8 @@
 """Tape-based reverse-mode autograd: ``grad``, ``Function``, grad mode, gradient checks."""
 from minigrad.autograd.engine import backward, grad
+from minigrad.autograd import function
 from minigrad.autograd.function import Function
-from minigrad.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from minigrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
+                                         set_grad_enabled)
+from minigrad.autograd.variable import Variable
 from minigrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck

@@ -4,9 +4,11 @@
 tuple of tensors; ``backward(ctx, *grads)`` returns one gradient per forward argument
 (None for non-tensors). The ``ctx`` is the tape node itself.
 """
+import functools
+
 from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state, no_grad
-from minigrad.autograd.graph import Node, SavedOutput
+from minigrad.autograd.graph import Node, Primitive, SavedOutput
 from minigrad.tensor import Tensor
 
 
@@ -88,3 +90,38 @@ class Function:
                 next((SavedOutput(k) for k, o in enumerate(outs) if s is o), s) for s in saved)
         results = tuple(ctx.output_tensor(k) for k in range(len(outs)))
         return results[0] if single else results
+
+
+class _DifferentiatedOnce(Primitive):
+    """The output of a ``once_differentiable`` backward, when it was recorded: a node whose
+    own backward (a second derivative through it) is an error."""
+    op_name = "once_differentiable"
+
+    @staticmethod
+    def forward(ctx, *inputs, value):
+        return value
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")
+
+
+def once_differentiable(fn):
+    """Decorate a Function's ``backward`` that is not itself differentiable: it runs with
+    grad mode off, and when a double backward (``create_graph=True``) would go through its
+    result, that second differentiation raises instead of giving a wrong (zero) answer."""
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        with no_grad():
+            outputs = fn(ctx, *args)
+        if not _grad_state.enabled:
+            return outputs
+        recorded = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
+        if not recorded:
+            return outputs
+        single = not isinstance(outputs, tuple)
+        outs = tuple(_DifferentiatedOnce.apply(*recorded, value=o.array)
+                     if isinstance(o, Tensor) else o for o in ((outputs,) if single else outputs))
+        return outs[0] if single else outs
+    return wrapper

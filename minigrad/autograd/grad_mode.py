@@ -15,9 +15,17 @@ def is_grad_enabled():
 
 
 class _GradMode:
-    """Base for context managers that also work as decorators."""
+    """Base for context managers that also work as decorators, with or without
+    parentheses (``@no_grad()`` and ``@no_grad``, as PyTorch accepts both)."""
 
     mode = True
+
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 1 and not kwargs and callable(args[0]) and cls._bare_decorator:
+            return cls()(args[0])   # @no_grad without parentheses: decorate at once
+        return super().__new__(cls)
+
+    _bare_decorator = True
 
     def __enter__(self):
         self._prev = _state.enabled
@@ -45,10 +53,31 @@ class enable_grad(_GradMode):
     mode = True
 
 
+class inference_mode(_GradMode):
+    """PyTorch's ``inference_mode(mode=True)``: a context manager and decorator (with or
+    without parentheses) that records nothing, as ``no_grad``. PyTorch's inference tensors
+    also refuse later use in autograd and skip version counting; minigrad's tensors made
+    here are ordinary tensors that do not require grad."""
+
+    def __init__(self, mode=True):
+        self.mode = not mode
+
+    def __call__(self, func):
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with inference_mode(not mode):
+                return func(*args, **kwargs)
+        return wrapper
+
+
 class set_grad_enabled(_GradMode):
     """PyTorch's three uses: ``set_grad_enabled(False)`` as a plain call switches grad mode
     (it takes effect when constructed), ``with set_grad_enabled(m):`` restores the previous
     mode on exit, and ``@set_grad_enabled(m)`` decorates without changing the current mode."""
+
+    _bare_decorator = False
 
     def __init__(self, mode):
         self.mode = bool(mode)

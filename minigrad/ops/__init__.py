@@ -6,7 +6,8 @@ from minigrad import backend
 from minigrad.autograd import engine
 from minigrad.ops._common import as_tensor, backend_of, cast
 from minigrad.ops.compare import argmax, argmin, eq, ge, gt, le, logical_not, lt, ne
-from minigrad.ops.compare import bitwise_not
+from minigrad.ops.compare import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, isfinite,
+                                  isinf, isnan)
 from minigrad.ops.elementwise import (abs, add, clamp, erf, exp, log, maximum, minimum, mul,
                                       neg, pow, relu, rsqrt, sigmoid, sign, sqrt, sub, tanh,
                                       where)
@@ -14,20 +15,27 @@ from minigrad.ops.channel import channel_affine, channel_moments, values_per_cha
 from minigrad.ops.conv import conv1d, conv2d
 from minigrad.ops.conv import conv_transpose2d
 from minigrad.ops.inplace import clone
-from minigrad.ops.linalg import linear, matmul
+from minigrad.ops.linalg import (bmm, cross, diag, diagonal, dist, dot, einsum, linear, matmul,
+                                 mm, mv, norm, outer, tril, triu, vector_norm)
 from minigrad.ops.loss import cross_entropy
 from minigrad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from minigrad.ops.reduce import amax, amin, max, mean, min, std, sum, sum_to, var
-from minigrad.ops.shape import (broadcast_to, cat, contiguous, expand, flatten, getitem, pad,
-                                permute, reshape, squeeze, stack, transpose, unsqueeze, view)
-from minigrad.ops.index import (argsort, chunk, diagonal, einsum, flip, gather, index_select,
-                                masked_fill, masked_select, meshgrid, repeat, roll, scatter,
-                                scatter_add, sort, split, tile, topk, tril, triu, unbind)
+from minigrad.ops.reduce import log_softmax, softmax, std_mean, var_mean
+from minigrad.ops.shape import (broadcast_to, cat, concat, concatenate, contiguous, expand,
+                                flatten, getitem, is_contiguous, movedim, narrow, pad, permute,
+                                reshape, squeeze, stack, stride, t, mT, transpose, unflatten,
+                                unfold, unsqueeze, view)
+from minigrad.ops.index import (chunk, flip, gather, index_add, index_select, masked_fill,
+                                masked_select, meshgrid, repeat, repeat_interleave, roll,
+                                scatter, scatter_add, split, tile, unbind)
+from minigrad.ops.search import argsort, argwhere, nonzero, sort, topk, unique
 from minigrad.ops.pointwise import (atan2, ceil, cos, div, exp2, expm1, floor, floor_divide,
                                     fmod, log1p, log2, log10, remainder, round, sin, tan, trunc)
+from minigrad.ops.pointwise import (acos, addcdiv, addcmul, arccos, arcsin, arctan, asin, atan,
+                                    cosh, sinh, square)
 from minigrad.ops.reduce import logsumexp
 from minigrad.ops.scan import cumprod, cumsum, prod
-from minigrad.ops.logical import all, allclose, any, isclose
+from minigrad.ops.logical import all, allclose, any, equal, isclose
 from minigrad.ops.loss import binary_cross_entropy
 
 engine.register_adapters(sum_to, cast)

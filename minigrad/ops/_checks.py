@@ -194,6 +194,43 @@ register("cumprod zeros", lambda a: ops.cumprod(a * ops.as_tensor(_ZERO_MASK).to
          domain="nonzero")
 register("logsumexp", lambda a: ops.logsumexp(a, 1), (3, 4))
 register("logsumexp", lambda a: ops.logsumexp(a, (0, 2), keepdim=True), (2, 3, 4))
+# ---- inverse trigonometry, hyperbolic functions, fused multiply-adds
+for name, fn, dom in [("asin", ops.asin, "unit"), ("acos", ops.acos, "unit"),
+                      ("atan", ops.atan, "real"), ("sinh", ops.sinh, "real"),
+                      ("cosh", ops.cosh, "real"), ("square", ops.square, "real")]:
+    register(name, fn, (3, 4), domain=dom)
+    register(name, fn, (4, 3), domain=dom, noncontig=True)
+register("addcmul", lambda a, b, c: ops.addcmul(a, b, c, value=0.5), (3, 4), (4,), (3, 1))
+register("addcdiv", lambda a, b, c: ops.addcdiv(a, b, c, value=-2.0), (3, 4), (3, 4), (4,),
+         domain=("real", "real", "nonzero"))
+# ---- products, norms, matrix structure (composites on matmul, mul, sum, sqrt, where)
+register("mm", ops.mm, (3, 4), (4, 2))
+register("bmm", ops.bmm, (2, 3, 4), (2, 4, 2), noncontig=True)
+register("mv", ops.mv, (3, 4), (4,))
+register("dot", ops.dot, (4,), (4,))
+register("outer", ops.outer, (3,), (4,))
+register("cross", lambda a, b: ops.cross(a, b, dim=1), (2, 3), (1, 3))
+register("norm", lambda a: ops.norm(a), (3, 4), domain="nonzero")
+register("norm", lambda a: ops.norm(a, 3, dim=1, keepdim=True), (3, 4), domain="nonzero")
+register("norm", lambda a: ops.norm(a, 1, dim=0), (3, 4), domain="nonzero")
+register("norm", lambda a: ops.norm(a, float("inf"), dim=(0, 1)), (3, 4), domain="nonzero")
+register("dist", lambda a, b: ops.dist(a, b, 2.5), (3, 4), (4,))
+register("diag", lambda a: ops.diag(a, -1), (3,))
+register("diag", lambda a: ops.diag(a, 1), (3, 4))
+# ---- views and gathers by dims
+register("narrow", lambda a: ops.narrow(a, 1, -3, 2), (3, 4))
+register("movedim", lambda a: ops.movedim(a, (0, 1), (2, 0)), (2, 3, 4))
+register("unflatten", lambda a: ops.unflatten(a, 1, (2, -1)), (3, 4))
+register("unfold", lambda a: ops.unfold(a, 1, 3, 2) * ops.unfold(a, 1, 3, 2), (2, 7))
+register("t", lambda a: ops.t(a) @ a, (3, 2))
+register("mT", lambda a: ops.mT(a), (2, 3, 4), noncontig=True)
+_REPEATS = np.array([2, 0, 1])
+register("repeat_interleave", lambda a: ops.repeat_interleave(a, ops.as_tensor(_REPEATS), 0),
+         (3, 2))
+register("repeat_interleave", lambda a: ops.repeat_interleave(a, 2), (2, 2))
+register("index_add", lambda a, s: ops.index_add(a, 1, np.array([0, 2, 0]), s, alpha=1.5),
+         (2, 4), (2, 3))
+register("std_mean", lambda a: ops.std_mean(a, 1), (3, 4))
 # ---- mpi ops
 # (in one process all_reduce is the identity; tests/test_distributed.py checks it under
 # mpiexec -n 2, where its backward is the all-reduce of the gradient)

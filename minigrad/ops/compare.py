@@ -1,6 +1,9 @@
-"""Operations without a gradient: comparisons, logical not, argmax/argmin. Their results
+"""Operations without a gradient: comparisons, the bitwise and logical operators, the
+floating-point classification tests (isnan, isinf, isfinite), argmax/argmin. Their results
 are constants, never part of a graph."""
-from minigrad.ops._common import constant, normalize_dim, pair, xp_of
+from minigrad import dtypes
+from minigrad.ops._common import as_tensor, constant, dim_aliases, normalize_dim, pair, xp_of
+from minigrad.tensor import Tensor
 
 
 def _compare(name):
@@ -34,6 +37,44 @@ def bitwise_not(a):
     return constant(xp_of(a.array).invert(a.array))
 
 
+def _bitwise(name, ufunc):
+    def op(input, other):
+        if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+            raise TypeError(f"{name}(): expected at least one tensor")
+        a, b = pair(input, other)
+        for t in (a, b):
+            if t.array.dtype.kind not in "iub":
+                raise TypeError(f'"{name}_cpu" not implemented for '
+                                f"'{dtypes.scalar_name(t.array.dtype)}': {name} takes integer "
+                                f"and bool tensors")
+        return constant(getattr(xp_of(a.array), ufunc)(a.array, b.array))
+    op.__name__ = name
+    op.__doc__ = (f"``{name}(input, other)``: elementwise, on integer and bool tensors "
+                  f"(broadcast; a Python number takes the tensor's dtype).")
+    return op
+
+
+bitwise_and = _bitwise("bitwise_and", "bitwise_and")
+bitwise_or = _bitwise("bitwise_or", "bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
+
+
+def _classify(name, test, integer_answer):
+    def op(input):
+        a = as_tensor(input).array
+        xp = xp_of(a)
+        if a.dtype.kind != "f":   # integers and bools are finite and never NaN
+            return constant(xp.full(a.shape, integer_answer, dtype=bool))
+        return constant(getattr(xp, test)(a))
+    op.__name__ = name
+    return op
+
+
+isnan = _classify("isnan", "isnan", False)
+isinf = _classify("isinf", "isinf", False)
+isfinite = _classify("isfinite", "isfinite", True)
+
+
 def _arg(name, a, dim, keepdim):
     xp = xp_of(a.array)
     if a.array.size == 0 and dim is None:
@@ -49,9 +90,11 @@ def _arg(name, a, dim, keepdim):
     return constant(xp.asarray(out, dtype=xp.int64))
 
 
-def argmax(a, dim=None, keepdim=False):
-    return _arg("argmax", a, dim, keepdim)
+def argmax(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    return _arg("argmax", a, dim_aliases("argmax", dim, axis),
+                keepdim if keepdims is None else keepdims)
 
 
-def argmin(a, dim=None, keepdim=False):
-    return _arg("argmin", a, dim, keepdim)
+def argmin(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    return _arg("argmin", a, dim_aliases("argmin", dim, axis),
+                keepdim if keepdims is None else keepdims)

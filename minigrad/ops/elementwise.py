@@ -349,7 +349,7 @@ def mul(a, b):
 def div(a, b):
     a, b = pair(a, b)
     if a.array.dtype.kind != "f" and b.array.dtype.kind != "f":  # true division, as in PyTorch
-        a, b = cast(a, "float32"), cast(b, "float32")
+        a, b = cast(a, dtypes.default_float), cast(b, dtypes.default_float)
     return Div.apply(a, b)
 
 
@@ -411,11 +411,24 @@ def minimum(a, b):
     return Maximum.apply(*pair(a, b), take_min=True)
 
 
-def where(cond, a, b):
+def where(cond, a=None, b=None):
+    """``a`` where ``cond`` is True, else ``b`` (broadcast; tensors or numbers, two numbers
+    giving the default float dtype, int64 or bool as in PyTorch). ``where(cond)`` alone is
+    ``nonzero(cond, as_tuple=True)``."""
+    if a is None and b is None:
+        from minigrad.ops.search import nonzero
+        return nonzero(as_tensor(cond), as_tuple=True)
     cond = as_tensor(cond)
     if cond.array.dtype.kind != "b":
         raise InvalidDtype(f"where: condition must be a bool tensor, got {cond.dtype!r}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise InvalidDtype("where: at least one of the two values must be a tensor")
+        if not all(isinstance(v, numbers.Number) for v in (a, b)):
+            raise InvalidDtype(f"where: expected tensors or numbers as the values, got "
+                               f"{type(a).__name__} and {type(b).__name__}")
+        kinds = {type(v) for v in (a, b)}
+        dt = (dtypes.default_float.np if any(issubclass(k, float) for k in kinds) else
+              np.dtype(np.bool_) if kinds == {bool} else np.dtype(np.int64))
+        xp = _xp(cond.array)
+        a, b = Tensor._make(xp.asarray(a, dtype=dt)), Tensor._make(xp.asarray(b, dtype=dt))
     a, b = pair(a, b)
     return Where.apply(cond, a, b)

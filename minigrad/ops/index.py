@@ -1,12 +1,12 @@
 """PyTorch's indexing and rearranging ops, composed from the shape primitives.
 
-gather, scatter_add, index_select, masked_select, diagonal and sort's values are index
+gather, scatter_add, index_add, index_select, repeat_interleave and masked_select are index
 arrays handed to ``GetItem``/``IndexAdd`` (each the other's gradient); repeat, flip, roll,
-split and meshgrid are reshapes, broadcasts, slices and concatenations; tril, triu and
-masked_fill are ``where``. Only ``scatter`` has its own primitive: last-write-wins
-assignment is not a sum of the others. Index computations (argsort, masks) are constants.
+split and meshgrid are reshapes, broadcasts, slices and concatenations; masked_fill is
+``where``. Only ``scatter`` has its own primitive: last-write-wins assignment is not a sum
+of the others. Index computations (masks) are constants. (Sorting and searching are in
+``search.py``; the matrix structure ops, diagonal, tril, triu, in ``linalg.py``.)
 """
-import collections
 import math
 import numbers
 
@@ -20,26 +20,21 @@ from minigrad.ops._common import (
     as_tensor,
     cast,
     constant,
+    dim_aliases,
     normalize_dim,
     shape_arg,
     xp_of,
 )
-from minigrad.ops.elementwise import mul, where
-from minigrad.ops.reduce import sum as _sum
+from minigrad.ops.elementwise import add, mul, where
 from minigrad.ops.shape import (
     GetItem,
     IndexAdd,
     broadcast_to,
     cat,
     getitem,
-    permute,
     reshape,
 )
 from minigrad.tensor import Tensor
-
-sort_result = collections.namedtuple("sort_result", ["values", "indices"])
-topk_result = collections.namedtuple("topk_result", ["values", "indices"])
-
 
 def _index_array(op, index, like):
     """``index`` as an integer array on ``like``'s device: host data (a list or NumPy array)
@@ -90,7 +85,8 @@ def _along(op, a_shape, dim, index, limit_shapes=()):
     return tuple(parts), None
 
 
-def gather(input, dim, index):
+def gather(input, dim=None, index=None, *, axis=None):
+    dim = dim_aliases("gather", dim, axis)
     """``out[i][j][k] = input[i][index[i][j][k]][k]`` (dim 1): an advanced getitem."""
     idx = _index_array("gather", index, input)
     parts, scalar = _along("gather", input.shape, dim, idx)
@@ -196,7 +192,8 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     return Scatter.apply(input, _src_part(src, idx.shape), index=parts)
 
 
-def index_select(input, dim, index):
+def index_select(input, dim=None, index=None, *, axis=None):
+    dim = dim_aliases("index_select", dim, axis)
     idx = _index_array("index_select", index, input)
     if idx.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
@@ -207,6 +204,89 @@ def index_select(input, dim, index):
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"index_select(): index out of range in self (dim {d} of size {n})")
     return GetItem.apply(input, index=(slice(None),) * d + (idx.reshape(-1),), advanced=True)
+
+
+def index_add(input, dim=None, index=None, source=None, *, alpha=1, axis=None):
+    """``input`` plus ``alpha * source`` added along ``dim`` at the positions ``index``
+    (a vector, one entry per slice of ``source``; repeated positions accumulate)."""
+    dim = dim_aliases("index_add", dim, axis)
+    idx = _index_array("index_add", index, input)
+    if idx.ndim > 1:
+        raise IndexError("index_add_(): Index is supposed to be a vector")
+    if not isinstance(source, Tensor):
+        source = as_tensor(source, input)
+    if source.array.dtype != input.array.dtype:
+        raise RuntimeError(f"index_add_(): self ({input.dtype!r}) and source "
+                           f"({source.dtype!r}) must have the same scalar type")
+    d = normalize_dim("index_add", dim, max(input.ndim, 1))
+    if input.ndim == 0:
+        return add(input, mul(reshape(source, ()), alpha) if alpha != 1 else reshape(source, ()))
+    expected = input.shape[:d] + (idx.size,) + input.shape[d + 1:]
+    if source.ndim != input.ndim or source.shape != expected:
+        raise RuntimeError(f"index_add_(): source tensor shape must match self tensor shape, "
+                           f"excluding the specified dimension. Got self.shape = "
+                           f"{list(input.shape)} source.shape = {list(source.shape)}")
+    n = input.shape[d]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"index_add_(): index out of range in self (dim {d} of size {n})")
+    if alpha != 1:
+        source = mul(source, alpha)
+    added = IndexAdd.apply(source, index=(slice(None),) * d + (idx.reshape(-1),),
+                           advanced=True, shape=input.shape)
+    return add(input, added)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None, axis=None):
+    """Each element (each slice along ``dim``; of the flattened tensor when None) repeated
+    ``repeats`` times (an int, or one count per element). ``repeat_interleave(counts)``
+    alone gives the indices 0, 1, ... each repeated its count. An index_select, so
+    gradients of the repeats add up."""
+    dim = dim_aliases("repeat_interleave", dim, axis)
+    if repeats is None:   # torch.repeat_interleave(repeats)
+        counts = _repeat_counts(input, None)
+        xp = xp_of(input.array)
+        return constant(xp.repeat(xp.arange(counts.size, dtype=np.int64), counts))
+    if dim is None:
+        input = reshape(input, (-1,))
+        dim = 0
+    d = normalize_dim("repeat_interleave", dim, max(input.ndim, 1))
+    if input.ndim == 0:
+        input = reshape(input, (1,))
+    n = input.shape[d]
+    counts = _repeat_counts(repeats, n, like=input)
+    xp = xp_of(input.array)
+    index = xp.repeat(xp.arange(n, dtype=np.int64), counts)
+    if output_size is not None and index.size != output_size:
+        raise RuntimeError(f"repeat_interleave: allocated size does not match required size "
+                           f"(output_size={output_size}, needed {index.size})")
+    return GetItem.apply(input, index=(slice(None),) * d + (index,), advanced=True)
+
+
+def _repeat_counts(repeats, n, like=None):
+    """``repeats`` as one count per element (``n`` of them; None: as many as given)."""
+    if isinstance(repeats, Tensor):
+        counts = repeats.array
+        if counts.dtype.kind not in "iu":
+            raise RuntimeError(f"repeat_interleave: repeats has to be Long or Int tensor, got "
+                               f"{repeats.dtype!r}")
+        if counts.ndim > 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        if like is not None:
+            counts = backend.move(counts, device_of(like.array))
+    else:
+        counts = np.asarray(int(repeats)) if like is None else \
+            xp_of(like.array).asarray(int(repeats))
+    if counts.size and counts.min() < 0:
+        raise RuntimeError("repeat_interleave: repeats can not be negative")
+    if n is None:
+        return counts.reshape(-1)
+    if counts.ndim == 0 or counts.size == 1:
+        return xp_of(counts).full(n, int(counts.reshape(-1)[0]), dtype=np.int64)
+    if counts.size != n:
+        raise RuntimeError(f"repeat_interleave: repeats must have the same size as input along "
+                           f"dim, but got repeats.size(0) = {counts.size} and input.size(0) = "
+                           f"{n}")
+    return counts
 
 
 def _bool_mask(op, mask):
@@ -299,78 +379,6 @@ def roll(input, shifts, dims=None):
     return out
 
 
-def _triangle(op, input, diagonal, lower):
-    if input.ndim < 2:
-        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions")
-    xp = xp_of(input.array)
-    rows, cols = input.shape[-2:]
-    r = xp.arange(rows).reshape(-1, 1)
-    c = xp.arange(cols).reshape(1, -1)
-    keep = (c - r <= diagonal) if lower else (c - r >= diagonal)
-    return where(constant(keep), input, 0)
-
-
-def tril(input, diagonal=0):
-    return _triangle("tril", input, diagonal, True)
-
-
-def triu(input, diagonal=0):
-    return _triangle("triu", input, diagonal, False)
-
-
-def diagonal(input, offset=0, dim1=0, dim2=1):
-    """The diagonal of the (dim1, dim2) planes as the last dim: an advanced getitem."""
-    d1 = normalize_dim("diagonal", dim1, input.ndim)
-    d2 = normalize_dim("diagonal", dim2, input.ndim)
-    if d1 == d2:
-        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    rest = [k for k in range(input.ndim) if k not in (d1, d2)]
-    a = permute(input, *rest, d1, d2)
-    n1, n2 = input.shape[d1], input.shape[d2]
-    xp = xp_of(input.array)
-    length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
-    i = xp.arange(length)
-    return GetItem.apply(a, index=(Ellipsis, i - min(offset, 0), i + max(offset, 0)),
-                         advanced=True)
-
-
-def _argsort(op, input, dim, descending):
-    xp = xp_of(input.array)
-    if input.ndim == 0:
-        return xp.zeros((), dtype=np.int64), 0
-    d = normalize_dim(op, dim, input.ndim)
-    a = input.array
-    if not descending:  # stable, NaN last, like PyTorch's ascending sort
-        return xp.argsort(a, axis=d, kind="stable").astype(np.int64), d
-    # descending and stable (ties keep their order), NaN first: the ascending sort of the
-    # reversed array, reversed
-    n = a.shape[d]
-    rev = xp.flip(a, axis=d)
-    return (n - 1 - xp.flip(xp.argsort(rev, axis=d, kind="stable"), axis=d)).astype(np.int64), d
-
-
-def sort(input, dim=-1, descending=False, stable=False):
-    """(values, indices); always stable. The values are a gather, so gradients flow."""
-    idx, d = _argsort("sort", input, dim, descending)
-    return sort_result(gather(input, d, constant(idx)), constant(idx))
-
-
-def argsort(input, dim=-1, descending=False, stable=False):
-    return constant(_argsort("argsort", input, dim, descending)[0])
-
-
-def topk(input, k, dim=-1, largest=True, sorted=True):
-    """The ``k`` largest (smallest) along ``dim``, in sorted order (also for sorted=False)."""
-    d = normalize_dim("topk", dim, max(input.ndim, 1))
-    n = input.shape[d] if input.ndim else 1
-    if not 0 <= k <= n:
-        raise RuntimeError("topk: selected index k out of range")
-    idx, d = _argsort("topk", input, d, largest)
-    if input.ndim:
-        idx = idx[(slice(None),) * d + (slice(0, k),)]
-    return topk_result(gather(input, d, constant(idx)), constant(idx))
-
-
 def split(input, split_size_or_sections, dim=0):
     d = normalize_dim("split", dim, input.ndim)
     n = input.shape[d]
@@ -393,7 +401,8 @@ def split(input, split_size_or_sections, dim=0):
     return tuple(out)
 
 
-def chunk(input, chunks, dim=0):
+def chunk(input, chunks, dim=0, *, axis=None):
+    dim = dim_aliases("chunk", None if axis is not None and dim == 0 else dim, axis)
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = normalize_dim("chunk", dim, input.ndim)
@@ -401,7 +410,8 @@ def chunk(input, chunks, dim=0):
     return split(input, max(1, math.ceil(n / chunks)) if n else 0, d)
 
 
-def unbind(input, dim=0):
+def unbind(input, dim=0, *, axis=None):
+    dim = dim_aliases("unbind", None if axis is not None and dim == 0 else dim, axis)
     d = normalize_dim("unbind", dim, input.ndim)
     return tuple(getitem(input, (slice(None),) * d + (i,)) for i in range(input.shape[d]))
 
@@ -430,85 +440,3 @@ def meshgrid(*tensors, indexing="ij"):
         view_shape[order.index(k)] = sizes[k]
         out.append(broadcast_to(reshape(t, tuple(view_shape)), shape))
     return tuple(out)
-
-
-# ---------------------------------------------------------------- einsum
-
-def _parse_einsum(equation, operands):
-    eq = equation.replace(" ", "")
-    if "->" in eq:
-        lhs, rhs = eq.split("->")
-    else:
-        lhs, rhs = eq, None
-    terms = lhs.split(",")
-    if len(terms) != len(operands):
-        raise InvalidArgument(f"einsum(): {len(terms)} operand subscripts in {equation!r} for "
-                              f"{len(operands)} operands")
-    ell_dims = 0
-    for term, op in zip(terms, operands):
-        if "..." in term:
-            ell_dims = max(ell_dims, op.ndim - (len(term) - 3))
-    ell = "".join(chr(0x100 + k) for k in range(ell_dims))  # letters no subscript uses
-    parsed = []
-    for k, (term, op) in enumerate(zip(terms, operands)):
-        if "..." in term:
-            n = op.ndim - (len(term) - 3)
-            term = term.replace("...", ell[ell_dims - n:] if n else "")
-        if not all(c.isalpha() for c in term):
-            raise InvalidArgument(f"einsum(): invalid subscript in {equation!r}")
-        if len(term) != op.ndim:
-            raise InvalidArgument(f"einsum(): the number of subscripts in the equation "
-                                  f"({len(term)}) does not match the number of dimensions "
-                                  f"({op.ndim}) for operand {k}")
-        parsed.append(term)
-    if rhs is None:  # implicit output: the letters used once, alphabetically
-        counts = collections.Counter("".join(parsed))
-        rhs = ell + "".join(sorted(c for c in counts if counts[c] == 1 and c not in ell))
-    else:
-        rhs = rhs.replace("...", ell)
-    return parsed, rhs
-
-
-def einsum(equation, *operands):
-    """Einstein summation as a composite: take each operand's diagonals for repeated
-    subscripts, line all operands up on one order of subscripts (size-1 where absent),
-    multiply with broadcasting and sum the subscripts the output lacks. Exact and
-    differentiable; memory is the product of all subscript sizes."""
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
-    terms, out = _parse_einsum(equation, operands)
-    sizes = {}
-    aligned_ops = []
-    for k, (term, op) in enumerate(zip(terms, operands)):
-        while len(set(term)) != len(term):  # a repeated subscript: its diagonal
-            c = next(c for c in term if term.count(c) > 1)
-            i, j = term.index(c), term.index(c, term.index(c) + 1)
-            if op.shape[i] != op.shape[j]:
-                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {k} but "
-                                   f"the sizes don't match, {op.shape[i]} != {op.shape[j]}")
-            op = diagonal(op, 0, i, j)
-            term = term[:i] + term[i + 1:j] + term[j + 1:] + c
-        for c, s in zip(term, op.shape):
-            if c in sizes and sizes[c] != s and s != 1 and sizes[c] != 1:
-                raise RuntimeError(f"einsum(): subscript {c} has size {s} for operand {k} "
-                                   f"which does not broadcast with previously seen size "
-                                   f"{sizes[c]}")
-            sizes[c] = s if sizes.get(c, 1) == 1 else sizes[c]
-        aligned_ops.append((term, op))
-    for c in out:
-        if c not in sizes:
-            raise InvalidArgument(f"einsum(): output subscript {c} does not appear in the "
-                                  f"equation for any input operand")
-    letters = list(out) + sorted(set(sizes) - set(out))
-    result = None
-    for term, op in aligned_ops:
-        present = [c for c in letters if c in term]
-        op = permute(op, *[term.index(c) for c in present]) if op.ndim > 1 else op
-        op = reshape(op, tuple(op.shape[present.index(c)] if c in term else 1
-                               for c in letters))
-        result = op if result is None else mul(result, op)
-    shape = tuple(sizes[c] for c in letters)
-    if result.shape != shape:
-        result = broadcast_to(result, shape)
-    summed = tuple(range(len(out), len(letters)))
-    return _sum(result, summed) if summed else result

@@ -167,3 +167,47 @@ def _set_basic(old, index, v):
     ``update`` checked that it is writable)."""
     old.array[index] = v.array
     return old
+
+
+# ---------------------------------------------------------------- helpers of the Tensor's in-place methods
+
+def fill_value(value, like):
+    """``fill_``'s value: a 0-d tensor (its gradient flows) or a number, on like's device."""
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions")
+        return value
+    return as_tensor(value, like)
+
+
+def as_source(src):
+    """``copy_``'s source as a tensor (lists and arrays are converted)."""
+    return src if isinstance(src, Tensor) else Tensor(src)
+
+
+def reshape_(t, op, reshape):
+    """``t.unsqueeze_``/``t.squeeze_``: ``t`` takes the reshaped array (a view of its own
+    memory) and, when recorded, the reshape's place in the graph. As in PyTorch, a leaf
+    that requires grad refuses, with grad mode on."""
+    def run(dim):
+        if _grad_state.enabled and t.requires_grad and t._node is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+        out = reshape(t, dim)
+        t.array = out.array
+        if out._node is not None:
+            t._node, t._slot = out._node, out._slot
+        return t
+    return run
+
+
+def detach_(t):
+    """Make ``t`` a leaf that does not require grad, in place. A view of a tensor in a
+    graph refuses (PyTorch: "Can't detach views in-place")."""
+    if t._node is not None and getattr(t._node.op, "is_view", False) \
+            and getattr(t.array, "base", None) is not None:
+        raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+    t._node = t._slot = None
+    t.requires_grad = False
+    return t

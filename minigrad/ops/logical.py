@@ -1,5 +1,5 @@
-"""Reductions to truth values and closeness tests: all, any, isclose, allclose. Their
-results are bool constants, never part of a graph."""
+"""Reductions to truth values and closeness tests: all, any, isclose, allclose, equal.
+Their results are bool constants (or Python bools), never part of a graph."""
 from minigrad.ops._common import constant, normalize_dims, pair, reduce_args, xp_of
 from minigrad.tensor import Tensor
 
@@ -35,3 +35,15 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Whether isclose holds everywhere; a Python bool."""
     return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
+
+
+def equal(input, other):
+    """Whether both have the same shape and the same values (dtypes may differ: values
+    compare after promotion, as in PyTorch); a Python bool. NaN is equal to nothing."""
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        bad = other if isinstance(input, Tensor) else input
+        raise TypeError(f"equal(): argument 'other' must be Tensor, not {type(bad).__name__}")
+    if input.shape != other.shape:
+        return False
+    a, b = pair(input, other)
+    return bool((a.array == b.array).all())

@@ -1,5 +1,6 @@
-"""More elementwise math: trigonometry, logarithms and exponentials in other bases, rounding,
-and the remainders and rounded divisions. Each differentiable function that has no exact
+"""More elementwise math: trigonometry (and its inverses, and the hyperbolic sine and
+cosine), logarithms and exponentials in other bases, rounding, the remainders and rounded
+divisions, and the fused multiply-adds addcmul/addcdiv. Each differentiable function that has no exact
 composite is a primitive here (``log2(x)`` as ``log(x) / log(2)`` is off in the last bit,
 ``log1p(x)`` as ``log(1 + x)`` loses x below 1e-16); the rounding family has PyTorch's zero
 gradient. Integer inputs to the floating-point functions give float32, as in PyTorch."""
@@ -11,7 +12,7 @@ from minigrad import dtypes
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import cast, constant, pair
 from minigrad.ops._common import xp_of as _xp
-from minigrad.ops.elementwise import add, mul, neg, where
+from minigrad.ops.elementwise import add, mul, neg, pow, rsqrt, sub, where
 from minigrad.ops.elementwise import div as true_div
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -141,6 +142,72 @@ class Atan2(Primitive):
                 mul(mul(g, neg(a)), recip) if ctx.next[1] is not None else None)
 
 
+class Asin(Primitive):
+    """d asin x = 1 / sqrt(1 - x^2)."""
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).arcsin(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.inputs[0]
+        return mul(g, rsqrt(sub(1, mul(a, a))))
+
+
+class Acos(Primitive):
+    """d acos x = -1 / sqrt(1 - x^2)."""
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).arccos(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.inputs[0]
+        return mul(neg(g), rsqrt(sub(1, mul(a, a))))
+
+
+class Atan(Primitive):
+    """d atan x = 1 / (1 + x^2)."""
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).arctan(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.inputs[0]
+        return true_div(g, add(mul(a, a), 1))
+
+
+class Sinh(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).sinh(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, cosh(ctx.inputs[0]))
+
+
+class Cosh(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).cosh(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, sinh(ctx.inputs[0]))
+
+
 def _unary(op):
     def fn(input):
         return op.apply(_floating(input))
@@ -152,6 +219,41 @@ def _unary(op):
 sin, cos, tan = _unary(Sin), _unary(Cos), _unary(Tan)
 log2, log10, exp2 = _unary(Log2), _unary(Log10), _unary(Exp2)
 log1p, expm1 = _unary(Log1p), _unary(Expm1)
+asin, acos, atan = _unary(Asin), _unary(Acos), _unary(Atan)
+arcsin, arccos, arctan = asin, acos, atan
+sinh, cosh = _unary(Sinh), _unary(Cosh)
+
+
+def square(input):
+    """``input ** 2``; integer dtypes stay integers and bool becomes int64, as in PyTorch."""
+    if input.array.dtype.kind == "b":
+        input = cast(input, "int64")
+    return pow(input, 2)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """``input + value * tensor1 * tensor2`` (broadcast; dtypes promote). As in PyTorch,
+    ``value`` takes the operands' dtype: integers truncate it."""
+    if all(t.array.dtype.kind in "iub" for t in (input, tensor1, tensor2)):
+        value = int(value)
+    prod = mul(tensor1, tensor2) if value == 1 else mul(mul(tensor1, value), tensor2)
+    return add(input, prod)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """``input + value * tensor1 / tensor2``. As in PyTorch, integer division is refused
+    (use true division of floats)."""
+    if tensor1.array.dtype.kind in "iub" and tensor2.array.dtype.kind in "iub":
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
+                           "future release addcdiv will perform a true division of tensor1 "
+                           "and tensor2. The historic addcdiv behavior can be implemented as "
+                           "(input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) "
+                           "for integer inputs and as (input + value * tensor1 / tensor2) for "
+                           "float inputs. The future addcdiv behavior is just the latter "
+                           "implementation: (input + value * tensor1 / tensor2), for all "
+                           "dtypes.")
+    quot = true_div(tensor1, tensor2) if value == 1 else true_div(mul(tensor1, value), tensor2)
+    return add(input, quot)
 
 
 def atan2(input, other):

@@ -8,7 +8,7 @@ from minigrad import backend, dtypes
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.errors import InvalidDtype
-from minigrad.ops._common import cast, constant, normalize_dims, reduce_args, xp_of
+from minigrad.ops._common import cast, constant, dim_aliases, normalize_dims, reduce_args, xp_of
 from minigrad.ops.compare import argmax, argmin
 from minigrad.ops.elementwise import (
     add,
@@ -233,12 +233,13 @@ def min(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 def sum_to(t, shape):
     """Sum a broadcast gradient back down to ``shape`` (the engine's un-broadcasting)."""
-    lead = t.ndim - len(shape)
+    have = t.array.shape
+    lead = len(have) - len(shape)
     dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
-                                      if s == 1 and t.shape[lead + i] != 1)
+                                      if s == 1 and have[lead + i] != 1)
     if dims:
         t = sum(t, dims, keepdim=True)
-    return reshape(t, shape) if t.shape != tuple(shape) else t
+    return reshape(t, shape) if t.array.shape != tuple(shape) else t
 
 
 def logsumexp(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -262,3 +263,41 @@ def logsumexp(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
     shift = constant(shift)
     out = add(log(sum(exp(sub(a, shift)), dims, keepdim=True)), shift)
     return out if keepdim else reshape(out, [s for i, s in enumerate(a.shape) if i not in dims])
+
+
+def _moments(name, spread, input, dim, unbiased, keepdim, correction, axis, keepdims):
+    dim, keepdim = reduce_args(name, dim, axis, keepdim, keepdims)
+    if isinstance(dim, bool):   # the (input, unbiased) overload
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1
+    return (spread(input, dim, keepdim, correction=correction, unbiased=unbiased),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+             keepdims=None):
+    """(std, mean) over ``dim``, with std's ``correction`` (or the older ``unbiased``); all
+    of PyTorch's overloads: (input, dim, *, correction, keepdim), (input, unbiased),
+    (input, dim, unbiased, keepdim)."""
+    return _moments("std_mean", std, input, dim, unbiased, keepdim, correction, axis, keepdims)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+             keepdims=None):
+    """(var, mean) over ``dim``; the overloads of ``std_mean``."""
+    return _moments("var_mean", var, input, dim, unbiased, keepdim, correction, axis, keepdims)
+
+
+def softmax(input, dim=None, dtype=None, *, axis=None):
+    """torch.softmax: ``F.softmax`` (its one definition), after a cast to ``dtype``."""
+    from minigrad.nn.functional import softmax as _softmax   # (nn is built on ops)
+    dim = dim_aliases("softmax", dim, axis)
+    return _softmax(input if dtype is None else cast(input, dtype), dim)
+
+
+def log_softmax(input, dim=None, dtype=None, *, axis=None):
+    """torch.log_softmax: ``F.log_softmax`` (its one definition), after a cast to ``dtype``."""
+    from minigrad.nn.functional import log_softmax as _log_softmax
+    dim = dim_aliases("log_softmax", dim, axis)
+    return _log_softmax(input if dtype is None else cast(input, dtype), dim)

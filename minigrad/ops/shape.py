@@ -10,7 +10,7 @@ from minigrad import backend
 from minigrad.autograd.graph import Primitive
 from minigrad.device import device_of
 from minigrad.errors import InvalidArgument
-from minigrad.ops._common import normalize_dim, shape_arg, xp_of
+from minigrad.ops._common import dim_aliases, normalize_dim, shape_arg, xp_of
 from minigrad.tensor import Tensor
 
 
@@ -88,6 +88,9 @@ class IndexAdd(Primitive):
         xp = xp_of(g)
         out = xp.zeros(shape, dtype=g.dtype)
         if advanced:
+            if not isinstance(out, np.ndarray):   # (a device's add.at adds atomically)
+                from minigrad.config import check_deterministic
+                check_deterministic("index_add")
             xp.add.at(out, index, g)  # accumulates repeated indices
         else:
             out[index] = g  # basic indexing never selects an element twice
@@ -141,7 +144,26 @@ def view(a, *shape):
 
 
 def contiguous(a):
+    """``a`` itself when its elements are in row-major order, else a row-major copy
+    (recorded, so gradients flow), as PyTorch's ``contiguous``."""
+    if a.array.flags.c_contiguous:
+        return a
     return Contiguous.apply(a)
+
+
+def is_contiguous(a):
+    """PyTorch's rule, which is NumPy's C-contiguity flag: strides of size-1 dims do not
+    matter, and an empty tensor is contiguous."""
+    return bool(a.array.flags.c_contiguous)
+
+
+def stride(a, dim=None):
+    """The step, in elements, between neighbours along each dim (or along ``dim``)."""
+    item = a.array.dtype.itemsize
+    strides = tuple(s // item for s in a.array.strides)
+    if dim is None:
+        return strides
+    return strides[normalize_dim("stride", dim, a.ndim)]
 
 
 def permute(a, *dims):
@@ -163,7 +185,7 @@ def transpose(a, dim0, dim1):
 
 def broadcast_to(a, shape):
     shape = tuple(int(s) for s in shape)
-    if a.shape == shape:
+    if a.array.shape == shape:
         return a
     return BroadcastTo.apply(a, shape=shape)
 
@@ -198,7 +220,8 @@ def flatten(a, start_dim=0, end_dim=-1):
     return reshape(a, a.shape[:s] + (math.prod(a.shape[s:e + 1]),) + a.shape[e + 1:])
 
 
-def squeeze(a, dim=None):
+def squeeze(a, dim=None, *, axis=None):
+    dim = dim_aliases("squeeze", dim, axis)
     if dim is None:
         dims = {i for i, s in enumerate(a.shape) if s == 1}
     else:
@@ -210,9 +233,13 @@ def squeeze(a, dim=None):
     return reshape(a, tuple(s for i, s in enumerate(a.shape) if i not in dims))
 
 
-def unsqueeze(a, dim):
+def unsqueeze(a, dim=None, *, axis=None):
+    dim = dim_aliases("unsqueeze", dim, axis)
+    if dim is None:
+        raise TypeError("unsqueeze() missing 1 required positional argument: 'dim'")
     d = normalize_dim("unsqueeze", dim, a.ndim + 1)
-    return reshape(a, a.shape[:d] + (1,) + a.shape[d:])
+    shape = a.array.shape
+    return reshape(a, shape[:d] + (1,) + shape[d:])
 
 
 def _index_part(i):
@@ -271,7 +298,8 @@ def getitem(a, index):
     return GetItem.apply(out, index=tuple(advanced), advanced=True)
 
 
-def cat(tensors, dim=0):
+def cat(tensors, dim=0, *, axis=None):
+    dim = dim_aliases("cat", None if axis is not None and dim == 0 else dim, axis)
     tensors = list(tensors)
     if not tensors:
         raise InvalidArgument("cat: expected a non-empty sequence of tensors")
@@ -279,7 +307,11 @@ def cat(tensors, dim=0):
     return Cat.apply(*tensors, dim=d)
 
 
-def stack(tensors, dim=0):
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0, *, axis=None):
+    dim = dim_aliases("stack", None if axis is not None and dim == 0 else dim, axis)
     tensors = list(tensors)
     if not tensors:
         raise InvalidArgument("stack: expected a non-empty sequence of tensors")
@@ -288,6 +320,115 @@ def stack(tensors, dim=0):
         raise InvalidArgument(f"stack: expected tensors of one shape, got {sorted(shapes)}")
     d = normalize_dim("stack", dim, tensors[0].ndim + 1)
     return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+# ---------------------------------------------------------------- views by dims
+
+def t(a):
+    """The transpose of a matrix; a 0-d or 1-d tensor is returned as it is."""
+    if a.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a.ndim}D")
+    return transpose(a, 0, -1) if a.ndim == 2 else a
+
+
+def mT(a):
+    """The last two dims swapped (batches of matrices transposed)."""
+    if a.ndim < 2:
+        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
+                           f"Got {a.ndim}-D tensor.")
+    return transpose(a, -2, -1)
+
+
+def _dim_list(op, dims, ndim, what):
+    dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    out = [normalize_dim(op, int(d), ndim) for d in dims]
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"{op}: repeated dim in `{what}` ({list(dims)})")
+    return out
+
+
+def movedim(a, source, destination):
+    """Dims ``source`` moved to positions ``destination`` (ints or sequences of one
+    length); the other dims keep their order."""
+    src = _dim_list("movedim", source, max(a.ndim, 1), "source")
+    dst = _dim_list("movedim", destination, max(a.ndim, 1), "destination")
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
+                           f"should contain the same number of dims as destination ({dst} "
+                           f"dims)")
+    if a.ndim == 0:
+        return a
+    order = [None] * a.ndim
+    for s_, d_ in zip(src, dst):
+        order[d_] = s_
+    rest = iter(k for k in range(a.ndim) if k not in src)
+    order = [next(rest) if k is None else k for k in order]
+    return permute(a, *order)
+
+
+def narrow(a, dim=None, start=None, length=None, *, axis=None):
+    """The slice ``start:start + length`` of dim ``dim``, a view (``start`` may be negative
+    or a 0-d integer tensor)."""
+    dim = dim_aliases("narrow", dim, axis)
+    if a.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = normalize_dim("narrow", dim, a.ndim)
+    n = a.shape[d]
+    start, length = int(start), int(length)
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if not -n <= start <= n:
+        raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but got "
+                         f"{start})")
+    start = start + n if start < 0 else start
+    if start + length > n:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    return getitem(a, (slice(None),) * d + (slice(start, start + length),))
+
+
+def unflatten(a, dim, sizes):
+    """Dim ``dim`` split into ``sizes`` (one of which may be -1)."""
+    sizes = tuple(int(s) for s in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    d = normalize_dim("unflatten", dim, a.ndim)
+    n = a.shape[d]
+    known = math.prod(s for s in sizes if s != -1)
+    if sizes.count(-1) > 1:
+        raise RuntimeError("unflatten: only one dimension can be inferred (-1)")
+    if sizes.count(-1) == 1:
+        if known == 0 or n % known:
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to "
+                               f"the size of dim {dim} ({n}) in the input tensor")
+        sizes = tuple(n // known if s == -1 else s for s in sizes)
+    elif known != n:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                           f"size of dim {dim} ({n}) in the input tensor")
+    return reshape(a, a.shape[:d] + sizes + a.shape[d + 1:])
+
+
+def unfold(a, dimension, size, step):
+    """The windows of ``size`` elements, ``step`` apart, along ``dimension``: that dim
+    becomes the number of windows and a new last dim of ``size`` is added. A gather (an
+    advanced getitem), so overlapping windows' gradients add up."""
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if a.ndim == 0:
+        normalize_dim("unfold", dimension, 1)
+        if size > 1:
+            raise RuntimeError(f"maximum size for tensor at dimension 0 is 1 but size is {size}")
+        return reshape(a, (1,))
+    d = normalize_dim("unfold", dimension, a.ndim)
+    n = a.shape[d]
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    xp = xp_of(a.array)
+    windows = (n - size) // step + 1
+    index = xp.arange(windows).reshape(-1, 1) * step + xp.arange(size).reshape(1, -1)
+    out = GetItem.apply(a, index=(slice(None),) * d + (index,), advanced=True)
+    return movedim(out, d + 1, -1) if d + 1 != out.ndim - 1 else out
 
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")

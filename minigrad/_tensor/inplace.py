@@ -1,0 +1,106 @@
+"""In-place updates (ops/inplace.py has the rules): assignment, the ``op_`` forms of the
+arithmetic, scatter and index_add, and the in-place reshapes and detach."""
+_ops = _inplace = None   # bound by minigrad.tensor (see minigrad._tensor)
+
+
+class InplaceMixin:
+    __slots__ = ()
+
+    def __setitem__(self, index, value): _inplace.setitem(self, index, value)
+    def __iadd__(self, other): return self.add_(other)
+    def __isub__(self, other): return self.sub_(other)
+    def __imul__(self, other): return self.mul_(other)
+    def __itruediv__(self, other): return self.div_(other)
+    def __iand__(self, other): return self.bitwise_and_(other)
+    def __ior__(self, other): return self.bitwise_or_(other)
+    def __ixor__(self, other): return self.bitwise_xor_(other)
+
+    # ---- arithmetic
+    def add_(self, other, *, alpha=1):
+        other = other if alpha == 1 else _ops.mul(other, alpha)
+        return _inplace.update(self, "add_", lambda old: _ops.add(old, other))
+
+    def sub_(self, other, *, alpha=1):
+        other = other if alpha == 1 else _ops.mul(other, alpha)
+        return _inplace.update(self, "sub_", lambda old: _ops.sub(old, other))
+
+    def mul_(self, other):
+        return _inplace.update(self, "mul_", lambda old: _ops.mul(old, other),
+                               needs_old_values=True)
+
+    def div_(self, other, *, rounding_mode=None):
+        return _inplace.update(self, "div_", lambda old: _ops.div(
+            old, other, rounding_mode=rounding_mode), needs_old_values=True)
+
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        return _inplace.update(self, "addcmul_", lambda old: _ops.addcmul(
+            old, tensor1, tensor2, value=value))
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        return _inplace.update(self, "addcdiv_", lambda old: _ops.addcdiv(
+            old, tensor1, tensor2, value=value))
+
+    def neg_(self):
+        return _inplace.update(self, "neg_", _ops.neg)
+
+    def sqrt_(self):
+        return _inplace.update(self, "sqrt_", _ops.sqrt, needs_old_values=True)
+
+    def sin_(self):
+        return _inplace.update(self, "sin_", _ops.sin, needs_old_values=True)
+
+    def clamp_(self, min=None, max=None):
+        return _inplace.update(self, "clamp_", lambda old: _ops.clamp(old, min, max),
+                               needs_old_values=True)
+    clip_ = clamp_
+
+    def bitwise_and_(self, other):
+        return _inplace.update(self, "bitwise_and_", lambda old: _ops.bitwise_and(old, other))
+
+    def bitwise_or_(self, other):
+        return _inplace.update(self, "bitwise_or_", lambda old: _ops.bitwise_or(old, other))
+
+    def bitwise_xor_(self, other):
+        return _inplace.update(self, "bitwise_xor_", lambda old: _ops.bitwise_xor(old, other))
+
+    # ---- assignment
+    def fill_(self, value):
+        return _inplace.update(self, "fill_", lambda old: _inplace.replaced(
+            old, _inplace.fill_value(value, self)))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast, cast) into this tensor; the gradient flows to ``src``."""
+        src = _inplace.as_source(src)
+        return _inplace.update(self, "copy_", lambda old: _inplace.replaced(old, src))
+
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        return _inplace.update(self, "scatter_", lambda old: _ops.scatter(
+            old, dim, index, src, value=value, reduce=reduce),
+            needs_old_values=reduce == "multiply")
+
+    def scatter_add_(self, dim, index, src):
+        return _inplace.update(self, "scatter_add_", lambda old: _ops.scatter_add(
+            old, dim, index, src))
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return _inplace.update(self, "index_add_", lambda old: _ops.index_add(
+            old, dim, index, source, alpha=alpha))
+
+    def masked_fill_(self, mask, value):
+        return _inplace.update(self, "masked_fill_", lambda old: _ops.masked_fill(
+            old, mask, value))
+
+    # ---- shape and graph, in place
+    def unsqueeze_(self, dim):
+        return _inplace.reshape_(self, "unsqueeze_", _ops.unsqueeze)(dim)
+
+    def squeeze_(self, dim=None):
+        return _inplace.reshape_(self, "squeeze_", _ops.squeeze)(dim)
+
+    def detach_(self):
+        """Detach this tensor from the graph in place: it becomes a leaf that does not
+        require grad. As in PyTorch, a view of a tensor in a graph cannot be."""
+        return _inplace.detach_(self)

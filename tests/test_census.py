@@ -1,0 +1,70 @@
+"""Every name of the PyTorch API census (/work/shared/pytorch_api_census.md) that minigrad
+provides, at torch's path mapped to minigrad's: ``torch.X`` -> ``minigrad.X``,
+``Tensor.X`` -> ``minigrad.Tensor.X``, ``torch.nn.X`` -> ``minigrad.nn.X``. Add names
+here as they are made to exist; behaviour is tested in the family test files."""
+import importlib
+
+import pytest
+
+CENSUS_NAMES = [
+    # tensors: shape, layout, creation like this one
+    "Tensor.t", "Tensor.mT", "Tensor.mH", "Tensor.H", "Tensor.view_as", "Tensor.nelement",
+    "Tensor.stride", "Tensor.is_contiguous", "Tensor.narrow", "Tensor.movedim",
+    "torch.movedim", "Tensor.swapaxes", "Tensor.unflatten", "Tensor.unfold",
+    "Tensor.new_zeros", "Tensor.new_ones", "Tensor.new_full", "Tensor.new_empty",
+    "Tensor.new_tensor", "torch.Size", "torch.is_tensor", "torch.as_tensor", "torch.concat",
+    "torch.concatenate",
+    # legacy tensor types
+    "torch.LongTensor", "torch.FloatTensor", "torch.BoolTensor", "torch.DoubleTensor",
+    "torch.IntTensor", "torch.ByteTensor",
+    # linear algebra
+    "torch.mm", "Tensor.mm", "torch.bmm", "Tensor.bmm", "torch.mv", "torch.dot", "Tensor.dot",
+    "torch.outer", "torch.cross", "torch.norm", "Tensor.norm", "torch.dist", "torch.diag",
+    # random sampling
+    "torch.multinomial", "torch.randperm", "torch.normal", "Tensor.normal_", "Tensor.uniform_",
+    "Tensor.random_", "Tensor.bernoulli_", "torch.bernoulli", "torch.randn_like",
+    "torch.rand_like", "torch.empty_like", "torch.randint_like",
+    # indexing, searching, sets
+    "Tensor.unique", "torch.unique", "torch.nonzero", "Tensor.nonzero", "Tensor.equal",
+    "torch.equal", "torch.repeat_interleave", "Tensor.repeat_interleave", "Tensor.scatter_",
+    "Tensor.index_add_",
+    # elementwise math and logic
+    "torch.square", "torch.acos", "torch.asin", "torch.arccos", "torch.arcsin", "torch.arctan",
+    "torch.atan", "torch.cosh", "torch.sinh", "torch.isnan", "torch.isinf", "torch.isfinite",
+    "torch.bitwise_and", "torch.bitwise_xor", "torch.bitwise_or", "torch.log_softmax",
+    "torch.std_mean", "torch.var_mean", "torch.pi", "torch.addcmul", "torch.addcdiv",
+    # in place
+    "Tensor.unsqueeze_", "Tensor.squeeze_", "Tensor.detach_", "Tensor.neg_", "Tensor.sqrt_",
+    "torch.sin_", "Tensor.sin_", "Tensor.addcmul_", "Tensor.addcdiv_",
+    # settings, modes, autograd
+    "torch.set_printoptions", "torch.get_default_dtype", "torch.set_default_dtype",
+    "torch.inference_mode", "torch.no_grad", "torch.autograd.Variable",
+    "torch.autograd.function.once_differentiable", "torch.use_deterministic_algorithms",
+    "torch.are_deterministic_algorithms_enabled",
+]
+
+
+def resolve(name):
+    """The minigrad object for a census name (torch's path)."""
+    head, *rest = name.split(".")
+    if head == "Tensor":
+        obj = importlib.import_module("minigrad").Tensor
+    else:
+        assert head == "torch", f"census names start with torch. or Tensor., got {name}"
+        obj = importlib.import_module("minigrad")
+    for part in rest:
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            module = importlib.import_module(f"{obj.__name__}.{part}")
+            obj = module
+    return obj
+
+
+@pytest.mark.parametrize("name", CENSUS_NAMES)
+def test_census_name_resolves(name):
+    resolve(name)
+
+
+def test_census_names_are_unique():
+    assert len(set(CENSUS_NAMES)) == len(CENSUS_NAMES)
