@@ -145,7 +145,8 @@ for name, p in model.named_parameters():
         expect(f"{name}: no gradient on any rank stays None", p.grad is None)
     else:
         check(f"{name}: averaged gradient", p.grad.numpy(), want[name], 1e-13, relative=True)
-expect("a rank-0-only parameter has a gradient everywhere", model.rank0_only.weight.grad is not None)
+expect("a rank-0-only parameter has a gradient everywhere",
+       model.rank0_only.weight.grad is not None)
 
 # buffers: after a training forward they differ (local batches); the next forward starts
 # from rank 0's (an eval forward leaves them so)
