@@ -19,6 +19,7 @@ from minigrad.dtypes import int16 as short, int32 as int, int64 as long  # noqa:
 from minigrad.dtypes import dtype
 from minigrad.device import device
 from minigrad import autograd, cuda, errors
+from minigrad import accelerator, backends, testing
 from minigrad.autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                                set_grad_enabled)
 from minigrad.config import get_num_threads, set_num_threads, show_config

@@ -142,6 +142,20 @@ class Tensor(ArithmeticMixin, ReductionMixin, ShapeMixin, IndexingMixin, LinalgM
     def is_cuda(self):
         return self.device.type == "cuda"
 
+    @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
+
+    @property
+    def is_mps(self):
+        """False: minigrad has no Metal backend (``mg.backends.mps``)."""
+        return False
+
+    @property
+    def is_xpu(self):
+        """False: minigrad has no Intel GPU backend."""
+        return False
+
     def size(self, dim=None):
         return _new_size(Size, self.array.shape) if dim is None else self.array.shape[dim]
 

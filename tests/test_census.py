@@ -41,6 +41,14 @@ CENSUS_NAMES = [
     "torch.inference_mode", "torch.no_grad", "torch.autograd.Variable",
     "torch.autograd.function.once_differentiable", "torch.use_deterministic_algorithms",
     "torch.are_deterministic_algorithms_enabled",
+    # optimizers, parametrizations, pruning
+    "torch.optim.Adadelta", "torch.optim.LBFGS", "torch.nn.utils.parametrize.cached",
+    "torch.nn.utils.parametrize.register_parametrization",
+    "torch.nn.utils.parametrize.remove_parametrizations",
+    "torch.nn.utils.prune.BasePruningMethod", "torch.nn.utils.prune.L1Unstructured",
+    "torch.nn.utils.prune.global_unstructured", "torch.nn.utils.prune.l1_unstructured",
+    "torch.nn.utils.prune.ln_structured", "torch.nn.utils.prune.random_unstructured",
+    "torch.nn.utils.prune.remove",
 ]
 
 

@@ -13,8 +13,8 @@ import pytest
 import minigrad as mg
 import minigrad.nn as nn
 from minigrad.data import DataLoader, TensorDataset
-from minigrad.distributed import (DistributedDataParallel, DistributedSampler, all_reduce,
-                                  get_world_size)
+from minigrad.distributed import DistributedDataParallel, DistributedSampler, get_world_size
+from minigrad.distributed.nn.functional import all_reduce
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "tests", "mpi_scripts")
@@ -204,3 +204,109 @@ def test_the_ddp_example_runs_on_two_ranks(tmp_path):
     assert result["world_size"] == 2 and result["global_batch"] == 64
     assert result["test_accuracy"][-1] > 0.8
     assert r.stdout.count("wrote") == 3         # npz, json, png: once, from rank 0
+
+
+# ---------------------------------------------------------------- PyTorch's names
+@needs_mpi
+def test_torch_distributed_names_under_mpiexec():
+    """Under mpiexec -n 3, a script written as for PyTorch: init_process_group("gloo"),
+    all_reduce with every ReduceOp, broadcast, all_gather, barrier, DDP with PyTorch's
+    arguments (unused parameters, buckets, no_sync, buffer broadcasting), leaving and
+    joining again."""
+    r = mpirun(3, "torch_api_check.py")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 failed checks over 3 ranks" in r.stdout
+
+
+def test_reduce_op_has_torchs_members(torch):
+    import minigrad.distributed as dist
+    import torch.distributed as tdist
+    for name in ("SUM", "AVG", "PRODUCT", "MIN", "MAX", "BAND", "BOR", "BXOR"):
+        assert repr(getattr(dist.ReduceOp, name)) == repr(getattr(tdist.ReduceOp, name))
+        assert getattr(dist.ReduceOp, name) == getattr(dist.ReduceOp.RedOpType, name)
+
+
+def test_collectives_in_a_world_of_one_process():
+    """Without a launcher every collective is the identity, in place, returning None."""
+    import minigrad.distributed as dist
+    t = mg.tensor([1.0, -2.0])
+    for op in (dist.ReduceOp.SUM, dist.ReduceOp.MAX, dist.ReduceOp.AVG, dist.ReduceOp.PRODUCT):
+        assert dist.all_reduce(t, op=op) is None
+    assert t.tolist() == [1.0, -2.0]
+    assert dist.broadcast(t, src=0) is None and t.tolist() == [1.0, -2.0]
+    out = [mg.zeros(2)]
+    assert dist.all_gather(out, t) is None and out[0].tolist() == [1.0, -2.0]
+    assert dist.barrier() is None
+    assert dist.all_reduce(t, async_op=True).wait()
+    with pytest.raises(RuntimeError, match="Cannot use ReduceOp.BAND with non-integral"):
+        dist.all_reduce(t, op=dist.ReduceOp.BAND)
+    with pytest.raises(RuntimeError, match="invalid output tensor list"):
+        dist.all_gather([mg.zeros(2), mg.zeros(2)], t)
+    with pytest.raises(ValueError, match="src 1 is not a rank"):
+        dist.broadcast(t, src=1)
+    with pytest.raises(ValueError, match="one process group"):
+        dist.all_reduce(t, group=object())
+    with pytest.raises(TypeError, match="op must be a ReduceOp"):
+        dist.all_reduce(t, op="sum")
+
+
+def test_init_process_group_backends():
+    """Run in a fresh interpreter: joining changes the process (MPI, excepthook)."""
+    code = (
+        "import minigrad.distributed as dist\n"
+        "assert not dist.is_initialized()\n"
+        "for bad in ('nccl', 'ucc', 'foo'):\n"
+        "    try:\n"
+        "        dist.init_process_group(bad)\n"
+        "    except ValueError as e:\n"
+        "        assert 'not available in minigrad' in str(e), e\n"
+        "    else:\n"
+        "        raise AssertionError(bad)\n"
+        "assert not dist.is_initialized()\n"
+        "try:\n"
+        "    dist.init_process_group('mpi', world_size=2)\n"
+        "except ValueError as e:\n"
+        "    assert \"MPI's is 1\" in str(e)\n"
+        "assert not dist.is_initialized()\n"
+        "dist.init_process_group('gloo', rank=0, world_size=1)\n"
+        "assert dist.is_initialized() and dist.get_world_size() == 1\n"
+        "try:\n"
+        "    dist.init_process_group('mpi')\n"
+        "except ValueError as e:\n"
+        "    assert 'twice' in str(e)\n"
+        "dist.destroy_process_group()\n"
+        "assert not dist.is_initialized()\n"
+        "dist.init_process_group(backend=None)\n"
+        "print('ok', dist.get_backend())\n")
+    r = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=ROOT),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == "ok mpi"
+
+
+def test_differentiable_all_reduce_only_sums():
+    from minigrad.distributed import ReduceOp
+    with pytest.raises(mg.errors.InvalidArgument, match="only ReduceOp.SUM"):
+        all_reduce(mg.ones(2), op=ReduceOp.MAX)
+
+
+def test_ddp_takes_torchs_arguments_in_one_process(rng):
+    from minigrad.nn.parallel import DistributedDataParallel as DDP
+    assert DDP is DistributedDataParallel
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    ddp = DDP(model, device_ids=None, output_device=None, dim=0, broadcast_buffers=False,
+              init_sync=False, bucket_cap_mb=25, find_unused_parameters=True,
+              check_reduction=False, gradient_as_bucket_view=True, static_graph=True)
+    assert ddp.module is model and ddp.find_unused_parameters
+    assert list(ddp.state_dict()) == ["module." + k for k in model.state_dict()]
+    x = mg.tensor(rng.standard_normal((4, 3)).astype(np.float32))
+    with ddp.no_sync():
+        assert not ddp.require_backward_grad_sync
+        ddp(x).sum().backward()
+    assert ddp.require_backward_grad_sync
+    for kwargs, message in [(dict(device_ids=[0]), "only work with single-device"),
+                            (dict(output_device=0), "only work with single-device"),
+                            (dict(process_group=object()), "one process group"),
+                            (dict(mixed_precision=object()), "mixed_precision is not")]:
+        with pytest.raises(ValueError, match=message):
+            DDP(model, **kwargs)

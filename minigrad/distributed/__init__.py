@@ -1,13 +1,23 @@
-"""Data-parallel training over MPI (PyTorch's ``torch.distributed`` names where they exist).
+"""Data-parallel training over MPI, with PyTorch's ``torch.distributed`` names.
 
 Launch with ``mpiexec -n 4 python train.py`` (needs ``pip install 'minigrad[mpi]'``) and
-call ``init()`` first; a plain ``python train.py`` is a world of one process and works
-unchanged. See the README section "Data-parallel training over MPI".
+call ``init_process_group("mpi")`` (or minigrad's ``init()``) first; a plain
+``python train.py`` is a world of one process and works unchanged. The collectives
+(``all_reduce``, ``broadcast``, ``all_gather``, ``barrier``) work in place as PyTorch's;
+``distributed.nn.functional.all_reduce`` is the differentiable one. See the README
+section "Data-parallel training over MPI".
 """
-from minigrad.distributed.comm import (AllReduce, all_reduce, get_rank, get_world_size, init,
+from minigrad.distributed.comm import (destroy_process_group, get_backend, get_rank,
+                                       get_world_size, init, init_process_group, is_available,
                                        is_initialized, stats)
+from minigrad.distributed.collectives import (ReduceOp, Work, all_gather, all_reduce, barrier,
+                                              broadcast)
+from minigrad.distributed import nn
+from minigrad.distributed.nn.functional import AllReduce
 from minigrad.distributed.parallel import (DistributedDataParallel, DistributedSampler,
                                            broadcast_parameters)
 
-__all__ = ["init", "is_initialized", "get_rank", "get_world_size", "all_reduce", "AllReduce",
+__all__ = ["init", "init_process_group", "destroy_process_group", "is_available",
+           "is_initialized", "get_backend", "get_rank", "get_world_size", "ReduceOp", "Work",
+           "all_reduce", "broadcast", "all_gather", "barrier", "AllReduce", "nn",
            "broadcast_parameters", "DistributedDataParallel", "DistributedSampler", "stats"]

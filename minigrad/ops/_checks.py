@@ -234,6 +234,6 @@ register("std_mean", lambda a: ops.std_mean(a, 1), (3, 4))
 # ---- mpi ops
 # (in one process all_reduce is the identity; tests/test_distributed.py checks it under
 # mpiexec -n 2, where its backward is the all-reduce of the gradient)
-from minigrad.distributed import all_reduce as _all_reduce  # noqa: E402
+from minigrad.distributed.nn.functional import all_reduce as _all_reduce  # noqa: E402
 
 register("all_reduce", lambda a, b: _all_reduce(a * b) * a, (3, 4), (3, 4))

@@ -136,11 +136,17 @@ class Optimizer:
             if p is None:
                 raise ValueError(f"loaded state dict has state for parameter {key}, "
                                  f"which no parameter group lists")
-            self.state[p] = {name: _restore(name, v, p) for name, v in values.items()}
+            self.state[p] = {name: self._restore_state(name, v, p)
+                             for name, v in values.items()}
         self.param_groups = [
             {**copy.deepcopy({k: v for k, v in saved.items() if k != "params"}),
              "params": group["params"]}
             for saved, group in zip(saved_groups, self.param_groups)]
+
+    def _restore_state(self, name, value, param):
+        """One saved state entry for ``param`` (optimizers whose state is not shaped like
+        their parameters override this)."""
+        return _restore(name, value, param)
 
 
 def _restore(name, value, param):

@@ -12,8 +12,8 @@ import minigrad.nn as nn
 import minigrad.nn.functional as F
 from minigrad.autograd.function import Function
 from minigrad.autograd.gradcheck import gradcheck, gradgradcheck
-from minigrad.distributed import (DistributedDataParallel, all_reduce, broadcast_parameters,
-                                  get_world_size)
+from minigrad.distributed import DistributedDataParallel, broadcast_parameters, get_world_size
+from minigrad.distributed.nn.functional import all_reduce
 
 
 def net():

@@ -34,8 +34,8 @@ def all_reduce_stats(count, mean, var):
     zeros = ops.as_tensor(np.zeros((3, C), mean.array.dtype))
     n = ops.as_tensor(np.full(C, count, mean.array.dtype))
     mine = ops.stack([n, mean, var])
-    table = distributed.all_reduce(ops.stack([mine if r == rank else zeros
-                                              for r in range(world)]))
+    table = distributed.nn.functional.all_reduce(
+        ops.stack([mine if r == rank else zeros for r in range(world)]))
     counts = table.array[:, 0, 0].astype(np.float64)
     total = int(round(counts.sum()))
     if total <= 1:

@@ -1,0 +1,110 @@
+"""``nn.DataParallel``: PyTorch's single-process data parallelism, on one device.
+
+Without an accelerator, PyTorch's ``DataParallel`` keeps no device ids and calls the
+module as it is; with one GPU it moves the module there and the inputs to it. minigrad
+does the same. Where several GPUs are listed PyTorch splits each batch over them;
+minigrad runs the whole batch on ``device_ids[0]`` (it warns once): the outputs and
+gradients are the same, except that BatchNorm sees the whole batch instead of each GPU's
+share. For training over several processes use ``nn.parallel.DistributedDataParallel``.
+"""
+import itertools
+import warnings
+
+from minigrad import accelerator
+from minigrad.device import device as _device
+from minigrad.nn.modules.module import Module
+from minigrad.tensor import Tensor
+
+
+def _device_index(d):
+    if isinstance(d, int):
+        return d
+    if isinstance(d, str):
+        d = _device(d)
+    if isinstance(d, _device):
+        return 0 if d.index is None else d.index
+    raise TypeError(f"DataParallel: a device id must be an int or a device, got "
+                    f"{type(d).__name__}")
+
+
+def _to(obj, device):
+    """``obj`` with every tensor in it (in tuples, lists and dicts) moved to ``device``."""
+    if isinstance(obj, Tensor):
+        return obj.to(device)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):   # a namedtuple
+        return type(obj)(*(_to(o, device) for o in obj))
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_to(o, device) for o in obj)
+    if isinstance(obj, dict):
+        return type(obj)((k, _to(v, device)) for k, v in obj.items())
+    return obj
+
+
+class DataParallel(Module):
+    """``DataParallel(module, device_ids=None, output_device=None, dim=0)``: ``.module`` is
+    the wrapped module (so ``state_dict`` keys start with ``module.``, as in PyTorch)."""
+
+    def __init__(self, module, device_ids=None, output_device=None, dim=0):
+        super().__init__()
+        self.module = module
+        self.dim = dim
+        acc = accelerator.current_accelerator(check_available=True)
+        if acc is None:
+            self.device_ids = []
+            self.output_device = None
+            return
+        if device_ids is None:
+            device_ids = list(range(accelerator.device_count()))
+        if not device_ids:
+            raise RuntimeError("no available devices were found")
+        if output_device is None:
+            output_device = device_ids[0]
+        self.device_ids = [_device_index(d) for d in device_ids]
+        self.output_device = _device_index(output_device)
+        self.src_device_obj = _device(acc.type, self.device_ids[0])
+        if len(self.device_ids) == 1:
+            self.module.to(self.src_device_obj)
+        else:
+            warnings.warn(f"DataParallel: minigrad runs the whole batch on "
+                          f"{self.src_device_obj} (device_ids[0]) instead of splitting it "
+                          f"over {len(self.device_ids)} GPUs; BatchNorm statistics are those "
+                          f"of the whole batch", UserWarning, stacklevel=2)
+
+    def forward(self, *inputs, **kwargs):
+        if not self.device_ids:
+            return self.module(*inputs, **kwargs)
+        for t in itertools.chain(self.module.parameters(), self.module.buffers()):
+            if t.device != self.src_device_obj:
+                raise RuntimeError(f"module must have its parameters and buffers on device "
+                                   f"{self.src_device_obj} (device_ids[0]) but found one of "
+                                   f"them on device: {t.device}")
+        inputs, kwargs = _to((inputs, kwargs), self.src_device_obj)
+        out = self.module(*inputs, **kwargs)
+        if len(self.device_ids) > 1 and self.output_device != self.device_ids[0]:
+            out = _to(out, _device(self.src_device_obj.type, self.output_device))
+        return out
+
+
+def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0,
+                  module_kwargs=None):
+    """The functional form: ``module(*inputs, **module_kwargs)`` run as ``DataParallel``
+    would run it (without wrapping the module)."""
+    if not isinstance(inputs, tuple):
+        inputs = (inputs,) if inputs is not None else ()
+    module_kwargs = {} if module_kwargs is None else module_kwargs
+    acc = accelerator.current_accelerator(check_available=True)
+    if acc is None:
+        return module(*inputs, **module_kwargs)
+    if device_ids is None:
+        device_ids = list(range(accelerator.device_count()))
+    if not device_ids:
+        raise RuntimeError("no available devices were found")
+    if output_device is None:
+        output_device = device_ids[0]
+    src = _device(acc.type, _device_index(device_ids[0]))
+    for t in itertools.chain(module.parameters(), module.buffers()):
+        if t.device != src:
+            raise RuntimeError(f"module must have its parameters and buffers on device {src} "
+                               f"(device_ids[0]) but found one of them on device: {t.device}")
+    out = module(*_to(inputs, src), **_to(module_kwargs, src))
+    return _to(out, _device(acc.type, _device_index(output_device)))
