@@ -64,3 +64,5 @@ clip = clamp
 from minigrad.serialization import load, save
 from minigrad import nn, optim  # noqa: E402  (mg.nn, as torch.nn after import torch)
 from minigrad import data  # noqa: E402
+from minigrad import func  # noqa: E402  (torch.func)
+from minigrad.func import vmap  # noqa: E402  (torch.vmap)
