@@ -60,9 +60,11 @@ from minigrad.ops import (all, allclose, any, atan2, ceil, cos, cumprod, cumsum,
                           floor, floor_divide, fmod, isclose, log1p, log2, log10, logsumexp,
                           prod, remainder, round, sin, tan, trunc)
 
+from minigrad.ops.matrix import det, inv as inverse, legacy_svd as svd, matrix_exp, slogdet
+
 clip = clamp
 from minigrad.serialization import load, save
 from minigrad import nn, optim  # noqa: E402  (mg.nn, as torch.nn after import torch)
 from minigrad import data  # noqa: E402
-from minigrad import func  # noqa: E402  (torch.func)
+from minigrad import func, linalg  # noqa: E402  (torch.func, torch.linalg)
 from minigrad.func import vmap  # noqa: E402  (torch.vmap)

@@ -42,3 +42,4 @@ engine.register_adapters(sum_to, cast)
 
 
 from minigrad.ops.device import to_device  # noqa: E402
+from minigrad.ops.matrix import det, inv, legacy_svd, matrix_exp, slogdet  # noqa: E402
