@@ -60,6 +60,7 @@ from minigrad.ops import (all, allclose, any, atan2, ceil, cos, cumprod, cumsum,
                           floor, floor_divide, fmod, isclose, log1p, log2, log10, logsumexp,
                           prod, remainder, round, sin, tan, trunc)
 
+from minigrad.ops import erfinv
 from minigrad.ops.matrix import det, inv as inverse, legacy_svd as svd, matrix_exp, slogdet
 
 clip = clamp

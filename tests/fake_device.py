@@ -317,6 +317,8 @@ def _device_entries(module, name):
     module.generator = lambda seed, index: xp.random.default_rng(seed)
     module.synchronize = lambda: None
     module.erf = _on_device(scipy.special.erf, "erf")   # (the device's own, as cupyx's)
+    module.erfinv = _on_device(scipy.special.erfinv, "erfinv")
+    module.lgamma = _on_device(scipy.special.gammaln, "lgamma")
     return module
 
 

@@ -172,6 +172,8 @@ for name, fn, dom in [("sin", ops.sin, "real"), ("cos", ops.cos, "real"),
                       ("log1p", ops.log1p, "positive"), ("expm1", ops.expm1, "real")]:
     register(name, fn, (3, 4), domain=dom)
     register(name, fn, (4, 3), domain=dom, noncontig=True)
+register("erfinv", lambda a: ops.erfinv(ops.tanh(a)), (3, 4))
+register("erfinv", lambda a: ops.erfinv(a * 0.45), (4, 3), domain="nonzero", noncontig=True)
 register("atan2", ops.atan2, (3, 4), (4,), domain=("real", "nonzero"))
 register("atan2", ops.atan2, (3, 4), (3, 4), domain=("nonzero", "real"), noncontig=True)
 register("rounding", lambda a: ops.round(a) + ops.floor(a) + ops.ceil(a) + ops.trunc(a) + a,
