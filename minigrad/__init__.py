@@ -67,5 +67,5 @@ clip = clamp
 from minigrad.serialization import load, save
 from minigrad import nn, optim  # noqa: E402  (mg.nn, as torch.nn after import torch)
 from minigrad import data  # noqa: E402
-from minigrad import func, linalg  # noqa: E402  (torch.func, torch.linalg)
+from minigrad import distributions, func, linalg  # noqa: E402  (torch's names)
 from minigrad.func import vmap  # noqa: E402  (torch.vmap)
