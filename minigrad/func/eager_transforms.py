@@ -75,10 +75,12 @@ def _private(stand_ins):
     return {id(t) for t in stand_ins if t._node is None}
 
 
-def _reaches_outside(tensors, private):
+def _reaches_outside(tensors, private, outer_grad=None):
     """True when some tensor's graph reaches a leaf that is not one of this call's private
-    leaves: the result must then stay differentiable for whoever made that leaf."""
-    if not is_grad_enabled():   # (called under no_grad: nothing outside records)
+    leaves: the result must then stay differentiable for whoever made that leaf. Never
+    when the transform was called under no_grad (``outer_grad``: the grad mode at the
+    call, when asked from inside the transform's own enable_grad)."""
+    if not (is_grad_enabled() if outer_grad is None else outer_grad):
         return False
     edges = []
     for t in tensors:
@@ -131,6 +133,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     structure of the argument(s) at ``argnums`` (tensors, or tuples/lists/dicts of them)."""
     @_wraps(func)
     def wrapper(*args, **kwargs):
+        outer = is_grad_enabled()
         with enable_grad():
             diff = _slice_argnums(args, argnums, as_tuple=False)
             flat, spec = tree_flatten(diff)
@@ -152,7 +155,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
                 raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a "
                                    f"scalar Tensor, got tensor with {output.ndim} dims. Maybe "
                                    f"you wanted to use the vjp or jacrev APIs instead?")
-            keep = _reaches_outside([output], private)
+            keep = _reaches_outside([output], private, outer)
             grads = _grads([output], stand_ins, create_graph=keep)
         grad_input = _finish(tree_unflatten(list(grads), spec), private)
         output = _finish(output, private)
@@ -309,6 +312,7 @@ def _jvp_with_argnums(func, primals, tangents, argnums=None, *, strict=False, ha
                 f"Trying to set a forward gradient that has a different size than that of the "
                 f"original Tensor, this is not supported. Tensor is of size {list(p.shape)} "
                 f"while the given forward gradient is of size {list(t.shape)}.")
+    outer = is_grad_enabled()
     with enable_grad():
         stand_ins = [_differentiable(p) for p in flat_primals]
         private = _private(stand_ins)
@@ -324,7 +328,8 @@ def _jvp_with_argnums(func, primals, tangents, argnums=None, *, strict=False, ha
             result, aux = result
         flat_out, spec = tree_flatten(result)
         _assert_non_empty_tensor_output(flat_out, jvp_str)
-        keep = _reaches_outside(flat_out, private) or any(t.requires_grad for t in flat_tangents)
+        keep = _reaches_outside(flat_out, private, outer) or outer and any(
+            t.requires_grad for t in flat_tangents)
         outs = tangent_of(flat_out, stand_ins, flat_tangents, create_graph=keep)
     tangents_out = []
     for o, t in zip(flat_out, outs):
@@ -363,6 +368,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         from minigrad import ops
         primals = _slice_argnums(args, argnums)
         flat_primals, primals_spec = tree_flatten(primals)
+        outer = is_grad_enabled()
         with enable_grad():
             stand_ins = [_differentiable(p) for p in flat_primals]
             private = _private(stand_ins)
@@ -377,7 +383,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
                 result, aux = result
             flat_out, spec = tree_flatten(result)
             _assert_non_empty_tensor_output(flat_out, "jvp(f, primals, tangents)")
-            keep = _reaches_outside(flat_out, private)
+            keep = _reaches_outside(flat_out, private, outer)
             live = [o for o in flat_out if o.requires_grad]
             dummies = [zeros_like(o).requires_grad_() for o in live]
             back = _engine_grad(live, stand_ins, dummies, create_graph=True, retain_graph=True,
