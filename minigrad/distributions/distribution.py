@@ -7,15 +7,15 @@ import warnings
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.distributions import constraints
 from minigrad.distributions.utils import lazy_property
+from minigrad.size import Size
 from minigrad.tensor import Tensor
 
 __all__ = ["Distribution"]
 
 
 def _size(shape):
-    if isinstance(shape, int):
-        return (shape,)
-    return tuple(int(s) for s in shape)
+    """``shape`` (an int or a sequence) as a Size (PyTorch's shapes here are torch.Size)."""
+    return Size((shape,) if isinstance(shape, int) else tuple(int(s) for s in shape))
 
 
 class Distribution:
@@ -159,8 +159,8 @@ class Distribution:
         return self.__new__(type(self)) if _instance is None else _instance
 
     def __repr__(self):
-        def shown(v):
-            return v if v.numel() == 1 else v.size()
+        def shown(v):   # (a Size as PyTorch prints one: minigrad.Size([2, 3]))
+            return v if v.numel() == 1 else repr(v.size())
         args = ", ".join(f"{k}: {shown(self.__dict__[k])}" for k in self.arg_constraints
                          if k in self.__dict__)
         return f"{self.__class__.__name__}({args})"
