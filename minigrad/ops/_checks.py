@@ -281,3 +281,14 @@ register("vector_norm", lambda a: _N.vector_norm(a, -1.5, dim=0), (3, 4), domain
 for _ord in ("fro", "nuc", 2, -2, 1, -1, float("inf"), float("-inf")):
     register(f"matrix_norm {_ord}", lambda a, o=_ord: _N.matrix_norm(a, o), (2, 3, 4))
 register("linalg.norm", lambda a: _N.norm(a, dim=(0, 2), keepdim=True), (3, 2, 4))
+# ---- saved-tensor hooks: what a detaching pack hook kept is reattached to the graph when
+# unpacked (the _SavedLeaf stand-in for a saved leaf), so second derivatives go through it
+from minigrad.autograd.graph import saved_tensors_hooks as _hooks  # noqa: E402
+
+
+def _through_hooks(a, b):
+    with _hooks(lambda t: t.detach(), lambda t: t):
+        return (a * b).tanh() * a.exp()
+
+
+register("saved_tensors_hooks", _through_hooks, (3, 4), (4,))
