@@ -60,7 +60,12 @@ from minigrad.ops import (all, allclose, any, atan2, ceil, cos, cumprod, cumsum,
                           floor, floor_divide, fmod, isclose, log1p, log2, log10, logsumexp,
                           prod, remainder, round, sin, tan, trunc)
 
+from minigrad.ops import erfinv
+from minigrad.ops.matrix import det, inv as inverse, legacy_svd as svd, matrix_exp, slogdet
+
 clip = clamp
 from minigrad.serialization import load, save
 from minigrad import nn, optim  # noqa: E402  (mg.nn, as torch.nn after import torch)
 from minigrad import data  # noqa: E402
+from minigrad import distributions, func, linalg  # noqa: E402  (torch's names)
+from minigrad.func import vmap  # noqa: E402  (torch.vmap)

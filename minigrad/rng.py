@@ -16,10 +16,21 @@ def manual_seed(seed):
     _device_generators.clear()
 
 
+# While ``func.vmap`` runs a function, its randomness mode decides where draws come from
+# (an object with ``draw(device, generator)``); None otherwise.
+scope = None
+
+
 def generator(device=None, generator=None):
     """The generator to draw from: ``generator``'s when one is given (a ``mg.Generator``),
     else the global one for ``device`` (a ``mg.device``, a name such as "cuda:0", or None
     for the host)."""
+    if scope is not None:
+        return scope.draw(device, generator)
+    return _generator_for(device, generator)
+
+
+def _generator_for(device, generator):
     if generator is not None:
         if not isinstance(generator, Generator):
             raise TypeError(f"generator: expected a minigrad.Generator, got "

@@ -290,6 +290,24 @@ class Tensor(ArithmeticMixin, ReductionMixin, ShapeMixin, IndexingMixin, LinalgM
         hooks.append(entry)
         return _HookHandle(hooks, entry)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` once a backward pass has accumulated all of this leaf's
+        gradient into ``.grad`` (PyTorch's rule: leaves only; not run by
+        ``autograd.grad``, which accumulates nothing). The hook may read and modify the
+        tensor and its ``.grad`` (an optimizer step per parameter); it returns None.
+        Returns a handle whose ``remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        if self._node is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        hooks = self._hooks = self._hooks or []
+        entry = PostAccumulateGradHook(hook)
+        hooks.append(entry)
+        PostAccumulateGradHook.registered += 1
+        return _HookHandle(hooks, entry)
+
     def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None):
         from minigrad.autograd.engine import backward
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
@@ -365,6 +383,19 @@ class _HookHandle:
     def remove(self):
         if self._entry in self._hooks:
             self._hooks.remove(self._entry)
+            if type(self._entry) is PostAccumulateGradHook:
+                PostAccumulateGradHook.registered -= 1
+
+
+class PostAccumulateGradHook:
+    """A leaf's ``register_post_accumulate_grad_hook`` entry, kept in its ``_hooks`` list
+    beside the gradient hooks (which skip it). ``registered`` counts the live ones: while
+    it is 0 a backward pass does not look for them."""
+    __slots__ = ("fn",)
+    registered = 0
+
+    def __init__(self, fn):
+        self.fn = fn
 
 
 

@@ -18,6 +18,7 @@ so does this stand-in:
 built on ``xp`` (the reference backend, or the CUDA glue with host-compiled kernels).
 """
 import operator
+import types
 
 import array_api_strict as xps
 import numpy as np
@@ -57,7 +58,7 @@ def _device(r):
         return Array(_Strict._new(r, device=DEVICE))
     if isinstance(r, np.generic):
         return Array(_Strict._new(np.asarray(r), device=DEVICE))
-    if type(r) is tuple:
+    if isinstance(r, tuple):   # (NumPy's linalg results are named tuples)
         return tuple(_device(e) for e in r)
     if type(r) is list:
         return [_device(e) for e in r]
@@ -239,6 +240,20 @@ class _Generator:
         return _on_device(getattr(self._gen, name), f"random.{name}")
 
 
+class _Submodule:
+    """A NumPy submodule (``xp.linalg``) on device arrays; its classes (LinAlgError) as
+    they are."""
+
+    def __init__(self, module, name):
+        self._module, self._name = module, name
+
+    def __getattr__(self, name):
+        value = getattr(self._module, name)
+        if callable(value) and not isinstance(value, type):
+            return _on_device(value, f"{self._name}.{name}")
+        return value
+
+
 class _Namespace:
     """``xp``: NumPy's namespace on the device."""
     ndarray = Array
@@ -260,7 +275,9 @@ class _Namespace:
 
     def __getattr__(self, name):
         value = getattr(np, name)
-        if isinstance(value, np.ufunc):
+        if isinstance(value, types.ModuleType):   # xp.linalg: its functions on the device
+            wrapped = _Submodule(value, name)
+        elif isinstance(value, np.ufunc):
             wrapped = _Ufunc(value)
         elif callable(value) and not isinstance(value, type):
             wrapped = _on_device(value, name)
@@ -300,6 +317,8 @@ def _device_entries(module, name):
     module.generator = lambda seed, index: xp.random.default_rng(seed)
     module.synchronize = lambda: None
     module.erf = _on_device(scipy.special.erf, "erf")   # (the device's own, as cupyx's)
+    module.erfinv = _on_device(scipy.special.erfinv, "erfinv")
+    module.lgamma = _on_device(scipy.special.gammaln, "lgamma")
     return module
 
 

@@ -19,7 +19,8 @@ from minigrad.backend.contract import CONTRACT, DEVICE_ENTRIES
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNELS = ROOT / "minigrad" / "backend" / "cuda" / "kernels"
-FROM_DEVICE = ("xp", "name", "erf") + DEVICE_ENTRIES   # (the device's, not the glue's)
+# (the device's, not the glue's)
+FROM_DEVICE = ("xp", "name", "erf", "erfinv", "lgamma") + DEVICE_ENTRIES
 
 
 def build(directory):

@@ -49,6 +49,21 @@ CENSUS_NAMES = [
     "torch.nn.utils.prune.global_unstructured", "torch.nn.utils.prune.l1_unstructured",
     "torch.nn.utils.prune.ln_structured", "torch.nn.utils.prune.random_unstructured",
     "torch.nn.utils.prune.remove",
+    # autograd: functional API, forward AD, saved-tensor hooks, leaf hooks
+    "torch.autograd.functional.jacobian", "torch.autograd.functional.vjp",
+    "torch.autograd.forward_ad.dual_level", "torch.autograd.forward_ad.make_dual",
+    "torch.autograd.forward_ad.unpack_dual", "torch.autograd.graph.save_on_cpu",
+    "torch.autograd.graph.saved_tensors_hooks", "Tensor.register_post_accumulate_grad_hook",
+    # torch.func
+    "torch.func.functional_call", "torch.func.vmap", "torch.func.grad", "torch.func.jacrev",
+    "torch.func.jvp", "torch.func.vjp", "torch.func.hessian", "torch.func.jacfwd",
+    "torch.func.stack_module_state", "torch.vmap",
+    # matrix functions and factorizations
+    "torch.det", "Tensor.det", "torch.svd", "torch.linalg.eigvalsh", "torch.linalg.solve",
+    "torch.matrix_exp",
+    # distributions
+    "torch.distributions.Categorical", "torch.distributions.Binomial",
+    "torch.distributions.Multinomial", "torch.distributions.Poisson",
 ]
 
 

@@ -147,8 +147,12 @@ def test_norm_and_dist_errors(torch):
                  lambda m: m.norm(m.zeros(0, 3), p=math.inf),
                  lambda m: m.dist(m.ones(3, dtype=m.int64), m.zeros(3, dtype=m.int64))]:
         assert _message(torch, lambda t: call(mg)) == _message(torch, lambda t: call(t))
-    with pytest.raises(NotImplementedError, match="nuclear"):
-        mg.norm(mg.ones(2, 2), p="nuc")
+    x = np.random.default_rng(3).standard_normal((2, 3, 4))
+    for dim in (None, (0, 2)):
+        a = x[0] if dim is None else x
+        np.testing.assert_allclose(mg.norm(mg.tensor(a), p="nuc", dim=dim).numpy(),
+                                   torch.norm(torch.tensor(a), p="nuc", dim=dim).numpy(),
+                                   rtol=1e-12)
 
 
 def test_dist(torch):

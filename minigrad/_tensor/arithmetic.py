@@ -92,6 +92,7 @@ class ArithmeticMixin:
     def exp2(self): return _ops.exp2(self)
     def log1p(self): return _ops.log1p(self)
     def expm1(self): return _ops.expm1(self)
+    def erfinv(self): return _ops.erfinv(self)
     def round(self, *, decimals=0): return _ops.round(self, decimals=decimals)
     def floor(self): return _ops.floor(self)
     def ceil(self): return _ops.ceil(self)

@@ -18,6 +18,13 @@ class LinalgMixin:
     def tril(self, diagonal=0): return _ops.tril(self, diagonal)
     def triu(self, diagonal=0): return _ops.triu(self, diagonal)
 
+    # matrix functions and factorizations (ops/matrix.py; their namespace is mg.linalg)
+    def det(self): return _ops.det(self)
+    def slogdet(self): return _ops.slogdet(self)
+    def inverse(self): return _ops.inv(self)
+    def matrix_exp(self): return _ops.matrix_exp(self)
+    def svd(self, some=True, compute_uv=True): return _ops.legacy_svd(self, some, compute_uv)
+
     def t(self):
         return _ops.t(self)
 

@@ -6,3 +6,4 @@ from minigrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_en
                                          set_grad_enabled)
 from minigrad.autograd.variable import Variable
 from minigrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from minigrad.autograd import forward_ad, functional, graph  # noqa: E402  (torch's submodules)

@@ -11,8 +11,8 @@ import numpy as np
 from minigrad import backend
 from minigrad.autograd.grad_mode import set_grad_enabled
 from minigrad.autograd.graph import (ADDED, Node, _edge, _released_error, _last_write,
-                                     check_versions)
-from minigrad.tensor import Tensor
+                                     check_versions, repack_saved, unpack_saved)
+from minigrad.tensor import PostAccumulateGradHook, Tensor
 
 
 class _adapters:
@@ -212,11 +212,19 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     if target_keys is not None:
         order = _leading_to(order, target_keys)
 
+    post = None   # {node (None: the roots): leaves whose post-accumulate hooks follow it}
+    if PostAccumulateGradHook.registered and accumulate:
+        post = _post_accumulate_schedule(root_edges, order, target_keys)
+
     with set_grad_enabled(create_graph):
         for edge, g in zip(root_edges, root_grads):
             if edge is not None:
                 send(edge, g)
+        previous = None
         for node in order:
+            if post:
+                _run_post_accumulate(post, previous)
+                previous = node
             g = pending.pop(node, None)
             if g is None:
                 if not node.op.collective:
@@ -230,6 +238,9 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 check_versions(node)
             if "_hooks" in extras:
                 g = _run_hooks(node, g)
+            packed = "_packed" in extras   # (saved under saved_tensors_hooks)
+            if packed:
+                unpack_saved(node)
             if node.op.adds_into_input and not create_graph:
                 node.into = buffer_for(node.next[0])
             if node.n_out == 1:
@@ -244,6 +255,8 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             g = None
             if not retain_graph:
                 node.release()
+            elif packed:
+                repack_saved(node)
             for edge, gi, shape, dtype in zip(node.next, grads, node.shapes, node.dtypes):
                 if edge is None or gi is None or gi is ADDED:
                     continue
@@ -252,7 +265,39 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 if gi.array.dtype != dtype:
                     gi = _adapters.cast(gi, dtype)
                 send(edge, gi)
+        if post:
+            _run_post_accumulate(post, previous)
     return found
+
+
+def _post_accumulate_schedule(root_edges, order, target_keys):
+    """For each leaf with post-accumulate-grad hooks that this pass accumulates into: the
+    last node (in replay order) that sends it a gradient, after which its .grad is final
+    (None: only a root sends it one). Only built while such hooks exist."""
+    last = {}
+    for edge in root_edges:
+        if type(edge) is not Node and type(edge) is not tuple and edge is not None:
+            last[id(edge)] = (None, edge)
+    for node in order:
+        for edge in node.next:
+            if edge is not None and type(edge) is not Node and type(edge) is not tuple:
+                last[id(edge)] = (node, edge)
+    schedule = {}
+    for node, leaf in last.values():
+        if leaf._hooks and (target_keys is None or id(leaf) in target_keys) and any(
+                type(h) is PostAccumulateGradHook for h in leaf._hooks):
+            schedule.setdefault(node, []).append(leaf)
+    return schedule
+
+
+def _run_post_accumulate(schedule, node):
+    for leaf in schedule.pop(node, ()):
+        for hook in list(leaf._hooks):
+            if type(hook) is PostAccumulateGradHook:
+                r = hook.fn(leaf)
+                if r is not None:
+                    raise TypeError(f"a post accumulate grad hook must return None, but hook "
+                                    f"returned '{type(r).__name__}'")
 
 
 def _run_hooks(node, g):
@@ -271,6 +316,8 @@ def _run_hooks(node, g):
 
 def _leaf_hooks(leaf, g):
     for hook in leaf._hooks:
+        if type(hook) is PostAccumulateGradHook:   # (run once .grad is final, not here)
+            continue
         r = hook(g)
         g = g if r is None else r
     return g

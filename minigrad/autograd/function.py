@@ -8,7 +8,8 @@ import functools
 
 from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state, no_grad
-from minigrad.autograd.graph import Node, Primitive, SavedOutput
+from minigrad.autograd.graph import (Node, Primitive, SavedOutput, pack_saved,
+                                     saved_tensors_hook_stack)
 from minigrad.tensor import Tensor
 
 
@@ -89,6 +90,8 @@ class Function:
             ctx.saved = tuple(
                 next((SavedOutput(k) for k, o in enumerate(outs) if s is o), s) for s in saved)
         results = tuple(ctx.output_tensor(k) for k in range(len(outs)))
+        if saved_tensors_hook_stack:
+            pack_saved(ctx, results, function_outputs=results)
         return results[0] if single else results
 
 

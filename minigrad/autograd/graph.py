@@ -13,6 +13,7 @@ import itertools
 
 import numpy as np
 
+from minigrad import backend
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.tensor import Tensor
@@ -178,6 +179,8 @@ class Primitive:
                 node._outs = out
                 outs = tuple(node.output_tensor(k) for k in range(cls.n_outputs))
                 _saved_outputs(node, outs)
+                if saved_tensors_hook_stack:
+                    pack_saved(node, outs)
                 return outs
             t = Tensor._make(out, node)
             if cls.save_output:
@@ -185,6 +188,8 @@ class Primitive:
                 t._vc = node._out_versions = [0]  # (the output's counter; its node keeps it)
             elif cls.is_view:
                 _share_version(t, inputs[0])
+            if saved_tensors_hook_stack:
+                pack_saved(node, (t,))
             return t
         return _unrecorded(cls, _forward(cls, _DISCARD, inputs, attrs), inputs)
 
@@ -296,3 +301,189 @@ def _op_error(op, inputs, e):
     # NumPy's ValueError/TypeError become ours, which are RuntimeErrors too (as PyTorch's)
     cls = {ValueError: InvalidArgument, TypeError: InvalidDtype}.get(type(e), type(e))
     return cls(msg)
+
+
+# ---------------------------------------------------------------- saved-tensor hooks
+# PyTorch's ``saved_tensors_hooks``: while a (pack, unpack) pair is active, what a node
+# keeps for its backward is handed to ``pack`` when the node is recorded, and the node
+# keeps pack's result instead; ``unpack`` turns it back into a tensor each time backward
+# runs the node (the engine asks, one dict lookup per node). What a node keeps: its saved
+# inputs (``save_inputs``), its saved outputs, the tensors a Function saves with
+# ``save_for_backward``, and any array an op's forward put on its ctx (masks, indices,
+# softmax values; also inside a tuple). The stack is empty unless a context is active,
+# and recording only tests that it is empty.
+
+saved_tensors_hook_stack = []   # (pack_hook, unpack_hook) pairs; the innermost applies
+
+_STRUCTURAL = frozenset(("_hooks", "_packed", "needs_input_grad", "n_out"))
+
+
+class _Packed:
+    """A value ``pack_hook`` returned; ``as_array``: the node kept an array there;
+    ``edge``: where the packed tensor sat in the graph (as PyTorch keeps a saved tensor's
+    grad_fn beside what the hooks keep), so that a create_graph backward can
+    differentiate through the unpacked value even when ``pack`` detached it."""
+    __slots__ = ("value", "unpack", "as_array", "slot", "edge")
+
+    def __init__(self, value, unpack, as_array, slot, edge):
+        self.value, self.unpack, self.as_array, self.slot = value, unpack, as_array, slot
+        self.edge = edge
+
+
+class _SavedLeaf(Primitive):
+    """An unpacked stand-in for a saved leaf: its gradient goes to the leaf."""
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def pack_saved(node, outputs, function_outputs=None):
+    """Pass every value ``node`` keeps for backward through the innermost pack hook.
+    ``outputs``: the tensors the node produced (pack receives them for its saved
+    outputs); ``function_outputs``: the same for a Function node, whose ``saved`` tuple
+    is what it keeps (its output arrays stay: backward needs their shapes)."""
+    top = saved_tensors_hook_stack[-1]
+    if top is None:   # (inside a pack hook)
+        return
+    pack, unpack = top
+    extras = node.__dict__
+    packed = {}
+
+    def one(t, as_array, slot=None):
+        """pack(t); ``as_array``: the node kept t's array (else t itself)."""
+        version = t._version
+        # (a pack hook that runs ops must not pack what they save: no hooks inside it)
+        saved_tensors_hook_stack.append(None)
+        try:
+            result = pack(t)
+        finally:
+            saved_tensors_hook_stack.pop()
+        if t._version != version:
+            raise RuntimeError(
+                "A saved tensor pack hook is modifying its input in place. Tensors provided as "
+                "input to pack hook cannot be modified by in-place operations as this can lead "
+                "to unexpected side-effects. Please open an issue if you need to perform "
+                "in-place operations on the input to a pack hook.")
+        return _Packed(result, unpack, as_array, slot, None if as_array else _edge(t))
+
+    def array(a):
+        return one(Tensor._make(a), True)
+
+    for name, value in list(extras.items()):
+        if name in _STRUCTURAL:
+            continue
+        if name == "inputs":
+            packed[name] = tuple(one(t, False) for t in value)
+        elif name == "_out":
+            packed[name] = one(outputs[0], True)
+        elif name == "_outs":
+            if function_outputs is not None:
+                continue
+            packed[name] = tuple(one(t, True) for t in outputs)
+        elif name == "saved" and function_outputs is not None:
+            packed[name] = tuple(
+                one(function_outputs[s.slot], False, s.slot) if type(s) is SavedOutput
+                else one(s, False) if isinstance(s, Tensor) else s for s in value)
+        elif backend.is_array(value):
+            packed[name] = array(value)
+        elif type(value) in (tuple, list) and any(backend.is_array(v) for v in value):
+            packed[name] = type(value)(array(v) if backend.is_array(v) else v for v in value)
+        else:
+            continue
+        del extras[name]
+    if packed:
+        extras["_packed"] = packed
+        # as in PyTorch, what went through the hooks is not checked against later in-place
+        # writes: the hooks decide what is kept
+        extras.pop("_versions", None)
+        extras.pop("_out_versions", None)
+
+
+def unpack_saved(node):
+    """Before ``node``'s backward runs: its packed values through the unpack hook, back
+    under their own names (``repack_saved`` undoes this when the graph is retained)."""
+    extras = node.__dict__
+    for name, entry in extras["_packed"].items():
+        extras[name] = _unpack_entry(node, entry)
+
+
+def repack_saved(node):
+    extras = node.__dict__
+    for name in extras["_packed"]:
+        extras.pop(name, None)
+
+
+def _unpack_entry(node, entry):
+    if type(entry) in (tuple, list):
+        return type(entry)(_unpack_entry(node, e) for e in entry)
+    if type(entry) is not _Packed:
+        return entry
+    t = entry.unpack(entry.value)
+    if not isinstance(t, Tensor):
+        raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor but got "
+                        f"result of type {type(t).__name__}")
+    if entry.as_array:
+        return t.array
+    if entry.slot is not None:   # a Function's own output: part of its graph again
+        edge = node if node.n_out == 1 else (node, entry.slot)
+    else:
+        edge = entry.edge
+    if edge is None or not _grad_state.enabled:
+        return t
+    now = _edge(t)
+    if now is edge or type(now) is tuple and type(edge) is tuple and now[0] is edge[0] \
+            and now[1] == edge[1]:
+        return t
+    if type(edge) is Node:
+        return Tensor._make(t.array, edge)
+    if type(edge) is tuple:
+        out = Tensor._make(t.array, edge[0])
+        out._slot = edge[1]
+        return out
+    return Tensor._make(t.array, Node(_SavedLeaf, (edge,)))
+
+
+class saved_tensors_hooks:
+    """PyTorch's ``torch.autograd.graph.saved_tensors_hooks(pack_hook, unpack_hook)``: a
+    context manager under which every value a recorded op keeps for its backward goes
+    through ``pack_hook(tensor) -> object`` when the op runs, and ``unpack_hook(object) ->
+    tensor`` when backward needs it (each time a backward pass runs that op). Nested
+    contexts: only the innermost pair applies. What minigrad's nodes keep is listed above
+    ``pack_saved``; a Function packs exactly its ``save_for_backward`` tensors, as in
+    PyTorch. As in PyTorch: a pack hook must not modify its input in place (a
+    RuntimeError), what went through the hooks is not checked against later in-place
+    writes, and returning the input itself from ``pack_hook`` makes a reference cycle for
+    saved outputs (``lambda x: x.detach()`` avoids it). Ops a pack hook runs save nothing
+    through the hooks."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self):
+        saved_tensors_hook_stack.append((self.pack_hook, self.unpack_hook))
+
+    def __exit__(self, *args):
+        saved_tensors_hook_stack.pop()
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """PyTorch's ``save_on_cpu(pin_memory=False, device_type="cuda")``: what the forward
+    pass saves is kept on the host and copied back to its device when backward needs it;
+    a host tensor is kept as it is (no copy). ``pin_memory=True`` always keeps a fresh
+    host copy, as PyTorch does, but minigrad does not page-lock it (so the copy back is
+    not asynchronous)."""
+
+    def __init__(self, pin_memory=False, device_type="cuda"):
+        def pack_to_cpu(tensor):
+            host = tensor.detach().cpu()
+            if pin_memory and host.array is tensor.array:
+                host = Tensor._make(host.array.copy())
+            return tensor.device, host
+
+        def unpack_from_cpu(packed):
+            device, tensor = packed
+            return tensor.to(device)
+
+        super().__init__(pack_to_cpu, unpack_from_cpu)

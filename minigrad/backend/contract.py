@@ -35,6 +35,8 @@ CONTRACT = {
     "matmul": "matmul(a, b, out=None, accumulate=False): NumPy's matmul for operands with "
               ">= 2 dims (batch dims broadcast); into out (or added to it when accumulate)",
     "erf": "erf(x): the error function, elementwise",
+    "erfinv": "erfinv(x): the inverse error function, elementwise (+-inf at +-1, NaN outside)",
+    "lgamma": "lgamma(x): log |Gamma(x)|, elementwise",
     # -- elementwise, threaded where it pays
     "relu": "relu(x): max(x, 0), NaN stays NaN",
     "relu_backward": "relu_backward(g, y): g where the ReLU output y > 0, else 0",

@@ -107,6 +107,16 @@ def erf(x):
     return _erf(x)
 
 
+def erfinv(x):
+    from scipy.special import erfinv as _erfinv
+    return _erfinv(x)
+
+
+def lgamma(x):
+    from scipy.special import gammaln
+    return gammaln(x)
+
+
 def is_channel_reduction(a, dims):
     """Every axis but 1 of a non-empty float array with at least 2 axes: BatchNorm's
     reductions, which the channel kernels do in one threaded pass."""

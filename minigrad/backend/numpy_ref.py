@@ -78,6 +78,16 @@ def erf(x):
     return _erf(x)
 
 
+def erfinv(x):
+    from scipy.special import erfinv as _erfinv
+    return _erfinv(x)
+
+
+def lgamma(x):
+    from scipy.special import gammaln
+    return gammaln(x)
+
+
 def relu(x):
     return _xp(x).maximum(x, 0)
 

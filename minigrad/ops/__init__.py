@@ -33,6 +33,7 @@ from minigrad.ops.pointwise import (atan2, ceil, cos, div, exp2, expm1, floor, f
                                     fmod, log1p, log2, log10, remainder, round, sin, tan, trunc)
 from minigrad.ops.pointwise import (acos, addcdiv, addcmul, arccos, arcsin, arctan, asin, atan,
                                     cosh, sinh, square)
+from minigrad.ops.pointwise import erfinv
 from minigrad.ops.reduce import logsumexp
 from minigrad.ops.scan import cumprod, cumsum, prod
 from minigrad.ops.logical import all, allclose, any, equal, isclose
@@ -42,3 +43,4 @@ engine.register_adapters(sum_to, cast)
 
 
 from minigrad.ops.device import to_device  # noqa: E402
+from minigrad.ops.matrix import det, inv, legacy_svd, matrix_exp, slogdet  # noqa: E402

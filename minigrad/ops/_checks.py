@@ -172,6 +172,8 @@ for name, fn, dom in [("sin", ops.sin, "real"), ("cos", ops.cos, "real"),
                       ("log1p", ops.log1p, "positive"), ("expm1", ops.expm1, "real")]:
     register(name, fn, (3, 4), domain=dom)
     register(name, fn, (4, 3), domain=dom, noncontig=True)
+register("erfinv", lambda a: ops.erfinv(ops.tanh(a)), (3, 4))
+register("erfinv", lambda a: ops.erfinv(a * 0.45), (4, 3), domain="nonzero", noncontig=True)
 register("atan2", ops.atan2, (3, 4), (4,), domain=("real", "nonzero"))
 register("atan2", ops.atan2, (3, 4), (3, 4), domain=("nonzero", "real"), noncontig=True)
 register("rounding", lambda a: ops.round(a) + ops.floor(a) + ops.ceil(a) + ops.trunc(a) + a,
@@ -237,3 +239,56 @@ register("std_mean", lambda a: ops.std_mean(a, 1), (3, 4))
 from minigrad.distributed.nn.functional import all_reduce as _all_reduce  # noqa: E402
 
 register("all_reduce", lambda a, b: _all_reduce(a * b) * a, (3, 4), (3, 4))
+# ---- linear algebra (ops/matrix.py, ops/norms.py). Symmetric inputs as a + a^T; singular
+# vectors and eigenvectors (defined up to sign) through sign-invariant functions of them
+from minigrad.ops import matrix as _M, norms as _N  # noqa: E402
+
+
+def _sym(a):
+    return a + ops.transpose(a, -1, -2)
+
+
+def _svd_parts(a):
+    u, s, vh = _M.svd(a, full_matrices=False)
+    return s, u * u, vh * vh, u @ vh
+
+
+register("det", _M.det, (3, 3))
+register("det", _M.det, (2, 4, 4), noncontig=True)
+register("slogdet", lambda a: _M.slogdet(a).logabsdet, (2, 3, 3))
+register("inv", _M.inv, (3, 3))
+register("inv", _M.inv, (2, 3, 3), noncontig=True)
+register("solve", _M.solve, (3, 3), (3, 2))
+register("solve", _M.solve, (2, 3, 3), (3,), label="2x3x3 vector 3")
+register("solve", _M.solve, (2, 3, 3), (1, 3, 2), label="2x3x3 batch-broadcast 1x3x2")
+register("solve", lambda a, b: _M.solve(a, b, left=False), (3, 3), (2, 3), label="left=False")
+register("eigh", lambda a: (lambda r: (r.eigenvalues, r.eigenvectors ** 2))(_M.eigh(_sym(a))),
+         (3, 3))
+register("eigh", lambda a: _M.eigh(_sym(a), UPLO="U").eigenvalues, (2, 4, 4))
+register("eigvalsh", lambda a: _M.eigvalsh(_sym(a)), (3, 3))
+register("svd", _svd_parts, (4, 3))
+register("svd", _svd_parts, (3, 5))
+register("svd", _svd_parts, (2, 3, 3))
+register("svd full_matrices", lambda a: (lambda r: (r.S, r.U[:, :2] ** 2, r.Vh ** 2))(
+    _M.svd(a)), (4, 2))
+register("svdvals", _M.svdvals, (2, 4, 3))
+register("legacy svd", lambda a: (lambda r: (r.S, r.U @ ops.transpose(r.V, -1, -2)))(
+    _M.legacy_svd(a)), (4, 3))
+register("matrix_exp", _M.matrix_exp, (3, 3))
+register("matrix_exp", lambda a: _M.matrix_exp(a * 3), (2, 3, 3), label="2x3x3 scaled")
+# (vector_norm shares torch.norm's composite, registered above as "norm")
+register("vector_norm", lambda a: _N.vector_norm(a, -1.5, dim=0), (3, 4), domain="nonzero")
+for _ord in ("fro", "nuc", 2, -2, 1, -1, float("inf"), float("-inf")):
+    register(f"matrix_norm {_ord}", lambda a, o=_ord: _N.matrix_norm(a, o), (2, 3, 4))
+register("linalg.norm", lambda a: _N.norm(a, dim=(0, 2), keepdim=True), (3, 2, 4))
+# ---- saved-tensor hooks: what a detaching pack hook kept is reattached to the graph when
+# unpacked (the _SavedLeaf stand-in for a saved leaf), so second derivatives go through it
+from minigrad.autograd.graph import saved_tensors_hooks as _hooks  # noqa: E402
+
+
+def _through_hooks(a, b):
+    with _hooks(lambda t: t.detach(), lambda t: t):
+        return (a * b).tanh() * a.exp()
+
+
+register("saved_tensors_hooks", _through_hooks, (3, 4), (4,))

@@ -278,8 +278,8 @@ def vector_norm(x, p, dims, keepdim):
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """torch.norm: the vector p-norm (p a number, inf or -inf) of the whole tensor or over
-    ``dim`` (an int or tuple); "fro" is the 2-norm over ``dim`` (at most two dims). The
-    nuclear norm ("nuc") needs singular values, which minigrad does not differentiate."""
+    ``dim`` (an int or tuple); "fro" is the 2-norm over ``dim`` (at most two dims); "nuc"
+    the nuclear norm (``linalg.matrix_norm``) over two dims."""
     if not isinstance(input, Tensor) or input.array.dtype.kind != "f":
         name = dtypes.scalar_name(input.array.dtype) if isinstance(input, Tensor) else \
             type(input).__name__
@@ -290,9 +290,10 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if isinstance(dim, numbers.Integral):
         dim = (dim,)
     if isinstance(p, str):
-        if p == "nuc":
-            raise NotImplementedError("norm(p='nuc'): the nuclear norm needs a differentiable "
-                                      "SVD, which minigrad does not have")
+        if p == "nuc":   # (as torch.norm: a matrix norm over dim, or over all of a matrix)
+            from minigrad.ops.norms import matrix_norm
+            return matrix_norm(input, p, tuple(range(input.ndim)) if dim is None else dim,
+                               keepdim)
         if p != "fro":
             raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
         if dim is not None and len(dim) > 2:

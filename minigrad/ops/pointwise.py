@@ -12,7 +12,7 @@ from minigrad import dtypes
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import cast, constant, pair
 from minigrad.ops._common import xp_of as _xp
-from minigrad.ops.elementwise import add, mul, neg, pow, rsqrt, sub, where
+from minigrad.ops.elementwise import add, exp, mul, neg, pow, rsqrt, sub, where
 from minigrad.ops.elementwise import div as true_div
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -208,6 +208,22 @@ class Cosh(Primitive):
         return mul(g, sinh(ctx.inputs[0]))
 
 
+class Erfinv(Primitive):
+    """The inverse error function on (-1, 1) (+-inf at +-1, NaN outside); its derivative
+    is sqrt(pi)/2 exp(erfinv(x)^2)."""
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, x):
+        from minigrad import backend
+        return backend.of(x).erfinv(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.output
+        return mul(g, mul(exp(mul(out, out)), math.sqrt(math.pi) / 2))
+
+
 def _unary(op):
     def fn(input):
         return op.apply(_floating(input))
@@ -254,6 +270,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
                            "dtypes.")
     quot = true_div(tensor1, tensor2) if value == 1 else true_div(mul(tensor1, value), tensor2)
     return add(input, quot)
+erfinv = _unary(Erfinv)
 
 
 def atan2(input, other):

@@ -68,6 +68,16 @@ def erf(x):
     return _erf(x)
 
 
+def erfinv(x):
+    from cupyx.scipy.special import erfinv as _erfinv
+    return _erfinv(x)
+
+
+def lgamma(x):
+    from cupyx.scipy.special import gammaln
+    return gammaln(x)
+
+
 device_type = "cuda"
 
 
