@@ -1,7 +1,7 @@
 from minigrad.nn.modules.basic import (GELU, Dropout, Flatten, Identity, Linear, LogSoftmax,
                                        Sigmoid, Softmax, Tanh)
-from minigrad.nn.modules.conv import (AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d,
-                                      MaxPool2d)
+from minigrad.nn.modules.conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool2d, Conv1d,
+                                      Conv2d, MaxPool2d, MaxUnpool2d)
 from minigrad.nn.modules.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from minigrad.nn.modules.module import Module, ModuleDict, ModuleList, Sequential
 from minigrad.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d,
