@@ -1,4 +1,4 @@
-"""More layers: transposed and 3-D convolution, embeddings, 1-D/3-D and adaptive max
+"""More layers: transposed convolution, embeddings, 1-D/3-D and adaptive max
 pooling, channel dropout. Each is a thin module over its function in ``nn.functional``."""
 from minigrad.creation import empty
 from minigrad.nn import functional as F
@@ -29,16 +29,6 @@ class ConvTranspose2d(_ConvNd):
     def forward(self, x):
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                   self.output_padding, self.groups, self.dilation)
-
-
-class Conv3d(_ConvNd):
-    """3-D convolution. A composite: one conv2d per depth tap of the kernel (see
-    ``F.conv3d``), not a 3-D kernel of its own."""
-    _dims = 3
-
-    def forward(self, x):
-        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
 
 
 class Embedding(Module):
