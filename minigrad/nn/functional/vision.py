@@ -93,8 +93,10 @@ def _bilinear_float(input, out_hw, scales, align_corners):
         return constant(xp.asarray(w.astype(opmath)))
     if per_pixel:
         r0, r1 = x[..., h0, :], x[..., h1, :]
-        out = (r0[..., w0] * weight(np.outer(lh0, lw0)) + r0[..., w1] * weight(np.outer(lh0, lw1))
-               + r1[..., w0] * weight(np.outer(lh1, lw0)) + r1[..., w1] * weight(np.outer(lh1, lw1)))
+        out = (r0[..., w0] * weight(np.outer(lh0, lw0))
+               + r0[..., w1] * weight(np.outer(lh0, lw1))
+               + r1[..., w0] * weight(np.outer(lh1, lw0))
+               + r1[..., w1] * weight(np.outer(lh1, lw1)))
     else:
         cols = x[..., w0] * weight(lw0) + x[..., w1] * weight(lw1)
         out = cols[..., h0, :] * weight(lh0[:, None]) + cols[..., h1, :] * weight(lh1[:, None])
