@@ -871,5 +871,11 @@ def kl_div(input, target, reduction="mean", log_target=False):
 
 # ---------------------------------------------------------------- family modules
 # (new functional forms live in a module of their family beside this one)
+from minigrad.nn.functional.activation import (celu_, elu_, hardtanh_, leaky_relu_,  # noqa: E402
+                                               prelu, relu_, selu_, threshold, threshold_)
+from minigrad.nn.functional.distance import cosine_similarity, pairwise_distance  # noqa: E402
+from minigrad.nn.functional.loss import cosine_embedding_loss  # noqa: E402
 from minigrad.nn.functional.pooling import adaptive_avg_pool1d, max_unpool2d  # noqa: E402
-from minigrad.nn.functional.vision import interpolate  # noqa: E402
+from minigrad.nn.functional.sparse import embedding_bag, one_hot  # noqa: E402
+from minigrad.nn.functional.vision import (affine_grid, grid_sample, interpolate,  # noqa: E402
+                                           pixel_shuffle, pixel_unshuffle)

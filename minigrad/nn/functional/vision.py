@@ -1,13 +1,13 @@
 """Vision functions (PyTorch's grouping): resizing (``interpolate``), pixel (un)shuffling,
 and sampling an image on a grid (``affine_grid``, ``grid_sample``). All are composites of
 gathers, reshapes and weighted sums, so their gradients come from the engine."""
-import math
+import warnings
 
 import numpy as np
 
 from minigrad import ops
-from minigrad.errors import InvalidArgument, InvalidDtype
-from minigrad.ops._common import cast, constant, xp_of
+from minigrad.errors import InvalidDtype
+from minigrad.ops._common import backend_of, cast, constant, xp_of
 
 # ---------------------------------------------------------------- interpolate
 #
@@ -251,3 +251,193 @@ def _resize2d(input, out_hw, scales, mode, align_corners):
     if dt == np.uint8:
         return constant(_bilinear_uint8(input.array, out_hw, scales, align_corners))
     return _bilinear_float(input, out_hw, scales, align_corners)
+
+
+# ---------------------------------------------------------------- pixel shuffle
+
+def _shuffle_check(op, input, factor, name):
+    if input.ndim < 3:
+        raise RuntimeError(f"{op} expects input to have at least 3 dimensions, but got input "
+                           f"with {input.ndim} dimension(s)")
+    if int(factor) <= 0:
+        raise RuntimeError(f"{op} expects a positive {name}, but got {factor}")
+    return int(factor)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r
+    block of pixels (a reshape and a permutation)."""
+    op = "pixel_shuffle"
+    r = _shuffle_check(op, input, upscale_factor, "upscale_factor")
+    *lead, C, H, W = input.shape
+    if C % (r * r):
+        raise RuntimeError(f"{op} expects its input's 'channel' dimension to be divisible by "
+                           f"the square of upscale_factor, but input.size(-3)={C} is not "
+                           f"divisible by {r * r}")
+    k = len(lead)
+    x = ops.reshape(input, tuple(lead) + (C // (r * r), r, r, H, W))
+    x = ops.permute(x, *range(k), k, k + 3, k + 1, k + 4, k + 2)
+    return ops.reshape(x, tuple(lead) + (C // (r * r), H * r, W * r))
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of ``pixel_shuffle``."""
+    op = "pixel_unshuffle"
+    r = _shuffle_check(op, input, downscale_factor, "downscale_factor")
+    *lead, C, H, W = input.shape
+    if H % r or W % r:
+        dim, n = ("height", H) if H % r else ("width", W)
+        raise RuntimeError(f"{op} expects {dim} to be divisible by downscale_factor, but "
+                           f"input.size({-2 if dim == 'height' else -1})={n} is not divisible "
+                           f"by {r}")
+    k = len(lead)
+    x = ops.reshape(input, tuple(lead) + (C, H // r, r, W // r, r))
+    x = ops.permute(x, *range(k), k, k + 2, k + 4, k + 1, k + 3)
+    return ops.reshape(x, tuple(lead) + (C * r * r, H // r, W // r))
+
+
+# ---------------------------------------------------------------- sampling on a grid
+
+_ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to "
+                  "align_corners=False since 1.3.0. Please specify align_corners=True if the "
+                  "old behavior is desired. See the documentation of grid_sample for details.")
+
+
+def _base_coords(n, align_corners, dtype):
+    """ATen's normalized pixel centres: linspace(-1, 1, n), scaled by (n - 1) / n unless
+    ``align_corners``; 0 for a single pixel."""
+    if n <= 1:
+        return np.zeros(n, dtype)
+    c = np.linspace(-1, 1, n).astype(dtype)
+    return c if align_corners else (c * (n - 1) / n).astype(dtype)
+
+
+def affine_grid(theta, size, align_corners=None):
+    """The sampling grid of a batch of affine maps: (N, H, W, 2) for 2-D maps theta
+    (N, 2, 3) and size (N, C, H, W), or (N, D, H, W, 3) for 3-D ones (N, 3, 4). Each grid
+    point is theta applied to the normalized (x, y[, z], 1) of an output pixel; the
+    gradient flows to theta."""
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    if theta.array.dtype.kind != "f":
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = [int(n) for n in size]
+    k = len(size) - 2
+    if k not in (2, 3):
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D "
+                                  f"affine transforms, respectively. Got size {size}.")
+    if theta.ndim != 3 or theta.shape[-2:] != (k, k + 1):
+        raise ValueError(f"Expected a batch of {k}D affine matrices of shape Nx{k}x{k + 1} for "
+                         f"size {size}. Got {tuple(theta.shape)}.")
+    spatial = size[2:]
+    if align_corners and min(spatial) == 1:
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size "
+                      "grids when align_corners=True. This is not an intended use case of "
+                      "affine_grid. See the documentation of affine_grid for details.",
+                      stacklevel=2)
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    if theta.shape[0] != size[0]:
+        raise ValueError(f"affine_grid: theta holds {theta.shape[0]} maps for a batch of "
+                         f"{size[0]}")
+    dt = theta.array.dtype
+    axes = [_base_coords(n, align_corners, dt) for n in reversed(spatial)]  # x, y[, z]
+    mesh = np.meshgrid(*reversed(axes), indexing="ij")                     # [z,] y, x
+    base = np.stack(list(reversed(mesh)) + [np.ones_like(mesh[0])], -1)    # x, y[, z], 1
+    base = constant(xp_of(theta.array).asarray(base.reshape(1, -1, k + 1)))
+    grid = ops.matmul(base, ops.transpose(theta, 1, 2))                     # (N, P, k)
+    return ops.reshape(grid, (size[0],) + tuple(spatial) + (k,))
+
+
+def _unnormalize(coord, size, align_corners):
+    if align_corners:
+        return (coord + 1) / 2 * (size - 1)
+    return ((coord + 1) * size - 1) / 2
+
+
+def _reflect(coord, twice_low, twice_high):
+    """ATen's reflect_coordinates: fold ``coord`` into [low, high] by reflections."""
+    if twice_low == twice_high:
+        return coord * 0
+    low, span = twice_low / 2, (twice_high - twice_low) / 2
+    dist = ops.abs(coord - low)
+    flips = ops.floor(dist.detach() / span)
+    extra = dist - flips * span
+    even = constant(flips.array % 2 == 0)
+    return ops.where(even, extra + low, span - extra + low)
+
+
+def _source_coords(coord, size, padding_mode, align_corners):
+    coord = _unnormalize(coord, size, align_corners)
+    if padding_mode == "reflection":
+        coord = _reflect(coord, 0, 2 * (size - 1)) if align_corners else \
+            _reflect(coord, -1, 2 * size - 1)
+    if padding_mode != "zeros":
+        coord = ops.clamp(coord, 0, size - 1)
+    return coord
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """PyTorch's grid_sample for 4-D input (N, C, H, W) and grid (N, Ho, Wo, 2) of (x, y) in
+    [-1, 1]: modes 'bilinear' and 'nearest' (ties to even), padding 'zeros', 'border' or
+    'reflection'. Corner values are gathered and weighted, so the gradient reaches both the
+    input and (bilinear) the grid; outside the input, 'zeros' samples 0."""
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
+                         f"'nearest' or 'bicubic', but got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
+                         f"'border', or 'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    if input.ndim == 5:
+        raise NotImplementedError("grid_sample: 5-D (volumetric) input is not supported")
+    if mode == "bicubic":
+        raise NotImplementedError("grid_sample: mode 'bicubic' is not supported")
+    if input.ndim != 4 or grid.ndim != 4:
+        raise RuntimeError(f"grid_sampler(): expected 4D input and grid with same number of "
+                           f"dimensions, but got input with sizes {list(input.shape)} and "
+                           f"grid with sizes {list(grid.shape)}")
+    N, C, H, W = input.shape
+    if grid.shape[0] != N or grid.shape[-1] != 2:
+        raise RuntimeError(f"grid_sampler(): expected grid of shape (N={N}, H_out, W_out, 2), "
+                           f"got {list(grid.shape)}")
+    if input.array.dtype != grid.array.dtype or input.array.dtype.kind != "f":
+        raise RuntimeError(f"grid_sampler(): expected input and grid to have the same floating "
+                           f"point dtype, but input has {input.dtype} and grid has "
+                           f"{grid.dtype}")
+    Ho, Wo = grid.shape[1:3]
+    xp = xp_of(input.array)
+    ix = _source_coords(grid[..., 0], W, padding_mode, align_corners)        # (N, Ho, Wo)
+    iy = _source_coords(grid[..., 1], H, padding_mode, align_corners)
+    flat = ops.reshape(input, (N, C, H * W))
+
+    def sample(cx, cy):
+        """input at integer coordinates (arrays), 0 outside; (N, C, Ho*Wo)."""
+        inside = (cx >= 0) & (cx < W) & (cy >= 0) & (cy < H)
+        at = np.where(inside, cy * W + cx, 0).reshape(N, 1, Ho * Wo)
+        values = ops.gather(flat, 2, constant(xp.asarray(np.broadcast_to(at, (N, C, Ho * Wo)))))
+        return values, constant(xp.asarray(inside.reshape(N, 1, Ho * Wo)))
+
+    def host(t):
+        return np.asarray(backend_of(t).to_host(t.array))
+
+    if mode == "nearest":
+        cx = np.rint(host(ix)).astype(np.int64)  # (round half to even, as nearbyint)
+        cy = np.rint(host(iy)).astype(np.int64)
+        values, inside = sample(cx, cy)
+        out = ops.where(inside, values, 0.0)
+    else:
+        x0 = np.floor(host(ix)).astype(np.int64)
+        y0 = np.floor(host(iy)).astype(np.int64)
+        fx = ops.reshape(ix - constant(xp.asarray(x0.astype(ix.array.dtype))), (N, 1, -1))
+        fy = ops.reshape(iy - constant(xp.asarray(y0.astype(iy.array.dtype))), (N, 1, -1))
+        out = None
+        for dx, dy, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)),
+                          (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+            values, inside = sample(x0 + dx, y0 + dy)
+            term = ops.where(inside, values * w, 0.0)
+            out = term if out is None else out + term
+    return ops.reshape(out, (N, C, Ho, Wo))
