@@ -56,14 +56,14 @@ def _bags(op, input, offsets, include_last_offset):
     if off.size and int(off[-1]) > N:
         raise RuntimeError(f"{op}: offsets[-1] can not be greater than input's length {N} but "
                            f"got offsets[-1] of {int(off[-1])}")
+    if include_last_offset and (not off.size or int(off[-1]) != N):
+        raise ValueError(f"{op}: with include_last_offset=True the last offset ends the last "
+                         f"bag and must be the input's length {N}, got offsets "
+                         f"{off.tolist()} (PyTorch's results are inconsistent there)")
     if off.size > 1 and bool((off[1:] < off[:-1]).any()):
         raise RuntimeError(f"{op}: offsets must be non-decreasing, got {off.tolist()}")
     B = off.shape[0] - 1 if include_last_offset else off.shape[0]
-    ends = xp.concatenate([off[1:], xp.asarray([N], dtype=off.dtype)]) \
-        if not include_last_offset else off[1:]
-    bag = xp.searchsorted(off[:B] if B else off[:0], xp.arange(N), side="right") - 1
-    inside = (xp.arange(N) < (ends[-1] if B else 0))
-    bag = xp.where(inside, bag, -1)  # (entries past the last offset belong to no bag)
+    bag = xp.searchsorted(off[:B], xp.arange(N), side="right") - 1
     return idx, bag, B
 
 

@@ -373,8 +373,9 @@ def _source_coords(coord, size, padding_mode, align_corners):
     if padding_mode == "reflection":
         coord = _reflect(coord, 0, 2 * (size - 1)) if align_corners else \
             _reflect(coord, -1, 2 * size - 1)
-    if padding_mode != "zeros":
-        coord = ops.clamp(coord, 0, size - 1)
+    if padding_mode != "zeros":  # (ATen's clip: no gradient at or beyond either bound)
+        inside = constant((coord.array > 0) & (coord.array < size - 1))
+        coord = ops.where(inside, coord, ops.clamp(coord.detach(), 0, size - 1))
     return coord
 
 
