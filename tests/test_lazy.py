@@ -82,7 +82,8 @@ def test_lazy_modules_take_dtype_and_module_conversions():
     assert m.bias is None and list(m.state_dict()) == ["weight"]
     m(mg.randn(2, 4).double())
     assert m.weight.dtype == mg.float64
-    net = nn.Sequential(nn.LazyConv2d(2, 3), nn.LazyBatchNorm2d()).double()
+    net = nn.Sequential(nn.LazyConv2d(2, 3), nn.LazyBatchNorm2d()).double().to("cpu")
+    assert str(net[0].weight.device) == "cpu" and net[1].running_mean.dtype == mg.float64
     assert all(t.dtype == mg.float64 for t in net.state_dict().values()
                if t.dtype != mg.int64)
     net(mg.randn(1, 3, 5, 5).double())

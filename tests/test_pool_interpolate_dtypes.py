@@ -228,6 +228,16 @@ def test_float16_bilinear_within_one_ulp_of_torch(torch, rng, align):
         assert (y == ty).mean() > 0.99
 
 
+@pytest.mark.parametrize("align", [False, True])
+def test_float16_linear_1d_matches_torch_exactly(torch, rng, align):
+    """In 1-D PyTorch always takes its generic kernel (float16 weights, float32 sums)."""
+    for kwargs in [dict(size=9), dict(scale_factor=1.7), dict(size=200)]:
+        x = rng.standard_normal((2, 3, 13)).astype(np.float16)
+        kw = dict(mode="linear", align_corners=align, **kwargs)
+        np.testing.assert_array_equal(F.interpolate(mg.tensor(x), **kw).numpy(),
+                                      torch.nn.functional.interpolate(torch.tensor(x), **kw))
+
+
 def test_float32_bilinear_weights_in_float32(torch, rng):
     x = rng.standard_normal((2, 3, 13, 11)).astype(np.float32)
     for kwargs in RESIZES:

@@ -73,18 +73,18 @@ def _linear_taps(n_in, n_out, scale, align_corners, opmath, store):
     return i0, i1, (opmath(1) - w1.astype(opmath)).astype(store), w1
 
 
-def _bilinear_float(input, out_hw, scales, align_corners):
+def _bilinear_float(input, out_hw, scales, align_corners, two_d):
     """Bilinear resizing of float input, accumulated in float32 for float16 (ATen's opmath).
     ATen has two kernels, chosen by output size, whose roundings differ in float16: for
-    small outputs (height + width <= 128) each output sums its four pixels times products
-    of float32 weights; otherwise it interpolates along the width, then the height, with
-    the weights rounded to the input's type. Both are followed."""
+    small 2-D outputs (height + width <= 128) each output sums its four pixels times
+    products of float32 weights; otherwise (and in 1-D) it interpolates along the width,
+    then the height, with the weights rounded to the input's type. Both are followed."""
     dt = input.array.dtype
     opmath = np.float64 if dt == np.float64 else np.float32
     x = cast(input, opmath) if dt != opmath else input
     xp = xp_of(input.array)
     H, W = input.shape[-2:]
-    per_pixel = out_hw[0] + out_hw[1] <= 128
+    per_pixel = two_d and out_hw[0] + out_hw[1] <= 128
     store = opmath if per_pixel else dt.type
     h0, h1, lh0, lh1 = _linear_taps(H, out_hw[0], scales[0], align_corners, opmath, store)
     w0, w1, lw0, lw1 = _linear_taps(W, out_hw[1], scales[1], align_corners, opmath, store)
@@ -230,12 +230,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                          f"input ({sizes}) and output {tuple(out_hw)}")
     if input.ndim == 3:  # (N, C, L) as (N, C, 1, L): the height is a copy
         out = _resize2d(ops.unsqueeze(input, 2), [1] + out_hw, [None] + scales, mode,
-                        align_corners)
+                        align_corners, two_d=False)
         return ops.squeeze(out, 2)
     return _resize2d(input, out_hw, scales, mode, align_corners)
 
 
-def _resize2d(input, out_hw, scales, mode, align_corners):
+def _resize2d(input, out_hw, scales, mode, align_corners, two_d=True):
     dt = input.array.dtype
     if mode == "area":
         return ops.adaptive_avg_pool2d(input, tuple(out_hw))
@@ -250,7 +250,7 @@ def _resize2d(input, out_hw, scales, mode, align_corners):
         return input[:, :, hi[:, None], wi[None, :]]
     if dt == np.uint8:
         return constant(_bilinear_uint8(input.array, out_hw, scales, align_corners))
-    return _bilinear_float(input, out_hw, scales, align_corners)
+    return _bilinear_float(input, out_hw, scales, align_corners, two_d)
 
 
 # ---------------------------------------------------------------- pixel shuffle
