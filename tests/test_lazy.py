@@ -243,3 +243,13 @@ def test_d2l_batchnorm_lenet_matches_torch(torch, dry_run):
     x = R(3, 1, 28, 28, seed=5)
     np.testing.assert_allclose(m(mg.tensor(x)).detach().numpy(),
                                t(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_lazy_modules_materialize_on_their_device(device):
+    """Built for a device (device=) or moved there before the dry run (Module.to)."""
+    x = mg.tensor(R(2, 3, 5, 5)).to(device)
+    for m in (nn.Sequential(nn.LazyConv2d(2, 3, device=device), nn.LazyBatchNorm2d(device=device)),
+              nn.Sequential(nn.LazyConv2d(2, 3), nn.LazyBatchNorm2d()).double().to(device)):
+        y = m(x.to(m[0].weight.dtype))
+        assert y.device == x.device and m[0].weight.device == x.device
+        assert m[1].running_mean.device == x.device and type(m[1]) is nn.BatchNorm2d
