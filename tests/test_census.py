@@ -64,6 +64,27 @@ CENSUS_NAMES = [
     # distributions
     "torch.distributions.Categorical", "torch.distributions.Binomial",
     "torch.distributions.Multinomial", "torch.distributions.Poisson",
+    # nn: lazy modules
+    "torch.nn.LazyLinear", "torch.nn.LazyConv1d", "torch.nn.LazyConv2d", "torch.nn.LazyConv3d",
+    "torch.nn.LazyBatchNorm1d", "torch.nn.LazyBatchNorm2d", "torch.nn.LazyBatchNorm3d",
+    "torch.nn.UninitializedParameter", "torch.nn.UninitializedBuffer",
+    "torch.nn.parameter.is_lazy", "torch.nn.modules.lazy.LazyModuleMixin",
+    # nn: layers and their functional forms
+    "torch.nn.PixelShuffle", "torch.nn.PixelUnshuffle", "torch.nn.functional.pixel_shuffle",
+    "torch.nn.functional.pixel_unshuffle", "torch.nn.ReflectionPad1d", "torch.nn.ReflectionPad2d",
+    "torch.nn.ReplicationPad2d", "torch.nn.ZeroPad2d", "torch.nn.ConstantPad2d",
+    "torch.nn.CircularPad2d", "torch.nn.PReLU", "torch.nn.functional.prelu", "torch.nn.Threshold",
+    "torch.nn.AdaptiveAvgPool1d", "torch.nn.functional.adaptive_avg_pool1d",
+    "torch.nn.MaxUnpool2d", "torch.nn.functional.max_unpool2d", "torch.nn.CosineEmbeddingLoss",
+    "torch.nn.functional.cosine_embedding_loss", "torch.nn.CosineSimilarity",
+    "torch.nn.functional.cosine_similarity", "torch.nn.PairwiseDistance",
+    "torch.nn.functional.pairwise_distance", "torch.nn.EmbeddingBag",
+    "torch.nn.functional.embedding_bag", "torch.nn.functional.one_hot",
+    "torch.nn.functional.relu_", "torch.nn.functional.elu_", "torch.nn.functional.leaky_relu_",
+    "torch.nn.functional.hardtanh_", "torch.nn.functional.threshold_",
+    "torch.nn.functional.affine_grid", "torch.nn.functional.grid_sample",
+    "torch.nn.init.orthogonal_", "torch.nn.init.trunc_normal_", "torch.nn.init.constant",
+    "torch.nn.init.kaiming_normal", "torch.nn.init.normal",
 ]
 
 

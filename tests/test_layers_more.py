@@ -70,12 +70,16 @@ def test_interpolate_errors():
     x = mg.zeros(1, 1, 2, 2)
     with pytest.raises(ValueError, match="align_corners"):
         F.interpolate(x, size=3, align_corners=True)
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="either size or scale_factor"):
         F.interpolate(x)
+    with pytest.raises(ValueError, match="only one of size or scale_factor"):
+        F.interpolate(x, size=3, scale_factor=2)
     with pytest.raises(NotImplementedError, match="bicubic"):
         F.interpolate(x, size=3, mode="bicubic")
-    with pytest.raises(ValueError, match="4-D"):
-        F.interpolate(mg.zeros(1, 2, 2), size=3)
+    with pytest.raises(ValueError, match="bilinear mode needs 4D input"):
+        F.interpolate(mg.zeros(1, 2, 2), size=3, mode="bilinear")
+    with pytest.raises(NotImplementedError, match="5-D"):
+        F.interpolate(mg.zeros(1, 1, 2, 2, 2), size=3)
 
 
 # ---------------------------------------------------------------- transposed convolution

@@ -18,15 +18,47 @@ ctypedef fused real:
     float
     double
 
+ctypedef signed char int8
+ctypedef unsigned char uint8
+ctypedef short int16
+ctypedef int int32
+ctypedef long long int64
 
-def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
-             int dw, real[:, :, ::1] out, long long[:, :, ::1] index):
+# Max pooling also takes integer planes (PyTorch pools every integer dtype but bool); only
+# the float types have a gradient, so the backward and the average kernels stay ``real``.
+ctypedef fused pooled:
+    float
+    double
+    int8
+    uint8
+    int16
+    int32
+    int64
+
+
+def max_pool(const pooled[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, int pw,
+             int dh, int dw, pooled[:, :, ::1] out, long long[:, :, ::1] index):
     cdef Py_ssize_t B = x.shape[0], H = x.shape[1], W = x.shape[2]
     cdef Py_ssize_t Ho = out.shape[1], Wo = out.shape[2], p, oh, ow, i, j, ih, iw, best_at
     cdef Py_ssize_t start
     cdef bint inside
-    cdef real best, v
-    cdef const real *plane
+    cdef pooled best, v, lowest
+    cdef const pooled *plane
+    # a window of padding only gives -inf, or an integer type's lowest value (PyTorch's)
+    if pooled is float or pooled is double:
+        lowest = -INFINITY
+    elif pooled is int8:
+        lowest = -128
+    elif pooled is uint8:
+        lowest = 0
+    elif pooled is int16:
+        lowest = -32768
+    elif pooled is int32:
+        lowest = -2147483647
+        lowest -= 1
+    else:
+        lowest = -9223372036854775807
+        lowest -= 1
     if out.shape[0] != B or index.shape[0] != B or index.shape[1] != Ho or index.shape[2] != Wo:
         raise ValueError(f"max_pool: out {tuple(out.shape)[:3]} and index "
                          f"{tuple(index.shape)[:3]} must both be ({B}, Ho, Wo)")
@@ -37,15 +69,15 @@ def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, in
     # (_simd.h); the comparison rule is the same.
     inside = (ph == 0 and pw == 0 and dh == 1 and dw == 1
               and (Ho - 1) * sh + kh <= H and (Wo - 1) * sw + kw <= W)
-    if inside:
+    if inside and (pooled is float or pooled is double):
         with nogil:
             for p in prange(B, schedule="static", num_threads=team(threads_for(B * H * W))):
                 plane = &x[p, 0, 0]
                 for oh in range(Ho):
-                    if real is float:
+                    if pooled is float:
                         mg_max_pool_row_f(plane, W, oh * sh * W, kh, kw, sw, Wo,
                                           &out[p, oh, 0], &index[p, oh, 0])
-                    else:
+                    elif pooled is double:
                         mg_max_pool_row_d(plane, W, oh * sh * W, kh, kw, sw, Wo,
                                           &out[p, oh, 0], &index[p, oh, 0])
         return
@@ -54,7 +86,7 @@ def max_pool(const real[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, in
             plane = &x[p, 0, 0]
             for oh in range(Ho):
                 for ow in range(Wo):
-                    best = -INFINITY
+                    best = lowest
                     best_at = -1
                     for i in range(kh):
                         ih = oh * sh - ph + i * dh

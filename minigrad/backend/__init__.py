@@ -92,6 +92,9 @@ def of(array):
     except KeyError:
         if _is_cupy(type(array)):
             return for_device("cuda")
+        why = getattr(type(array), "backend_error", None)  # (a lazy module's placeholder)
+        if why is not None:
+            raise why(array) from None
         raise TypeError(f"no minigrad backend for arrays of type {type(array).__name__}") from None
 
 

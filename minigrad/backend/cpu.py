@@ -393,16 +393,24 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
 
 # ---------------------------------------------------------------- pooling
 
-def _planes(x, op):
-    """``x`` (..., H, W) as contiguous planes (P, H, W) of a float dtype, the kernels' input."""
-    if x.dtype not in _FLOATS:
-        raise InvalidDtype(f"{op}: expected float32 or float64 input, got {x.dtype}")
+def _planes(x, op, dtypes=_FLOATS):
+    """``x`` (..., H, W) as contiguous planes (P, H, W) of a float dtype (or one of
+    ``dtypes``), the kernels' input."""
+    if x.dtype not in dtypes:
+        names = [d.name for d in dtypes]
+        names = ", ".join(names[:-1]) + " or " + names[-1]
+        raise InvalidDtype(f"{op}: expected {names} input, got {x.dtype}")
     return np.ascontiguousarray(x).reshape(math.prod(x.shape[:-2]), *x.shape[-2:])
+
+
+# max pooling's forward also runs on the signed and unsigned integer types the kernel has
+_MAX_POOL_DTYPES = _FLOATS + tuple(np.dtype(t) for t in (np.int8, np.uint8, np.int16,
+                                                         np.int32, np.int64))
 
 
 def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
     """Max over windows, and the flat (ih * W + iw) index each output took."""
-    xp_ = _planes(x, "max_pool2d")
+    xp_ = _planes(x, "max_pool2d", _MAX_POOL_DTYPES)
     out = np.empty((xp_.shape[0],) + tuple(out_hw), dtype=x.dtype)
     index = np.empty(out.shape, dtype=np.int64)
     _pool.max_pool(xp_, *kernel, *stride, *padding, *dilation, out, index)

@@ -239,6 +239,9 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
 def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
     xp_ = _xp(x)
     H, W = x.shape[-2:]
+    floating = x.dtype.kind == "f"
+    # a window of padding only gives -inf, or an integer type's lowest value (PyTorch's)
+    lowest = -math.inf if floating else np.iinfo(x.dtype).min
     out = xp_.empty(x.shape[:-2] + tuple(out_hw), dtype=x.dtype)
     index = xp_.empty(out.shape, dtype=xp_.int64)
     flat = x.reshape(x.shape[:-2] + (H * W,))
@@ -248,11 +251,16 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
                      for ih in [oh * stride[0] - padding[0] + i * dilation[0]]
                      for iw in [ow * stride[1] - padding[1] + j * dilation[1]]
                      if 0 <= ih < H and 0 <= iw < W]
-            if not cells:  # a window of padding only: -inf, and the index -1
-                index[..., oh, ow], out[..., oh, ow] = -1, -math.inf
+            if not cells:  # a window of padding only: the index -1
+                index[..., oh, ow], out[..., oh, ow] = -1, lowest
                 continue
             idx = xp_.asarray([ih * W + iw for ih, iw in cells])
             vals = flat[..., idx]
+            if not floating:  # the first maximum
+                pick = vals.argmax(-1)
+                index[..., oh, ow] = idx[pick]
+                out[..., oh, ow] = xp_.take_along_axis(vals, pick[..., None], -1)[..., 0]
+                continue
             # the first maximum, or the last NaN (PyTorch's CPU rule)
             nans = xp_.isnan(vals)
             last_nan = len(cells) - 1 - nans[..., ::-1].argmax(-1)

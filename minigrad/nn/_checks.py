@@ -136,3 +136,47 @@ from minigrad.nn.weight_norm import _weight_norm  # noqa: E402
 register("weight_norm dim=0", lambda g, v: _weight_norm(v, g, 0), (3, 1, 1), (3, 2, 2))
 register("weight_norm dim=1", lambda g, v: _weight_norm(v, g, 1), (1, 2, 1), (3, 2, 2))
 register("weight_norm dim=None", lambda g, v: _weight_norm(v, g, -1), (), (3, 4))
+
+# ---- census layers: activations, distances, losses, bags, vision, pooling
+register("prelu", lambda x, w: F.prelu(x, w), (2, 3, 4), (3,), domain=("nonzero", "real"))
+register("prelu", lambda x, w: F.prelu(x, w), (5,), (1,), domain=("nonzero", "real"),
+         label="5 1 shared")
+register("threshold", lambda x: F.threshold(x * 3, 0.1, -2.0), (3, 4), domain="nonzero")
+register("cosine_similarity", lambda a, b: F.cosine_similarity(a, b), (3, 4), (3, 4))
+register("cosine_similarity", lambda a, b: F.cosine_similarity(a, b, dim=-1), (2, 3, 4), (3, 4),
+         label="2x3x4 3x4 broadcast")
+register("pairwise_distance", lambda a, b: F.pairwise_distance(a, b), (3, 4), (3, 4))
+register("pairwise_distance", lambda a, b: F.pairwise_distance(a, b, p=3.0, keepdim=True),
+         (3, 4), (4,), label="3x4 4 p=3")
+_y = np.array([1, -1, 1, -1, 0])
+register("cosine_embedding_loss", lambda a, b: F.cosine_embedding_loss(
+    a, b, mg.tensor(_y, device=a.device), margin=-0.5), (5, 3), (5, 3))
+_bag_idx, _bag_off = np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 3, 3, 5])
+register("embedding_bag sum", lambda w, psw: F.embedding_bag(
+    mg.tensor(_bag_idx, device=w.device), w, mg.tensor(_bag_off, device=w.device), mode="sum",
+    per_sample_weights=psw), (10, 3), (8,))
+register("embedding_bag mean", lambda w: F.embedding_bag(
+    mg.tensor(_bag_idx, device=w.device), w, mg.tensor(_bag_off, device=w.device),
+    padding_idx=4), (10, 3))
+register("embedding_bag max", lambda w: F.embedding_bag(
+    mg.tensor(_bag_idx.reshape(2, 4), device=w.device), w, mode="max"), (10, 3))
+register("pixel_shuffle", lambda x: F.pixel_shuffle(x, 2), (2, 8, 2, 3))
+register("pixel_unshuffle", lambda x: F.pixel_unshuffle(x, 2), (2, 2, 4, 6))
+register("pad reflect 2d crop", lambda x: F.pad(x, (2, -1, 1, 2), mode="reflect"), (2, 3, 4, 4))
+register("adaptive_avg_pool1d", lambda x: F.adaptive_avg_pool1d(x, 3), (2, 3, 7))
+_unpool_at = np.array([[[[0, 3], [9, 14]]]]).repeat(2, 0)
+register("max_unpool2d", lambda x: F.max_unpool2d(x, mg.tensor(_unpool_at, device=x.device), 2),
+         (2, 1, 2, 2))
+for _align in (False, True):
+    register("interpolate bilinear", lambda x, a=_align: F.interpolate(
+        x, size=(5, 3), mode="bilinear", align_corners=a), (2, 2, 3, 4), label=f"align={_align}")
+register("affine_grid", lambda t: F.affine_grid(t, (2, 1, 3, 4), align_corners=False), (2, 2, 3))
+for _pad in ("zeros", "border", "reflection"):
+    for _align in (False, True):
+        # (the grid spans past [-1, 1] so that every padding rule is exercised)
+        register("grid_sample bilinear", lambda x, g, p=_pad, a=_align: F.grid_sample(
+            x, g * 1.3, padding_mode=p, align_corners=a), (2, 2, 3, 4), (2, 3, 2, 2),
+            label=f"{_pad} align={_align}")
+register("grid_sample nearest", lambda x: F.grid_sample(
+    x, mg.tensor(np.random.default_rng(3).uniform(-1.2, 1.2, (2, 3, 2, 2)), x.dtype,
+                 device=x.device), mode="nearest", align_corners=False), (2, 2, 3, 4))

@@ -115,3 +115,77 @@ def default_layer_init_(weight, bias):
         fan_in, _ = _calculate_fan_in_and_fan_out(weight)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         uniform_(bias, -bound, bound)
+
+
+def orthogonal_(tensor, gain=1, generator=None):
+    """A (semi-)orthogonal matrix: the Q of the QR decomposition of a standard normal draw,
+    its columns' signs fixed by R's diagonal (so Q is uniformly distributed), scaled by
+    ``gain``; a tensor of more than 2 dims is filled as (shape[0], rest) flattened."""
+    if tensor.ndim < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.array.size == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.array.size // rows
+    flat = rng.generator(generator=generator).normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (q * gain).reshape(tensor.shape))
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """N(mean, std^2) conditioned on [a, b]: a normal draw with the values outside redrawn
+    when most of the mass is inside (as PyTorch), else uniform draws on [a, b] accepted in
+    proportion to the density. (The numbers differ from PyTorch's for the same seed.)"""
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
+                      "distribution of values may be incorrect.", stacklevel=2)
+    draw = rng.generator(generator=generator)
+    shape = tensor.shape
+
+    def cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    out = np.empty(shape)
+    todo = np.ones(shape, dtype=bool)
+    if cdf((b - mean) / std) - cdf((a - mean) / std) > 0.3:
+        while todo.any():
+            out[todo] = draw.normal(mean, std, int(todo.sum()))
+            todo &= (out < a) | (out > b)
+    else:
+        mode = max(a, min(mean, b))
+        log_peak = -0.5 * ((mode - mean) / std) ** 2
+        while todo.any():
+            x = draw.uniform(a, b, int(todo.sum()))
+            accept = np.log(draw.uniform(0.0, 1.0, x.size)) <= \
+                -0.5 * ((x - mean) / std) ** 2 - log_peak
+            where = np.flatnonzero(todo)
+            out.flat[where[accept]] = x[accept]
+            todo.flat[where[accept]] = False
+    return _fill(tensor, out)
+
+
+def _deprecated(new):
+    old = new.__name__[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+                      FutureWarning, stacklevel=2)
+        return new(*args, **kwargs)
+    deprecated_init.__name__ = old
+    deprecated_init.__doc__ = f"Deprecated (as in PyTorch): use ``{new.__name__}``."
+    return deprecated_init
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)

@@ -98,16 +98,18 @@ def _out_size(n, k, s, p, d, ceil_mode):
     return out
 
 
-def _check_input(op, input):
+def _check_input(op, input, integers=False):
     if input.ndim not in (3, 4):
         raise InvalidArgument(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
                               f"shape {input.shape}")
-    if input.array.dtype.kind != "f":
-        raise InvalidDtype(f"{op}: expected float32 or float64 input, got {input.array.dtype}")
+    kind = input.array.dtype.kind
+    if not (kind == "f" or integers and kind in "iu"):
+        raise InvalidDtype(f"{op}: expected a floating point{' or integer' if integers else ''} "
+                           f"input, got {input.array.dtype}")
 
 
 def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
-    _check_input(op, input)
+    _check_input(op, input, integers=op == "max_pool2d")
     kernel = pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None or stride == () else pair(stride, "stride", op)
     padding, dilation = pair(padding, "padding", op), pair(dilation, "dilation", op)
@@ -128,14 +130,26 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
+    """PyTorch's max pooling, on float and integer inputs (bool is refused, as in torch).
+    With ``return_indices`` also the flat index ``ih * W + iw`` of each maximum in its
+    plane (PyTorch's convention: the first maximum, or the last NaN; -1 where a window
+    holds padding only, where PyTorch names a position outside the input)."""
     args = _pool_args("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
-    if return_indices:  # the indices are a constant; the values keep their gradient
-        _, index = backend.of(input.array).max_pool2d(input.array, *args)
-        out = MaxPool2d.apply(input, kernel=args[0], stride=args[1], padding=args[2],
-                              dilation=args[3], out_hw=args[4])
-        return out, constant(index)
-    return MaxPool2d.apply(input, kernel=args[0], stride=args[1], padding=args[2],
-                           dilation=args[3], out_hw=args[4])
+    x = input.array
+    if x.dtype.kind in "iu":  # no gradient: one kernel call, both results constants
+        be = backend.of(x)
+        if be.device_type != "cpu":  # (integer kernels are the host's; the reference
+            from minigrad.backend import numpy_ref as be  # one runs in any namespace)
+        out, index = be.max_pool2d(x, *args)
+        return (constant(out), constant(index)) if return_indices else constant(out)
+    out = MaxPool2d.apply(input, kernel=args[0], stride=args[1], padding=args[2],
+                          dilation=args[3], out_hw=args[4])
+    if not return_indices:
+        return out
+    if out._node is not None:  # the indices the recorded pool found; a constant
+        return out, constant(out._node.index)
+    _, index = backend.of(x).max_pool2d(x, *args)
+    return out, constant(index)
 
 
 def _fixed_windows(n, k, s, p, out, count_include_pad):

@@ -453,6 +453,13 @@ def pad(a, pad, mode="constant", value=None):
         return PadConstant.apply(a, widths=tuple(widths), value=0 if value is None else value)
     if value is not None and value != 0:
         raise InvalidArgument(f"pad: a value is only used with mode='constant', not {mode!r}")
+    # PyTorch pads 1, 2 or 3 trailing dims in these modes, of a batched or unbatched input
+    k = len(pad) // 2
+    if k not in (1, 2, 3) or a.ndim not in (k + 1, k + 2):
+        raise NotImplementedError(
+            f"pad: padding size {len(pad)} is not supported for {a.ndim}D input with mode "
+            f"{mode!r}; supported combinations for non-constant padding: 2D or 3D input with "
+            f"padding size 2, 3D or 4D with 4, 4D or 5D with 6")
     for d, (lo, hi) in enumerate(widths):
         if lo == 0 and hi == 0:
             continue
@@ -461,10 +468,12 @@ def pad(a, pad, mode="constant", value=None):
 
 
 def _pad_source_index(mode, lo, hi, n, dim):
-    """For each output position along a padded dim, the input position it copies."""
-    if lo < 0 or hi < 0:
-        raise InvalidArgument("pad: negative padding is only supported with mode='constant'")
+    """For each output position along a padded dim, the input position it copies (a
+    negative width crops, as in PyTorch)."""
     pos = np.arange(-lo, n + hi)
+    if pos.size < 1:
+        raise InvalidArgument(f"pad: padding ({lo}, {hi}) leaves no elements of dim {dim} "
+                              f"(size {n})")
     if mode == "reflect":
         if lo >= n or hi >= n:
             raise InvalidArgument(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "

@@ -3,8 +3,11 @@ prints them. (Sigmoid, Tanh, GELU and the softmaxes live in ``basic``.)
 
 ``inplace=True`` writes the result into the input's memory and returns the input, by the
 rules of every in-place op (see ``minigrad.ops.inplace``)."""
+from minigrad.creation import empty
 from minigrad.nn import functional as F
+from minigrad.nn import init as nn_init
 from minigrad.nn.modules.module import Module
+from minigrad.nn.parameter import Parameter
 
 
 class _Activation(Module):
@@ -130,3 +133,37 @@ class LogSigmoid(Module):
 class Softsign(Module):
     def forward(self, x):
         return F.softsign(x)
+
+
+class Threshold(_Activation):
+    """``x`` where x > threshold, else ``value``."""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__(inplace)
+        self.threshold, self.value = threshold, value
+
+    def forward(self, x):
+        return F.threshold(x, self.threshold, self.value, self.inplace)
+
+    def _options(self):
+        return [f"threshold={self.threshold}", f"value={self.value}"]
+
+
+class PReLU(Module):
+    """max(0, x) + a * min(0, x) with a learned ``a``: one shared (``num_parameters=1``) or
+    one per channel (dim 1), initialized to ``init``."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(empty(num_parameters, dtype=dtype, device=device))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        nn_init.constant_(self.weight, self.init)
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"

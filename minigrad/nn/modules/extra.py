@@ -1,8 +1,7 @@
-"""More layers: transposed and 3-D convolution, embeddings, 1-D/3-D and adaptive max
+"""More layers: transposed convolution, 1-D/3-D and adaptive max
 pooling, channel dropout. Each is a thin module over its function in ``nn.functional``."""
 from minigrad.creation import empty
 from minigrad.nn import functional as F
-from minigrad.nn import init
 from minigrad.nn.modules.conv import _AvgPoolNd, _ConvNd, _MaxPoolNd, _tuple
 from minigrad.nn.modules.module import Module
 from minigrad.nn.parameter import Parameter
@@ -29,54 +28,6 @@ class ConvTranspose2d(_ConvNd):
     def forward(self, x):
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                   self.output_padding, self.groups, self.dilation)
-
-
-class Conv3d(_ConvNd):
-    """3-D convolution. A composite: one conv2d per depth tap of the kernel (see
-    ``F.conv3d``), not a 3-D kernel of its own."""
-    _dims = 3
-
-    def forward(self, x):
-        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
-
-
-class Embedding(Module):
-    """A lookup table; weight initialized N(0, 1) as in PyTorch, the padding_idx row zero
-    and never updated by the gradient."""
-
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, _weight=None,
-                 dtype=None):
-        super().__init__()
-        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Embedding: padding_idx must be within num_embeddings "
-                                 f"({num_embeddings}), got {padding_idx}")
-            padding_idx %= num_embeddings
-        self.padding_idx = padding_idx
-        if _weight is None:
-            self.weight = Parameter(empty(num_embeddings, embedding_dim, dtype=dtype))
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise ValueError(f"Embedding: _weight of shape {tuple(_weight.shape)} does not "
-                                 f"match ({num_embeddings}, {embedding_dim})")
-            self.weight = Parameter(_weight)
-
-    def reset_parameters(self):
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            self.weight.array[self.padding_idx] = 0
-
-    def forward(self, input):
-        return F.embedding(input, self.weight, self.padding_idx)
-
-    def extra_repr(self):
-        s = f"{self.num_embeddings}, {self.embedding_dim}"
-        if self.padding_idx is not None:
-            s += f", padding_idx={self.padding_idx}"
-        return s
 
 
 class MaxPool1d(_MaxPoolNd):

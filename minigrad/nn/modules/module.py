@@ -8,7 +8,7 @@ import numpy as np
 from minigrad import backend, dtypes
 from minigrad.device import parse_to_args
 from minigrad.nn.modules import hooks as _hooks
-from minigrad.nn.parameter import Parameter
+from minigrad.nn.parameter import Parameter, _Unmaterialized, is_lazy
 from minigrad.tensor import Tensor
 
 _IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -275,7 +275,8 @@ class Module:
         dtype, device = parse_to_args(args, dtype, device)
         if device is not None:
             backend.for_device(device)   # (a clear error when it is not available)
-            self._convert(lambda a: backend.move(a, device))
+            self._convert(lambda a: a.moved(device) if type(a) is _Unmaterialized
+                          else backend.move(a, device))
         if dtype is not None:
             np_dtype = dtypes.to_numpy_dtype(dtype)
             if np_dtype.kind != "f":
@@ -298,16 +299,25 @@ class Module:
     # ------------------------------------------------------------ state
     def state_dict(self, destination=None, prefix="", keep_vars=False):
         out = collections.OrderedDict() if destination is None else destination
-        for name, p in self._parameters.items():
-            if p is not None:
-                out[prefix + name] = p if keep_vars else p.detach()
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent:
-                out[prefix + name] = b if keep_vars else b.detach()
+        self._save_to_state_dict(out, prefix, keep_vars)
         for name, child in self._modules.items():
             if child is not None:
                 child.state_dict(out, prefix + name + ".", keep_vars)
         return out
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        """This module's own parameters and persistent buffers (a lazy module keeps its
+        uninitialized ones as they are)."""
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                destination[prefix + name] = b if keep_vars else b.detach()
+
+    def _load_state_dict_pre(self, state_dict, prefix):
+        """Called on every submodule, with its key prefix, before ``load_state_dict``
+        compares shapes (a lazy module materializes its parameters here)."""
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy ``state_dict`` (tensors or arrays) into this module's parameters and buffers.
@@ -315,6 +325,8 @@ class Module:
         Shape mismatches are always errors; missing and unexpected keys are errors when
         ``strict``. Every problem is reported at once, by name.
         """
+        for name, mod in self.named_modules():
+            mod._load_state_dict_pre(state_dict, name + "." if name else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -324,6 +336,8 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
+            if is_lazy(target) and is_lazy(value):  # (nothing to copy, as in PyTorch)
+                continue
             array = value.array if isinstance(value, Tensor) else np.asarray(value)
             if tuple(array.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape "

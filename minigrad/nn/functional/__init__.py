@@ -443,65 +443,6 @@ def _n_tuple(v, n, name, op):
     return v
 
 
-def _nearest_index(n_in, n_out, scale):
-    """PyTorch's nearest source index: floor(i * scale) in float32, clipped to the input."""
-    s = np.float32(n_in / n_out if scale is None else 1.0 / scale)
-    idx = np.floor(np.arange(n_out, dtype=np.float32) * s).astype(np.int64)
-    return np.minimum(idx, n_in - 1)
-
-
-def _linear_weights(n_in, n_out, scale, align_corners, dtype):
-    """Source rows (i0, i1) and the weight of i1 for each output row of bilinear resizing."""
-    i = np.arange(n_out, dtype=np.float64)
-    if align_corners:
-        src = i * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
-    else:
-        s = n_in / n_out if scale is None else 1.0 / scale
-        src = np.maximum((i + 0.5) * s - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    return i0, i1, (src - i0).astype(dtype)
-
-
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """PyTorch's F.interpolate for 4-D input, modes 'nearest' and 'bilinear': index arrays
-    (nearest) or two weighted row/column gathers (bilinear), so gradients come from
-    getitem's scatter-add."""
-    op = "interpolate"
-    if mode not in ("nearest", "bilinear"):
-        raise NotImplementedError(f"{op}: mode {mode!r} is not supported (nearest, bilinear)")
-    if input.ndim != 4:
-        raise ValueError(f"{op}: expected a 4-D (N, C, H, W) input, got shape {input.shape}")
-    if align_corners is not None and mode == "nearest":
-        raise ValueError("align_corners option can only be set with the interpolating modes: "
-                         "linear | bilinear | bicubic | trilinear")
-    if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: exactly one of size and scale_factor must be given")
-    H, W = input.shape[2:]
-    if size is not None:
-        out_hw, scales = _n_tuple(size, 2, "size", op), (None, None)
-    else:
-        scales = tuple(float(s) for s in ((scale_factor,) * 2 if isinstance(
-            scale_factor, (int, float)) else scale_factor))
-        if len(scales) != 2 or min(scales) <= 0:
-            raise ValueError(f"{op}: scale_factor must be positive, one or two of them, got "
-                             f"{scale_factor}")
-        out_hw = (math.floor(H * scales[0]), math.floor(W * scales[1]))
-    if min(out_hw) < 1:
-        raise ValueError(f"{op}: output size {out_hw} must be positive (input {input.shape})")
-    if mode == "nearest":
-        hi = _nearest_index(H, out_hw[0], scales[0])
-        wi = _nearest_index(W, out_hw[1], scales[1])
-        return input[:, :, hi[:, None], wi[None, :]]
-    dt = input.array.dtype
-    xp = xp_of(input.array)
-    h0, h1, lh = _linear_weights(H, out_hw[0], scales[0], bool(align_corners), dt)
-    w0, w1, lw = _linear_weights(W, out_hw[1], scales[1], bool(align_corners), dt)
-    lh, lw = xp.asarray(lh.reshape(-1, 1)), xp.asarray(lw)
-    rows = (input[:, :, h0, :] * constant(1 - lh) + input[:, :, h1, :] * constant(lh))
-    return rows[:, :, :, w0] * constant(1 - lw) + rows[:, :, :, w1] * constant(lw)
-
-
 def embedding(input, weight, padding_idx=None):
     """Rows of ``weight`` picked by the integer ``input``; the ``padding_idx`` row gets no
     gradient (its lookups are constants)."""
@@ -534,6 +475,9 @@ def _pool1d_input(op, input):
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """max_pool2d over a height of 1."""
+    if input.array.dtype.kind in "iu" and not return_indices:
+        raise InvalidDtype(f"max_pool1d: integer input ({input.dtype!r}) is pooled with "
+                           f"return_indices=True only, as in PyTorch")
     k = _n_tuple(kernel_size, 1, "kernel_size", "max_pool1d")[0]
     s = k if stride is None or stride == () else _n_tuple(stride, 1, "stride", "max_pool1d")[0]
     p = _n_tuple(padding, 1, "padding", "max_pool1d")[0]
@@ -595,8 +539,11 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         return ops.squeeze(out, 0)
     k, s, p, d, Do = _pool3d_args("max_pool3d", input, kernel_size, stride, padding, dilation,
                                   ceil_mode)
-    if input.array.dtype.kind != "f":
-        raise TypeError(f"max_pool3d: expected float32 or float64 input, got {input.dtype!r}")
+    dtype = input.array.dtype
+    if dtype.kind not in "fiu":
+        raise TypeError(f"max_pool3d: expected a floating point or integer input, got "
+                        f"{input.dtype!r}")
+    integer = dtype.kind != "f"
     N, C, D, H, W = input.shape
     planes, where2d = max_pool2d(ops.reshape(input, (N, C * D, H, W)), k[1:], s[1:], p[1:],
                                  d[1:], ceil_mode, return_indices=True)
@@ -604,20 +551,28 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     planes = ops.reshape(planes, (N, C, D, Ho, Wo))
     need = (Do - 1) * s[0] + d[0] * (k[0] - 1) + 1  # padded depth the windows read
     depth_pad = (p[0], max(0, need - D - p[0]))
-    planes = ops.pad(planes, (0, 0, 0, 0) + depth_pad, value=-math.inf)
+    lowest = np.iinfo(dtype).min if integer else -math.inf
+    planes = ops.pad(planes, (0, 0, 0, 0) + depth_pad, value=lowest)
     taps = [slice(t * d[0], t * d[0] + (Do - 1) * s[0] + 1, s[0]) for t in range(k[0])]
     stacked = ops.stack([planes[:, :, tap] for tap in taps], 0)     # (k_d, N, C, Do, Ho, Wo)
     xp = xp_of(input.array)
-    winner = xp.argmax(stacked.array, axis=0)[None]   # the first tap holding the maximum
+    in_plane = xp.pad(where2d.array.reshape(N, C, D, Ho, Wo),
+                      ((0, 0), (0, 0), depth_pad, (0, 0), (0, 0)), constant_values=-1)
+    in_plane = xp.stack([in_plane[:, :, tap] for tap in taps], 0)
+    if integer:
+        # an input element equal to the type's lowest value must beat a padding tap
+        # holding the same value: the first tap reading the input that holds the maximum
+        valid = in_plane >= 0
+        best = xp.max(xp.where(valid, stacked.array, lowest), axis=0)
+        winner = xp.argmax(valid & (stacked.array == best), axis=0)[None]
+    else:
+        winner = xp.argmax(stacked.array, axis=0)[None]   # the first tap holding the maximum
     out = ops.squeeze(ops.gather(stacked, 0, constant(winner)), 0)
     if not return_indices:
         return out
     # the flat index: the winning tap's depth, times H*W, plus the 2-D index in that plane
     depth = xp.arange(Do).reshape(Do, 1, 1) * s[0] + winner[0] * d[0] - p[0]
-    in_plane = xp.pad(where2d.array.reshape(N, C, D, Ho, Wo),
-                      ((0, 0), (0, 0), depth_pad, (0, 0), (0, 0)), constant_values=-1)
-    in_plane = xp.take_along_axis(
-        xp.stack([in_plane[:, :, tap] for tap in taps], 0), winner, 0)[0]
+    in_plane = xp.take_along_axis(in_plane, winner, 0)[0]
     index = xp.where(in_plane < 0, -1, depth * (H * W) + in_plane)
     return out, constant(index)
 
@@ -912,3 +867,15 @@ def kl_div(input, target, reduction="mean", log_target=False):
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction, "kl_div")
+
+
+# ---------------------------------------------------------------- family modules
+# (new functional forms live in a module of their family beside this one)
+from minigrad.nn.functional.activation import (celu_, elu_, hardtanh_, leaky_relu_,  # noqa: E402
+                                               prelu, relu_, selu_, threshold, threshold_)
+from minigrad.nn.functional.distance import cosine_similarity, pairwise_distance  # noqa: E402
+from minigrad.nn.functional.loss import cosine_embedding_loss  # noqa: E402
+from minigrad.nn.functional.pooling import adaptive_avg_pool1d, max_unpool2d  # noqa: E402
+from minigrad.nn.functional.sparse import embedding_bag, one_hot  # noqa: E402
+from minigrad.nn.functional.vision import (affine_grid, grid_sample, interpolate,  # noqa: E402
+                                           pixel_shuffle, pixel_unshuffle)
