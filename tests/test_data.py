@@ -528,3 +528,75 @@ def test_damaged_raw_file_without_a_checksum_is_a_dataset_error(tmp_path):
         (root / stem).write_bytes(bytes([0, 0, 0x08, 1]) + (10).to_bytes(4, "big") + b"\1" * 3)
     with pytest.raises(DatasetError, match="failed verification: .*truncated.*delete it"):
         data.FashionMNIST(root=root, download=False)
+
+
+# Peak memory of a child process while it reads a hostile file. tracemalloc cannot see
+# zlib's output buffers, so the child reports its peak RSS (ru_maxrss, KiB on Linux) before
+# and after the call; the difference bounds what the call allocated.
+_PEAK_RSS = r"""
+import json, resource, sys, zlib
+from pathlib import Path
+
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def bomb(header, zeros_mib):
+    c = zlib.compressobj(1, wbits=31)
+    out = [c.compress(header)]
+    block = bytes(1 << 20)
+    out += [c.compress(block) for _ in range(zeros_mib)]
+    return b"".join(out) + c.flush()
+
+import minigrad.data as data
+from minigrad.data.idx import gunzip
+kind, where = sys.argv[1], Path(sys.argv[2])
+if kind == "gunzip":
+    blob = bomb(b"", 256)                      # 256 MiB of zeros: a 0-dimension IDX header
+    call = lambda: gunzip(blob, "bomb.gz")
+else:
+    stem = "train-images-idx3-ubyte"
+    if kind == "mnist-zeros":                  # the same bomb where MNIST's images should be
+        (where / f"{stem}.gz").write_bytes(bomb(b"", 512))
+    elif kind == "mnist-big-header":           # a header 10x MNIST's size, then 512 MiB of zeros
+        header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (60000, 280, 28))
+        (where / f"{stem}.gz").write_bytes(bomb(header, 512))
+    elif kind == "mnist-raw-huge":             # a sparse 1 GiB raw file
+        with open(where / stem, "wb") as f:
+            f.truncate(1 << 30)
+    call = lambda: data.MNIST(root=where, train=True, download=False)
+before = peak()
+try:
+    call()
+    error = None
+except Exception as e:
+    error = f"{type(e).__name__}: {e}"
+print(json.dumps({"grew": peak() - before, "error": error}))
+"""
+
+
+def _peak_rss_of(kind, where):
+    import json
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", _PEAK_RSS, kind, str(where)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.splitlines()[-1])
+
+
+def test_gzip_bomb_with_a_zero_dimension_header_is_refused_in_bounded_memory(tmp_path):
+    """zlib reads a max_length of 0 as 'no limit': a header declaring 0 dimensions used to
+    inflate the whole stream (256 MiB here) before anything looked at it."""
+    out = _peak_rss_of("gunzip", tmp_path)
+    assert out["error"] is not None and out["error"].startswith("IDXError: bomb.gz:"), out
+    assert out["grew"] < 16 << 20, out
+
+
+@pytest.mark.parametrize("kind", ["mnist-zeros", "mnist-big-header", "mnist-raw-huge"])
+def test_mnist_refuses_a_hostile_file_in_bounded_memory(tmp_path, kind):
+    """A file that is not MNIST's costs at most about one MNIST file of memory, whatever its
+    header claims and however far it inflates, and the error names the file."""
+    out = _peak_rss_of(kind, tmp_path)
+    assert out["error"] is not None and out["error"].startswith("DatasetError: MNIST: "), out
+    assert "train-images-idx3-ubyte" in out["error"], out
+    assert out["grew"] < 64 << 20, out
