@@ -94,8 +94,9 @@ def test_download_verify_and_load(tiny, tmp_path):
     assert ds.root == root / "tiny"
     assert sorted(p.name for p in ds.root.iterdir()) == \
         sorted(f"{s}.gz" for s in STEMS[True])            # no temporary files left
-    np.testing.assert_array_equal(ds.data, tiny.arrays[STEMS[True][0]])
-    assert ds.targets.dtype == np.int64 and len(ds) == 12
+    np.testing.assert_array_equal(ds.data.numpy(), tiny.arrays[STEMS[True][0]])
+    assert ds.data.dtype == mg.uint8 and ds.data.shape == (12, 28, 28)   # torchvision's
+    assert ds.targets.dtype == mg.int64 and len(ds) == 12
     image, label = ds[3]
     assert image.shape == (1, 28, 28) and image.dtype == mg.float32
     assert label == int(tiny.arrays[STEMS[True][1]][3])
@@ -104,7 +105,7 @@ def test_download_verify_and_load(tiny, tmp_path):
     x, y = ds[2:5]
     assert x.shape == (3, 1, 28, 28) and y.shape == (3,) and y.dtype == mg.int64
     again = tiny(root=root, train=True, download=False)     # found, not downloaded again
-    np.testing.assert_array_equal(again.data, ds.data)
+    np.testing.assert_array_equal(again.data.numpy(), ds.data.numpy())
     assert tiny(root=root, train=False).data.shape == (5, 28, 28)
 
 
@@ -195,11 +196,11 @@ def test_real_mnist():
     train, test = data.MNIST(train=True, download=False), data.MNIST(train=False,
                                                                      download=False)
     assert train.data.shape == (60000, 28, 28) and test.data.shape == (10000, 28, 28)
-    assert train.data.dtype == np.uint8
+    assert train.data.dtype == mg.uint8 and train.targets.dtype == mg.int64
     assert sorted(set(train.targets.tolist())) == list(range(10))
-    assert np.bincount(test.targets).tolist() == \
+    assert np.bincount(test.targets.numpy()).tolist() == \
         [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-    pixels = train.data / 255.0
+    pixels = train.data.numpy() / 255.0
     assert pixels.mean() == pytest.approx(0.1307, abs=1e-4)
     assert pixels.std() == pytest.approx(0.3081, abs=1e-4)
 

@@ -22,9 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from minigrad._atomic import atomic_open
+from minigrad.data import transforms
+from minigrad.data.collate import default_collate
+from minigrad.data.dataset import Dataset
 from minigrad.data.idx import IDXError, gunzip, is_gzip, parse_idx
-from minigrad.data.loader import Dataset
 from minigrad.tensor import Tensor
+
+
+def _array(x):
+    return x.array if isinstance(x, Tensor) else np.asarray(x)
 
 
 class DatasetError(RuntimeError):
@@ -47,11 +53,26 @@ def _default_root(dataset):
 
 
 class MNIST(Dataset):
-    """The MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28.
+    """The MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28
+    (torchvision's ``MNIST``, reading local or downloaded IDX files; see the module
+    docstring for where it looks).
 
-    ``data`` holds the images as uint8 (N, 28, 28) and ``targets`` the labels as int64 (N,),
-    both NumPy arrays. Indexing gives float32 images scaled to [0, 1] with a channel axis,
-    ``(1, 28, 28)`` per sample, and the label; a slice or an index array gives a batch.
+    ``data`` holds the images as a uint8 Tensor (N, 28, 28) and ``targets`` the labels as
+    an int64 Tensor (N,), as in torchvision (they may be replaced, e.g. by slices of
+    themselves, to use part of the set). ``classes`` and ``class_to_idx`` are torchvision's.
+
+    ``ds[i]`` is ``(image, label)``. ``transform`` and ``target_transform`` have
+    torchvision's meaning, with one difference: minigrad has no PIL, so ``transform``
+    receives the image as a uint8 NumPy array of shape (28, 28) (a copy), where
+    torchvision passes a PIL image; ``transforms.ToTensor()`` takes either the same way.
+    ``target_transform`` receives the label as an int. Without a transform the image is a
+    float32 Tensor (1, 28, 28) scaled to [0, 1] (what ``ToTensor()`` gives).
+
+    Batches: the DataLoader fetches a batch with one array index when there is no
+    ``target_transform`` and ``transform`` is None or built from ``Compose``,
+    ``ToTensor`` and ``Normalize`` (same arithmetic, the same bits as image by image);
+    other transforms run image by image. (+) ``ds[a:b]`` or ``ds[index_array]`` gives a
+    batch ``(images, labels)`` the same way.
     """
 
     name = "mnist"
@@ -77,31 +98,67 @@ class MNIST(Dataset):
     }
     splits = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
               False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-    classes = [str(d) for d in range(10)]
+    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five",
+               "6 - six", "7 - seven", "8 - eight", "9 - nine"]
 
-    def __init__(self, root=None, train=True, download=True):
+    def __init__(self, root=None, train=True, download=True, transform=None,
+                 target_transform=None):
         self.train = train
+        self.transform = transform
+        self.target_transform = target_transform
         self.root, self._how = self._locate(root)
         images, labels = (self._load(stem, download) for stem in self.splits[bool(train)])
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise DatasetError(f"{type(self).__name__}: images {images.shape} and labels "
                                f"{labels.shape} in {self.root} do not fit together")
-        self.data = images
-        self.targets = labels.astype(np.int64)
+        self.data = Tensor(images)
+        self.targets = Tensor(labels.astype(np.int64))
+
+    @property
+    def class_to_idx(self):
+        return {c: i for i, c in enumerate(self.classes)}
 
     def __len__(self):
-        return len(self.targets)
+        return len(self.data)
 
     def __getitem__(self, index):
         if isinstance(index, (int, np.integer)):
-            image = self.data[index][None].astype(np.float32) / np.float32(255)
-            return Tensor(image), int(self.targets[index])
-        return self.__getitems__(index)
+            image = _array(self.data)[index]
+            target = int(_array(self.targets)[index])
+            if self.transform is None:
+                image = Tensor(image[None].astype(np.float32) / np.float32(255))
+            else:
+                image = self.transform(image.copy())
+            if self.target_transform is not None:
+                target = self.target_transform(target)
+            return image, target
+        batch = self._collated_batch(index)
+        if batch is None:
+            picks = np.arange(len(self))[index]
+            batch = default_collate([self[int(i)] for i in picks])
+        return tuple(batch)
 
-    def __getitems__(self, indices):
-        images = self.data[indices][:, None].astype(np.float32)
-        images *= np.float32(1 / 255)
-        return Tensor(images), Tensor(self.targets[indices])
+    def _collated_batch(self, index):
+        """The batch at ``index`` as default_collate would build it, with one array index;
+        None where a transform must run image by image (see the class docstring)."""
+        if self.target_transform is not None:
+            return None
+        if isinstance(index, list):
+            index = np.asarray(index, dtype=np.int64)   # (NumPy indexes faster with arrays)
+        images = _array(self.data)[index]
+        if self.transform is None:
+            x = images[:, None].astype(np.float32)
+            x /= np.float32(255)    # ToTensor's arithmetic: the same bits as ds[i]
+            x = Tensor(x)
+        else:
+            step = transforms.batched(self.transform, images.ndim - 1)
+            if step is None:
+                return None
+            try:
+                x = step(images)
+            except Exception:   # image by image instead, which raises what it raises
+                return None
+        return [x, Tensor(_array(self.targets)[index])]
 
     def __repr__(self):
         split = "train" if self.train else "test"
