@@ -41,7 +41,8 @@ def default_collate(batch):
       RuntimeError as ``torch.stack`` raises);
     * NumPy array -> Tensor, likewise; NumPy scalar -> Tensor of its dtype;
     * ``float`` -> float64 Tensor; ``int`` -> int64 Tensor; ``bool`` -> bool Tensor;
-    * ``str``/``bytes`` -> the list unchanged;
+    * ``str``/``bytes`` -> the batch unchanged (a tuple when it comes from a sequence of
+      fields, as in torch);
     * Mapping -> the same mapping type, collated key by key;
     * namedtuple -> the same namedtuple, field by field; other tuple -> list;
       other sequence -> the same sequence type (all samples of equal length, else a
@@ -68,12 +69,12 @@ def default_collate(batch):
         return _same_mapping(elem, {key: default_collate([d[key] for d in batch])
                                     for key in elem})
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):          # namedtuple
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(s) != size for s in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        fields = [default_collate(list(s)) for s in zip(*batch)]
+        fields = [default_collate(s) for s in zip(*batch)]   # (strings stay tuples: torch)
         if isinstance(elem, tuple):
             return fields                                  # torch: a tuple becomes a list
         return _same_sequence(elem, fields)

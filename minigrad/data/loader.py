@@ -16,7 +16,7 @@ from minigrad.data.collate import default_collate, default_convert
 from minigrad.data.dataset import IterableDataset
 from minigrad.data.fetch import make_fetcher
 from minigrad.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
-from minigrad.data.worker import WorkerError, WorkerPool
+from minigrad.data.worker import Failure, WorkerPool
 from minigrad.rng import Generator
 
 
@@ -277,6 +277,12 @@ class _LoaderIter:
 
     def __next__(self):
         data = self._next_data()
+        if isinstance(data, Failure):
+            error = data.exception()
+            # Raised from a frame that no longer holds the iterator, so an exception kept
+            # alive (by a test, a debugger) does not keep the workers alive with it.
+            del self, data
+            raise error
         self._yielded += 1
         if self._iterable and self._len_reported is not None \
                 and self._yielded > self._len_reported:
@@ -288,12 +294,6 @@ class _LoaderIter:
                             "properly configuring the IterableDataset replica at each "
                             "worker. See IterableDataset's docstring for examples.")
             warnings.warn(message, stacklevel=2)
-        if isinstance(data, WorkerError):
-            error = data.exception()
-            # Raised from a frame that no longer holds the iterator, so an exception kept
-            # alive (by a test, a debugger) does not keep the workers alive with it.
-            del self, data
-            raise error
         return data
 
 

@@ -108,7 +108,7 @@ class SubsetRandomSampler(Sampler):
 class WeightedRandomSampler(Sampler):
     """``num_samples`` indices into ``weights``, each drawn with probability proportional
     to its weight (``torch.multinomial``'s rules: with ``replacement=False`` an index is
-    drawn at most once, which needs at least ``num_samples`` non-zero weights)."""
+    drawn at most once, and zero-weight indices only after all the others)."""
 
     def __init__(self, weights, num_samples, replacement=True, generator=None):
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) \
@@ -136,13 +136,19 @@ class WeightedRandomSampler(Sampler):
         if w.sum() <= 0:
             raise RuntimeError("WeightedRandomSampler: invalid multinomial distribution "
                                "(sum of probabilities <= 0)")
-        if not self.replacement and self.num_samples > np.count_nonzero(w):
+        if not self.replacement and self.num_samples > len(w):
             raise RuntimeError(f"WeightedRandomSampler: cannot sample n_sample="
-                               f"{self.num_samples} without replacement from "
-                               f"{np.count_nonzero(w)} non-zero weights")
+                               f"{self.num_samples} > {len(w)} weights without replacement")
         draw = rng.generator(generator=self.generator)
-        yield from draw.choice(len(w), self.num_samples, replace=self.replacement,
-                               p=w / w.sum()).tolist()
+        if self.replacement:
+            yield from draw.choice(len(w), self.num_samples, p=w / w.sum()).tolist()
+            return
+        # Without replacement: the indices with the largest w / Exp(1) keys (Efraimidis
+        # and Spirakis), the same law as drawing one at a time and removing it; as in
+        # torch, zero weights come last, once the others are used up.
+        with np.errstate(divide="ignore"):
+            keys = w / draw.exponential(size=len(w))
+        yield from np.argsort(-keys, kind="stable")[:self.num_samples].tolist()
 
     def __len__(self):
         return self.num_samples

@@ -86,7 +86,19 @@ class _KeyErrorMessage(str):
         return self
 
 
-class WorkerError:
+class Failure:
+    """An exception for the main process to raise in place of a batch. The loader's
+    ``__next__`` raises it from a frame that no longer holds the iterator, so an exception
+    kept alive (by a test, a debugger) does not keep the worker processes alive."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def exception(self):
+        return self.exc
+
+
+class WorkerError(Failure):
     """An exception raised in a worker, carried to the main process as text: its class is
     found again by name there, so an exception class that cannot be pickled still comes
     back, as a RuntimeError when its class cannot be found or built from a message."""
@@ -257,8 +269,8 @@ class WorkerPool:
         self._outstanding += 1
 
     def next_batch(self):
-        """The next batch, or the ``WorkerError`` a worker sent for it (raised by the
-        caller, so that no frame of this iterator is on the exception's traceback)."""
+        """The next batch, or a ``Failure`` to raise in its place: the exception a worker
+        sent, a timeout, a worker that died."""
         while True:
             while self._rcvd_idx < self._send_idx:
                 worker_id = self._task_worker.get(self._rcvd_idx)
@@ -273,7 +285,10 @@ class WorkerPool:
                 raise StopIteration
             if self._rcvd_idx in self._early:
                 return self._deliver(self._rcvd_idx, self._early.pop(self._rcvd_idx))
-            epoch, idx, data = self._receive()
+            received = self._receive()
+            if isinstance(received, Failure):
+                return received
+            epoch, idx, data = received
             if epoch != self._epoch:
                 continue
             self._outstanding -= 1
@@ -305,12 +320,12 @@ class WorkerPool:
                         if active and not w.is_alive()]
                 if dead:
                     self.shutdown()
-                    raise RuntimeError(f"DataLoader worker (pid(s) "
-                                       f"{', '.join(map(str, dead))}) exited "
-                                       f"unexpectedly") from None
+                    return Failure(RuntimeError(f"DataLoader worker (pid(s) "
+                                                f"{', '.join(map(str, dead))}) exited "
+                                                f"unexpectedly"))
                 if self._timeout > 0 and time.monotonic() - start >= self._timeout:
-                    raise RuntimeError(f"DataLoader timed out after {self._timeout} "
-                                       f"seconds") from None
+                    return Failure(RuntimeError(f"DataLoader timed out after "
+                                                f"{self._timeout} seconds"))
 
     def shutdown(self):
         if self._shut:
