@@ -183,6 +183,63 @@ def test_fashion_mnist_is_not_mistaken_for_mnist(tmp_path):
         data.FashionMNIST(root=tmp_path, train=False, download=False)
 
 
+def test_mnist_transforms_have_torchvisions_meaning(tiny, tmp_path):
+    from minigrad.data import transforms as T
+    seen = []
+
+    def spy(image):
+        seen.append((type(image), image.dtype, image.shape))
+        image[:] = 0                                   # a copy: the dataset is unharmed
+        return "img"
+
+    ds = tiny(root=tmp_path / "r", train=False, transform=spy, target_transform=lambda y: -y)
+    image, label = ds[2]
+    assert (image, label) == ("img", -int(tiny.arrays[STEMS[False][1]][2]))
+    assert seen == [(np.ndarray, np.uint8, (28, 28))]
+    np.testing.assert_array_equal(ds.data.numpy(), tiny.arrays[STEMS[False][0]])
+
+    plain = tiny(root=tmp_path / "r", train=False)
+    norm = T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))])
+    ds = tiny(root=tmp_path / "r", train=False, transform=norm)
+    raw = tiny.arrays[STEMS[False][0]]
+    by_hand = (raw[1] / np.float32(255) - np.float32(0.1307)) / np.float32(0.3081)
+    np.testing.assert_array_equal(ds[1][0].numpy()[0], by_hand)
+    np.testing.assert_array_equal(plain[1][0].numpy(), T.ToTensor()(raw[1]).numpy())
+    assert isinstance(ds[1][1], int)
+
+
+@pytest.mark.parametrize("transform", ["none", "compose", "lambda", "target"])
+def test_mnist_batches_equal_image_by_image_batches(tiny, tmp_path, transform):
+    """The one-index batch fetch (no transform, or ToTensor/Normalize) gives the same bits
+    as fetching and collating image by image; other transforms go image by image."""
+    from minigrad.data import transforms as T
+    kwargs = {"none": {},
+              "compose": {"transform": T.Compose([T.ToTensor(),
+                                                  T.Normalize((0.1307,), (0.3081,))])},
+              "lambda": {"transform": T.Compose([T.ToTensor(), T.Lambda(lambda x: x * 2)])},
+              "target": {"target_transform": lambda y: y + 10}}[transform]
+    ds = tiny(root=tmp_path / "r", train=True, **kwargs)
+    fast = list(DataLoader(ds, batch_size=5, shuffle=True, seed=1))
+    slow = list(DataLoader(ds, batch_size=5, shuffle=True, seed=1,
+                           collate_fn=lambda samples: data.default_collate(samples)))
+    assert len(fast) == 3
+    for (x, y), (x0, y0) in zip(fast, slow):
+        assert x.dtype == mg.float32 and x.shape[1:] == (1, 28, 28) and y.dtype == mg.int64
+        np.testing.assert_array_equal(x.numpy(), x0.numpy())
+        np.testing.assert_array_equal(y.numpy(), y0.numpy())
+    images, labels = ds[3:6]                     # (+) a slice gives a batch
+    np.testing.assert_array_equal(images.numpy()[1], ds[4][0].numpy())
+    assert labels.tolist()[1] == ds[4][1]
+
+
+def test_mnist_data_and_targets_are_torchvisions(tiny, tmp_path):
+    ds = tiny(root=tmp_path / "r", train=True)
+    assert ds.classes[3] == "3 - three" and ds.class_to_idx["9 - nine"] == 9
+    ds.data, ds.targets = ds.data[:4], ds.targets[:4]      # the usual way to take a part
+    assert len(ds) == 4 and len(list(DataLoader(ds, batch_size=3))) == 2
+    assert data.FashionMNIST.classes[9] == "Ankle boot"
+
+
 def _real_mnist_dir():
     root = os.environ.get("MINIGRAD_DATA")
     if not root or not (Path(root) / "t10k-labels-idx1-ubyte.gz").exists() and \
