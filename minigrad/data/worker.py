@@ -273,12 +273,9 @@ class WorkerPool:
         sent, a timeout, a worker that died."""
         while True:
             while self._rcvd_idx < self._send_idx:
-                worker_id = self._task_worker.get(self._rcvd_idx)
-                if self._rcvd_idx in self._early or (worker_id is not None
-                                                     and self._active[worker_id]):
+                if self._rcvd_idx in self._early or self._rcvd_idx in self._task_worker:
                     break
-                self._task_worker.pop(self._rcvd_idx, None)   # its worker ran out
-                self._rcvd_idx += 1
+                self._rcvd_idx += 1     # yielded out of order, or its worker ran out
             else:
                 if not self._persistent:
                     self.shutdown()
@@ -293,7 +290,14 @@ class WorkerPool:
                 continue
             self._outstanding -= 1
             if isinstance(data, _Exhausted):
+                # this worker answers none of its other tasks: forget them
                 self._active[data.worker_id] = False
+                lost = [t for t, w in self._task_worker.items()
+                        if w == data.worker_id and t != idx and t not in self._early]
+                for t in lost:
+                    del self._task_worker[t]
+                self._task_worker.pop(idx, None)
+                self._outstanding -= len(lost)
                 self._send_task()
             elif idx == self._rcvd_idx or not self._in_order:
                 return self._deliver(idx, data)
