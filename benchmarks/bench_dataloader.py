@@ -13,8 +13,9 @@ Two map-style datasets of 28x28 float32 images, each sample costing about 1 ms:
 For each number of workers, an epoch is timed with ``persistent_workers`` after a warm-up
 epoch (steady state: the workers exist already), best of ``--repeat``; "startup" is the
 time from ``iter(loader)`` to the first batch of a fresh, non-persistent loader (forking
-the workers). Speedup = epoch time with the first worker count (0) / with this one. Timings on a shared machine are
-noisy, and the ``cpu`` case cannot scale past the free cores.
+the workers). Speedup = epoch time with the first worker count (0) / with this one.
+Timings on a shared machine are noisy, and the ``cpu`` case cannot scale past the free
+cores.
 """
 import argparse
 import os

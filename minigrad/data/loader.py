@@ -53,6 +53,8 @@ class DataLoader:
       in each worker. An exception in a worker is raised here, of the same class where it
       can be, with the worker's traceback in its message. With an ``IterableDataset``
       each worker iterates its own copy: split the stream with ``get_worker_info()``.
+      Batches travel pickled through a pipe; as in torch, a dataset used with workers
+      should return host data (a forked process cannot use the parent's GPU context).
     * Randomness: each iterator draws a base seed from ``generator`` (else minigrad's
       global generator), and worker ``i`` seeds Python's ``random`` and minigrad's global
       generator (``mg.manual_seed``) with ``base_seed + i``, and NumPy's global generator
