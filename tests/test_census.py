@@ -64,6 +64,9 @@ CENSUS_NAMES = [
     # distributions
     "torch.distributions.Categorical", "torch.distributions.Binomial",
     "torch.distributions.Multinomial", "torch.distributions.Poisson",
+    # data loading
+    "torch.utils.data.random_split", "torch.utils.data.RandomSampler",
+    "torch.utils.data.Subset", "torch.utils.data.IterableDataset",
 ]
 
 
