@@ -131,6 +131,19 @@ def test_random_sampler_draws_permutations_and_follows_its_generator():
     assert len(rep) == len(drawn) == 1000 and set(drawn) == set(range(10))
 
 
+def test_samplers_and_random_split_draw_randperm_as_torchs_do():
+    """torch builds RandomSampler, SubsetRandomSampler and random_split on randperm: ours
+    give mg.randperm's permutation for the same generator state."""
+    def perm(n):
+        return mg.randperm(n, generator=mg.Generator().manual_seed(7)).tolist()
+    assert list(RandomSampler(range(10), generator=mg.Generator().manual_seed(7))) == perm(10)
+    indices = [5, 6, 7, 8]
+    assert list(SubsetRandomSampler(indices, generator=mg.Generator().manual_seed(7))) == \
+        [indices[i] for i in perm(4)]
+    a, b = random_split(range(9), [4, 5], generator=mg.Generator().manual_seed(7))
+    assert list(a) + list(b) == perm(9)
+
+
 def test_random_sampler_argument_errors_match_torch(torch):
     T = torch.utils.data
     for kwargs, kind in (({"replacement": 1}, TypeError), ({"num_samples": 0}, ValueError),
