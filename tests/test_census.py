@@ -85,6 +85,9 @@ CENSUS_NAMES = [
     "torch.nn.functional.affine_grid", "torch.nn.functional.grid_sample",
     "torch.nn.init.orthogonal_", "torch.nn.init.trunc_normal_", "torch.nn.init.constant",
     "torch.nn.init.kaiming_normal", "torch.nn.init.normal",
+    # data loading
+    "torch.utils.data.random_split", "torch.utils.data.RandomSampler",
+    "torch.utils.data.Subset", "torch.utils.data.IterableDataset",
 ]
 
 

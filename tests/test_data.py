@@ -94,8 +94,9 @@ def test_download_verify_and_load(tiny, tmp_path):
     assert ds.root == root / "tiny"
     assert sorted(p.name for p in ds.root.iterdir()) == \
         sorted(f"{s}.gz" for s in STEMS[True])            # no temporary files left
-    np.testing.assert_array_equal(ds.data, tiny.arrays[STEMS[True][0]])
-    assert ds.targets.dtype == np.int64 and len(ds) == 12
+    np.testing.assert_array_equal(ds.data.numpy(), tiny.arrays[STEMS[True][0]])
+    assert ds.data.dtype == mg.uint8 and ds.data.shape == (12, 28, 28)   # torchvision's
+    assert ds.targets.dtype == mg.int64 and len(ds) == 12
     image, label = ds[3]
     assert image.shape == (1, 28, 28) and image.dtype == mg.float32
     assert label == int(tiny.arrays[STEMS[True][1]][3])
@@ -104,7 +105,7 @@ def test_download_verify_and_load(tiny, tmp_path):
     x, y = ds[2:5]
     assert x.shape == (3, 1, 28, 28) and y.shape == (3,) and y.dtype == mg.int64
     again = tiny(root=root, train=True, download=False)     # found, not downloaded again
-    np.testing.assert_array_equal(again.data, ds.data)
+    np.testing.assert_array_equal(again.data.numpy(), ds.data.numpy())
     assert tiny(root=root, train=False).data.shape == (5, 28, 28)
 
 
@@ -182,6 +183,63 @@ def test_fashion_mnist_is_not_mistaken_for_mnist(tmp_path):
         data.FashionMNIST(root=tmp_path, train=False, download=False)
 
 
+def test_mnist_transforms_have_torchvisions_meaning(tiny, tmp_path):
+    from minigrad.data import transforms as T
+    seen = []
+
+    def spy(image):
+        seen.append((type(image), image.dtype, image.shape))
+        image[:] = 0                                   # a copy: the dataset is unharmed
+        return "img"
+
+    ds = tiny(root=tmp_path / "r", train=False, transform=spy, target_transform=lambda y: -y)
+    image, label = ds[2]
+    assert (image, label) == ("img", -int(tiny.arrays[STEMS[False][1]][2]))
+    assert seen == [(np.ndarray, np.uint8, (28, 28))]
+    np.testing.assert_array_equal(ds.data.numpy(), tiny.arrays[STEMS[False][0]])
+
+    plain = tiny(root=tmp_path / "r", train=False)
+    norm = T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))])
+    ds = tiny(root=tmp_path / "r", train=False, transform=norm)
+    raw = tiny.arrays[STEMS[False][0]]
+    by_hand = (raw[1] / np.float32(255) - np.float32(0.1307)) / np.float32(0.3081)
+    np.testing.assert_array_equal(ds[1][0].numpy()[0], by_hand)
+    np.testing.assert_array_equal(plain[1][0].numpy(), T.ToTensor()(raw[1]).numpy())
+    assert isinstance(ds[1][1], int)
+
+
+@pytest.mark.parametrize("transform", ["none", "compose", "lambda", "target"])
+def test_mnist_batches_equal_image_by_image_batches(tiny, tmp_path, transform):
+    """The one-index batch fetch (no transform, or ToTensor/Normalize) gives the same bits
+    as fetching and collating image by image; other transforms go image by image."""
+    from minigrad.data import transforms as T
+    kwargs = {"none": {},
+              "compose": {"transform": T.Compose([T.ToTensor(),
+                                                  T.Normalize((0.1307,), (0.3081,))])},
+              "lambda": {"transform": T.Compose([T.ToTensor(), T.Lambda(lambda x: x * 2)])},
+              "target": {"target_transform": lambda y: y + 10}}[transform]
+    ds = tiny(root=tmp_path / "r", train=True, **kwargs)
+    fast = list(DataLoader(ds, batch_size=5, shuffle=True, seed=1))
+    slow = list(DataLoader(ds, batch_size=5, shuffle=True, seed=1,
+                           collate_fn=lambda samples: data.default_collate(samples)))
+    assert len(fast) == 3
+    for (x, y), (x0, y0) in zip(fast, slow):
+        assert x.dtype == mg.float32 and x.shape[1:] == (1, 28, 28) and y.dtype == mg.int64
+        np.testing.assert_array_equal(x.numpy(), x0.numpy())
+        np.testing.assert_array_equal(y.numpy(), y0.numpy())
+    images, labels = ds[3:6]                     # (+) a slice gives a batch
+    np.testing.assert_array_equal(images.numpy()[1], ds[4][0].numpy())
+    assert labels.tolist()[1] == ds[4][1]
+
+
+def test_mnist_data_and_targets_are_torchvisions(tiny, tmp_path):
+    ds = tiny(root=tmp_path / "r", train=True)
+    assert ds.classes[3] == "3 - three" and ds.class_to_idx["9 - nine"] == 9
+    ds.data, ds.targets = ds.data[:4], ds.targets[:4]      # the usual way to take a part
+    assert len(ds) == 4 and len(list(DataLoader(ds, batch_size=3))) == 2
+    assert data.FashionMNIST.classes[9] == "Ankle boot"
+
+
 def _real_mnist_dir():
     root = os.environ.get("MINIGRAD_DATA")
     if not root or not (Path(root) / "t10k-labels-idx1-ubyte.gz").exists() and \
@@ -195,11 +253,11 @@ def test_real_mnist():
     train, test = data.MNIST(train=True, download=False), data.MNIST(train=False,
                                                                      download=False)
     assert train.data.shape == (60000, 28, 28) and test.data.shape == (10000, 28, 28)
-    assert train.data.dtype == np.uint8
+    assert train.data.dtype == mg.uint8 and train.targets.dtype == mg.int64
     assert sorted(set(train.targets.tolist())) == list(range(10))
-    assert np.bincount(test.targets).tolist() == \
+    assert np.bincount(test.targets.numpy()).tolist() == \
         [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-    pixels = train.data / 255.0
+    pixels = train.data.numpy() / 255.0
     assert pixels.mean() == pytest.approx(0.1307, abs=1e-4)
     assert pixels.std() == pytest.approx(0.3081, abs=1e-4)
 
@@ -528,3 +586,75 @@ def test_damaged_raw_file_without_a_checksum_is_a_dataset_error(tmp_path):
         (root / stem).write_bytes(bytes([0, 0, 0x08, 1]) + (10).to_bytes(4, "big") + b"\1" * 3)
     with pytest.raises(DatasetError, match="failed verification: .*truncated.*delete it"):
         data.FashionMNIST(root=root, download=False)
+
+
+# Peak memory of a child process while it reads a hostile file. tracemalloc cannot see
+# zlib's output buffers, so the child reports its peak RSS (ru_maxrss, KiB on Linux) before
+# and after the call; the difference bounds what the call allocated.
+_PEAK_RSS = r"""
+import json, resource, sys, zlib
+from pathlib import Path
+
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def bomb(header, zeros_mib):
+    c = zlib.compressobj(1, wbits=31)
+    out = [c.compress(header)]
+    block = bytes(1 << 20)
+    out += [c.compress(block) for _ in range(zeros_mib)]
+    return b"".join(out) + c.flush()
+
+import minigrad.data as data
+from minigrad.data.idx import gunzip
+kind, where = sys.argv[1], Path(sys.argv[2])
+if kind == "gunzip":
+    blob = bomb(b"", 256)                      # 256 MiB of zeros: a 0-dimension IDX header
+    call = lambda: gunzip(blob, "bomb.gz")
+else:
+    stem = "train-images-idx3-ubyte"
+    if kind == "mnist-zeros":                  # the same bomb where MNIST's images should be
+        (where / f"{stem}.gz").write_bytes(bomb(b"", 512))
+    elif kind == "mnist-big-header":           # a header 10x MNIST's size, then 512 MiB of zeros
+        header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (60000, 280, 28))
+        (where / f"{stem}.gz").write_bytes(bomb(header, 512))
+    elif kind == "mnist-raw-huge":             # a sparse 1 GiB raw file
+        with open(where / stem, "wb") as f:
+            f.truncate(1 << 30)
+    call = lambda: data.MNIST(root=where, train=True, download=False)
+before = peak()
+try:
+    call()
+    error = None
+except Exception as e:
+    error = f"{type(e).__name__}: {e}"
+print(json.dumps({"grew": peak() - before, "error": error}))
+"""
+
+
+def _peak_rss_of(kind, where):
+    import json
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", _PEAK_RSS, kind, str(where)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.splitlines()[-1])
+
+
+def test_gzip_bomb_with_a_zero_dimension_header_is_refused_in_bounded_memory(tmp_path):
+    """zlib reads a max_length of 0 as 'no limit': a header declaring 0 dimensions used to
+    inflate the whole stream (256 MiB here) before anything looked at it."""
+    out = _peak_rss_of("gunzip", tmp_path)
+    assert out["error"] is not None and out["error"].startswith("IDXError: bomb.gz:"), out
+    assert out["grew"] < 16 << 20, out
+
+
+@pytest.mark.parametrize("kind", ["mnist-zeros", "mnist-big-header", "mnist-raw-huge"])
+def test_mnist_refuses_a_hostile_file_in_bounded_memory(tmp_path, kind):
+    """A file that is not MNIST's costs at most about one MNIST file of memory, whatever its
+    header claims and however far it inflates, and the error names the file."""
+    out = _peak_rss_of(kind, tmp_path)
+    assert out["error"] is not None and out["error"].startswith("DatasetError: MNIST: "), out
+    assert "train-images-idx3-ubyte" in out["error"], out
+    assert out["grew"] < 64 << 20, out

@@ -6,6 +6,7 @@ import numpy as np
 
 from minigrad.autograd import engine
 from minigrad.autograd.grad_mode import is_grad_enabled
+from minigrad.data.sampler import Sampler
 from minigrad.distributed.comm import (allreduce_array_, broadcast_array_, get_rank,
                                        get_world_size)
 from minigrad.nn.modules.module import Module
@@ -212,14 +213,19 @@ def _tensors(out):
             yield from _tensors(o)
 
 
-class DistributedSampler:
-    """The indices of this rank's share of ``dataset`` (PyTorch's DistributedSampler).
+class DistributedSampler(Sampler):
+    """The indices of this rank's share of ``dataset`` (PyTorch's DistributedSampler; also
+    ``minigrad.utils.data.DistributedSampler``).
+
+    ``num_replicas`` and ``rank`` default to the MPI world's (a world of one process when
+    MPI is not initialized); given explicitly, they need no MPI at all.
 
     Every epoch, all ranks draw the same permutation (seeded by ``seed + epoch``: call
     ``set_epoch(e)`` before each epoch) and rank r takes every num_replicas-th index from
     r. Without ``drop_last`` the list is padded with its own first indices to a multiple of
     num_replicas, so every rank gets the same number of samples; with it, the tail that
-    does not divide evenly is dropped.
+    does not divide evenly is dropped. The permutation for a seed differs from torch's
+    (minigrad's generators are NumPy's); the split and the padding are torch's.
     """
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
