@@ -15,6 +15,7 @@ between the two without pickle. The format holds a flat dict of named tensors, n
 else. ``.pt`` and ``.pth`` names get minigrad's ``.npz`` format, with a warning:
 ``torch.load`` cannot read it.
 """
+import contextlib
 import json
 import os
 import struct
@@ -122,16 +123,19 @@ def load(f):
                            f"safetensors.torch.save_file(model.state_dict(), "
                            f"'model.safetensors') and mg.load that file")
     try:
-        archive = np.load(f, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"a {type(archive).__name__}, not an .npz archive")
-        with archive:
-            manifest = json.loads(bytes(archive[_MANIFEST]).decode())
-            if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
-                raise ValueError("no minigrad manifest")
-            if manifest["version"] > _VERSION:
-                raise _NewerFormat(manifest["version"])
-            arrays = [archive[f"a{i}"] for i in range(manifest["count"])]
+        # opened here, so that the file is closed whatever np.load makes of its bytes
+        with open(f, "rb") if isinstance(f, (str, os.PathLike)) else contextlib.nullcontext(f) \
+                as file:
+            archive = np.load(file, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError(f"a {type(archive).__name__}, not an .npz archive")
+            with archive:
+                manifest = json.loads(bytes(archive[_MANIFEST]).decode())
+                if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
+                    raise ValueError("no minigrad manifest")
+                if manifest["version"] > _VERSION:
+                    raise _NewerFormat(manifest["version"])
+                arrays = [archive[f"a{i}"] for i in range(manifest["count"])]
         return _decode(manifest["root"], arrays)
     except (FileNotFoundError, PermissionError, MemoryError):
         raise  # not the file's fault

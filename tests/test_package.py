@@ -45,7 +45,8 @@ def test_malloc_tuning_is_on_by_default_and_can_be_turned_off():
 def _elf_section_names(path):
     """The section names of a 64-bit little-endian ELF file (Linux x86-64 and aarch64)."""
     import struct
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:
+        data = f.read()
     assert data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1, "not a 64-bit LE ELF"
     shoff, = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
