@@ -40,7 +40,10 @@ are in the header.
 A busy machine (--load N): the driver starts N processes that spin on the CPU (a Python
 ``while True: pass`` each) and keeps them stopped (SIGSTOP) except during the loaded
 bursts. Each round is then an idle pair and a loaded pair of bursts, in alternating order,
-so both libraries are timed idle and loaded at nearly the same moment. The table gives each
+so both libraries are timed idle and loaded at nearly the same moment. Before each timed
+burst the worker runs the case untimed for --settle seconds (default 2) in the new state,
+so the timing sees a steady idle or busy machine, not the moments after a change (minigrad
+adapts its thread team to the load within a back-off of up to 1.6 s, see _threads.pyx). The table gives each
 library's loaded and idle per-call times, its slowdown (loaded / idle, the median of the
 rounds' ratios) and minigrad / peer under load (the median of the loaded pairs' ratios).
 Pairs are not retried for foreign load then (the load is the point); a fair share of two
@@ -536,9 +539,10 @@ def compare_loaded(name, a, b, args, load):
         result = {}
         for state in states:
             (load.on if state == "loaded" else load.off)()
-            time.sleep(0.05)
-            result[state] = {w.kind: timed_burst(w, name, args.burst, SETTLE_S)[0]
-                             for w in order}
+            result[state] = {}
+            for w in order:   # untimed calls first: timed bursts see the steady state
+                w.ask(cmd="burst", case=name, seconds=args.settle)
+                result[state][w.kind] = timed_burst(w, name, args.burst, SETTLE_S)[0]
         load.off()
         rounds.append(result)
     for w in workers:
@@ -714,6 +718,9 @@ def parse_args():
     p.add_argument("--load", type=int, default=0,
                    help="N busy processes: time every case idle and with N spinning "
                         "processes, in alternating rounds (see the docstring)")
+    p.add_argument("--settle", type=float, default=2.0,
+                   help="with --load: seconds of untimed calls before each timed burst, "
+                        "once the load is switched on or off")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     args.pairs = args.pairs or (3 if args.quick else 13)

@@ -517,23 +517,32 @@ def four_threads():
 
 
 def test_the_team_halves_on_contention_and_grows_back_after_a_backoff(four_threads):
-    """Window ends (time s, involuntary switches so far). 40/s and 3 switches in a window
-    count as contended; the back-off starts at 0.1 s and doubles when growing meets
-    contention again; a clean window at full strength resets it."""
-    w = 0.05
-    ends = [(0.0, 0), (w, 1),                 # (first window opens) clean: 4
-            (2 * w, 10),                      # contended: 2, no growing before 0.2
-            (3 * w, 20),                      # contended: 1, none before 0.15 + 0.2
-            (4 * w, 20),                      # clean, within the back-off: 1
-            (0.40, 20),                       # clean, past it: 2
-            (0.45, 20),                       # clean: 4
-            (0.50, 30),                       # contended: 2, none before 0.5 + 0.4
-            (0.55, 30),                       # clean, but back-off until 0.9: stays 2
-            (0.95, 30),                       # clean: 4
-            (1.00, 30)]                       # clean at full strength: back-off resets
-    assert _threads._simulate(ends) == [4, 4, 2, 1, 1, 2, 4, 2, 2, 4, 4]
+    """Window ends (time s, involuntary switches so far), 0.1 s apart. A window is contended
+    at 40 switches/s per running thread (16 in a window for a team of 4, 8 for 2, 4 for
+    1); two contended windows in a row halve the team, and so does one right after it
+    grew; the back-off before growing starts at 0.2 s and doubles each halving; a clean
+    window at full strength resets it."""
+    ends = [(0.0, 0),       # (the first window opens)                 4
+            (0.1, 2),       # clean                                    4
+            (0.2, 22),      # contended once                           4
+            (0.3, 42),      # twice: halve; no growing before 0.5      2
+            (0.4, 52),      # contended once (8 for a team of 2)       2
+            (0.5, 62),      # twice: halve; none before 0.5 + 0.4      1
+            (0.6, 63),      # clean, within the back-off               1
+            (1.0, 64),      # clean, past it: grow                     2
+            (1.1, 74),      # contended right after growing: halve;    1
+                            #   none before 1.1 + 0.8
+            (1.5, 75),      # clean, within the back-off               1
+            (2.0, 76),      # clean, past it: grow                     2
+            (2.1, 77),      # clean: grow                              4
+            (2.2, 78),      # clean at full strength: back-off back to 0.2  4
+            (2.3, 98),      # contended once                           4
+            (2.4, 99),      # clean: no halving                        4
+            (2.5, 119),     # contended once                           4
+            (2.6, 139)]     # twice: halve, none before 2.6 + 0.2      2
+    assert _threads._simulate(ends) == [4, 4, 4, 2, 2, 1, 1, 2, 1, 1, 2, 4, 4, 4, 4, 4, 2]
     # a long quiet stretch between two kernel calls is one window with a low rate
-    assert _threads._simulate([(0.0, 0), (10.0, 50)]) == [4, 4]
+    assert _threads._simulate([(0.0, 0), (10.0, 100)]) == [4, 4]
 
 
 def test_results_do_not_depend_on_how_many_threads_run_the_split(rng, four_threads):

@@ -12,12 +12,16 @@ parallel region ends at a barrier, so when another process takes a core, a desch
 thread stalls the whole team for a time slice, and a team of two on a busy two-core
 machine runs several times slower than one thread would. The signal is the process's
 involuntary context switches (``getrusage``): the kernel preempts our threads only when
-some other thread wanted their core. Measured over windows of WINDOW seconds: a window
-with more than RATE switches per second halves the team (down to one thread), and the
-team grows back (doubling) after a window without them, at most once per back-off period,
-which doubles each time growing meets contention again (HOLD_MIN up to HOLD_MAX) and
-resets after a clean window at full strength. On an idle machine no window is contended
-and nothing changes; the cost is one clock read per parallel region and one getrusage
+some other thread wanted their core. Counted over windows of WINDOW seconds, more than
+RATE per second per running thread make a window contended (measured on a 2-core VM with
+a team of two, in 100 ms windows: 20-78/s idle, 100-260/s with one or two busy processes,
+and 100-270/s for a single thread there). STREAK contended windows in a row halve the
+team (down to one thread); it grows back (doubling) after a window without contention,
+at most once per back-off period. A grown team that meets contention in its first window
+is halved at once, and the back-off doubles (HOLD_MIN up to HOLD_MAX), so on a machine
+that stays busy the probing costs one window in HOLD_MAX; the back-off resets after a
+clean window at full strength. On an idle
+machine nothing changes; the cost is one clock read per parallel region and one getrusage
 per window. Results never depend on it: the split (``threads_for``) stays what the thread
 count says, and only the number of threads working through the pieces changes.
 ``MINIGRAD_ADAPTIVE_THREADS=0`` turns it off.
@@ -38,12 +42,13 @@ cdef enum:
 # and dies (SIGSEGV) somewhere above tens of thousands of them.
 MAX_THREADS = 1024
 
-# The adaptive team (see the module docstring): seconds, and switches per second.
-cdef double WINDOW = 0.05
+# The adaptive team (see the module docstring): seconds, and switches per second per
+# running thread.
+cdef double WINDOW = 0.1
 cdef double RATE = 40.0
-cdef long MIN_SWITCHES = 3
-cdef double HOLD_MIN = 0.1
-cdef double HOLD_MAX = 1.6
+cdef int STREAK = 2
+cdef double HOLD_MIN = 0.2
+cdef double HOLD_MAX = 6.4
 
 cdef int _num_threads = max(1, omp_get_max_threads())
 # GNU libgomp's thread pool does not survive fork(): a child that opens a parallel region
@@ -58,6 +63,8 @@ cdef double _window_start = -1.0    # (no window yet)
 cdef long _window_switches = 0
 cdef double _grow_after = 0.0       # the team does not grow before this time
 cdef double _hold = HOLD_MIN
+cdef int _streak = 0                # contended windows in a row
+cdef bint _probation = False        # the team grew, and has not had a clean window since
 cdef long _windows = 0, _contended = 0, _shrinks = 0   # counters, for adaptive_state()
 
 
@@ -96,24 +103,31 @@ cdef inline void _tick(double now) noexcept nogil:
 cdef void _end_window(double now, long switches) noexcept nogil:
     """Close the window that started at ``_window_start`` with ``switches`` involuntary
     context switches counted so far; adjust the team; open the next window."""
-    global _team, _window_start, _window_switches, _grow_after, _hold
+    global _team, _window_start, _window_switches, _grow_after, _hold, _streak, _probation
     global _windows, _contended, _shrinks
     cdef long n = switches - _window_switches
     cdef double span = now - _window_start
     if _window_start >= 0:
         _windows += 1
-        if n >= MIN_SWITCHES and n >= RATE * span:
+        if n >= RATE * _team * span:
             _contended += 1
-            if _team > 1:
+            _streak += 1
+            if (_streak >= STREAK or _probation) and _team > 1:
                 _team = max(1, _team // 2)
                 _shrinks += 1
+                _streak = 0
+                _probation = False
                 _grow_after = now + _hold
                 _hold = min(2 * _hold, HOLD_MAX)
-        elif _team < _num_threads:
-            if now >= _grow_after:
-                _team = min(_num_threads, 2 * _team)
         else:
-            _hold = HOLD_MIN
+            _streak = 0
+            _probation = False
+            if _team < _num_threads:
+                if now >= _grow_after:
+                    _team = min(_num_threads, 2 * _team)
+                    _probation = True
+            else:
+                _hold = HOLD_MIN
     _window_start = now
     _window_switches = switches
 
@@ -174,11 +188,13 @@ def adaptive_state():
 
 def set_adaptive(bint on):
     """Turn the adaptive team on or off (off: every split runs on the full thread count)."""
-    global _adaptive, _team, _window_start, _hold
+    global _adaptive, _team, _window_start, _hold, _streak, _probation
     _adaptive = on
     _team = _num_threads
     _window_start = -1.0
     _hold = HOLD_MIN
+    _streak = 0
+    _probation = False
 
 
 def _pin_team(int n):
@@ -193,17 +209,18 @@ def _simulate(list windows):
     """Drive the controller with made-up ``(time, cumulative switches)`` window ends, from a
     fresh state, and return the team after each (for the tests; the real clock and
     getrusage are not read). The state is restored afterwards."""
-    global _team, _window_start, _window_switches, _grow_after, _hold
+    global _team, _window_start, _window_switches, _grow_after, _hold, _streak, _probation
     global _windows, _contended, _shrinks
-    saved = (_team, _window_start, _window_switches, _grow_after, _hold, _windows,
-             _contended, _shrinks)
-    _team, _window_start, _window_switches, _grow_after, _hold = _num_threads, -1.0, 0, 0.0, HOLD_MIN
+    saved = (_team, _window_start, _window_switches, _grow_after, _hold, _streak, _probation,
+             _windows, _contended, _shrinks)
+    _team, _window_start, _window_switches, _grow_after, _hold, _streak, _probation = \
+        _num_threads, -1.0, 0, 0.0, HOLD_MIN, 0, False
     teams = []
     try:
         for now, switches in windows:
             _end_window(now, switches)
             teams.append(_team)
     finally:
-        (_team, _window_start, _window_switches, _grow_after, _hold, _windows, _contended,
-         _shrinks) = saved
+        (_team, _window_start, _window_switches, _grow_after, _hold, _streak, _probation,
+         _windows, _contended, _shrinks) = saved
     return teams
