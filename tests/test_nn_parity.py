@@ -220,6 +220,27 @@ def test_nll_mse_bce_match_torch(reduction):
                  logits, p)
 
 
+def test_bce_with_logits_gradients_at_zero_logits_match_torch():
+    """At x = 0 the gradient is sigmoid(0) - y = 0.5 - y (times pos_weight's factor), and
+    the second derivative sigmoid'(0) = 0.25: the |x| and relu kinks of the old formula
+    gave 1 - y there."""
+    logits = np.array([[0.0, 0.0, 1.5], [-2.0, 0.0, 0.0]])
+    target = np.array([[0.0, 1.0, 0.3], [1.0, 0.7, 0.2]])
+    pw = np.array([2.0, 0.5, 1.0])
+    grads = []
+    for lib, fn in ((mg, F), (torch, TF)):
+        x = lib.tensor(logits, requires_grad=True)
+        for kw in ({}, {"pos_weight": lib.tensor(pw)}):
+            loss = fn.binary_cross_entropy_with_logits(x, lib.tensor(target), reduction="sum", **kw)
+            (g,) = lib.autograd.grad(loss, x, create_graph=True)
+            (h,) = lib.autograd.grad(g.sum(), x)
+            grads += [g.detach().numpy(), h.numpy()]
+    half = len(grads) // 2
+    for ours, theirs in zip(grads[:half], grads[half:]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grads[0][0, :2], [0.5, -0.5])
+
+
 # ------------------------------------------------------------------ convolution and pooling
 
 CONV_GRID = list(itertools.product([1, 2], [0, 1, (2, 1)], [1, 2], [1, 2], [True, False]))

@@ -216,7 +216,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if input.shape != target.shape:
         raise InvalidArgument(f"binary_cross_entropy_with_logits: input {input.shape} and target "
                               f"{target.shape} must have the same shape")
-    softplus_neg = ops.log(ops.exp(-ops.abs(input)) + 1) + ops.relu(-input)  # log(1 + e^-x)
+    # log(1 + e^-x) = -log sigmoid(x), from logsigmoid's two smooth branches: written with
+    # |x| and relu it had their kinks at 0, and a gradient of 1 - y there instead of 0.5 - y
+    softplus_neg = -logsigmoid(input)
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg
     else:
