@@ -284,6 +284,7 @@ class Tensor(ArithmeticMixin, ReductionMixin, ShapeMixin, IndexingMixin, LinalgM
         if self._node is None:
             hooks = self._hooks = self._hooks or []
             entry = hook
+            LeafGradHook.registered += 1
         else:
             hooks = self._node.__dict__.setdefault("_hooks", [])
             entry = (self._slot or 0, hook)
@@ -385,6 +386,14 @@ class _HookHandle:
             self._hooks.remove(self._entry)
             if type(self._entry) is PostAccumulateGradHook:
                 PostAccumulateGradHook.registered -= 1
+            elif type(self._entry) is not tuple:      # (a node's entries are (slot, hook))
+                LeafGradHook.registered -= 1
+
+
+class LeafGradHook:
+    """Counts the live ``register_hook`` hooks on leaves: while it is 0 a backward pass
+    does not look for leaves whose gradient must be summed before their hooks run."""
+    registered = 0
 
 
 class PostAccumulateGradHook:

@@ -485,3 +485,49 @@ def test_zero_dim_leaf_used_twice_gets_an_array_gradient():
     w.grad = held                        # shared with the caller: accumulated out of place
     (w * 2).backward()
     assert isinstance(w.grad.array, np.ndarray) and w.grad.item() == 3.0
+
+
+# ---------------------------------------------------------------- tensor hooks, as torch
+
+def test_a_leaf_hook_runs_once_on_the_summed_gradient_like_torch():
+    """A weight used several times (tied weights, a recurrent cell's matrix) gets one hook
+    call with the sum of its contributions, so a clipping hook clips the sum."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (mg, torch):
+        w = lib.tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True)
+        b = lib.tensor([0.1, -0.2], requires_grad=True)
+        calls = []
+        w.register_hook(lambda g: calls.append(g.detach().numpy().copy()) or g.clamp(-1, 1))
+        b.register_hook(lambda g: g * 2)
+        h = lib.tensor([[1.0, -2.0]])
+        for _ in range(3):                      # w and b used three times
+            h = (h @ w + b).tanh()
+        (h * lib.tensor([[3.0, -1.0]])).sum().backward()
+        results.append((calls, w.grad.numpy().copy(), b.grad.numpy().copy()))
+        # autograd.grad: the hook sees the sum too, and its result is what grad returns
+        calls.clear()
+        x = lib.tensor([1.0, -1.0], requires_grad=True)
+        x.register_hook(lambda g: calls.append(1) or g * 10)
+        (gx,) = lib.autograd.grad((x * x).sum() + (3 * x).sum(), x)
+        results.append((len(calls), gx.numpy().copy()))
+    ours, ours_grad, theirs, theirs_grad = results
+    assert len(ours[0]) == len(theirs[0]) == 1
+    np.testing.assert_allclose(ours[0][0], theirs[0][0], rtol=1e-6)
+    for a, b in zip(ours[1:], theirs[1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert ours_grad[0] == theirs_grad[0] == 1
+    np.testing.assert_allclose(ours_grad[1], theirs_grad[1], rtol=1e-6)
+
+
+def test_leaf_hooks_and_post_accumulate_hooks_run_in_torchs_order():
+    torch = pytest.importorskip("torch")
+    logs = []
+    for lib in (mg, torch):
+        log = []
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        w.register_hook(lambda g: log.append(("hook", g.tolist())))
+        w.register_post_accumulate_grad_hook(lambda p: log.append(("post", p.grad.tolist())))
+        ((w * 2).sum() + (w * w).sum()).backward()
+        logs.append(log)
+    assert logs[0] == logs[1] == [("hook", [4.0, 6.0]), ("post", [4.0, 6.0])]

@@ -12,7 +12,7 @@ from minigrad import backend
 from minigrad.autograd.grad_mode import set_grad_enabled
 from minigrad.autograd.graph import (ADDED, Node, _edge, _released_error, _last_write,
                                      check_versions, repack_saved, unpack_saved)
-from minigrad.tensor import PostAccumulateGradHook, Tensor
+from minigrad.tensor import LeafGradHook, PostAccumulateGradHook, Tensor
 
 
 class _adapters:
@@ -165,17 +165,17 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
 
     def send(edge, g):
         t = type(edge)
-        leaf = t is not Node and t is not tuple  # a Tensor, or a subclass such as Parameter
-        if leaf and edge._hooks:
-            g = _leaf_hooks(edge, g)
+        if t is not Node and t is not tuple:   # a leaf: a Tensor, or a subclass (Parameter)
+            if held is not None and id(edge) in held:
+                sent = held[id(edge)]          # (its hooks see the sum, once: deliver_held)
+                sent[1] = g if sent[1] is None else sent[1] + g
+            else:
+                deliver(edge, g)
+            return
         if target_keys is not None:
             k = _key(edge)
             if k in target_keys:
                 found[k] = g if k not in found else found[k] + g
-                if leaf and accumulate:
-                    _accumulate_leaf(edge, g, create_graph, callers)
-        elif leaf:
-            _accumulate_leaf(edge, g, create_graph, callers)
         if t is Node:
             prev = pending.get(edge)
             pending[edge] = g if prev is None else add_into(prev, g)
@@ -185,6 +185,28 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             if slots is None:
                 slots = pending[node] = [None] * node.n_out
             slots[slot] = g if slots[slot] is None else add_into(slots[slot], g)
+
+    def deliver(leaf, g):
+        """A leaf's whole gradient from this pass: through its hooks, into .grad or the
+        returned dict."""
+        if leaf._hooks:
+            g = _leaf_hooks(leaf, g)
+        if target_keys is not None:
+            k = _key(leaf)
+            if k in target_keys:
+                found[k] = g if k not in found else found[k] + g
+                if accumulate:
+                    _accumulate_leaf(leaf, g, create_graph, callers)
+        else:
+            _accumulate_leaf(leaf, g, create_graph, callers)
+
+    def deliver_held(node):
+        """Leaves with gradient hooks whose last contribution came from ``node`` (None: only
+        the roots): as in PyTorch, the hooks run once, on the sum of the contributions."""
+        for key in held_after.pop(node, ()):
+            leaf, g = held.pop(key)
+            if g is not None:
+                deliver(leaf, g)
 
     def buffer_for(edge):
         """The array holding the gradient pending for ``edge``, when a backward rule may add
@@ -212,9 +234,15 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     if target_keys is not None:
         order = _leading_to(order, target_keys)
 
-    post = None   # {node (None: the roots): leaves whose post-accumulate hooks follow it}
-    if PostAccumulateGradHook.registered and accumulate:
-        post = _post_accumulate_schedule(root_edges, order, target_keys)
+    # {node (None: the roots): leaves whose gradient is complete once it has run}, for
+    # post-accumulate hooks and for leaves whose gradient hooks wait for the sum
+    post = held = held_after = None
+    if PostAccumulateGradHook.registered or LeafGradHook.registered:
+        last = _last_senders(root_edges, order)
+        if PostAccumulateGradHook.registered and accumulate:
+            post = _post_accumulate_schedule(last, target_keys)
+        if LeafGradHook.registered:
+            held, held_after = _held_leaves(last)
 
     with set_grad_enabled(create_graph):
         for edge, g in zip(root_edges, root_grads):
@@ -222,9 +250,11 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 send(edge, g)
         previous = None
         for node in order:
+            if held:
+                deliver_held(previous)
             if post:
                 _run_post_accumulate(post, previous)
-                previous = node
+            previous = node
             g = pending.pop(node, None)
             if g is None:
                 if not node.op.collective:
@@ -265,15 +295,16 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 if gi.array.dtype != dtype:
                     gi = _adapters.cast(gi, dtype)
                 send(edge, gi)
+        if held:
+            deliver_held(previous)
         if post:
             _run_post_accumulate(post, previous)
     return found
 
 
-def _post_accumulate_schedule(root_edges, order, target_keys):
-    """For each leaf with post-accumulate-grad hooks that this pass accumulates into: the
-    last node (in replay order) that sends it a gradient, after which its .grad is final
-    (None: only a root sends it one). Only built while such hooks exist."""
+def _last_senders(root_edges, order):
+    """{id(leaf): (the last node in replay order that sends it a gradient, or None when
+    only a root does, leaf)}. Built only while some leaf has hooks."""
     last = {}
     for edge in root_edges:
         if type(edge) is not Node and type(edge) is not tuple and edge is not None:
@@ -282,6 +313,24 @@ def _post_accumulate_schedule(root_edges, order, target_keys):
         for edge in node.next:
             if edge is not None and type(edge) is not Node and type(edge) is not tuple:
                 last[id(edge)] = (node, edge)
+    return last
+
+
+def _held_leaves(last):
+    """The leaves with gradient hooks, whose contributions are summed before the hooks run:
+    ({id(leaf): [leaf, sum so far]}, {last sender: [id(leaf), ...]})."""
+    held, after = {}, {}
+    for node, leaf in last.values():
+        if leaf._hooks and any(type(h) is not PostAccumulateGradHook for h in leaf._hooks):
+            held[id(leaf)] = [leaf, None]
+            after.setdefault(node, []).append(id(leaf))
+    return held, after
+
+
+def _post_accumulate_schedule(last, target_keys):
+    """For each leaf with post-accumulate-grad hooks that this pass accumulates into: the
+    last node (in replay order) that sends it a gradient, after which its .grad is final
+    (None: only a root sends it one). Only built while such hooks exist."""
     schedule = {}
     for node, leaf in last.values():
         if leaf._hooks and (target_keys is None or id(leaf) in target_keys) and any(
