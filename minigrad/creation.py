@@ -25,6 +25,8 @@ def _finish(array, dtype, requires_grad, device):
 
 def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of ``data`` (list, scalar, NumPy array or tensor)."""
+    if isinstance(data, np.generic):      # a NumPy scalar keeps its dtype, as a 0-d array
+        data = np.asarray(data)
     if isinstance(data, Tensor):
         array = data.array.copy()
     elif isinstance(data, np.ndarray) or backend.is_array(data):   # (or a device array)
@@ -44,8 +46,9 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
 def _nested_scalars(data, tensor_dtypes):
     """``data``, nested lists or tuples, checked to be rectangular, with one-element tensors
     in it as their values (as torch.tensor takes them; their dtypes are appended to
-    ``tensor_dtypes``). A tensor with more elements is refused: PyTorch does, and ``stack``
-    is the way to join tensors."""
+    ``tensor_dtypes``, as are NumPy scalars', which torch treats the same way). A tensor
+    with more elements is refused: PyTorch does, and ``stack`` is the way to join
+    tensors."""
     shape = []
 
     def walk(seq, dim):
@@ -55,7 +58,7 @@ def _nested_scalars(data, tensor_dtypes):
             raise ValueError(f"tensor(): ragged nested sequence: expected a sequence of length "
                              f"{shape[dim]} at dim {dim} (got {len(seq)}); every list at one "
                              f"depth must have the same length")
-        if not any(issubclass(t, (list, tuple, Tensor)) for t in set(map(type, seq))):
+        if not any(issubclass(t, (list, tuple, Tensor, np.generic)) for t in set(map(type, seq))):
             if seq and dim + 1 < len(shape) and shape[dim + 1] is not None:
                 raise _scalar_vs_sequence(dim + 1)
             if seq and dim + 1 == len(shape):
@@ -79,6 +82,8 @@ def _nested_scalars(data, tensor_dtypes):
                         f"concatenate along an existing one)")
                 item = item.array.reshape(())
                 tensor_dtypes.append(item.dtype)
+            elif isinstance(item, np.generic):
+                tensor_dtypes.append(item.dtype)
             if dim + 1 == len(shape):
                 shape.append(None)                   # scalars at this depth
             out.append(item)
@@ -97,7 +102,7 @@ def _list_dtype(nested, tensor_dtypes):
         for item in seq:
             if isinstance(item, (list, tuple)):
                 leaves(item)
-            elif not isinstance(item, np.ndarray):
+            elif not isinstance(item, (np.ndarray, np.generic)):   # (counted as tensors)
                 numbers.append(item)
 
     leaves(nested)

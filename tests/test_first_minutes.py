@@ -353,3 +353,15 @@ def test_a_generator_of_ones_own_gives_its_own_reproducible_stream():
         mg.randn(2, generator=np.random.default_rng(0))
     with pytest.raises(RuntimeError, match="set_state"):
         g.set_state(mg.tensor([1.0, 2.0]))
+
+
+def test_numpy_scalars_keep_their_dtype_alone_and_in_lists_like_torch():
+    torch = pytest.importorskip("torch")
+    cases = [np.float64(1.5), np.float32(1.5), np.int32(3), np.uint8(7),
+             [np.float32(1.5), 2.0], [np.float64(1.5), 2.0], [np.int32(1), 2],
+             [np.int32(1), 2.0], [np.float16(1), 2], [[np.float64(1)], [2.0]],
+             [np.int64(3), np.float32(2)], [np.uint8(3), 2]]
+    for data in cases:
+        ours, theirs = mg.tensor(data), torch.tensor(data)
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1], data
+        assert ours.tolist() == theirs.tolist(), data
