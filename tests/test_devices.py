@@ -232,3 +232,17 @@ def test_bn_folding_and_gradient_clipping(device):
                         _host(norm), _host(inf_norm)])
     _assert_same(results, np.float64)
     np.testing.assert_allclose(results[1][0], results[1][1], rtol=1e-12, atol=1e-12)
+
+
+def test_comparisons_and_bitwise_ops_refuse_two_devices(device):
+    """Ops without a gradient rule check devices too (they do not pass through a
+    primitive's check): PyTorch's error, naming the op, instead of the array library's."""
+    a, b = mg.ones(3), mg.ones(3, device=device)
+    ai, bi = mg.ones(3, dtype=mg.int64), mg.ones(3, dtype=mg.int64, device=device)
+    for name, call in [("lt", lambda: a < b), ("eq", lambda: a == b), ("ne", lambda: b != a),
+                       ("ge", lambda: a >= b), ("bitwise_and", lambda: ai & bi),
+                       ("bitwise_xor", lambda: ai ^ bi), ("isclose", lambda: mg.isclose(a, b)),
+                       ("equal", lambda: mg.equal(a, b))]:
+        with pytest.raises(RuntimeError, match=f"{name}: expected all tensors to be on the same "
+                                               f"device, but found at least two devices"):
+            call()

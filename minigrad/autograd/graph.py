@@ -267,7 +267,7 @@ def _forward(op, ctx, inputs, attrs):
         kind = type(inputs[0].array)
         for t in inputs:
             if type(t.array) is not kind:
-                _check_one_device(op, inputs)
+                check_one_device(getattr(op, "op_name", op.__name__.lower()), inputs)
                 break
     try:
         out = op.forward(ctx, *[t.array for t in inputs], **attrs)
@@ -278,15 +278,14 @@ def _forward(op, ctx, inputs, attrs):
     return out
 
 
-def _check_one_device(op, inputs):
-    """PyTorch's error for an op whose tensors live on different devices (nothing is ever
-    copied between devices implicitly)."""
+def check_one_device(name, inputs):
+    """PyTorch's error for op ``name`` whose tensors live on different devices (nothing is
+    ever copied between devices implicitly)."""
     devices = []
     for t in inputs:
         if t.device not in devices:
             devices.append(t.device)
     if len(devices) > 1:
-        name = getattr(op, "op_name", op.__name__.lower())
         raise RuntimeError(f"{name}: expected all tensors to be on the same device, but found "
                            f"at least two devices, {devices[0]} and {devices[1]}")
 

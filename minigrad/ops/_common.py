@@ -45,18 +45,25 @@ def as_tensor(x, like=None):
     return Tensor(x)
 
 
-def pair(a, b):
+def pair(a, b, op=None):
     """Two operands as tensors of one result dtype.
 
     NumPy's promotion already agrees with PyTorch's except in two cases, cast here: an
     integer tensor meeting a float one takes the float dtype (NumPy: float32 + int64 is
     float64), and a 0-d tensor does not promote a dimensioned one of its own category
     (PyTorch: float32 (4, 3) * float64 () is float32).
+
+    ``op`` (a name) is given by the ops that are no recorded primitive (comparisons, bitwise
+    and logical ops): two tensors on two devices are then refused here, with PyTorch's
+    error; a primitive's inputs are checked when it runs.
     """
     if not isinstance(a, Tensor):
         a = as_tensor(a, b)
     elif not isinstance(b, Tensor):
         b = as_tensor(b, a)
+    elif op is not None and type(a.array) is not type(b.array):
+        from minigrad.autograd.graph import check_one_device
+        check_one_device(op, (a, b))
     da, db = a.array.dtype, b.array.dtype
     if da is not db and da != db:  # (bool meets float without a cast: NumPy keeps the float)
         if da.kind in "iu" and db.kind == "f":

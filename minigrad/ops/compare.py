@@ -8,12 +8,14 @@ from minigrad.tensor import Tensor
 
 def _compare(name):
     def op(a, b):
-        a, b = pair(a, b)
+        a, b = pair(a, b, TORCH_NAMES[name])
         return constant(getattr(xp_of(a.array), name)(a.array, b.array))
     op.__name__ = name
     return op
 
 
+TORCH_NAMES = {"equal": "eq", "not_equal": "ne", "less": "lt", "less_equal": "le",
+               "greater": "gt", "greater_equal": "ge"}
 eq = _compare("equal")
 ne = _compare("not_equal")
 lt = _compare("less")
@@ -41,7 +43,7 @@ def _bitwise(name, ufunc):
     def op(input, other):
         if not isinstance(input, Tensor) and not isinstance(other, Tensor):
             raise TypeError(f"{name}(): expected at least one tensor")
-        a, b = pair(input, other)
+        a, b = pair(input, other, name)
         for t in (a, b):
             if t.array.dtype.kind not in "iub":
                 raise TypeError(f'"{name}_cpu" not implemented for '

@@ -27,7 +27,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     themselves, NaN to NaN only with ``equal_nan``). As in PyTorch, both must have one dtype."""
     if isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype != other.dtype:
         raise RuntimeError(f"isclose: {input.dtype!r} did not match {other.dtype!r}")
-    a, b = pair(input, other)
+    a, b = pair(input, other, "isclose")
     return constant(xp_of(a.array).isclose(a.array, b.array, rtol=rtol, atol=atol,
                                           equal_nan=equal_nan))
 
@@ -45,5 +45,5 @@ def equal(input, other):
         raise TypeError(f"equal(): argument 'other' must be Tensor, not {type(bad).__name__}")
     if input.shape != other.shape:
         return False
-    a, b = pair(input, other)
+    a, b = pair(input, other, "equal")
     return bool((a.array == b.array).all())
