@@ -70,3 +70,4 @@ from minigrad import data  # noqa: E402
 from minigrad import distributions, func, linalg  # noqa: E402  (torch's names)
 from minigrad.func import vmap  # noqa: E402  (torch.vmap)
 import minigrad.utils.data  # noqa: E402  (mg.utils.data, as torch.utils.data)
+from minigrad import hub  # noqa: E402  (mg.hub, as torch.hub)
