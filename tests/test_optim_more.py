@@ -252,3 +252,14 @@ def test_clip_grad_value_matches_torch():
         np.testing.assert_array_equal(m.grad.numpy(), t.grad.numpy())
     nn.utils.clip_grad_value_(mp[1], 0.15)
     np.testing.assert_array_equal(mp[1].grad.numpy(), [0.1, -0.15, 0.15])
+
+
+def test_optimizer_state_starts_empty_for_every_parameter_like_torch():
+    """torch.optim.Optimizer.state is a defaultdict(dict): an optimizer written against
+    it (lion-pytorch's Lion) reads self.state[p] before storing anything."""
+    torch = pytest.importorskip("torch")
+    for lib in (mg, torch):
+        p = lib.nn.Parameter(lib.ones(2))
+        opt = lib.optim.SGD([p], lr=0.1)
+        assert opt.state[p] == {} and len(opt.state) == 1
+        assert opt.state_dict()["state"] == {0: {}}     # (an entry, once looked up)

@@ -5,6 +5,7 @@ The state dict has PyTorch's layout, ``{"state": {index: {...}}, "param_groups":
 to parameters by position rather than identity and loads into a freshly built model.
 Updates work in place on the parameters' raw arrays (NumPy or CuPy), outside the tape.
 """
+import collections
 import copy
 
 import numpy as np
@@ -27,7 +28,7 @@ _SET_MESSAGE = ("optimizer parameters need to be organized in ordered collection
 class Optimizer:
     def __init__(self, params, defaults):
         self.defaults = defaults
-        self.state = {}
+        self.state = collections.defaultdict(dict)   # (torch's: state[p] starts empty)
         self.param_groups = []
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params should be an iterable of tensors "
@@ -114,7 +115,7 @@ class Optimizer:
             packed = {k: v for k, v in group.items() if k != "params"}
             packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
             groups.append(packed)
-        state = {index[id(p)]: dict(s) for p, s in self.state.items() if s}
+        state = {index[id(p)]: dict(s) for p, s in self.state.items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
@@ -130,7 +131,7 @@ class Optimizer:
         by_index = {}
         for saved, group in zip(saved_groups, self.param_groups):
             by_index.update(zip(saved["params"], group["params"]))
-        self.state = {}
+        self.state = collections.defaultdict(dict)
         for key, values in state_dict["state"].items():
             p = by_index.get(int(key))
             if p is None:
