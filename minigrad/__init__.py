@@ -34,6 +34,7 @@ from minigrad.ops import (abs, add, amax, amin, argmax, argmin, broadcast_to, ca
                           mean, min, minimum, mul, ne, neg, pad, permute, pow, relu, reshape,
                           rsqrt, sigmoid, sign, sqrt, squeeze, stack, std, sub, sum, tanh,
                           transpose, unsqueeze, var, where)
+from minigrad.ops import frac, reciprocal, sgn
 from minigrad.ops import (argsort, bitwise_not, chunk, diagonal, einsum, flip, gather,
                           index_select, masked_fill, masked_select, meshgrid, repeat, roll,
                           scatter, scatter_add, sort, split, tile, topk, tril, triu, unbind)

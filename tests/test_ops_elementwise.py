@@ -153,3 +153,43 @@ def test_inplace_unary(torch):
 def test_constants(torch):
     assert mg.pi == torch.pi == math.pi and mg.e == torch.e
     assert mg.inf == torch.inf and math.isnan(mg.nan)
+
+
+# ---------------------------------------------------------------- in-place unary forms
+
+from minigrad._tensor.inplace import UNARY_INPLACE  # noqa: E402
+
+
+@pytest.mark.parametrize("name", UNARY_INPLACE)
+def test_inplace_unary_forms_match_torch(name, torch):
+    """t.<name>_() writes <name>(t) into t (views see it) and is recorded: the gradient
+    through it is torch's."""
+    x = np.array([[0.3, -0.7, 1.6], [2.2, -0.4, 0.9]])
+    if name in ("sqrt", "rsqrt", "log", "log2", "log10", "log1p"):
+        x = np.abs(x) + 0.1
+    if name in ("asin", "acos", "arcsin", "arccos", "erfinv"):
+        x = x / 5
+    out = []
+    for lib in (mg, torch):
+        leaf = lib.tensor(x, requires_grad=True)
+        y = leaf * 1.5
+        view = y[0]
+        r = getattr(y, f"{name}_")()
+        assert r is y
+        (y * lib.tensor(np.arange(6.0).reshape(2, 3))).sum().backward()
+        grad = leaf.grad.numpy(force=True) if lib is torch else leaf.grad.numpy()
+        out.append((y.detach().numpy().copy(), view.detach().numpy().copy(), grad.copy()))
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    # a leaf that requires grad refuses it, as every in-place op
+    with pytest.raises(RuntimeError, match=f"{name}_: a leaf Variable"):
+        getattr(mg.tensor(x, requires_grad=True), f"{name}_")()
+
+
+def test_sgn_reciprocal_frac_match_torch(torch):
+    for name, x in (("sgn", [-2.5, -0.0, 0.0, 0.75, 3.0]), ("reciprocal", [-2.5, 0.75, 3.0]),
+                    ("frac", [-2.5, -0.0, 0.75, 3.0])):
+        np.testing.assert_allclose(getattr(mg, name)(mg.tensor(x)).numpy(),
+                                   getattr(torch, name)(torch.tensor(x)).numpy())
+    for t in (mg.tensor([1, 2, 4]), torch.tensor([1, 2, 4])):
+        assert str(t.reciprocal().dtype).endswith("float32")

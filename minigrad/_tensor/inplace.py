@@ -40,15 +40,6 @@ class InplaceMixin:
         return _inplace.update(self, "addcdiv_", lambda old: _ops.addcdiv(
             old, tensor1, tensor2, value=value))
 
-    def neg_(self):
-        return _inplace.update(self, "neg_", _ops.neg)
-
-    def sqrt_(self):
-        return _inplace.update(self, "sqrt_", _ops.sqrt, needs_old_values=True)
-
-    def sin_(self):
-        return _inplace.update(self, "sin_", _ops.sin, needs_old_values=True)
-
     def clamp_(self, min=None, max=None):
         return _inplace.update(self, "clamp_", lambda old: _ops.clamp(old, min, max),
                                needs_old_values=True)
@@ -104,3 +95,25 @@ class InplaceMixin:
         """Detach this tensor from the graph in place: it becomes a leaf that does not
         require grad. As in PyTorch, a view of a tensor in a graph cannot be."""
         return _inplace.detach_(self)
+
+
+# The in-place forms of the unary math (``t.exp_()`` is ``t.exp()`` written into ``t``):
+# one method each, made from this list. Recorded like every in-place update, with a copy
+# of the old values kept for the backward rules that read them.
+UNARY_INPLACE = ("neg", "abs", "sign", "sgn", "sqrt", "rsqrt", "square", "reciprocal", "exp",
+                 "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan",
+                 "asin", "acos", "atan", "arcsin", "arccos", "arctan", "sinh", "cosh",
+                 "tanh", "sigmoid", "relu", "erf", "erfinv", "floor", "ceil", "trunc",
+                 "frac")
+
+
+def _unary_inplace(name):
+    def method(self):
+        return _inplace.update(self, f"{name}_", getattr(_ops, name), needs_old_values=True)
+    method.__name__ = f"{name}_"
+    method.__doc__ = f"``{name}``, in place."
+    return method
+
+
+for _name in UNARY_INPLACE:
+    setattr(InplaceMixin, f"{_name}_", _unary_inplace(_name))

@@ -9,7 +9,7 @@ from minigrad.ops.compare import argmax, argmin, eq, ge, gt, le, logical_not, lt
 from minigrad.ops.compare import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, isfinite,
                                   isinf, isnan)
 from minigrad.ops.elementwise import (abs, add, clamp, erf, exp, log, maximum, minimum, mul,
-                                      neg, pow, relu, rsqrt, sigmoid, sign, sqrt, sub, tanh,
+                                      neg, pow, relu, rsqrt, sgn, sigmoid, sign, sqrt, sub, tanh,
                                       where)
 from minigrad.ops.channel import channel_affine, channel_moments, values_per_channel
 from minigrad.ops.conv import conv1d, conv2d
@@ -33,7 +33,7 @@ from minigrad.ops.pointwise import (atan2, ceil, cos, div, exp2, expm1, floor, f
                                     fmod, log1p, log2, log10, remainder, round, sin, tan, trunc)
 from minigrad.ops.pointwise import (acos, addcdiv, addcmul, arccos, arcsin, arctan, asin, atan,
                                     cosh, sinh, square)
-from minigrad.ops.pointwise import erfinv
+from minigrad.ops.pointwise import erfinv, frac, reciprocal
 from minigrad.ops.reduce import logsumexp
 from minigrad.ops.scan import cumprod, cumsum, prod
 from minigrad.ops.logical import all, allclose, any, equal, isclose

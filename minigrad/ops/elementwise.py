@@ -390,6 +390,9 @@ def sign(a):
     return Sign.apply(a)
 
 
+sgn = sign   # (torch.sgn: sign, extended to complex numbers, which minigrad does not have)
+
+
 def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise InvalidArgument("clamp: at least one of min and max must be given")

@@ -309,6 +309,16 @@ def _rounding(how):
 floor, ceil, trunc = _rounding("floor"), _rounding("ceil"), _rounding("trunc")
 
 
+def frac(input):
+    """input - trunc(input) (the fractional part, with the input's sign); gradient 1."""
+    return sub(input, trunc(input))
+
+
+def reciprocal(input):
+    """1 / input; an integer tensor gives the default float dtype, as in PyTorch."""
+    return true_div(1, input)
+
+
 def round(input, *, decimals=0):
     if input.array.dtype.kind != "f":
         if decimals:
