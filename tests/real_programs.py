@@ -56,9 +56,8 @@ def fetch(name, cache):
         archive = os.path.join(cache, filename)
         if not os.path.exists(archive):
             run = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                                  "--no-build-isolation", "--quiet", "-d", cache,
-                                  f"{name}=={version}"], capture_output=True, text=True,
-                                 timeout=300)
+                                  "--quiet", "-d", cache, f"{name}=={version}"],
+                                 capture_output=True, text=True, timeout=300)
             if run.returncode != 0 or not os.path.exists(archive):
                 raise Unavailable(f"pip download {name}=={version} failed: "
                                   f"{run.stderr.strip()[-300:]}")
