@@ -88,15 +88,6 @@ def load_state_dict_from_url(url, model_dir=None, map_location=None, progress=Tr
     if callable(map_location) or isinstance(map_location, dict):
         raise TypeError("load_state_dict_from_url: map_location as a function or dict is "
                         "not supported; give a device (such as 'cpu' or 'cuda')")
-    return _to_device(state, map_location)
-
-
-def _to_device(obj, device):
+    from minigrad.func.pytree import tree_map
     from minigrad.tensor import Tensor
-    if isinstance(obj, Tensor):
-        return obj.to(device)
-    if isinstance(obj, dict):
-        return type(obj)((k, _to_device(v, device)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_device(v, device) for v in obj)
-    return obj
+    return tree_map(lambda t: t.to(map_location) if isinstance(t, Tensor) else t, state)

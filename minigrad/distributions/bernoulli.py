@@ -5,14 +5,13 @@ import numbers
 from minigrad import rng
 from minigrad.distributions import constraints
 from minigrad.distributions.distribution import Distribution, _size
-from minigrad.distributions.utils import (broadcast_all, lazy_property, logits_to_probs,
-                                          probs_to_logits, softplus)
+from minigrad.distributions.utils import BinaryProbsOrLogits, broadcast_all, softplus
 from minigrad.tensor import Tensor
 
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(Distribution):
+class Bernoulli(BinaryProbsOrLogits, Distribution):
     """1 with probability ``probs`` (or log-odds ``logits``), else 0. ``log_prob`` and
     ``entropy`` are PyTorch's binary cross-entropy forms, differentiable with respect to
     the parameters (at logits 0 too); draws are minigrad's, not PyTorch's numbers."""
@@ -21,8 +20,7 @@ class Bernoulli(Distribution):
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        self._check_one(probs, logits)
         if probs is not None:
             scalar = isinstance(probs, numbers.Number)
             (self.probs,) = broadcast_all(probs)
@@ -35,12 +33,7 @@ class Bernoulli(Distribution):
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Bernoulli, _instance)
         batch_shape = _size(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(*batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(*batch_shape)
-            new._param = new.logits
+        self._expand_param(new, batch_shape)
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
@@ -59,18 +52,6 @@ class Bernoulli(Distribution):
     @property
     def variance(self):
         return self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     def sample(self, sample_shape=()):
         from minigrad import backend

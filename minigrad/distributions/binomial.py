@@ -4,14 +4,14 @@ import numpy as np
 from minigrad import rng
 from minigrad.distributions import constraints
 from minigrad.distributions.distribution import Distribution, _size
-from minigrad.distributions.utils import (broadcast_all, lazy_property, lgamma_constant,
-                                          logits_to_probs, probs_to_logits, softplus)
+from minigrad.distributions.utils import (BinaryProbsOrLogits, broadcast_all,
+                                          lgamma_constant, softplus)
 from minigrad.tensor import Tensor
 
 __all__ = ["Binomial"]
 
 
-class Binomial(Distribution):
+class Binomial(BinaryProbsOrLogits, Distribution):
     """``total_count`` (a tensor or int, broadcast with the parameter) trials of success
     probability ``probs`` (or log-odds ``logits``). ``log_prob`` is differentiable with
     respect to ``probs``/``logits``; ``total_count`` and the value enter through lgamma,
@@ -22,8 +22,7 @@ class Binomial(Distribution):
     has_enumerate_support = True
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        self._check_one(probs, logits)
         if probs is not None:
             self.total_count, self.probs = broadcast_all(total_count, probs)
             self.total_count = self.total_count.type_as(self.probs)
@@ -37,12 +36,7 @@ class Binomial(Distribution):
         new = self._get_checked_instance(Binomial, _instance)
         batch_shape = _size(batch_shape)
         new.total_count = self.total_count.expand(*batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(*batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(*batch_shape)
-            new._param = new.logits
+        self._expand_param(new, batch_shape)
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
@@ -62,18 +56,6 @@ class Binomial(Distribution):
     @property
     def variance(self):
         return self.total_count * self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

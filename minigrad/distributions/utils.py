@@ -87,3 +87,35 @@ class lazy_property:
             value = self.wrapped(instance)
         setattr(instance, self.wrapped.__name__, value)
         return value
+
+
+class BinaryProbsOrLogits:
+    """The parameter of Bernoulli and Binomial: a success probability ``probs`` or log-odds
+    ``logits``, exactly one given, the other derived on first use (``_param`` is the given
+    one)."""
+
+    @staticmethod
+    def _check_one(probs, logits):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+
+    def _expand_param(self, new, batch_shape):
+        """Give ``new`` (an ``expand`` result) this parameter broadcast to ``batch_shape``."""
+        if "probs" in self.__dict__:
+            new.probs = self.probs.expand(*batch_shape)
+            new._param = new.probs
+        if "logits" in self.__dict__:
+            new.logits = self.logits.expand(*batch_shape)
+            new._param = new.logits
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self._param.shape

@@ -12,6 +12,7 @@ import warnings
 
 from minigrad import accelerator
 from minigrad.device import device as _device
+from minigrad.func.pytree import tree_map
 from minigrad.nn.modules.module import Module
 from minigrad.tensor import Tensor
 
@@ -29,15 +30,30 @@ def _device_index(d):
 
 def _to(obj, device):
     """``obj`` with every tensor in it (in tuples, lists and dicts) moved to ``device``."""
-    if isinstance(obj, Tensor):
-        return obj.to(device)
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):   # a namedtuple
-        return type(obj)(*(_to(o, device) for o in obj))
-    if isinstance(obj, (tuple, list)):
-        return type(obj)(_to(o, device) for o in obj)
-    if isinstance(obj, dict):
-        return type(obj)((k, _to(v, device)) for k, v in obj.items())
-    return obj
+    return tree_map(lambda t: t.to(device) if isinstance(t, Tensor) else t, obj)
+
+
+def _devices(device_ids, output_device):
+    """(the accelerator's device type, device_ids as indices, output_device as an index),
+    torch's defaults filled in; None without an accelerator."""
+    acc = accelerator.current_accelerator(check_available=True)
+    if acc is None:
+        return None
+    if device_ids is None:
+        device_ids = list(range(accelerator.device_count()))
+    if not device_ids:
+        raise RuntimeError("no available devices were found")
+    if output_device is None:
+        output_device = device_ids[0]
+    return acc.type, [_device_index(d) for d in device_ids], _device_index(output_device)
+
+
+def _check_on(module, device):
+    for t in itertools.chain(module.parameters(), module.buffers()):
+        if t.device != device:
+            raise RuntimeError(f"module must have its parameters and buffers on device "
+                               f"{device} (device_ids[0]) but found one of them on device: "
+                               f"{t.device}")
 
 
 class DataParallel(Module):
@@ -48,20 +64,13 @@ class DataParallel(Module):
         super().__init__()
         self.module = module
         self.dim = dim
-        acc = accelerator.current_accelerator(check_available=True)
-        if acc is None:
+        found = _devices(device_ids, output_device)
+        if found is None:
             self.device_ids = []
             self.output_device = None
             return
-        if device_ids is None:
-            device_ids = list(range(accelerator.device_count()))
-        if not device_ids:
-            raise RuntimeError("no available devices were found")
-        if output_device is None:
-            output_device = device_ids[0]
-        self.device_ids = [_device_index(d) for d in device_ids]
-        self.output_device = _device_index(output_device)
-        self.src_device_obj = _device(acc.type, self.device_ids[0])
+        kind, self.device_ids, self.output_device = found
+        self.src_device_obj = _device(kind, self.device_ids[0])
         if len(self.device_ids) == 1:
             self.module.to(self.src_device_obj)
         else:
@@ -73,11 +82,7 @@ class DataParallel(Module):
     def forward(self, *inputs, **kwargs):
         if not self.device_ids:
             return self.module(*inputs, **kwargs)
-        for t in itertools.chain(self.module.parameters(), self.module.buffers()):
-            if t.device != self.src_device_obj:
-                raise RuntimeError(f"module must have its parameters and buffers on device "
-                                   f"{self.src_device_obj} (device_ids[0]) but found one of "
-                                   f"them on device: {t.device}")
+        _check_on(self.module, self.src_device_obj)
         inputs, kwargs = _to((inputs, kwargs), self.src_device_obj)
         out = self.module(*inputs, **kwargs)
         if len(self.device_ids) > 1 and self.output_device != self.device_ids[0]:
@@ -92,19 +97,11 @@ def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0,
     if not isinstance(inputs, tuple):
         inputs = (inputs,) if inputs is not None else ()
     module_kwargs = {} if module_kwargs is None else module_kwargs
-    acc = accelerator.current_accelerator(check_available=True)
-    if acc is None:
+    found = _devices(device_ids, output_device)
+    if found is None:
         return module(*inputs, **module_kwargs)
-    if device_ids is None:
-        device_ids = list(range(accelerator.device_count()))
-    if not device_ids:
-        raise RuntimeError("no available devices were found")
-    if output_device is None:
-        output_device = device_ids[0]
-    src = _device(acc.type, _device_index(device_ids[0]))
-    for t in itertools.chain(module.parameters(), module.buffers()):
-        if t.device != src:
-            raise RuntimeError(f"module must have its parameters and buffers on device {src} "
-                               f"(device_ids[0]) but found one of them on device: {t.device}")
+    kind, device_ids, output_device = found
+    src = _device(kind, device_ids[0])
+    _check_on(module, src)
     out = module(*_to(inputs, src), **_to(module_kwargs, src))
-    return _to(out, _device(acc.type, _device_index(output_device)))
+    return _to(out, _device(kind, output_device))

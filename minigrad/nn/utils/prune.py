@@ -253,13 +253,21 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prunes ``amount`` (a count or a fraction) of the unpruned entries, chosen at random."""
+class _UnstructuredAmount(BasePruningMethod):
+    """A method that prunes ``amount`` (a count or a fraction) of the unpruned entries."""
     PRUNING_TYPE = "unstructured"
 
     def __init__(self, amount):
         _validate_amount_init(amount)
         self.amount = amount
+
+    @classmethod
+    def apply(cls, module, name, amount):
+        return super().apply(module, name, amount=amount)
+
+
+class RandomUnstructured(_UnstructuredAmount):
+    """Prunes ``amount`` of the unpruned entries, chosen at random."""
 
     def compute_mask(self, t, default_mask):
         k = _count(self.amount, t.numel())
@@ -269,18 +277,9 @@ class RandomUnstructured(BasePruningMethod):
             mask.reshape(-1)[_xp(t).argsort(draws)[-k:]] = 0
         return _tensor(mask)
 
-    @classmethod
-    def apply(cls, module, name, amount):
-        return super().apply(module, name, amount=amount)
 
-
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_UnstructuredAmount):
     """Prunes ``amount`` of the unpruned entries, those of smallest absolute value."""
-    PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount):
-        _validate_amount_init(amount)
-        self.amount = amount
 
     def compute_mask(self, t, default_mask):
         k = _count(self.amount, t.numel())
@@ -292,7 +291,8 @@ class L1Unstructured(BasePruningMethod):
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
-        return super().apply(module, name, amount=amount, importance_scores=importance_scores)
+        return super(_UnstructuredAmount, cls).apply(module, name, amount=amount,
+                                                     importance_scores=importance_scores)
 
 
 class RandomStructured(BasePruningMethod):
