@@ -362,17 +362,8 @@ def _scalar_output(fn_name, is_outputs_tuple, outputs):
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T H)`` for a scalar ``func``: a backward pass with
     ``create_graph`` (the gradient), then one backward pass through it from ``v``."""
-    with enable_grad():
-        is_in, inputs, is_out, outputs, v = _prepare("vhp", func, inputs, v, create_graph,
-                                                     strict, "inputs")
-        _scalar_output("vhp", is_out, outputs)
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict=strict)
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(res, inputs, strict, create_graph, "double_back")
-    return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_out),
-            _tuple_postprocess(_grad_postprocess(res, create_graph), is_in))
+    return _vector_hessian("vhp", func, inputs, v, create_graph, strict, ("jacobian",),
+                           "double_back")
 
 
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
@@ -382,15 +373,22 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
     backward pass through it (PyTorch's hvp adds a third pass, the double-backward trick;
     the results agree to rounding). The cost is a small constant times one backward pass,
     independent of the number of inputs."""
+    return _vector_hessian("hvp", func, inputs, v, create_graph, strict,
+                           ("jacobian", "hessian"), "double_back_trick")
+
+
+def _vector_hessian(name, func, inputs, v, create_graph, strict, strict_stages, stage):
+    """vhp and hvp: ``strict_stages`` name the strict checks on the gradient, ``stage`` the
+    one on the result (torch's error messages differ between the two)."""
     with enable_grad():
-        is_in, inputs, is_out, outputs, v = _prepare("hvp", func, inputs, v, create_graph,
+        is_in, inputs, is_out, outputs, v = _prepare(name, func, inputs, v, create_graph,
                                                      strict, "inputs")
-        _scalar_output("hvp", is_out, outputs)
+        _scalar_output(name, is_out, outputs)
         jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict=strict)
-        _check_requires_grad(jac, "hessian", strict=strict)
+        for check in strict_stages:
+            _check_requires_grad(jac, check, strict=strict)
     with set_grad_enabled(True if create_graph else is_grad_enabled()):
         res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(res, inputs, strict, create_graph, "double_back_trick")
+        res = _fill_in_zeros(res, inputs, strict, create_graph, stage)
     return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_out),
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_in))
