@@ -284,12 +284,12 @@ class Tensor(ArithmeticMixin, ReductionMixin, ShapeMixin, IndexingMixin, LinalgM
         if self._node is None:
             hooks = self._hooks = self._hooks or []
             entry = hook
-            LeafGradHook.registered += 1
+            HOOKED_LEAVES.add(self)
         else:
             hooks = self._node.__dict__.setdefault("_hooks", [])
             entry = (self._slot or 0, hook)
         hooks.append(entry)
-        return _HookHandle(hooks, entry)
+        return _HookHandle(hooks, entry, self if self._node is None else None)
 
     def register_post_accumulate_grad_hook(self, hook):
         """Call ``hook(self)`` once a backward pass has accumulated all of this leaf's
@@ -306,8 +306,8 @@ class Tensor(ArithmeticMixin, ReductionMixin, ShapeMixin, IndexingMixin, LinalgM
         hooks = self._hooks = self._hooks or []
         entry = PostAccumulateGradHook(hook)
         hooks.append(entry)
-        PostAccumulateGradHook.registered += 1
-        return _HookHandle(hooks, entry)
+        HOOKED_LEAVES.add(self)
+        return _HookHandle(hooks, entry, self)
 
     def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None):
         from minigrad.autograd.engine import backward
@@ -376,32 +376,51 @@ _TYPE_NAMES = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "Do
 
 
 class _HookHandle:
-    __slots__ = ("_hooks", "_entry")
+    __slots__ = ("_hooks", "_entry", "_leaf")
 
-    def __init__(self, hooks, entry):
+    def __init__(self, hooks, entry, leaf=None):
         self._hooks, self._entry = hooks, entry
+        self._leaf = None if leaf is None else weakref.ref(leaf)
 
     def remove(self):
         if self._entry in self._hooks:
             self._hooks.remove(self._entry)
-            if type(self._entry) is PostAccumulateGradHook:
-                PostAccumulateGradHook.registered -= 1
-            elif type(self._entry) is not tuple:      # (a node's entries are (slot, hook))
-                LeafGradHook.registered -= 1
+            leaf = None if self._leaf is None else self._leaf()
+            if leaf is not None and not self._hooks:
+                HOOKED_LEAVES.discard(leaf)
 
 
-class LeafGradHook:
-    """Counts the live ``register_hook`` hooks on leaves: while it is 0 a backward pass
-    does not look for leaves whose gradient must be summed before their hooks run."""
-    registered = 0
+class _HookedLeaves:
+    """The leaves that have hooks (gradient or post-accumulate ones), weakly: while there
+    are none, a backward pass does not look for them; a leaf that is garbage collected
+    leaves. (By id: a WeakSet would compare tensors with ==, which is elementwise.)"""
+
+    def __init__(self):
+        self._refs = {}
+
+    def add(self, t):
+        key = id(t)
+        if key not in self._refs:
+            self._refs[key] = weakref.ref(t, lambda _, key=key: self._refs.pop(key, None))
+
+    def discard(self, t):
+        self._refs.pop(id(t), None)
+
+    def __contains__(self, t):
+        ref = self._refs.get(id(t))
+        return ref is not None and ref() is t
+
+    def __len__(self):
+        return len(self._refs)
+
+
+HOOKED_LEAVES = _HookedLeaves()
 
 
 class PostAccumulateGradHook:
     """A leaf's ``register_post_accumulate_grad_hook`` entry, kept in its ``_hooks`` list
-    beside the gradient hooks (which skip it). ``registered`` counts the live ones: while
-    it is 0 a backward pass does not look for them."""
+    beside the gradient hooks (which skip it)."""
     __slots__ = ("fn",)
-    registered = 0
 
     def __init__(self, fn):
         self.fn = fn

@@ -531,3 +531,31 @@ def test_leaf_hooks_and_post_accumulate_hooks_run_in_torchs_order():
         ((w * 2).sum() + (w * w).sum()).backward()
         logs.append(log)
     assert logs[0] == logs[1] == [("hook", [4.0, 6.0]), ("post", [4.0, 6.0])]
+
+
+def test_autograd_grad_runs_no_hook_of_a_leaf_it_was_not_asked_about_like_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (mg, torch):
+        calls = []
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        x = lib.tensor([3.0, -1.0], requires_grad=True)
+        w.register_hook(lambda g: calls.append("w"))
+        x.register_hook(lambda g: calls.append("x"))
+        (gx,) = lib.autograd.grad((w * x).sum() + (w * 2).sum(), [x])
+        assert calls == ["x"] and gx.tolist() == [1.0, 2.0], lib.__name__
+        assert w.grad is None
+
+
+def test_a_garbage_collected_leaf_stops_costing_backward_a_hook_scan():
+    from minigrad.tensor import HOOKED_LEAVES
+    w = mg.ones(2, requires_grad=True)
+    handle = w.register_hook(lambda g: g)
+    assert w in HOOKED_LEAVES
+    handle.remove()
+    assert w not in HOOKED_LEAVES
+    w.register_post_accumulate_grad_hook(lambda p: None)
+    assert len(HOOKED_LEAVES) >= 1
+    before = len(HOOKED_LEAVES)
+    del w
+    gc.collect()
+    assert len(HOOKED_LEAVES) == before - 1

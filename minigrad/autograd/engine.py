@@ -12,7 +12,7 @@ from minigrad import backend
 from minigrad.autograd.grad_mode import set_grad_enabled
 from minigrad.autograd.graph import (ADDED, Node, _edge, _released_error, _last_write,
                                      check_versions, repack_saved, unpack_saved)
-from minigrad.tensor import LeafGradHook, PostAccumulateGradHook, Tensor
+from minigrad.tensor import HOOKED_LEAVES, PostAccumulateGradHook, Tensor
 
 
 class _adapters:
@@ -188,17 +188,21 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
 
     def deliver(leaf, g):
         """A leaf's whole gradient from this pass: through its hooks, into .grad or the
-        returned dict."""
-        if leaf._hooks:
-            g = _leaf_hooks(leaf, g)
+        returned dict. A leaf that autograd.grad was not asked about gets nothing, and its
+        hooks do not run (as in PyTorch)."""
         if target_keys is not None:
             k = _key(leaf)
-            if k in target_keys:
-                found[k] = g if k not in found else found[k] + g
-                if accumulate:
-                    _accumulate_leaf(leaf, g, create_graph, callers)
-        else:
-            _accumulate_leaf(leaf, g, create_graph, callers)
+            if k not in target_keys:
+                return
+            if leaf._hooks:
+                g = _leaf_hooks(leaf, g)
+            found[k] = g if k not in found else found[k] + g
+            if accumulate:
+                _accumulate_leaf(leaf, g, create_graph, callers)
+            return
+        if leaf._hooks:
+            g = _leaf_hooks(leaf, g)
+        _accumulate_leaf(leaf, g, create_graph, callers)
 
     def deliver_held(node):
         """Leaves with gradient hooks whose last contribution came from ``node`` (None: only
@@ -237,12 +241,11 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     # {node (None: the roots): leaves whose gradient is complete once it has run}, for
     # post-accumulate hooks and for leaves whose gradient hooks wait for the sum
     post = held = held_after = None
-    if PostAccumulateGradHook.registered or LeafGradHook.registered:
+    if HOOKED_LEAVES:
         last = _last_senders(root_edges, order)
-        if PostAccumulateGradHook.registered and accumulate:
+        if accumulate:
             post = _post_accumulate_schedule(last, target_keys)
-        if LeafGradHook.registered:
-            held, held_after = _held_leaves(last)
+        held, held_after = _held_leaves(last, target_keys)
 
     with set_grad_enabled(create_graph):
         for edge, g in zip(root_edges, root_grads):
@@ -316,11 +319,14 @@ def _last_senders(root_edges, order):
     return last
 
 
-def _held_leaves(last):
-    """The leaves with gradient hooks, whose contributions are summed before the hooks run:
-    ({id(leaf): [leaf, sum so far]}, {last sender: [id(leaf), ...]})."""
+def _held_leaves(last, target_keys):
+    """The leaves with gradient hooks (among the targets, if any), whose contributions are
+    summed before the hooks run: ({id(leaf): [leaf, sum so far]}, {last sender: [id(leaf),
+    ...]})."""
     held, after = {}, {}
     for node, leaf in last.values():
+        if target_keys is not None and id(leaf) not in target_keys:
+            continue
         if leaf._hooks and any(type(h) is not PostAccumulateGradHook for h in leaf._hooks):
             held[id(leaf)] = [leaf, None]
             after.setdefault(node, []).append(id(leaf))
