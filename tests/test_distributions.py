@@ -344,3 +344,24 @@ def test_distributions_on_a_device(device):
                                    rtol=1e-12)
         s = there.sample((3,))
         assert s.device.type == device and s.shape == on_cpu.sample((3,)).shape
+
+
+def test_log_prob_of_a_single_value_like_torch(torch):
+    """The REINFORCE pattern: one state, one 0-d action, its log-probability."""
+    cases = [("Categorical", dict(probs=[0.2, 0.5, 0.3]), 1.0),
+             ("Binomial", dict(total_count=5, probs=0.3), 2.0),
+             ("Poisson", dict(rate=1.5), 3.0), ("Bernoulli", dict(probs=0.25), 1.0),
+             ("Multinomial", dict(total_count=4, probs=[0.2, 0.8]), [1.0, 3.0])]
+    for name, params, value in cases:
+        got = []
+        for lib in (mg, torch):
+            kw = {k: (lib.tensor(v, dtype=lib.float64) if isinstance(v, (list, float)) else v)
+                  for k, v in params.items()}
+            dist = getattr(lib.distributions, name)(**kw)
+            if name == "Categorical":
+                got.append(dist.log_prob(lib.tensor(1)).item())
+            else:
+                got.append(dist.log_prob(lib.tensor(value, dtype=lib.float64)).item())
+        np.testing.assert_allclose(got[0], got[1], rtol=1e-12, err_msg=name)
+    m = mg.distributions.Categorical(mg.nn.functional.softmax(mg.ones(2), 0))
+    assert m.log_prob(m.sample()).shape == ()

@@ -13,8 +13,9 @@ def _both(*conditions):
     from minigrad import backend
     from minigrad.tensor import Tensor
     out = conditions[0].array
+    xp = backend.of(out).xp
     for c in conditions[1:]:
-        out = backend.of(out).xp.logical_and(out, c.array)
+        out = xp.asarray(xp.logical_and(out, c.array))   # (0-d: NumPy hands back a scalar)
     return Tensor._make(out)
 
 
