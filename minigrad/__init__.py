@@ -17,7 +17,8 @@ from minigrad.dtypes import float16, int8, int16, int32, uint8
 from minigrad.dtypes import float16 as half, float32 as float, float64 as double  # noqa: A001
 from minigrad.dtypes import int16 as short, int32 as int, int64 as long  # noqa: A001
 from minigrad.dtypes import dtype
-from minigrad.device import device
+from minigrad.device import (channels_last, channels_last_3d, contiguous_format, device,
+                             memory_format, preserve_format)
 from minigrad import autograd, cuda, errors
 from minigrad import accelerator, backends, testing
 from minigrad.autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,

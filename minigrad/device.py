@@ -45,11 +45,46 @@ def device_of(array):
     return device(be.device_type, be.device_index(array))
 
 
+class memory_format:
+    """PyTorch's memory formats. minigrad keeps every tensor row-major (its kernels read
+    NCHW), so ``.to``/``.contiguous`` take ``preserve_format`` and ``contiguous_format``
+    and refuse ``channels_last`` by name rather than pretend to change the layout."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"minigrad.{self.name}"
+
+
+preserve_format = memory_format("preserve_format")
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+
+
+def check_memory_format(op, fmt):
+    if fmt is None or fmt is preserve_format or fmt is contiguous_format:
+        return
+    if isinstance(fmt, memory_format):
+        raise RuntimeError(f"{op}: memory_format={fmt!r} is not supported: minigrad keeps "
+                           f"tensors row-major (NCHW), which its kernels read")
+    raise TypeError(f"{op}: memory_format must be a minigrad memory format, got {fmt!r}")
+
+
 def parse_to_args(args, dtype=None, device=None):
     """Sort ``.to(...)``'s positional arguments into (dtype, device), as PyTorch accepts
-    ``x.to("cpu")``, ``x.to(mg.float64)`` and both."""
+    ``x.to("cpu")``, ``x.to(mg.float64)``, both, ``x.to(other)`` (other's dtype and
+    device) and a positional ``non_blocking`` flag after them (ignored: copies here are
+    synchronous)."""
+    from minigrad.tensor import Tensor
     for a in args:
-        if isinstance(a, (dtypes.dtype, np.dtype, type)):
+        if isinstance(a, bool):
+            continue
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (dtypes.dtype, np.dtype, type)):
             dtype = a
         else:
             device = a

@@ -21,7 +21,7 @@ from minigrad._tensor.linalg import LinalgMixin
 from minigrad._tensor.random import RandomMixin
 from minigrad._tensor.reductions import ReductionMixin
 from minigrad._tensor.shape import ShapeMixin
-from minigrad.device import device_of, parse_to_args
+from minigrad.device import check_memory_format, device_of, parse_to_args
 from minigrad.size import Size
 
 _new_size = tuple.__new__
@@ -315,20 +315,30 @@ class Tensor(ArithmeticMixin, ReductionMixin, ShapeMixin, IndexingMixin, LinalgM
                  inputs=inputs)
 
     # ------------------------------------------------------------ devices and dtypes
-    def to(self, *args, dtype=None, device=None):
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False,
+           memory_format=None):
+        """PyTorch's forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        ``to(other)``. ``non_blocking`` is accepted (minigrad's copies are synchronous);
+        ``copy=True`` returns a new tensor even when nothing changes."""
+        check_memory_format("to", memory_format)
         dtype, device = parse_to_args(args, dtype, device)
         out = self
         if device is not None:
             out = _ops.to_device(out, device)
         if dtype is not None:
             out = _ops.cast(out, dtype)
+        if copy and out is self:
+            out = _ops.clone(self)
         return out
 
-    def cpu(self):
-        return self.to("cpu")
+    def cpu(self, memory_format=None):
+        return self.to("cpu", memory_format=memory_format)
 
-    def cuda(self):
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """To ``device`` (an index, a name or a device; default the current GPU)."""
+        where = "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int)
+                                              else device)
+        return self.to(where, memory_format=memory_format)
 
     def float(self):
         return _ops.cast(self, dtypes.float32)

@@ -248,3 +248,29 @@ def test_detach_(torch):
         (x * 2)[:1].detach_()
     w = mg.ones(2, requires_grad=True)
     assert mg.detach_(w) is w and not w.requires_grad
+
+
+def test_to_and_cuda_take_torchs_arguments(torch):
+    """The lines real scripts write: .to(device, non_blocking=True), .to(other),
+    copy=True, memory formats, .cuda(i) (on a CPU-only machine, the CUDA error)."""
+    for lib in (mg, torch):
+        x = lib.ones(2, 3)
+        other = lib.zeros(1, dtype=lib.float64)
+        assert x.to("cpu", non_blocking=True) is x
+        assert x.to(other).dtype == lib.float64
+        assert x.to("cpu", lib.float64, True).dtype == lib.float64
+        y = x.to("cpu", copy=True)
+        assert y is not x and y.tolist() == x.tolist()
+        assert x.to(memory_format=lib.contiguous_format) is x
+        assert x.contiguous(memory_format=lib.contiguous_format) is x
+        assert x.cpu() is x
+        net = lib.nn.Linear(2, 2).to("cpu", non_blocking=True)
+        assert net.to(other).weight.dtype == lib.float64
+    with pytest.raises(RuntimeError, match="channels_last"):
+        mg.ones(1, 2, 3, 3).to(memory_format=mg.channels_last)
+    if not mg.cuda.is_available():
+        for call in (lambda: mg.ones(1).cuda(0), lambda: mg.ones(1).cuda("cuda:0"),
+                     lambda: mg.ones(1).cuda(non_blocking=True),
+                     lambda: mg.nn.Linear(1, 1).cuda(0)):
+            with pytest.raises(RuntimeError, match="device 'cuda' is not available"):
+                call()

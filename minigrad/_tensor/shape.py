@@ -1,6 +1,8 @@
 """Shapes and layout: reshaping, permuting, broadcasting, slicing into views, splitting and
 repeating; strides and contiguity."""
 
+from minigrad.device import check_memory_format
+
 _ops = _inplace = None   # bound by minigrad.tensor (see minigrad._tensor)
 
 
@@ -34,14 +36,16 @@ class ShapeMixin:
     def chunk(self, chunks, dim=0, **aliases): return _ops.chunk(self, chunks, dim, **aliases)
     def unbind(self, dim=0, **aliases): return _ops.unbind(self, dim, **aliases)
 
-    def contiguous(self):
+    def contiguous(self, memory_format=None):
         """This tensor when its elements are laid out in row-major order already (as in
         PyTorch, the same object), else a row-major copy, recorded for autograd."""
+        check_memory_format("contiguous", memory_format)
         return _ops.contiguous(self)
 
-    def is_contiguous(self):
+    def is_contiguous(self, memory_format=None):
         """Whether the elements are laid out in row-major order, PyTorch's rule: strides of
         dims of size 1 do not matter, and an empty tensor is contiguous."""
+        check_memory_format("is_contiguous", memory_format)
         return _ops.is_contiguous(self)
 
     def stride(self, dim=None):

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from minigrad import backend, dtypes
-from minigrad.device import parse_to_args
+from minigrad.device import check_memory_format, parse_to_args
 from minigrad.nn.modules import hooks as _hooks
 from minigrad.nn.parameter import Parameter, _Unmaterialized, is_lazy
 from minigrad.tensor import Tensor
@@ -271,7 +271,10 @@ class Module:
                             t.grad = Tensor._make(fn(t.grad.array))
         return self
 
-    def to(self, *args, dtype=None, device=None):
+    def to(self, *args, dtype=None, device=None, non_blocking=False, memory_format=None):
+        """PyTorch's forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        ``to(tensor)``; ``non_blocking`` is accepted (copies are synchronous here)."""
+        check_memory_format("Module.to", memory_format)
         dtype, device = parse_to_args(args, dtype, device)
         if device is not None:
             backend.for_device(device)   # (a clear error when it is not available)
@@ -293,8 +296,9 @@ class Module:
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self):
-        return self.to("cuda")
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else
+                       f"cuda:{device}" if isinstance(device, int) else device)
 
     # ------------------------------------------------------------ state
     def state_dict(self, destination=None, prefix="", keep_vars=False):
