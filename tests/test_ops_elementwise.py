@@ -193,3 +193,21 @@ def test_sgn_reciprocal_frac_match_torch(torch):
                                    getattr(torch, name)(torch.tensor(x)).numpy())
     for t in (mg.tensor([1, 2, 4]), torch.tensor([1, 2, 4])):
         assert str(t.reciprocal().dtype).endswith("float32")
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "rsqrt", "erf", "tanh", "sigmoid",
+                                  "abs", "neg", "relu", "sign"])
+def test_unary_math_of_integer_and_bool_tensors_has_torchs_dtype(name, torch):
+    for values in ([1, 2, 4], [True, False]):
+        try:
+            theirs = getattr(torch.tensor(values), name)()
+        except (RuntimeError, NotImplementedError):
+            continue                                       # (torch refuses: neg of bool)
+        with np.errstate(divide="ignore"):
+            ours = getattr(mg.tensor(values), name)()
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1], values
+        np.testing.assert_allclose(ours.numpy().astype(float), theirs.numpy().astype(float),
+                                   rtol=1e-6)
+    for lib in (mg, torch):
+        assert str(lib.tensor([1, 5]).clamp(max=2.5).dtype).endswith("float32")
+        assert lib.tensor([True, False]).sign_().tolist() == [True, False]

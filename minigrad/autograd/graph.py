@@ -297,9 +297,13 @@ def _op_error(op, inputs, e):
     if not msg.startswith(name + ":"):
         shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
         msg = f"{name}: {msg} (input shapes {shapes})"
-    # NumPy's ValueError/TypeError become ours, which are RuntimeErrors too (as PyTorch's)
-    cls = {ValueError: InvalidArgument, TypeError: InvalidDtype}.get(type(e), type(e))
-    return cls(msg)
+    # NumPy's ValueError/TypeError (and their subclasses, such as its no-ufunc-loop
+    # errors) become ours, which are RuntimeErrors too (as PyTorch's)
+    if isinstance(e, TypeError):
+        return InvalidDtype(msg)
+    if isinstance(e, ValueError):
+        return InvalidArgument(msg)
+    return type(e)(msg)
 
 
 # ---------------------------------------------------------------- saved-tensor hooks

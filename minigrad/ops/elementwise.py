@@ -173,12 +173,18 @@ class Neg(Primitive):
         return neg(g)
 
 
+def _float(a):
+    """The transcendental functions of an integer or bool array are in the default float
+    dtype, as in PyTorch (NumPy would give float64). Such an input never requires grad."""
+    return a if a.dtype.kind == "f" else a.astype(dtypes.default_float.np)
+
+
 class Exp(Primitive):
     save_output = True
 
     @staticmethod
     def forward(ctx, a):
-        return _xp(a).exp(a)
+        return _xp(a).exp(_float(a))
 
     @staticmethod
     def backward(ctx, g):
@@ -190,7 +196,7 @@ class Log(Primitive):
 
     @staticmethod
     def forward(ctx, a):
-        return _xp(a).log(a)
+        return _xp(a).log(_float(a))
 
     @staticmethod
     def backward(ctx, g):
@@ -202,7 +208,7 @@ class Sqrt(Primitive):
 
     @staticmethod
     def forward(ctx, a):
-        return _xp(a).sqrt(a)
+        return _xp(a).sqrt(_float(a))
 
     @staticmethod
     def backward(ctx, g):
@@ -215,7 +221,7 @@ class Rsqrt(Primitive):
     @staticmethod
     def forward(ctx, a):
         xp = _xp(a)
-        return xp.reciprocal(xp.sqrt(a))
+        return xp.reciprocal(xp.sqrt(_float(a)))
 
     @staticmethod
     def backward(ctx, g):
@@ -228,7 +234,7 @@ class Erf(Primitive):
 
     @staticmethod
     def forward(ctx, a):
-        return backend.of(a).erf(a)
+        return backend.of(a).erf(_float(a))
 
     @staticmethod
     def backward(ctx, g):
@@ -253,7 +259,7 @@ class Tanh(Primitive):
 
     @staticmethod
     def forward(ctx, a):
-        return _xp(a).tanh(a)
+        return _xp(a).tanh(_float(a))
 
     @staticmethod
     def backward(ctx, g):
@@ -270,6 +276,7 @@ class Sigmoid(Primitive):
     @staticmethod
     def forward(ctx, a):
         xp = _xp(a)
+        a = _float(a)
         # 1 / (1 + exp(-a)) in place: where exp overflows, 1 / inf = 0 is the right answer
         out = xp.negative(a, out=xp.empty_like(a))  # (out=: a 0-d input stays an array)
         with np.errstate(over="ignore"):
@@ -378,6 +385,8 @@ class Sign(Primitive):
     @staticmethod
     def forward(ctx, a):
         xp = _xp(a)
+        if a.dtype.kind == "b":           # (PyTorch: a bool's sign is itself)
+            return a.copy()
         s = xp.sign(a)
         return xp.where(s != s, s.dtype.type(0), s) if s.dtype.kind == "f" else s
 
@@ -396,6 +405,8 @@ sgn = sign   # (torch.sgn: sign, extended to complex numbers, which minigrad doe
 def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise InvalidArgument("clamp: at least one of min and max must be given")
+    if a.array.dtype.kind in "iub" and any(isinstance(v, float) for v in (min, max)):
+        a = cast(a, dtypes.default_float)        # an integer tensor meets a float bound
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = a
         if min is not None:
