@@ -186,3 +186,21 @@ def test_tril_triu_keep_every_dtype(torch, dtype):
         assert out.dtype.name == str(ref.dtype).split(".")[1] == dtype
         np.testing.assert_array_equal(out.numpy(), ref.numpy())
         assert getattr(mg.tensor(x), op)(-1).dtype.name == dtype
+
+
+def test_linear_of_one_sample_like_torch(torch):
+    """A 1-D input (in_features,) gives (out_features,), gradients included (per-sample
+    code: vmap, functional_call)."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal(3), rng.standard_normal((2, 3)), rng.standard_normal(2)
+    out = []
+    for lib in (mg, torch):
+        tx, tw, tb = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = lib.nn.functional.linear(tx, tw, tb)
+        assert tuple(y.shape) == (2,)
+        (y * lib.tensor([1.0, -2.0], dtype=lib.float64)).sum().backward()
+        out.append([y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()])
+        lazy = lib.nn.LazyLinear(4)
+        assert tuple(lazy(lib.ones(3)).shape) == (4,)
+    for a, b_ in zip(*out):
+        np.testing.assert_allclose(a, b_, rtol=1e-13)

@@ -23,7 +23,7 @@ from minigrad.ops._common import cast, constant, normalize_dim, normalize_dims, 
 from minigrad.ops.elementwise import abs, mul, pow, sign, sqrt, sub, where
 from minigrad.ops.reduce import amax, amin, sum
 from minigrad.ops.shape import (GetItem, IndexAdd, broadcast_to, getitem, permute, reshape,
-                                stack, transpose)
+                                squeeze, stack, transpose, unsqueeze)
 from minigrad.tensor import Tensor
 
 
@@ -146,6 +146,8 @@ def linear(x, weight, bias=None):
     if x.array.dtype != w.array.dtype or (bias is not None and bias.array.dtype != w.array.dtype):
         raise InvalidDtype(f"linear: input {x.dtype!r}, weight {weight.dtype!r} and bias must "
                            f"share one dtype")
+    if x.array.ndim == 1:      # one sample, (in,) -> (out,), as in PyTorch
+        return squeeze(linear(unsqueeze(x, 0), w, bias), 0)
     if bias is None:
         return Linear.apply(x, w)
     return Linear.apply(x, w, bias)
