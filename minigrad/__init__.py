@@ -29,7 +29,9 @@ from minigrad.config import (are_deterministic_algorithms_enabled,
                              use_deterministic_algorithms)
 from minigrad.creation import (arange, empty, eye, from_numpy, full, full_like, ones, ones_like,
                                rand, randint, randn, tensor, zeros, zeros_like)
-from minigrad.rng import Generator, manual_seed
+from minigrad.rng import (Generator, default_generator, get_rng_state, initial_seed,
+                         manual_seed, seed, set_rng_state)
+from minigrad import random
 from minigrad.ops import (abs, add, amax, amin, argmax, argmin, broadcast_to, cat, clamp, div,
                           eq, erf, exp, expand, flatten, ge, gt, le, log, lt, matmul, max, maximum,
                           mean, min, minimum, mul, ne, neg, pad, permute, pow, relu, reshape,
@@ -53,7 +55,7 @@ from minigrad.ops import (acos, addcdiv, addcmul, arccos, arcsin, arctan, argwhe
                           log_softmax, mm, movedim, mv, narrow, nonzero, norm, outer,
                           repeat_interleave, sinh, softmax, square, std_mean, unflatten, unique,
                           var_mean)
-from minigrad._functions import (detach_, is_tensor, neg_, sin_, sqrt_, squeeze_, swapaxes,
+from minigrad._functions import (INPLACE_FUNCTIONS, detach_, is_tensor, squeeze_, swapaxes,
                                  swapdims, t, unsqueeze_)
 
 moveaxis = movedim
@@ -62,10 +64,12 @@ from minigrad.ops import (all, allclose, any, atan2, ceil, cos, cumprod, cumsum,
                           floor, floor_divide, fmod, isclose, log1p, log2, log10, logsumexp,
                           prod, remainder, round, sin, tan, trunc)
 
-from minigrad.ops import erfinv
+from minigrad.ops import erfinv, lerp
 from minigrad.ops.matrix import det, inv as inverse, legacy_svd as svd, matrix_exp, slogdet
 
 clip = clamp
+for _name in INPLACE_FUNCTIONS:
+    globals()[_name] = getattr(_functions, _name)   # (the module, bound by the import above)
 from minigrad.serialization import load, save
 from minigrad import nn, optim  # noqa: E402  (mg.nn, as torch.nn after import torch)
 from minigrad import data  # noqa: E402

@@ -1,19 +1,58 @@
 """The global random generators behind ``mg.randn``/``rand``/``randint``, dropout and
-layer init: NumPy's on the host, and one per device drawing on the device itself (no host
-draw and copy per call). ``mg.manual_seed`` reseeds all of them."""
+layer init, as ``torch.random``: ``default_generator`` on the host, and one per device
+drawing on the device itself (no host draw and copy per call). ``manual_seed`` reseeds
+all of them. As in PyTorch, a process starts from a seed of its own (``initial_seed``),
+so runs differ until ``manual_seed`` is called."""
+import contextlib
+
 import numpy as np
 
-_generator = np.random.default_rng()
-_seed = None
 _device_generators = {}
 
 
 def manual_seed(seed):
-    """Reseed the global generators; the same seed gives the same numbers afterwards."""
-    global _generator, _seed
-    _seed = int(seed)
-    _generator = np.random.default_rng(_seed)
+    """Reseed every global generator with ``seed`` (an integer in [-2**63, 2**64); a
+    negative one is taken modulo 2**64, as in torch) and return ``default_generator``."""
+    default_generator.manual_seed(seed)
     _device_generators.clear()
+    return default_generator
+
+
+def seed():
+    """Reseed every global generator from the operating system's entropy; return the seed."""
+    new = default_generator.seed()
+    _device_generators.clear()
+    return new
+
+
+def initial_seed():
+    """The seed the host generator was last seeded with."""
+    return default_generator.initial_seed()
+
+
+def get_rng_state():
+    """The host generator's state, a uint8 tensor for ``set_rng_state``."""
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state):
+    """Restore the host generator to a state from ``get_rng_state``."""
+    default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, device_type="cuda"):
+    """Run a block and then put the host generator back as it was (torch's
+    ``torch.random.fork_rng``). Device generators are left alone: ``devices`` and
+    ``device_type`` are accepted for PyTorch code, and only the host state is forked."""
+    if not enabled:
+        yield
+        return
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 # While ``func.vmap`` runs a function, its randomness mode decides where draws come from
@@ -40,18 +79,17 @@ def _generator_for(device, generator):
                                f"generator but found '{generator.device.type}'")
         return generator._draw
     if device is None:
-        return _generator
+        return default_generator._draw
     from minigrad.device import device as _device
     device = _device(device)
     if device.type == "cpu":
-        return _generator
+        return default_generator._draw
     key = (device.type, device.index or 0)
     gen = _device_generators.get(key)
     if gen is None:
         from minigrad import backend
         be = backend.for_device(device)   # (a clear error when there is no usable GPU)
-        seed = _seed if _seed is not None else int(_generator.integers(2 ** 63))
-        gen = _device_generators[key] = be.generator(seed, key[1])
+        gen = _device_generators[key] = be.generator(default_generator.initial_seed(), key[1])
     return gen
 
 
@@ -81,8 +119,8 @@ class Generator:
     def manual_seed(self, seed):
         seed = int(seed)
         if not -(2 ** 63) <= seed < 2 ** 64:
-            raise RuntimeError(f"Generator.manual_seed: seed must be within [-2**63, 2**64), "
-                               f"got {seed}")
+            raise ValueError(f"Generator.manual_seed: seed must be within [-2**63, 2**64), "
+                             f"got {seed}")
         self._seed = seed % 2 ** 64
         if self.device.type == "cpu":
             self._draw = np.random.default_rng(self._seed)
@@ -129,3 +167,7 @@ class Generator:
 
     def __repr__(self):
         return f"<minigrad.Generator object on {self.device}>"
+
+
+default_generator = Generator()
+default_generator.seed()

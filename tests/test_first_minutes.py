@@ -355,6 +355,34 @@ def test_a_generator_of_ones_own_gives_its_own_reproducible_stream():
         g.set_state(mg.tensor([1.0, 2.0]))
 
 
+def test_the_global_generator_is_torchs_default_generator():
+    torch = pytest.importorskip("torch")
+    for lib in (mg, torch):
+        assert lib.manual_seed(3) is lib.default_generator and lib.initial_seed() == 3
+        assert lib.manual_seed(-1).initial_seed() == 2 ** 64 - 1      # modulo 2**64
+        for bad in (2 ** 64, -2 ** 63 - 1):
+            with pytest.raises(ValueError):
+                lib.manual_seed(bad)
+        state = lib.get_rng_state()
+        assert state.dtype == lib.uint8 and state.ndim == 1
+        a = lib.rand(4)
+        lib.set_rng_state(state)
+        assert lib.equal(lib.rand(4), a)
+        with lib.random.fork_rng():
+            lib.rand(10)
+        b = lib.rand(4)
+        lib.set_rng_state(state)
+        lib.rand(4)
+        assert lib.equal(lib.rand(4), b)             # the fork left the stream untouched
+        s = lib.seed()
+        assert lib.initial_seed() == s and 0 <= s < 2 ** 64
+    # a process starts from a seed of its own, as torch does, not from a fixed one
+    import subprocess, sys
+    seeds = {subprocess.run([sys.executable, "-c", "import minigrad; print(minigrad.initial_seed())"],
+                            capture_output=True, text=True, check=True).stdout for _ in range(2)}
+    assert len(seeds) == 2
+
+
 def test_numpy_scalars_keep_their_dtype_alone_and_in_lists_like_torch():
     torch = pytest.importorskip("torch")
     cases = [np.float64(1.5), np.float32(1.5), np.int32(3), np.uint8(7),

@@ -374,3 +374,50 @@ def test_setting_data_swaps_the_memory_like_torch():
         assert p.shape == (1, 3) and p.requires_grad and p.is_leaf
         with pytest.raises(TypeError):
             p.data = np.zeros(3)
+
+
+def test_more_in_place_forms_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[0.4, -1.6, 2.5], [3.2, 0.5, -0.7]])
+    end = np.linspace(-2, 2, 6).reshape(2, 3)
+    cases = [lambda t, lib: t.pow_(2), lambda t, lib: t.round_(),
+             lambda t, lib: t.round_(decimals=1), lambda t, lib: t.lerp_(lib.tensor(end), 0.25),
+             lambda t, lib: t.lerp_(lib.tensor(end), lib.full((2, 3), 0.8, dtype=lib.float64)),
+             lambda t, lib: t.t_(), lambda t, lib: t.transpose_(0, 1)]
+    for case in cases:
+        results = []
+        for lib in (mg, torch):
+            leaf = lib.tensor(x, requires_grad=True)
+            t = leaf * 1.0
+            out = case(t, lib)
+            assert out is t
+            (t * lib.arange(6.0, dtype=lib.float64).reshape(t.shape)).sum().backward()
+            results.append((t.detach().numpy(), tuple(t.shape), leaf.grad.numpy()))
+        for m, th in zip(*results):
+            np.testing.assert_allclose(m, th, rtol=1e-12, atol=1e-15)
+
+
+def test_top_level_in_place_math_is_torchs_set():
+    torch = pytest.importorskip("torch")
+    from minigrad._tensor.inplace import UNARY_INPLACE
+    assert {f"{n}_" for n in UNARY_INPLACE if hasattr(torch, f"{n}_")} == \
+        {f"{n}_" for n in UNARY_INPLACE if hasattr(mg, f"{n}_")}
+    for lib in (mg, torch):
+        t = lib.tensor([0.25, 4.0], dtype=lib.float64)
+        assert lib.sqrt_(t) is t and lib.exp_(t) is t
+        np.testing.assert_allclose(t.numpy(), np.exp([0.5, 2.0]))
+
+
+def test_linalg_cross_and_data_ptr_as_torch():
+    torch = pytest.importorskip("torch")
+    a, b = np.random.default_rng(0).standard_normal((2, 4, 3, 3))
+    got = mg.linalg.cross(mg.tensor(a), mg.tensor(b))                 # last dim by default
+    np.testing.assert_allclose(got.numpy(), torch.linalg.cross(torch.tensor(a), torch.tensor(b)))
+    np.testing.assert_allclose(mg.linalg.cross(mg.tensor(a), mg.tensor(b[:1]), dim=1).numpy(),
+                               torch.linalg.cross(torch.tensor(a), torch.tensor(b[:1]), dim=1))
+    for lib in (mg, torch):
+        t = lib.zeros(4, 3)
+        assert t.view(12).data_ptr() == t.data_ptr() != t.clone().data_ptr()
+        assert t[1].data_ptr() == t.data_ptr() + 3 * t.element_size()
+        assert lib.zeros(0).data_ptr() == 0
+        assert t.element_size() == t.itemsize == 4 and t.nbytes == 48

@@ -93,6 +93,11 @@ MATH = {
                      + a.div(b, rounding_mode="floor") + a.div(-2.5, rounding_mode="floor") + a.div(b) * 0.5,
                      [np.array([-7.0, -6.0, -1.5, 0.0, 1.5, 6.0, 7.0, 5.5]),
                       np.array([2.0, 4.0, -2.0, 3.0, 0.7, -4.0, -2.0, 5.5])]),
+    "lerp scalar weight": (lambda m, a, b: m.lerp(a, b, 0.3) + a.lerp(b, 0.75) * 2 + m.lerp(a, b, 1.0),
+                           [R(3, 4), R(4)]),
+    "lerp tensor weight": (lambda m, a, b, w: m.lerp(a, b, w),
+                           [R(3, 4), R(3, 4), np.array([-0.6, 0.0, 0.3, 0.5, 0.7, 1.0, 1.4, 0.49])
+                            .repeat(2)[:12].reshape(3, 4)]),
     "div rounding by zero": (lambda m, a, b: m.div(a, b, rounding_mode="floor") * 2
                              + m.div(a, b, rounding_mode="trunc") + m.fmod(a, b) + a % b,
                              [np.array([-1.0, 0.0, 1.0]), np.array([0.0, 0.0, 0.0])]),

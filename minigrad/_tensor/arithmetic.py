@@ -52,6 +52,7 @@ class ArithmeticMixin:
     def div(self, other, *, rounding_mode=None):
         return _ops.div(self, other, rounding_mode=rounding_mode)
     def pow(self, exponent): return _ops.pow(self, exponent)
+    def lerp(self, end, weight): return _ops.lerp(self, end, weight)
     def maximum(self, other): return _ops.maximum(self, other)
     def minimum(self, other): return _ops.minimum(self, other)
     def atan2(self, other): return _ops.atan2(self, other)

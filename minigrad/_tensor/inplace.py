@@ -45,6 +45,16 @@ class InplaceMixin:
                                needs_old_values=True)
     clip_ = clamp_
 
+    def pow_(self, exponent):
+        return _inplace.update(self, "pow_", lambda old: _ops.pow(old, exponent),
+                               needs_old_values=True)
+
+    def lerp_(self, end, weight):
+        return _inplace.update(self, "lerp_", lambda old: _ops.lerp(old, end, weight))
+
+    def round_(self, *, decimals=0):
+        return _inplace.update(self, "round_", lambda old: _ops.round(old, decimals=decimals))
+
     def bitwise_and_(self, other):
         return _inplace.update(self, "bitwise_and_", lambda old: _ops.bitwise_and(old, other))
 
@@ -90,6 +100,12 @@ class InplaceMixin:
 
     def squeeze_(self, dim=None):
         return _inplace.reshape_(self, "squeeze_", _ops.squeeze)(dim)
+
+    def t_(self):
+        return _inplace.reshape_(self, "t_", _ops.t)()
+
+    def transpose_(self, dim0, dim1):
+        return _inplace.reshape_(self, "transpose_", _ops.transpose)(dim0, dim1)
 
     def detach_(self):
         """Detach this tensor from the graph in place: it becomes a leaf that does not

@@ -48,6 +48,26 @@ class ShapeMixin:
         check_memory_format("is_contiguous", memory_format)
         return _ops.is_contiguous(self)
 
+    def data_ptr(self):
+        """The address of the first element (0 for an empty tensor, as in PyTorch): equal
+        for tensors that share memory from the same start."""
+        a = self.array
+        if a.size == 0:
+            return 0
+        return a.ctypes.data if hasattr(a, "ctypes") else int(a.data.ptr)
+
+    def element_size(self):
+        """Bytes per element."""
+        return self.array.dtype.itemsize
+
+    @property
+    def itemsize(self):
+        return self.array.dtype.itemsize
+
+    @property
+    def nbytes(self):
+        return self.array.dtype.itemsize * self.array.size
+
     def stride(self, dim=None):
         """The step in elements between neighbours along each dim (or along ``dim``). The
         layout is the array's own: NumPy's (views share their base's strides), which for

@@ -33,7 +33,7 @@ from minigrad.ops.pointwise import (atan2, ceil, cos, div, exp2, expm1, floor, f
                                     fmod, log1p, log2, log10, remainder, round, sin, tan, trunc)
 from minigrad.ops.pointwise import (acos, addcdiv, addcmul, arccos, arcsin, arctan, asin, atan,
                                     cosh, sinh, square)
-from minigrad.ops.pointwise import erfinv, frac, reciprocal
+from minigrad.ops.pointwise import erfinv, frac, lerp, reciprocal
 from minigrad.ops.reduce import logsumexp
 from minigrad.ops.scan import cumprod, cumsum, prod
 from minigrad.ops.logical import all, allclose, any, equal, isclose

@@ -15,6 +15,8 @@ for name, fn, dom in [("add", ops.add, "real"), ("sub", ops.sub, "real"),
     register(name, fn, (3, 4), (), domain=dom)
     register(name, fn, (3, 4), (3, 4), domain=dom, noncontig=True)
 register("add scalar", lambda a: a + 2.5, (3, 4))
+register("lerp", lambda a, b, w: ops.lerp(a, b, w), (3, 4), (4,), (3, 4))
+register("lerp scalar weight", lambda a, b: ops.lerp(a, b, 0.7), (3, 4), (3, 4))
 register("rsub scalar", lambda a: 1.5 - a, (3, 4))
 register("rdiv scalar", lambda a: 2.0 / a, (3, 4), domain="nonzero")
 register("pow tensor", ops.pow, (3, 4), (3, 4), domain=("positive", "real"))

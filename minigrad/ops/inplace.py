@@ -187,14 +187,14 @@ def as_source(src):
 
 
 def reshape_(t, op, reshape):
-    """``t.unsqueeze_``/``t.squeeze_``: ``t`` takes the reshaped array (a view of its own
-    memory) and, when recorded, the reshape's place in the graph. As in PyTorch, a leaf
-    that requires grad refuses, with grad mode on."""
-    def run(dim):
+    """``t.unsqueeze_``/``squeeze_``/``t_``/``transpose_``: ``t`` takes the reshaped array
+    (a view of its own memory) and, when recorded, the reshape's place in the graph. As in
+    PyTorch, a leaf that requires grad refuses, with grad mode on."""
+    def run(*args):
         if _grad_state.enabled and t.requires_grad and t._node is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                "in-place operation.")
-        out = reshape(t, dim)
+        out = reshape(t, *args)
         t.array = out.array
         if out._node is not None:
             t._node, t._slot = out._node, out._slot

@@ -12,7 +12,8 @@ from minigrad import dtypes
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import cast, constant, pair
 from minigrad.ops._common import xp_of as _xp
-from minigrad.ops.elementwise import add, exp, mul, neg, pow, rsqrt, sub, where
+from minigrad.ops.compare import lt
+from minigrad.ops.elementwise import abs as absolute, add, exp, mul, neg, pow, rsqrt, sub, where
 from minigrad.ops.elementwise import div as true_div
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -271,6 +272,28 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     quot = true_div(tensor1, tensor2) if value == 1 else true_div(mul(tensor1, value), tensor2)
     return add(input, quot)
 erfinv = _unary(Erfinv)
+
+
+def lerp(input, end, weight):
+    """``input + weight * (end - input)``, written as PyTorch computes it: from ``end``
+    when ``weight >= 0.5`` (``end - (end - input) * (1 - weight)``), so ``weight=1`` gives
+    ``end`` exactly. ``end`` and a tensor ``weight`` must have ``input``'s floating dtype."""
+    from minigrad.tensor import Tensor
+    for name, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t.array.dtype != input.array.dtype:
+            raise RuntimeError(f"lerp: expected dtype {dtypes.c_name(input.array.dtype)} "
+                               f"for `{name}` but got dtype {dtypes.c_name(t.array.dtype)}")
+    if input.array.dtype.kind != "f":
+        raise RuntimeError(f"lerp: not implemented for "
+                           f"'{dtypes.scalar_name(input.array.dtype)}' (floating dtypes only)")
+    diff = sub(end, input)
+    if not isinstance(weight, Tensor):
+        weight = float(weight)
+        return (add(input, mul(diff, weight)) if abs(weight) < 0.5 else
+                sub(end, mul(diff, 1.0 - weight)))
+    low = add(input, mul(diff, weight))
+    high = sub(end, mul(diff, sub(1.0, weight)))
+    return where(lt(absolute(weight), 0.5), low, high)
 
 
 def atan2(input, other):
