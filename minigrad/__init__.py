@@ -68,8 +68,9 @@ from minigrad.ops import erfinv, lerp
 from minigrad.ops.matrix import det, inv as inverse, legacy_svd as svd, matrix_exp, slogdet
 
 clip = clamp
+from minigrad import _functions  # noqa: E402
 for _name in INPLACE_FUNCTIONS:
-    globals()[_name] = getattr(_functions, _name)   # (the module, bound by the import above)
+    globals()[_name] = getattr(_functions, _name)
 from minigrad.serialization import load, save
 from minigrad import nn, optim  # noqa: E402  (mg.nn, as torch.nn after import torch)
 from minigrad import data  # noqa: E402

@@ -66,8 +66,9 @@ def _float_formatter(values, precision, sci_mode):
         if np.isinf(x):
             return "inf" if x > 0 else "-inf"
         return fmt.format(float(x))
-    shown = [text(x) for x in values.reshape(-1)]
-    width = max((len(s) for s in shown), default=0)
+    # as PyTorch, the column width comes from the finite values alone: nan and inf are
+    # padded to it but never widen it
+    width = max((len(text(x)) for x in finite.reshape(-1)), default=0)
     return lambda x: text(x).rjust(width)
 
 

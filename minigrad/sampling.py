@@ -12,7 +12,6 @@ As in PyTorch, a sample does not depend differentiably on its parameters: ``norm
 ``bernoulli`` of tensors that require grad give a result in the graph whose gradient to
 them is zero (``Sampled``), and an in-place fill gives the old values a zero gradient.
 """
-import math
 import numbers
 
 import numpy as np

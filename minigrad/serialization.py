@@ -36,10 +36,10 @@ _MANIFEST = "__manifest__"
 
 def _encode(obj, arrays, where):
     if isinstance(obj, Tensor):
-        arrays.append(_to_numpy(obj.array))
+        arrays.append(backend.to_host(obj.array))
         return {"t": "tensor", "ref": len(arrays) - 1, "requires_grad": obj.requires_grad}
     if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
-        array = _to_numpy(obj)
+        array = backend.to_host(obj)
         if array.dtype.hasobject:  # NumPy would pickle it, and load() reads no pickles
             raise TypeError(f"mg.save: the array at {where} has dtype object; save arrays "
                             f"of numbers (or convert the objects to lists and numbers)")
@@ -62,10 +62,6 @@ def _encode(obj, arrays, where):
     raise TypeError(f"mg.save: cannot save {type(obj).__name__} at {where}; supported are "
                     f"tensors, arrays, numbers, strings, None, and lists, tuples and dicts "
                     f"of them")
-
-
-def _to_numpy(array):
-    return array if isinstance(array, np.ndarray) else array.get()  # CuPy -> host
 
 
 def _decode(node, arrays):
@@ -209,7 +205,7 @@ def _save_safetensors(obj, path):
                     if isinstance(value, (dict, list, tuple)) else "")
             raise TypeError(f"mg.save: a .safetensors file holds tensors only; {key!r} is a "
                             f"{type(value).__name__}{hint}")
-        array = np.asarray(_to_numpy(value), order="C")   # (the writer reads raw memory)
+        array = np.asarray(backend.to_host(value), order="C")   # (the writer reads raw memory)
         if array.dtype.hasobject or array.dtype.kind == "c":
             raise TypeError(f"mg.save: {key!r} has dtype {array.dtype}, which safetensors' "
                             f"NumPy API cannot store")

@@ -214,11 +214,19 @@ class Tensor(ArithmeticMixin, ReductionMixin, ShapeMixin, IndexingMixin, LinalgM
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
     def __repr__(self):
-        host = backend.of(self.array).to_host(self.array)   # (a copy when on a device)
+        host = backend.to_host(self.array)   # (a copy when on a device)
         body = printing.array_text(host)
         extras = [] if isinstance(self.array, np.ndarray) else [f"device='{self.device}'"]
-        if self.array.dtype != dtypes.default_float.np and self.array.dtype != np.int64 \
-                or self.array.size == 0:
+        # PyTorch's suffixes: an empty tensor shows its size unless it is (0,), and its
+        # dtype unless it is the default float (no element shows it); others show a dtype
+        # that their elements do not (not the default float, int64 or bool)
+        dtype = self.array.dtype
+        if self.array.size == 0:
+            if self.array.ndim != 1:
+                extras.append(f"size={tuple(self.array.shape)}")
+            if dtype != dtypes.default_float.np:
+                extras.append(f"dtype={self.dtype!r}")
+        elif dtype not in (dtypes.default_float.np, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype!r}")
         if self._node is not None:
             extras.append(f"grad_fn=<{self._node.name}>")

@@ -206,10 +206,6 @@ def _compare_attributes(a, e, options, where):
         differ("dtype", _dtype_name(a.dtype), _dtype_name(e.dtype))
 
 
-def _host(a):
-    return a if isinstance(a, np.ndarray) else backend.of(a).to_host(a)
-
-
 def _promote(x, y):
     """PyTorch's promotion: a floating dtype wins over integers and bools whatever their
     size; within a kind, the larger."""
@@ -222,7 +218,7 @@ def _promote(x, y):
 
 def _equalize(a, e):
     """Both arrays on the host (values are compared there) in a common dtype."""
-    a, e = _host(a), _host(e)
+    a, e = backend.to_host(a), backend.to_host(e)
     if a.dtype != e.dtype:
         common = _promote(a.dtype, e.dtype)
         a, e = a.astype(common), e.astype(common)

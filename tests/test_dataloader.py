@@ -131,9 +131,10 @@ def test_random_sampler_draws_permutations_and_follows_its_generator():
     assert len(rep) == len(drawn) == 1000 and set(drawn) == set(range(10))
 
 
-def test_samplers_and_random_split_draw_randperm_as_torchs_do():
-    """torch builds RandomSampler, SubsetRandomSampler and random_split on randperm: ours
-    give mg.randperm's permutation for the same generator state."""
+def test_samplers_and_random_split_are_built_on_randperm():
+    """torch builds RandomSampler, SubsetRandomSampler and random_split on randperm; ours
+    give mg.randperm's permutation for the same generator state (a check of our own
+    structure: our randperm's numbers are not torch's)."""
     def perm(n):
         return mg.randperm(n, generator=mg.Generator().manual_seed(7)).tolist()
     assert list(RandomSampler(range(10), generator=mg.Generator().manual_seed(7))) == perm(10)

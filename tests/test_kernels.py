@@ -14,9 +14,16 @@ TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol
 
 @pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
 def threads(request):
-    before = mg.get_num_threads()
+    """The kernels on a team of exactly 1 and 2 threads: the team is pinned, so a busy
+    machine (which shrinks the adaptive team) cannot quietly turn the 2-thread cases into
+    1-thread ones."""
+    from minigrad._kernels import _threads
+    before, adaptive = mg.get_num_threads(), _threads.adaptive_state()["adaptive"]
     mg.set_num_threads(request.param)
+    _threads._pin_team(request.param)
+    assert _threads.team_size(1 << 30) == request.param
     yield request.param
+    _threads.set_adaptive(adaptive)
     mg.set_num_threads(before)
 
 
@@ -509,11 +516,11 @@ from minigrad._kernels import _threads  # noqa: E402
 
 @pytest.fixture
 def four_threads():
-    before = mg.get_num_threads()
+    before, adaptive = mg.get_num_threads(), _threads.adaptive_state()["adaptive"]
     mg.set_num_threads(4)
     yield
     mg.set_num_threads(before)
-    _threads.set_adaptive(True)
+    _threads.set_adaptive(adaptive)
 
 
 def test_the_team_halves_on_contention_and_grows_back_after_a_backoff(four_threads):
@@ -562,6 +569,7 @@ def test_results_do_not_depend_on_how_many_threads_run_the_split(rng, four_threa
                 cpu.conv2d_backward_weight(x, y, w.shape, *conv), cpu.matmul(a, b),
                 cpu.max_pool2d(x, (2, 2), (2, 2), (0, 0), (1, 1), (10, 10))[0]]
 
+    _threads._pin_team(mg.get_num_threads())   # the whole team, even on a busy machine
     full = run()
     _threads._pin_team(1)
     alone = run()

@@ -420,6 +420,20 @@ def test_trunc_normal_init():
         nn.init.trunc_normal_(mg.empty(10), mean=5.0, std=1.0, a=-1.0, b=1.0)
 
 
+@pytest.mark.parametrize("call", [lambda lib: lib.nn.init.trunc_normal_(lib.zeros(3, dtype=lib.int64)),
+                                  lambda lib: lib.nn.init.trunc_normal_(lib.zeros(3), a=2.0, b=-2.0),
+                                  lambda lib: lib.nn.init.normal_(lib.zeros(3, dtype=lib.int32)),
+                                  lambda lib: lib.nn.init.uniform_(lib.zeros(3, dtype=lib.bool)),
+                                  lambda lib: lib.nn.init.uniform_(lib.zeros(3), 1.0, 0.0)])
+def test_random_init_refuses_what_torch_refuses(call):
+    """Integer tensors and reversed ranges are errors, not silently truncated draws."""
+    with pytest.raises(Exception) as theirs:
+        call(torch)
+    with pytest.raises(type(theirs.value)) as ours:
+        call(mg)
+    assert str(ours.value) == str(theirs.value)
+
+
 @pytest.mark.parametrize("old", ["uniform", "normal", "constant", "xavier_uniform",
                                  "xavier_normal", "kaiming_uniform", "kaiming_normal",
                                  "orthogonal"])

@@ -57,13 +57,13 @@ def run_both(driver, programs, tmp_path):
 GROUPS = ("grad.", "end.", "buffers.", "board.")
 
 
-def assert_agree(theirs, ours, tol, tol_after_training=None):
+def assert_agree(theirs, ours, tol, after_training=None):
     """Every array but the initial weights agrees to ``tol`` relative to the largest
     magnitude in its group (all gradients, all trained weights, ...): a gradient that is
     mathematically 0 (a bias before a BatchNorm) is rounding noise in both libraries, and
     relative to itself that noise would mean nothing. Arrays after several training steps
-    ("end." weights, "eval_logits") get ``tol_after_training``: deep nets amplify float64
-    rounding differences step by step. Returns the worst error seen."""
+    get their own bound from ``after_training`` ({"end.": ..., "eval_logits": ...}): deep
+    nets amplify float64 rounding differences step by step. Returns the worst error seen."""
     assert sorted(theirs) == sorted(ours)
     groups = {}
     for k in theirs:
@@ -72,8 +72,7 @@ def assert_agree(theirs, ours, tol, tol_after_training=None):
     worst = 0.0
     for group, keys in groups.items():
         scale = max(float(np.max(np.abs(theirs[k]))) for k in keys) or 1.0
-        limit = tol_after_training if group in ("end.", "eval_logits") and \
-            tol_after_training is not None else tol
+        limit = (after_training or {}).get(group, tol)
         for k in keys:
             err = float(np.max(np.abs(ours[k] - theirs[k]))) / scale
             assert err <= limit, f"{k}: max |difference| is {err:.2e} of its group's scale"
@@ -92,9 +91,10 @@ def test_efficientnet_b0_trains_as_on_torch(programs, tmp_path, driver):
     theirs, ours = run_both(driver, programs, tmp_path)
     assert theirs["logits"].shape == (4, 10)
     assert sum(k.startswith("grad.") for k in theirs) > 100     # every parameter's gradient
-    # first step: logits and gradients to ~1e-12; three momentum steps later, trained weights
-    # and eval logits (BatchNorm over 4 images at 1x1 in the last blocks) to ~1e-7
-    assert_agree(theirs, ours, 1e-11, tol_after_training=1e-6)
+    # measured: first-step logits and gradients to ~8e-13; three momentum steps later the
+    # trained weights to ~1.5e-8 and the eval logits (BatchNorm over 4 images at 1x1 in the
+    # last blocks, which amplifies the weights' differences) to ~3.6e-7
+    assert_agree(theirs, ours, 1e-11, after_training={"end.": 1e-7, "eval_logits": 1e-6})
 
 
 def test_d2l_lenet_and_its_trainer_train_as_on_torch(programs, tmp_path):

@@ -103,11 +103,23 @@ def test_format_of_a_zero_dim_tensor(torch):
 
 @pytest.mark.parametrize("data", [[1.0, 2.0], [0.12345, 1.0], [1e-5, 1.0], [1e9, 1.0],
                                   [[-1.25, 2.5], [3.75, 0.001]], 2.5, [float("nan"), 1.5],
-                                  list(range(5))])
+                                  list(range(5)), [float("nan"), 1.0, float("inf")],
+                                  [float("inf"), 100.0], [-1.0, float("nan")], [0.0, float("nan")],
+                                  [1.5, -float("inf")], [float("nan"), 10.0, 2.0]])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_repr_matches_torch(torch, data, dtype):
     a = np.array(data, dtype=dtype)
     assert repr(mg.tensor(a)).replace("minigrad", "torch") == repr(torch.tensor(a))
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.tensor([True, False]), lambda lib: lib.tensor(True),
+    lambda lib: lib.zeros(0), lambda lib: lib.zeros(2, 0, dtype=lib.float64),
+    lambda lib: lib.zeros(0, dtype=lib.int64), lambda lib: lib.zeros(0, 3, dtype=lib.bool),
+    lambda lib: lib.zeros(0, requires_grad=True), lambda lib: lib.tensor([1, 2], dtype=lib.int32),
+    lambda lib: lib.tensor([[1, 2], [3, 4]]), lambda lib: lib.ones(2, dtype=lib.float64) * 2])
+def test_repr_suffixes_match_torch(torch, make):
+    assert repr(make(mg)).replace("minigrad", "torch") == repr(make(torch))
 
 
 def test_set_printoptions(torch):

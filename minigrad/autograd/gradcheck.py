@@ -24,7 +24,7 @@ def _as_tuple(x):
 
 def _host(array):
     """``array`` as float64 on the host (a copy from a device), for the differences."""
-    return np.asarray(backend.of(array).to_host(array), dtype=np.float64)
+    return np.asarray(backend.to_host(array), dtype=np.float64)
 
 
 def _on_device_of(values, like):

@@ -132,6 +132,12 @@ def _cuda():
     return gpu
 
 
+def to_host(array):
+    """``array`` as a NumPy array on the host: itself when it is one, else a copy from its
+    device (synchronizing)."""
+    return array if isinstance(array, np.ndarray) else of(array).to_host(array)
+
+
 def move(array, device):
     """``array`` on ``device``: an explicit copy between host and a device (or ``array``
     itself when it is there already). The only place minigrad copies across devices."""

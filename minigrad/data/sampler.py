@@ -129,26 +129,9 @@ class WeightedRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        w = self.weights.array
-        if not np.isfinite(w).all() or (w < 0).any():
-            raise RuntimeError("WeightedRandomSampler: probability tensor contains either "
-                               "`inf`, `nan` or element < 0")
-        if w.sum() <= 0:
-            raise RuntimeError("WeightedRandomSampler: invalid multinomial distribution "
-                               "(sum of probabilities <= 0)")
-        if not self.replacement and self.num_samples > len(w):
-            raise RuntimeError(f"WeightedRandomSampler: cannot sample n_sample="
-                               f"{self.num_samples} > {len(w)} weights without replacement")
-        draw = rng.generator(generator=self.generator)
-        if self.replacement:
-            yield from draw.choice(len(w), self.num_samples, p=w / w.sum()).tolist()
-            return
-        # Without replacement: the indices with the largest w / Exp(1) keys (Efraimidis
-        # and Spirakis), the same law as drawing one at a time and removing it; as in
-        # torch, zero weights come last, once the others are used up.
-        with np.errstate(divide="ignore"):
-            keys = w / draw.exponential(size=len(w))
-        yield from np.argsort(-keys, kind="stable")[:self.num_samples].tolist()
+        from minigrad.sampling import multinomial
+        yield from multinomial(self.weights, self.num_samples, self.replacement,
+                               generator=self.generator).tolist()
 
     def __len__(self):
         return self.num_samples

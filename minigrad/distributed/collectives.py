@@ -69,10 +69,7 @@ def _done(async_op):
 
 def _host_copy(tensor):
     """A C-contiguous host copy of ``tensor``'s values (MPI reads host memory)."""
-    a = tensor.array
-    if not isinstance(a, np.ndarray):
-        a = backend.move(a, "cpu")
-    return np.array(a, order="C")
+    return np.array(backend.to_host(tensor.array), order="C")
 
 
 def _write(tensor, host):

@@ -50,11 +50,28 @@ def _fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
+def _floating(tensor, kernel):
+    """Random fills take floating tensors only, as PyTorch's kernels."""
+    if tensor.array.dtype.kind != "f":
+        from minigrad.dtypes import scalar_name
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{scalar_name(tensor.array.dtype)}'")
+
+
+def _range(a, b):
+    if a > b:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={a:g} > to={b:g}")
+
+
 def uniform_(tensor, a=0.0, b=1.0):
+    _floating(tensor, "check_uniform_bounds")
+    _range(a, b)
     return _fill(tensor, rng.generator().uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0):
+    _floating(tensor, "normal_kernel_cpu")
     return _fill(tensor, rng.generator().normal(mean, std, tensor.shape))
 
 
@@ -144,6 +161,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
                       "distribution of values may be incorrect.", stacklevel=2)
+    _floating(tensor, "normal_kernel_cpu")
+    _range(a, b)
     draw = rng.generator(generator=generator)
     shape = tensor.shape
 

@@ -8,7 +8,6 @@ import numpy as np
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import constant, dim_aliases, normalize_dim, xp_of
 from minigrad.ops.index import gather
-from minigrad.tensor import Tensor
 
 sort_result = collections.namedtuple("sort_result", ["values", "indices"])
 topk_result = collections.namedtuple("topk_result", ["values", "indices"])

@@ -5,9 +5,9 @@ import warnings
 
 import numpy as np
 
-from minigrad import ops
+from minigrad import backend, ops
 from minigrad.errors import InvalidDtype
-from minigrad.ops._common import backend_of, cast, constant, xp_of
+from minigrad.ops._common import cast, constant, xp_of
 
 # ---------------------------------------------------------------- interpolate
 #
@@ -423,7 +423,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         return values, constant(xp.asarray(inside.reshape(N, 1, Ho * Wo)))
 
     def host(t):
-        return np.asarray(backend_of(t).to_host(t.array))
+        return np.asarray(backend.to_host(t.array))
 
     if mode == "nearest":
         cx = np.rint(host(ix)).astype(np.int64)  # (round half to even, as nearbyint)

@@ -18,7 +18,7 @@ import copy
 import copyreg
 
 from minigrad.autograd.grad_mode import no_grad
-from minigrad.nn.modules.module import Module, ModuleDict, ModuleList
+from minigrad.nn.modules.module import ModuleDict, ModuleList
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
 
