@@ -88,13 +88,13 @@ class BuildKernels(build_ext):
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
         if os.path.exists(cached):
             print(f"minigrad: {ext.name}: reusing {cached} (same sources and flags)")
-            shutil.copyfile(cached, target)
+            _copy_atomically(cached, target)
+            os.utime(cached)                 # (recently used: kept by the pruning below)
             return
         super().build_extension(ext)
         os.makedirs(CACHE_DIR, exist_ok=True)
-        partial = f"{cached}.{os.getpid()}.tmp"
-        shutil.copyfile(target, partial)
-        os.replace(partial, cached)          # (a crashed build never leaves half a file)
+        _copy_atomically(target, cached)
+        _prune(ext.name)
 
     def _inputs_hash(self, ext):
         h = hashlib.sha256()
@@ -106,6 +106,25 @@ class BuildKernels(build_ext):
                  sys.version]
         h.update(repr(facts).encode())
         return h.hexdigest()[:16]
+
+
+def _copy_atomically(source, target):
+    """Copy through a temporary file and a rename: a crashed build never leaves half a
+    file, and a module that a running process has loaded is replaced, not overwritten."""
+    partial = f"{target}.{os.getpid()}.tmp"
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
+
+
+CACHE_KEEP = 3   # compiled versions kept per module (the most recently used)
+
+
+def _prune(module):
+    """Keep the cache small: each module's ``CACHE_KEEP`` most recently used builds."""
+    builds = sorted(glob.glob(os.path.join(glob.escape(CACHE_DIR), f"{module}-*")),
+                    key=os.path.getmtime, reverse=True)
+    for old in builds[CACHE_KEEP:]:
+        os.remove(old)
 
 
 def _generated_c_is_current(pyx, cython_version):
