@@ -6,7 +6,7 @@ import pytest
 import minigrad as mg
 from minigrad import nn
 from minigrad.gradcheck import check_case, CASES, _load_registries
-from minigrad.nn.modules.batchlayernorm import batch_layer_norm
+from minigrad.nn.functional import batch_layer_norm
 
 
 def _reference(x, gamma, beta, eps, m, mean_B=None, var_B=None):

@@ -46,7 +46,7 @@ def probs_to_logits(probs, is_binary=False):
 
 def logits_to_probs(logits, is_binary=False):
     from minigrad import ops
-    from minigrad.nn.functional import softmax
+    from minigrad.ops import softmax
     return ops.sigmoid(logits) if is_binary else softmax(logits, -1)
 
 

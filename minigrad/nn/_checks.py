@@ -96,7 +96,30 @@ register("avg_pool2d", lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_
          (1, 2, 5, 6), label="1x2x5x6 k3 s2 p1 ceil excl")
 register("adaptive_avg_pool2d", lambda x: F.adaptive_avg_pool2d(x, (2, 3)), (2, 2, 5, 7))
 
-# ---- ops-a ops (activations away from their kinks at 0, +-1, +-3 and 6; losses)
+# ---- transposed and 3-D convolution, interpolation, embedding, 1-D/3-D/adaptive pooling
+register("conv_transpose2d",
+         lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1,
+                                             groups=2), (1, 4, 3, 2), (4, 1, 3, 2), (2,))
+register("conv_transpose2d", lambda x, w: F.conv_transpose2d(x, w, dilation=2), (2, 1, 2, 2),
+         (1, 2, 2, 1))
+register("conv3d", lambda x, w, b: F.conv3d(x, w, b, stride=(2, 1, 1), padding=1),
+         (1, 2, 3, 3, 2), (2, 2, 2, 2, 1), (2,))
+register("interpolate nearest", lambda x: F.interpolate(x, size=(3, 5)), (1, 2, 2, 3))
+register("interpolate bilinear", lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear"),
+         (1, 2, 2, 3))
+register("interpolate bilinear",
+         lambda x: F.interpolate(x, size=(3, 2), mode="bilinear", align_corners=True),
+         (1, 1, 2, 3), label="1x1x2x3 align_corners")
+# (padding_idx is left out: its row's gradient is zero by definition, not by derivative)
+register("embedding", lambda w: F.embedding(np.array([[0, 2], [2, 1]]), w), (3, 2))
+register("max_pool1d", lambda x: F.max_pool1d(x, 2, 1), (2, 2, 5))
+register("avg_pool1d", lambda x: F.avg_pool1d(x, 3, 2, 1), (2, 2, 5))
+register("max_pool3d", lambda x: F.max_pool3d(x, 2, 1), (1, 2, 3, 3, 2))
+register("avg_pool3d", lambda x: F.avg_pool3d(x, 2, 1, 1, count_include_pad=False),
+         (1, 2, 3, 3, 2))
+register("adaptive_max_pool2d", lambda x: F.adaptive_max_pool2d(x, (2, 3)), (2, 1, 3, 4))
+
+# ---- activations (away from their kinks at 0, +-1, +-3 and 6) and losses
 for name, fn in [("silu", F.silu), ("gelu tanh", lambda x: F.gelu(x, "tanh")),
                  ("elu", lambda x: F.elu(x, 0.7)), ("selu", F.selu),
                  ("celu", lambda x: F.celu(x, 1.5)), ("softplus", F.softplus),
@@ -114,8 +137,8 @@ register("kl_div", lambda x, t: F.kl_div(x, t, "batchmean"), (3, 4), (3, 4),
          domain=("real", "positive"))
 register("kl_div log_target", lambda x, t: F.kl_div(x, t, "sum", log_target=True), (3, 4), (3, 4))
 
-# ---- bnlib ops (Batch Layer Normalization: train and eval, 1d (N,C), (N,C,L), 2d)
-from minigrad.nn.modules.batchlayernorm import batch_layer_norm  # noqa: E402
+# ---- Batch Layer Normalization: train and eval, 1d (N,C), (N,C,L), 2d
+from minigrad.nn.functional import batch_layer_norm  # noqa: E402
 
 for shape in [(4, 3), (3, 2, 4), (2, 3, 2, 2)]:
     C = shape[1]
@@ -180,3 +203,10 @@ for _pad in ("zeros", "border", "reflection"):
 register("grid_sample nearest", lambda x: F.grid_sample(
     x, mg.tensor(np.random.default_rng(3).uniform(-1.2, 1.2, (2, 3, 2, 2)), x.dtype,
                  device=x.device), mode="nearest", align_corners=False), (2, 2, 3, 4))
+
+# ---- the differentiable all_reduce (SyncBatchNorm's statistics go through it)
+# (in one process all_reduce is the identity; tests/test_distributed.py checks it under
+# mpiexec -n 2, where its backward is the all-reduce of the gradient)
+from minigrad.distributed.nn.functional import all_reduce as _all_reduce  # noqa: E402
+
+register("all_reduce", lambda a, b: _all_reduce(a * b) * a, (3, 4), (3, 4))

@@ -112,7 +112,7 @@ register("channel_affine", lambda x, s, b: ops.channel_affine(x, s, b), (5, 3), 
 register("channel_affine centred", lambda x, s, b, c: ops.channel_affine(x, s, b, center=c),
          (2, 3, 4), (3,), (3,), (3,))
 
-# ---- ops-b ops
+# ---- indexing, gathers, scatters, repeats, sorting and einsum
 _IDX = np.array([[0, 3, 3, 1], [2, 2, 0, 1]])
 register("getitem int+adv", lambda a: a[1, :, np.array([2, 0, 2])], (2, 3, 4),
          label="2x3x4 [1, :, [2,0,2]]")
@@ -139,31 +139,7 @@ register("meshgrid", lambda a, b: ops.meshgrid(a, b, indexing="xy")[0] * ops.mes
          (3,), (2,))
 register("einsum", lambda a, b: ops.einsum("bij,bjk->bik", a, b), (2, 3, 4), (2, 4, 2))
 register("einsum", lambda a: ops.einsum("ii->", a), (3, 3))
-# layers (functional forms)
-from minigrad.nn import functional as _F
-
-register("conv_transpose2d",
-         lambda x, w, b: _F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1,
-                                             groups=2), (1, 4, 3, 2), (4, 1, 3, 2), (2,))
-register("conv_transpose2d", lambda x, w: _F.conv_transpose2d(x, w, dilation=2), (2, 1, 2, 2),
-         (1, 2, 2, 1))
-register("conv3d", lambda x, w, b: _F.conv3d(x, w, b, stride=(2, 1, 1), padding=1),
-         (1, 2, 3, 3, 2), (2, 2, 2, 2, 1), (2,))
-register("interpolate nearest", lambda x: _F.interpolate(x, size=(3, 5)), (1, 2, 2, 3))
-register("interpolate bilinear", lambda x: _F.interpolate(x, scale_factor=1.5, mode="bilinear"),
-         (1, 2, 2, 3))
-register("interpolate bilinear",
-         lambda x: _F.interpolate(x, size=(3, 2), mode="bilinear", align_corners=True),
-         (1, 1, 2, 3), label="1x1x2x3 align_corners")
-# (padding_idx is left out: its row's gradient is zero by definition, not by derivative)
-register("embedding", lambda w: _F.embedding(np.array([[0, 2], [2, 1]]), w), (3, 2))
-register("max_pool1d", lambda x: _F.max_pool1d(x, 2, 1), (2, 2, 5))
-register("avg_pool1d", lambda x: _F.avg_pool1d(x, 3, 2, 1), (2, 2, 5))
-register("max_pool3d", lambda x: _F.max_pool3d(x, 2, 1), (1, 2, 3, 3, 2))
-register("avg_pool3d", lambda x: _F.avg_pool3d(x, 2, 1, 1, count_include_pad=False),
-         (1, 2, 3, 3, 2))
-register("adaptive_max_pool2d", lambda x: _F.adaptive_max_pool2d(x, (2, 3)), (2, 1, 3, 4))
-# ---- ops-a ops
+# ---- more elementwise math, rounding and division, products, scans
 # (prod and cumprod also through a mask of zeros, which runs their gradients' zero path; a
 # masked element's own gradient is 0 here, so tests/test_ops_math.py checks that one
 # against PyTorch)
@@ -235,12 +211,6 @@ register("repeat_interleave", lambda a: ops.repeat_interleave(a, 2), (2, 2))
 register("index_add", lambda a, s: ops.index_add(a, 1, np.array([0, 2, 0]), s, alpha=1.5),
          (2, 4), (2, 3))
 register("std_mean", lambda a: ops.std_mean(a, 1), (3, 4))
-# ---- mpi ops
-# (in one process all_reduce is the identity; tests/test_distributed.py checks it under
-# mpiexec -n 2, where its backward is the all-reduce of the gradient)
-from minigrad.distributed.nn.functional import all_reduce as _all_reduce  # noqa: E402
-
-register("all_reduce", lambda a, b: _all_reduce(a * b) * a, (3, 4), (3, 4))
 # ---- linear algebra (ops/matrix.py, ops/norms.py). Symmetric inputs as a + a^T; singular
 # vectors and eigenvectors (defined up to sign) through sign-invariant functions of them
 from minigrad.ops import matrix as _M, norms as _N  # noqa: E402

@@ -289,15 +289,34 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, 
     return _moments("var_mean", var, input, dim, unbiased, keepdim, correction, axis, keepdims)
 
 
+def _softmax_dim(input, dim):
+    if dim is None:  # PyTorch's legacy implicit choice
+        return 0 if input.ndim in (0, 1, 3) else 1
+    return dim
+
+
+def _max_shift(input, dim):
+    """The max along ``dim``, kept, as a constant: shifting by it keeps exp from
+    overflowing, and neither softmax nor log-softmax depends on the shift, so no gradient
+    needs to flow through it."""
+    return constant(xp_of(input.array).amax(input.array, axis=dim, keepdims=True))
+
+
 def softmax(input, dim=None, dtype=None, *, axis=None):
-    """torch.softmax: ``F.softmax`` (its one definition), after a cast to ``dtype``."""
-    from minigrad.nn.functional import softmax as _softmax   # (nn is built on ops)
-    dim = dim_aliases("softmax", dim, axis)
-    return _softmax(input if dtype is None else cast(input, dtype), dim)
+    """exp(x) / sum(exp(x)) along ``dim``, after a cast to ``dtype`` (torch.softmax and
+    ``F.softmax``; a composite, so its gradient comes from the engine)."""
+    dim = _softmax_dim(input, dim_aliases("softmax", dim, axis))
+    if dtype is not None:
+        input = cast(input, dtype)
+    e = exp(input - _max_shift(input, dim))
+    return e / e.sum(dim, keepdim=True)
 
 
 def log_softmax(input, dim=None, dtype=None, *, axis=None):
-    """torch.log_softmax: ``F.log_softmax`` (its one definition), after a cast to ``dtype``."""
-    from minigrad.nn.functional import log_softmax as _log_softmax
-    dim = dim_aliases("log_softmax", dim, axis)
-    return _log_softmax(input if dtype is None else cast(input, dtype), dim)
+    """x - log(sum(exp(x))) along ``dim``, after a cast to ``dtype`` (torch.log_softmax and
+    ``F.log_softmax``)."""
+    dim = _softmax_dim(input, dim_aliases("log_softmax", dim, axis))
+    if dtype is not None:
+        input = cast(input, dtype)
+    shifted = input - _max_shift(input, dim)
+    return shifted - log(exp(shifted).sum(dim, keepdim=True))

@@ -1,9 +1,33 @@
-"""Sparse functions (PyTorch's grouping): one-hot encoding and bags of embeddings."""
+"""Sparse functions (PyTorch's grouping): embeddings, bags of embeddings and one-hot
+encoding."""
+
 import numpy as np
 
 from minigrad import ops
 from minigrad.ops._common import constant, xp_of
 from minigrad.tensor import Tensor
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of ``weight`` picked by the integer ``input``; the ``padding_idx`` row gets no
+    gradient (its lookups are constants)."""
+    idx = input.array if isinstance(input, Tensor) else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: expected an integer index tensor, got {idx.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D, got shape {weight.shape}")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(f"embedding: index out of range in self (indices must be in "
+                         f"[0, {n}), got min {idx.min()} max {idx.max()})")
+    out = weight[Tensor._make(idx)]
+    if padding_idx is not None:
+        if padding_idx < 0:
+            padding_idx += n
+        mask = xp_of(idx).expand_dims(idx == padding_idx, -1)
+        if mask.any():
+            out = ops.where(constant(mask), out.detach(), out)
+    return out
 
 
 def one_hot(tensor, num_classes=-1):

@@ -7,6 +7,7 @@ import numpy as np
 
 from minigrad import backend, ops
 from minigrad.errors import InvalidDtype
+from minigrad.ops import pad  # noqa: F401  (a primitive)
 from minigrad.ops._common import cast, constant, xp_of
 
 # ---------------------------------------------------------------- interpolate

@@ -1,11 +1,10 @@
 """Activation modules: holders of their functional form's options, printed as PyTorch
-prints them. (Sigmoid, Tanh, GELU and the softmaxes live in ``basic``.)
+prints them.
 
 ``inplace=True`` writes the result into the input's memory and returns the input, by the
 rules of every in-place op (see ``minigrad.ops.inplace``)."""
 from minigrad.creation import empty
-from minigrad.nn import functional as F
-from minigrad.nn import init as nn_init
+from minigrad.nn import functional as F, init as nn_init
 from minigrad.nn.modules.module import Module
 from minigrad.nn.parameter import Parameter
 
@@ -167,3 +166,46 @@ class PReLU(Module):
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
+
+
+def _activation(name, fn, doc):
+    cls = type(name, (Module,), {
+        "__doc__": doc,
+        "forward": lambda self, x: fn(x),
+    })
+    return cls
+
+
+Sigmoid = _activation("Sigmoid", F.sigmoid, "1 / (1 + exp(-x))")
+
+
+Tanh = _activation("Tanh", F.tanh, "tanh(x)")
+
+
+class GELU(Module):
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate='{self.approximate}'"
+
+
+class Softmax(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x):
+        return F.log_softmax(x, self.dim)

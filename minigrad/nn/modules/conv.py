@@ -1,9 +1,8 @@
-"""Convolutions (1-D, 2-D, 3-D, and their lazy forms) and the pooling layers."""
+"""Convolution layers: 1-D, 2-D and 3-D (and their lazy forms), and the transposed 2-D one."""
 
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.creation import empty
-from minigrad.nn import functional as F
-from minigrad.nn import init
+from minigrad.nn import functional as F, init
 from minigrad.nn.modules.lazy import LazyModuleMixin
 from minigrad.nn.modules.module import Module
 from minigrad.nn.parameter import Parameter, UninitializedParameter
@@ -136,91 +135,24 @@ class LazyConv3d(_LazyConvMixin, Conv3d):
     cls_to_become = Conv3d
 
 
-class _MaxPoolNd(Module):
-    """Max pooling in any number of dimensions: subclasses name the function."""
-    _pool = None
+class ConvTranspose2d(_ConvNd):
+    """The adjoint of Conv2d in its input; weight (in_channels, out_channels/groups, kh, kw)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False):
-        super().__init__()
-        self.kernel_size, self.padding, self.dilation = kernel_size, padding, dilation
-        self.stride = kernel_size if stride is None else stride
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
-    def forward(self, x):
-        return self._pool(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                          self.ceil_mode, self.return_indices)
-
-    def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
-
-
-class MaxPool2d(_MaxPoolNd):
-    _pool = staticmethod(F.max_pool2d)
-
-
-class _AvgPoolNd(Module):
-    """Average pooling (2-D, 3-D): subclasses name the function."""
-    _pool = None
-
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
-        super().__init__()
-        self.kernel_size, self.padding = kernel_size, padding
-        self.stride = kernel_size if stride is None else stride
-        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
-        self.divisor_override = divisor_override
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, dtype=None):
+        if isinstance(padding, str):
+            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got "
+                             f"{padding!r}")
+        # the weight is Conv2d(out, in)'s: (in_channels, out_channels/groups, kh, kw), and
+        # its fan-in (what the default init reads) is PyTorch's too; only the bias differs
+        super().__init__(out_channels, in_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, dtype)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.output_padding = _tuple(output_padding, 2)
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype))
+            self.reset_parameters()
 
     def forward(self, x):
-        return self._pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                          self.count_include_pad, self.divisor_override)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-
-class AvgPool2d(_AvgPoolNd):
-    _pool = staticmethod(F.avg_pool2d)
-
-
-class AdaptiveAvgPool2d(Module):
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, x):
-        return F.adaptive_avg_pool2d(x, self.output_size)
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
-
-
-class AdaptiveAvgPool1d(Module):
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, x):
-        return F.adaptive_avg_pool1d(x, self.output_size)
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
-
-
-class MaxUnpool2d(Module):
-    """The partial inverse of MaxPool2d(return_indices=True): ``forward(input, indices,
-    output_size=None)``."""
-
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        self.kernel_size = _tuple(kernel_size, 2)
-        self.stride = self.kernel_size if stride is None else _tuple(stride, 2)
-        self.padding = _tuple(padding, 2)
-
-    def forward(self, input, indices, output_size=None):
-        return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
-                              output_size)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)

@@ -1,15 +1,17 @@
-"""BatchNorm1d/2d/3d, BatchRenorm, LayerNorm, GroupNorm, InstanceNorm — PyTorch's
-constructor arguments, buffers and semantics, each a composite of the channel-wise
-primitives (see ``nn.functional``)."""
-
-from minigrad import backend, ops
+"""Normalization layers: BatchNorm1d/2d/3d (and their lazy forms), BatchRenorm,
+SyncBatchNorm, InstanceNorm, LayerNorm, GroupNorm and Batch Layer Normalization, with
+PyTorch's constructor arguments, buffers and semantics. Each is a thin module over its
+function in ``nn.functional.normalization``, a composite of the channel-wise primitives."""
+from minigrad import backend, distributed, ops
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.creation import empty, ones, tensor, zeros
 from minigrad.nn import functional as F
+from minigrad.nn.functional.normalization import _check_values_per_channel
 from minigrad.nn import init
 from minigrad.nn.modules.lazy import LazyModuleMixin
 from minigrad.nn.modules.module import Module
 from minigrad.nn.parameter import Parameter, UninitializedBuffer, UninitializedParameter
+
 
 class _NormBase(Module):
     """Parameters and running-statistics buffers shared by BatchNorm and InstanceNorm."""
@@ -181,7 +183,7 @@ class _BatchRenorm(_BatchNorm):
             return F.batch_norm(x, self.running_mean, self.running_var, self.weight,
                                 self.bias, False, 0.0, self.eps)
         factor = self._averaging_factor()
-        F._check_values_per_channel(x, type(self).__name__)
+        _check_values_per_channel(x, type(self).__name__)
         n, mean, var = F.norm_stats(x)
         invstd = ops.rsqrt(var + self.eps)                       # 1 / sigma_B
         with no_grad():
@@ -281,3 +283,136 @@ class GroupNorm(Module):
 
     def extra_repr(self):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _BatchLayerNorm(_NormBase):
+    r"""Batch Layer Normalization (Ziaee & Cano, 2022) over (N, C, \*) input.
+
+    Training, for a mini-batch of m = N samples:
+
+        mu_B[c], sigma_B^2[c]  mean and biased variance of channel c over (N, \*)
+        mu_L[n], sigma_L^2[n]  mean and biased variance of sample n over (C, \*)
+        x_hat_B = (x - mu_B) / sqrt(sigma_B^2 + eps)                    batch normalization
+        x_hat_L = (x - mu_L) / sqrt(sigma_L^2 + eps)                    layer normalization
+        x_hat   = (1/m) * x_hat_L + (1 - 1/m) * x_hat_B
+        y       = gamma[c] * x_hat + beta[c]
+
+    so one sample is pure layer normalization and large batches approach batch
+    normalization. Eval: the same formula with mu_B, sigma_B^2 replaced by the running
+    statistics, mu_L, sigma_L^2 still the sample's own (they need no population estimate),
+    and m the size of the last training mini-batch (the buffer ``batch_size``; the input's
+    N before any training). ``track_running_stats=False``: batch statistics always.
+
+    The paper's text was not available to us; this is the computation of the authors'
+    layer (``bn_training`` / ``bln_inference`` in their ``bln_layer.py``, in its default
+    configuration: population batch statistics and the sample's own feature statistics at
+    inference). Choices, where that code or the paper leave them open or where we differ:
+
+    * Axes. Their code is channels-last and takes batch statistics over the batch axis
+      only (one per position and channel) and feature statistics over the channel axis
+      only (one per sample and position). We take BatchNorm's per-channel statistics over
+      (N, \*) and LayerNorm's per-sample statistics over (C, \*), so buffers are (C,) and do
+      not depend on the spatial size. For (N, C) input both readings agree.
+    * Weights. Exactly 1/m and 1 - 1/m; their code shifts them by 1e-4 each
+      (1/m - 1e-4 and 1 - 1/m - 1e-4) and divides the mix by sqrt(C), which we do not.
+      Their m is a fixed constructor argument; ours is the mini-batch's N.
+    * Running statistics. PyTorch's BatchNorm convention: running = (1 - momentum) *
+      running + momentum * batch, with the *unbiased* batch variance (theirs too), and
+      ``momentum=None`` a cumulative average. Their code keeps a cumulative average reset
+      at every epoch: ``momentum=None`` with ``reset_running_stats()`` at each epoch's start
+      reproduces it. With one value per channel (N = 1 on (N, C) input) the running
+      statistics are left as they are (no unbiased variance exists), and the batch term's
+      weight is 0 anyway.
+    * eps inside both square roots, default 1e-5 (theirs: 1e-3).
+    * Affine parameters gamma, beta of shape (C,) (theirs: one per channel too), initialized
+      to 1 and 0.
+
+    A composite: per-channel moments and the per-channel affine map (the primitives
+    BatchNorm uses), rsqrt, reshape, + and *; the gradient comes from the engine.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+        self.register_buffer("batch_size", tensor(0))
+
+    def reset_running_stats(self):
+        super().reset_running_stats()
+        if "batch_size" in self._buffers:
+            self.batch_size.array[...] = 0
+
+    def forward(self, x):
+        self._check_input(x)
+        use_batch_stats = self.training or self.running_mean is None
+        m = x.shape[0] if use_batch_stats or int(self.batch_size.item()) == 0 \
+            else int(self.batch_size.item())
+        factor = 0.0
+        if self.training:
+            self.batch_size.array[...] = x.shape[0]
+            if ops.values_per_channel(x.shape) > 1:
+                factor = self._averaging_factor()
+        track = not self.training or self.track_running_stats
+        return F.batch_layer_norm(x, self.running_mean if track else None,
+                                self.running_var if track else None, self.weight, self.bias,
+                                use_batch_stats, factor, self.eps, m)
+
+
+class BatchLayerNorm1d(_BatchLayerNorm):
+    __doc__ = _BatchLayerNorm.__doc__.replace(r"(N, C, \*) input", "(N, C) or (N, C, L) input")
+    _input_dims = (2, 3)
+
+
+class BatchLayerNorm2d(_BatchLayerNorm):
+    __doc__ = _BatchLayerNorm.__doc__.replace(r"(N, C, \*) input", "(N, C, H, W) input")
+    _input_dims = (4,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """BatchNorm over (N, C, *) inputs with statistics over every rank's batch in training.
+
+    In eval it uses the running statistics with no communication; with world size 1 (no
+    launcher, or before ``distributed.init()``) it is exactly BatchNorm. Running statistics
+    move toward the global mean and unbiased variance, identically on every rank.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, process_group=None, dtype=None):
+        if process_group is not None:
+            raise NotImplementedError("SyncBatchNorm: process groups other than the whole "
+                                      "world are not supported")
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+
+    def _check_input(self, x):
+        if x.ndim < 2:
+            raise ValueError(f"expected at least 2D input (got {x.ndim}D input)")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"SyncBatchNorm: expected {self.num_features} channels "
+                             f"(num_features) in dimension 1, got input of shape {x.shape}")
+
+    def forward(self, x):
+        if not self.training or distributed.get_world_size() == 1:
+            return super().forward(x)
+        self._check_input(x)
+        factor = self._averaging_factor()
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            True, factor, self.eps, reduce=F.all_reduce_stats)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every BatchNorm1d/2d/3d replaced by a SyncBatchNorm holding the
+        same parameters (the same Parameter objects), buffers, mode and dtype."""
+        if isinstance(module, (BatchNorm1d, BatchNorm2d, BatchNorm3d)):
+            converted = cls(module.num_features, module.eps, module.momentum, module.affine,
+                            module.track_running_stats, process_group)
+            with no_grad():
+                if module.affine:
+                    converted.weight, converted.bias = module.weight, module.bias
+                for name in ("running_mean", "running_var", "num_batches_tracked"):
+                    setattr(converted, name, getattr(module, name))
+            converted.frozen = module.frozen
+            converted.train(module.training)
+            return converted
+        for name, child in list(module._modules.items()):
+            if child is not None:
+                module._modules[name] = cls.convert_sync_batchnorm(child, process_group)
+        return module

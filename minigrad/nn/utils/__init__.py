@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from minigrad import backend
-from minigrad.nn.modules.basic import Linear
+from minigrad.nn.modules.linear import Linear
 from minigrad.nn.modules.conv import _ConvNd
 from minigrad.nn.modules.normalization import _BatchNorm
 from minigrad.nn.parameter import Parameter

@@ -1,4 +1,4 @@
 """``torch.utils.data.distributed`` at its torch path."""
-from minigrad.distributed.parallel import DistributedSampler
+from minigrad.data.distributed import DistributedSampler
 
 __all__ = ["DistributedSampler"]
