@@ -152,8 +152,9 @@ def test_examples_without_matplotlib_still_write_json(tmp_path):
 
 
 # ---------------------------------------------------------------- full runs (slow)
-# The README's example sections report these runs; each test checks the claim its section
-# makes, with margins for thread-count-dependent rounding (the runs are seeded).
+# docs/studies.md reports these runs (the README's table quotes them); each test checks
+# the claim its section makes, with margins for thread-count-dependent rounding (the runs
+# are seeded).
 
 @pytest.mark.slow
 def test_bn_mnist_full_run_shows_figure_1(tmp_path):            # ~35 s

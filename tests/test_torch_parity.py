@@ -206,7 +206,8 @@ def test_bad_permute_is_a_runtime_error_like_torch():
             lib.ones(2, 3).permute(0, 0)
 
 
-PINNED_TORCH = "2.13"  # the oracle README pins; behaviour that changed across versions below
+# the oracle docs/testing.md pins; behaviour that changed across versions below
+PINNED_TORCH = "2.13"
 
 
 def test_clamp_passes_the_gradient_at_its_bounds():

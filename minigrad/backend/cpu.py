@@ -434,8 +434,8 @@ def _single_threaded_blas():
     All of minigrad's parallelism is OpenMP's: large GEMMs are split into tiles that
     OpenMP threads hand to BLAS one each. A BLAS with threads of its own would compete
     with those (and, after each OpenMP region, with workers still spinning), so it gets
-    one. Side effect, documented in the README: a user's own SciPy BLAS/LAPACK calls in
-    this process run single-threaded too. NumPy's BLAS, a separate library in the wheels,
+    one. Side effect, documented in docs/threads-and-memory.md: a user's own SciPy
+    BLAS/LAPACK calls in this process run single-threaded too. NumPy's BLAS, a separate library in the wheels,
     is not touched; where NumPy and SciPy share one BLAS (conda), both are limited.
     Returns a description for ``show_config``."""
     import scipy

@@ -4,8 +4,8 @@ Launch with ``mpiexec -n 4 python train.py`` (needs ``pip install 'minigrad[mpi]
 call ``init_process_group("mpi")`` (or minigrad's ``init()``) first; a plain
 ``python train.py`` is a world of one process and works unchanged. The collectives
 (``all_reduce``, ``broadcast``, ``all_gather``, ``barrier``) work in place as PyTorch's;
-``distributed.nn.functional.all_reduce`` is the differentiable one. See the README
-section "Data-parallel training over MPI".
+``distributed.nn.functional.all_reduce`` is the differentiable one. See
+docs/distributed.md.
 """
 from minigrad.distributed.comm import (destroy_process_group, get_backend, get_rank,
                                        get_world_size, init, init_process_group, is_available,
