@@ -559,3 +559,90 @@ def test_a_garbage_collected_leaf_stops_costing_backward_a_hook_scan():
     del w
     gc.collect()
     assert len(HOOKED_LEAVES) == before - 1
+
+
+# ---------------------------------------------------------------- the two gradient rules
+
+def _rule_outputs(fn, inputs, create_graph):
+    """Every input's gradient of sum(w * out) for each output (fixed weights)."""
+    outs = fn(*inputs)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    rng = np.random.default_rng(1)
+    loss = sum((o * mg.tensor(rng.standard_normal(o.shape))).sum()
+               for o in outs if o.requires_grad)
+    grads = mg.autograd.grad(loss, inputs, allow_unused=True, create_graph=create_graph)
+    return [None if g is None else g.detach().numpy() for g in grads]
+
+
+def _registry():
+    from minigrad import gradcheck as registry
+    registry._load_registries()
+    return registry.CASES
+
+
+@pytest.mark.parametrize("case", _registry(), ids=lambda c: f"{c.name}[{c.shape_text}]")
+def test_array_rule_and_differentiable_rule_agree(case):
+    """A plain backward runs an op's ``backward_arrays`` where it has one; create_graph=True
+    runs its differentiable ``backward``. Both give the same first derivatives, for every
+    op in the gradcheck registry."""
+    plain = _rule_outputs(case.fn, case.make_inputs(), create_graph=False)
+    recorded = _rule_outputs(case.fn, case.make_inputs(), create_graph=True)
+    for p, r in zip(plain, recorded):
+        assert (p is None) == (r is None)
+        if p is not None:
+            np.testing.assert_allclose(p, r, rtol=1e-12, atol=1e-13)
+
+
+def test_the_ops_with_an_array_rule_are_the_documented_ones():
+    """The fused array-level rules are declared, not hidden behind the grad mode: these
+    primitives have one, and no rule reads the grad-mode global."""
+    import pathlib
+    from minigrad.autograd.graph import Primitive
+
+    def subclasses(c):
+        for s in c.__subclasses__():
+            yield s
+            yield from subclasses(s)
+    with_rule = {c.__name__ for c in subclasses(Primitive) if c.backward_arrays is not None}
+    assert {"Tanh", "Sigmoid", "Relu", "Linear", "CrossEntropy", "Var", "Std",
+            "ChannelMoments", "ChannelAffine"} <= with_rule, with_rule
+    ops_dir = pathlib.Path(mg.__file__).parent / "ops"
+    readers = [p.name for p in ops_dir.glob("*.py")
+               if "_grad_state" in p.read_text() and p.name != "inplace.py"]
+    assert readers == []   # (inplace.py decides in forward whether a write is recorded)
+
+
+def test_buffer_reuse_changes_no_result_and_can_be_switched_off():
+    """With buffer reuse off every gradient is a fresh array; the numbers are the same, and
+    a leaf's first gradient then costs one more copy of the parameter."""
+    import tracemalloc
+    from minigrad.autograd import reuse
+
+    def step():
+        mg.manual_seed(0)
+        net = mg.nn.Sequential(mg.nn.Linear(6, 5), mg.nn.BatchNorm1d(5), mg.nn.ReLU(),
+                               mg.nn.Linear(5, 3)).double()
+        x = mg.randn(8, 6, dtype=mg.float64)
+        for _ in range(2):   # twice: the second backward accumulates into .grad
+            mg.nn.functional.cross_entropy(net(x), mg.tensor([0, 1, 2, 0, 1, 2, 0, 1])).backward()
+        return [p.grad.numpy().copy() for p in net.parameters()]
+
+    def peak():
+        w = mg.zeros(1 << 20, dtype=mg.float64, requires_grad=True)   # 8 MiB
+        loss = (w * 3.0).sum()
+        tracemalloc.start()
+        loss.backward()
+        used = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return used
+
+    assert reuse.is_enabled()
+    on, peak_on = step(), peak()
+    previous = reuse.set_enabled(False)
+    try:
+        off, peak_off = step(), peak()
+    finally:
+        reuse.set_enabled(previous)
+    for a, b in zip(on, off):
+        np.testing.assert_array_equal(a, b)
+    assert peak_off - peak_on >= (8 << 20) * 0.9, (peak_on, peak_off)

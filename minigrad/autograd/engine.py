@@ -4,11 +4,11 @@
 cast back to its dtype, and accumulated: op backward rules only say how a gradient flows,
 never how it is summed.
 """
-import sys
 
 import numpy as np
 
 from minigrad import backend
+from minigrad.autograd import reuse
 from minigrad.autograd.grad_mode import set_grad_enabled
 from minigrad.autograd.graph import (ADDED, Node, _edge, _released_error, _last_write,
                                      check_versions, repack_saved, unpack_saved)
@@ -216,19 +216,22 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
         """The array holding the gradient pending for ``edge``, when a backward rule may add
         into it: the engine's alone (a node's pending gradient, or a leaf's .grad in a plain
         backward()), else None."""
+        if not reuse.is_enabled():
+            return None
         t = type(edge)
         if t is Node:
             p = pending.get(edge)
             # references to p: the pending slot, this name, _exclusive's argument, getrefcount's
-            return p.array if p is not None and _exclusive(p, callers, 4) else None
+            return p.array if p is not None and reuse.exclusive(p, callers, 4) else None
         if t is tuple or edge is None or target_keys is not None or edge.grad is None:
             return None
         a = edge.grad.array
-        return a if id(a) not in callers and _unshared(a, 2) and a.flags.writeable else None
+        return a if id(a) not in callers and reuse.unshared(a, 2) and a.flags.writeable else None
 
     def add_into(prev, g):
         """prev + g, in place into prev's array when nothing else can see it."""
-        if not create_graph and _exclusive(prev, callers, 5) and prev.array.shape == g.array.shape:
+        if not create_graph and reuse.exclusive(prev, callers, 5) \
+                and prev.array.shape == g.array.shape:
             backend.of(prev.array).add_inplace(prev.array, g.array)
             return prev
         return prev + g
@@ -274,14 +277,7 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             packed = "_packed" in extras   # (saved under saved_tensors_hooks)
             if packed:
                 unpack_saved(node)
-            if node.op.adds_into_input and not create_graph:
-                node.into = buffer_for(node.next[0])
-            if node.n_out == 1:
-                grads = node.op.backward(node, g)
-            else:
-                grads = node.op.backward(node, *g)
-            if type(grads) is not tuple:
-                grads = (grads,)
+            grads = _run_rule(node, g, create_graph, buffer_for)
             # let go of the node's own gradient (and what it saved) before passing results
             # on: views of it (reshape's) are then the only holders of its memory, which the
             # receivers may take and add into in place
@@ -303,6 +299,29 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
         if post:
             _run_post_accumulate(post, previous)
     return found
+
+
+def _run_rule(node, g, create_graph, buffer_for):
+    """``node``'s input gradients from its output gradient(s) ``g``, as a tuple: the one
+    place the engine chooses between a primitive's two rules. A plain backward uses the
+    array-level rule when the op has one (nothing is recorded, so nothing needs the
+    differentiable form); ``create_graph=True`` always runs the differentiable
+    ``backward``, whose ops are then recorded for higher derivatives."""
+    op = node.op
+    fast = op.backward_arrays
+    if fast is not None and not create_graph:
+        arrays = (g.array,) if node.n_out == 1 else tuple(
+            None if gk is None else gk.array for gk in g)
+        if op.adds_into_input:
+            out = fast(node, *arrays, into=buffer_for(node.next[0]))
+        else:
+            out = fast(node, *arrays)
+        if out is not NotImplemented:
+            if type(out) is not tuple:
+                out = (out,)
+            return tuple(a if a is None or a is ADDED else Tensor._make(a) for a in out)
+    grads = op.backward(node, g) if node.n_out == 1 else op.backward(node, *g)
+    return grads if type(grads) is tuple else (grads,)
 
 
 def _last_senders(root_edges, order):
@@ -396,49 +415,10 @@ def _accumulate_leaf(leaf, g, create_graph, callers):
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
-        leaf.grad = Tensor._make(g.array.copy() if id(g.array) in callers else _owned(g.array))
-    elif _unshared(leaf.grad.array, 1) and leaf.grad.array.flags.writeable \
+        leaf.grad = Tensor._make(g.array.copy() if id(g.array) in callers else reuse.owned(g.array))
+    elif reuse.unshared(leaf.grad.array, 1) and leaf.grad.array.flags.writeable \
             and leaf.grad.array.shape == g.array.shape and leaf.grad.array.dtype == g.array.dtype:
         # in place, as PyTorch accumulates .grad (a reference to the .grad tensor sees it)
         backend.of(g.array).add_inplace(leaf.grad.array, g.array)
     else:  # (asarray: NumPy turns a sum of 0-d arrays into a scalar; .grad stays an array)
         leaf.grad = Tensor._make(backend.of(g.array).xp.asarray(leaf.grad.array + g.array))
-
-
-def _exclusive(t, callers, refs):
-    """True when the engine may add into ``t``'s array in place: a pending gradient that no
-    other pending slot, leaf ``.grad``, caller or view shares (backward rules may hand one
-    tensor to several inputs, as add does, or pass views on, as reshape does). ``refs``:
-    the references to ``t`` the caller accounts for (pending slot, names, this argument,
-    getrefcount's); any other one means someone else holds the tensor."""
-    a = t.array
-    # references to the array: the Tensor's slot, this frame's name (and _unshared's own)
-    return (sys.getrefcount(t) <= refs and id(a) not in callers and _unshared(a, 2)
-            and a.flags.writeable)
-
-
-def _unshared(a, refs):
-    """True when nothing but its holder sees ``a``'s memory: at most ``refs`` references to
-    ``a`` besides this function's own two (its argument, getrefcount's), and ``a`` owns its
-    data or is a whole-array view (a reshape) of an array that nothing else references."""
-    if type(a) is not np.ndarray or sys.getrefcount(a) > refs + 2:
-        return False
-    base = a.base
-    if base is None:
-        return True
-    # references to base: a's base slot, this frame's name, getrefcount's argument
-    return (type(base) is np.ndarray and base.base is None and base.size == a.size
-            and sys.getrefcount(base) <= 3)
-
-
-def _owned(array):
-    """``array`` itself when nothing else can see it, else a copy. An op's backward may
-    hand the same array to several inputs (add) or pass a view of its own gradient on
-    (reshape), and a leaf's .grad must never change behind another's back; but a freshly
-    computed gradient that only its Tensor references can be taken as it is (as PyTorch
-    does), saving a full copy per parameter per backward. (The caller's own gradient
-    arrays are excluded before this is asked.)"""
-    # references: the Tensor's slot and this frame's argument
-    if _unshared(array, 2):
-        return array
-    return array.copy()

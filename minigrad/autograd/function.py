@@ -23,6 +23,7 @@ class _Ctx:
 class _FunctionBackward:
     """Adapts a Function subclass to the engine's ``op.backward(node, *grads)``."""
 
+    backward_arrays = None
     adds_into_input = False
 
     def __init__(self, fn, positions, n_args):

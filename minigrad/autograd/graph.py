@@ -115,8 +115,8 @@ _DISCARD = _Discard()
 
 
 class _Added:
-    """What a backward rule returns for an input whose gradient it has already added into
-    the buffer the engine offered (``ctx.into``): nothing is left to send."""
+    """What ``backward_arrays`` returns for an input whose gradient it has already added
+    into the buffer the engine offered (``into``): nothing is left to send."""
     __slots__ = ()
 
     def __repr__(self):
@@ -130,20 +130,33 @@ class Primitive:
     """An op with its own gradient rule.
 
     ``forward(ctx, *arrays, **attrs)`` computes on raw arrays (NumPy, CuPy, or a kernel)
-    and may save arrays on ``ctx``; ``backward(ctx, grad)`` returns one gradient per input,
-    written with differentiable tensor ops so that ``create_graph=True`` records it too.
-    Subclasses set ``save_inputs``/``save_output`` when backward needs those tensors. An op
-    with ``n_outputs > 1`` returns a tuple of arrays; its backward gets one gradient per
-    output (None for an output that received none) and can read ``ctx.output_tensor(k)``.
+    and may save arrays on ``ctx``. Subclasses set ``save_inputs``/``save_output`` when a
+    gradient rule needs those tensors. An op with ``n_outputs > 1`` returns a tuple of
+    arrays; its rules get one gradient per output (None for an output that received none)
+    and can read ``ctx.output_tensor(k)``.
+
+    Two gradient rules, and the engine (``engine._run_rule``) alone chooses between them:
+
+    * ``backward(ctx, *grads)``: required. Returns one gradient tensor (or None) per input,
+      written with differentiable tensor ops, so it is valid in every backward and is what
+      ``create_graph=True`` records: higher derivatives differentiate it.
+    * ``backward_arrays(ctx, *grad_arrays)``: optional, the same gradient on raw arrays,
+      for a plain backward (nothing recorded), where the tensor form would dispatch several
+      ops and temporaries (one fused pass instead). It returns one array (or None) per
+      input, or ``NotImplemented`` for a case it has no array form for (then ``backward``
+      runs). An op that sets ``adds_into_input`` is called with ``into=``: the array that
+      already holds input 0's pending gradient when the engine may write into it (else
+      None); the rule may add its gradient into it and return ``ADDED`` for input 0. Only
+      this rule is ever offered a buffer.
     """
 
     save_inputs = False
     save_output = False
     is_view = False  # the output may share the input's memory (and so its version counter)
     n_outputs = 1
-    # True: in a plain backward the engine may set ``ctx.into`` to the array that already
-    # holds the gradient pending for input 0, and the rule may add its own into it in the
-    # same pass (returning ADDED for that input) instead of allocating one to be added
+    # the array-level rule (see above), or None
+    backward_arrays = None
+    # True: ``backward_arrays`` takes ``into=`` (see above)
     adds_into_input = False
     # True for a collective (distributed all_reduce): every process must run its backward,
     # so when a pass reaches the node but no gradient arrived for its output (shaped like

@@ -16,14 +16,12 @@ second derivatives stay exact.
 import math
 
 from minigrad import backend
-from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import ADDED, Primitive
 from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import constant
 from minigrad.ops.elementwise import mul, neg, sub
 from minigrad.ops.reduce import sum
 from minigrad.ops.shape import reshape
-from minigrad.tensor import Tensor
 
 
 def _channel_dims(ndim):
@@ -53,19 +51,24 @@ class ChannelMoments(Primitive):
         n = values_per_channel(x.shape)
         if g_mean is None or g_var is None:  # an unused output contributes nothing
             zeros = backend.of(x.array).xp.zeros(x.shape[1], dtype=x.array.dtype)
-        if not _grad_state.enabled:
-            mean = ctx._outs[0]
-            a = zeros if g_var is None else g_var.array * (2.0 / n)
-            b = zeros if g_mean is None else g_mean.array * (1.0 / n)
-            into = ctx.__dict__.pop("into", None)
-            if into is not None:  # the input's pending gradient: add into it, same pass
-                backend.of(x.array).channel_affine(x.array, a, b, center=mean, out=into)
-                return ADDED
-            return Tensor._make(backend.of(x.array).channel_affine(x.array, a, b, center=mean))
-        # recorded: (x - mean) with mean as a tensor of this graph, for exact 2nd derivatives
+        # (x - mean) with mean as a tensor of this graph, for exact 2nd derivatives
         a = constant(zeros) if g_var is None else mul(g_var, 2.0 / n)
         b = constant(zeros) if g_mean is None else mul(g_mean, 1.0 / n)
         return channel_affine(x, a, b, center=ctx.output_tensor(0))
+
+    @staticmethod
+    def backward_arrays(ctx, g_mean, g_var, into=None):
+        x = ctx.inputs[0].array
+        n = values_per_channel(x.shape)
+        be = backend.of(x)
+        if g_mean is None or g_var is None:
+            zeros = be.xp.zeros(x.shape[1], dtype=x.dtype)
+        a = zeros if g_var is None else g_var * (2.0 / n)
+        b = zeros if g_mean is None else g_mean * (1.0 / n)
+        if into is not None:  # the input's pending gradient: add into it, same pass
+            be.channel_affine(x, a, b, center=ctx._outs[0], out=into)
+            return ADDED
+        return be.channel_affine(x, a, b, center=ctx._outs[0])
 
 
 class ChannelAffine(Primitive):
@@ -82,19 +85,20 @@ class ChannelAffine(Primitive):
     def backward(ctx, g):
         x, scale, shift, center = ctx.inputs
         want_x, want_scale, want_shift, want_center = (e is not None for e in ctx.next)
-        if not _grad_state.enabled:
-            dx, sum_g, sum_gx = backend.of(x.array).channel_affine_backward(
-                g.array, x.array, scale.array, center.array, want_x)
-            return (Tensor._make(dx) if want_x else None,
-                    Tensor._make(sum_gx) if want_scale else None,
-                    Tensor._make(sum_g) if want_shift else None,
-                    Tensor._make(-scale.array * sum_g) if want_center else None)
         dims, view = _channel_dims(x.ndim), (1, x.shape[1]) + (1,) * (x.ndim - 2)
         sum_g = sum(g, dims)
         return (mul(g, reshape(scale, view)) if want_x else None,
                 sum(mul(g, sub(x, reshape(center, view))), dims) if want_scale else None,
                 sum_g if want_shift else None,
                 neg(mul(scale, sum_g)) if want_center else None)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        x, scale, _, center = (t.array for t in ctx.inputs)
+        want_x, want_scale, want_shift, want_center = (e is not None for e in ctx.next)
+        dx, sum_g, sum_gx = backend.of(x).channel_affine_backward(g, x, scale, center, want_x)
+        return (dx if want_x else None, sum_gx if want_scale else None,
+                sum_g if want_shift else None, -scale * sum_g if want_center else None)
 
 
 def _check_channels(op, x):

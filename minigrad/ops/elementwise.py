@@ -7,7 +7,6 @@ import numbers
 import numpy as np
 
 from minigrad import backend, dtypes
-from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import as_tensor, cast, constant, pair
@@ -264,10 +263,12 @@ class Tanh(Primitive):
     @staticmethod
     def backward(ctx, g):
         out = ctx.output
-        if not _grad_state.enabled:
-            o = out.array
-            return Tensor._make(g.array * (1 - o * o))
         return mul(g, sub(1, mul(out, out)))
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        o = ctx.output.array
+        return g * (1 - o * o)
 
 
 class Sigmoid(Primitive):
@@ -287,10 +288,12 @@ class Sigmoid(Primitive):
     @staticmethod
     def backward(ctx, g):
         out = ctx.output
-        if not _grad_state.enabled:  # one expression instead of three recorded-style ops
-            o = out.array
-            return Tensor._make(g.array * (o * (1 - o)))
         return mul(g, mul(out, sub(1, out)))
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        o = ctx.output.array
+        return g * (o * (1 - o))
 
 
 class Relu(Primitive):
@@ -304,10 +307,11 @@ class Relu(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        out = ctx.output
-        if not _grad_state.enabled:
-            return Tensor._make(backend.of(g.array).relu_backward(g.array, out.array))
-        return where(constant(out.array <= 0), 0, g)
+        return where(constant(ctx.output.array <= 0), 0, g)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        return backend.of(g).relu_backward(g, ctx.output.array)
 
 
 class Clamp(Primitive):

@@ -16,7 +16,6 @@ import numbers
 import numpy as np
 
 from minigrad import backend, dtypes
-from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import cast, constant, normalize_dim, normalize_dims, pair, xp_of
@@ -121,16 +120,22 @@ class Linear(Primitive):
         want_b = len(ctx.next) > 2 and ctx.next[2] is not None
         n = math.prod(x.shape[:-1])  # (spelled out: -1 is ambiguous when x is empty)
         rows, x_rows = (n, g.shape[-1]), (n, x.shape[-1])
-        if not _grad_state.enabled:
-            be, ga = backend.of(g.array), g.array
-            g2, x2 = ga.reshape(rows), x.array.reshape(x_rows)
-            return (Tensor._make(be.matmul(ga, w.array)) if want_x else None,
-                    Tensor._make(be.matmul(g2.T, x2)) if want_w else None,
-                    Tensor._make(be.xp.sum(g2, axis=0)) if want_b else None)
         g2, x2 = reshape(g, rows), reshape(x, x_rows)
         return (matmul(g, w) if want_x else None,
                 matmul(transpose(g2, 0, 1), x2) if want_w else None,
                 sum(g2, 0) if want_b else None)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        x, w = ctx.inputs[:2]
+        want_x, want_w = ctx.next[0] is not None, ctx.next[1] is not None
+        want_b = len(ctx.next) > 2 and ctx.next[2] is not None
+        n = math.prod(x.shape[:-1])
+        be = backend.of(g)
+        g2, x2 = g.reshape(n, g.shape[-1]), x.array.reshape(n, x.shape[-1])
+        return (be.matmul(g, w.array) if want_x else None,
+                be.matmul(g2.T, x2) if want_w else None,
+                be.xp.sum(g2, axis=0) if want_b else None)
 
 
 def linear(x, weight, bias=None):

@@ -7,13 +7,11 @@ the composite form for label smoothing.
 Binary cross-entropy on probabilities is a primitive too, for PyTorch's gradient at 0 and 1."""
 import numpy as np
 
-from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import constant, pair, xp_of
 from minigrad.ops.elementwise import clamp, div, exp, log, mul, neg, sub
 from minigrad.ops.reduce import sum
 from minigrad.ops.shape import reshape
-from minigrad.tensor import Tensor
 
 
 class CrossEntropy(Primitive):
@@ -51,19 +49,21 @@ class CrossEntropy(Primitive):
         xp = xp_of(ctx.softmax)
         M = ctx.softmax.shape[0]
         rows = xp.arange(M)
-        # d loss / d x_i = coef_i * (softmax_i - one_hot(t_i)), times the upstream gradient
-        if not _grad_state.enabled:
-            gi = g.array * ctx.coef
-            dx = ctx.softmax * gi[:, None]
-            dx[rows, ctx.t] -= gi
-            return Tensor._make(dx), None
-        # recorded: the same rule in differentiable ops of x (softmax recomputed) and g
+        # d loss / d x_i = coef_i * (softmax_i - one_hot(t_i)), times the upstream gradient,
+        # in differentiable ops of x (softmax recomputed) and g
         x = ctx.inputs[0]
         e = exp(sub(x, constant(ctx.top)))
         one_hot = xp.zeros_like(ctx.softmax)
         one_hot[rows, ctx.t] = 1
         gi = reshape(mul(g, constant(ctx.coef)), (M, 1))
         return mul(sub(div(e, sum(e, 1, keepdim=True)), constant(one_hot)), gi), None
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        gi = g * ctx.coef
+        dx = ctx.softmax * gi[:, None]
+        dx[xp_of(dx).arange(dx.shape[0]), ctx.t] -= gi
+        return dx, None
 
 
 def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean"):

@@ -5,7 +5,6 @@ import collections
 import math
 
 from minigrad import backend, dtypes
-from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.autograd.graph import Primitive
 from minigrad.errors import InvalidDtype
 from minigrad.ops._common import cast, constant, dim_aliases, normalize_dims, reduce_args, xp_of
@@ -111,13 +110,19 @@ class Var(Primitive):
             at_mean = a.array == xp.mean(a.array)
             return mul(_expand_back(ctx, g), constant(xp.where(at_mean, xp.nan, xp.inf)
                                                       .astype(a.array.dtype)))
-        if ctx.mean is not None and not _grad_state.enabled:
-            # one pass: (x - mean[c]) * (scale * g[c])
-            gc = g.array.reshape(-1) * a.array.dtype.type(ctx.scale)
-            zeros = backend.of(a.array).xp.zeros_like(gc)
-            return Tensor._make(backend.of(a.array).channel_affine(a.array, gc, zeros, ctx.mean))
         centered = sub(a, mean(a, ctx.dims, keepdim=True))
         return mul(mul(_expand_back(ctx, g), centered), ctx.scale)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        if ctx.degenerate or ctx.mean is None:
+            return NotImplemented
+        # the per-channel variance (the moments kernel kept the mean): one pass,
+        # (x - mean[c]) * (scale * g[c])
+        a = ctx.inputs[0].array
+        gc = g.reshape(-1) * a.dtype.type(ctx.scale)
+        be = backend.of(a)
+        return be.channel_affine(a, gc, be.xp.zeros_like(gc), ctx.mean)
 
 
 class Std(Var):
@@ -135,6 +140,16 @@ class Std(Var):
         zero = constant(std.array == 0)
         g = where(zero, 0, div(g, mul(where(zero, 1, std), 2)))
         return Var.backward(ctx, g)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        if ctx.degenerate or ctx.mean is None:
+            return NotImplemented
+        std = ctx.output.array
+        xp = backend.of(std).xp
+        zero = std == 0
+        return Var.backward_arrays(ctx, xp.where(zero, 0, g / (xp.where(zero, 1, std) * 2))
+                                   .astype(g.dtype, copy=False))
 
 
 class Amax(Primitive):

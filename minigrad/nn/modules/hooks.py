@@ -56,6 +56,7 @@ class _IdentityBackward:
     """The engine's view of the identity below: its backward hands the gradients of the
     outputs (None where none arrived) to ``on_grads`` and sends on what that returns."""
 
+    backward_arrays = None
     adds_into_input = False
     __name__ = "BackwardHookFunction"
 
