@@ -226,7 +226,7 @@ def test_op_chains_match_torch_long(example):
 # ---------------------------------------------------------------- layers
 
 def _padding_only_window(n, k, s, p, d, ceil_mode):
-    from minigrad.ops.pool import _out_size
+    from minigrad._shapes import window_out_size as _out_size
     out = _out_size(n, k, s, p, d, ceil_mode)
     return any(all(not 0 <= o * s - p + j * d < n for j in range(k)) for o in range(out))
 

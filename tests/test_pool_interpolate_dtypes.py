@@ -56,7 +56,7 @@ def test_integer_window_of_padding_only_is_the_lowest_value(torch):
 @pytest.mark.parametrize("dtype", INTS)
 @pytest.mark.parametrize("threads", [1, 2])
 def test_integer_max_pool_kernel_matches_reference(rng, dtype, threads):
-    from minigrad.ops.pool import _out_size
+    from minigrad._shapes import window_out_size as _out_size
     before = mg.get_num_threads()
     mg.set_num_threads(threads)
     try:

@@ -10,9 +10,10 @@ import os
 import numpy as np
 
 from minigrad._kernels import _channel, _conv, _elementwise, _gemm, _pool, _threads
+from minigrad._shapes import window_out_size
 from minigrad.backend.numpy_ref import (  # noqa: F401  (the host is the host either way,
     device_index, device_type, from_host, generator, synchronize, to_host, view,  # view is
-    erf, erfinv, lgamma)                                    # NumPy's rule, these SciPy's)
+    erf, erfinv, lgamma, is_channel_reduction)               # NumPy's rule, these SciPy's)
 from minigrad.errors import InvalidArgument, InvalidDtype
 
 xp = np
@@ -101,13 +102,6 @@ def matmul(a, b, out=None, accumulate=False):
     b3, ib = _as_batched_matrices(b, batch)
     _gemm.gemm(a3, b3, out.reshape(-1, M, N), ia, ib, accumulate)
     return out
-
-
-def is_channel_reduction(a, dims):
-    """Every axis but 1 of a non-empty float array with at least 2 axes: BatchNorm's
-    reductions, which the channel kernels do in one threaded pass."""
-    return (a.ndim >= 2 and a.dtype in _FLOATS and len(dims) == a.ndim - 1
-            and 1 not in dims and a.size > 0)
 
 
 # ---------------------------------------------------------------- elementwise
@@ -277,9 +271,8 @@ def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
     """(Ho, Wo) of a convolution."""
     H, W = x_shape[2:]
     kh, kw = w_shape[2:]
-    Ho = (H + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    Wo = (W + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    return Ho, Wo
+    return (window_out_size(H, kh, stride[0], padding[0], dilation[0]),
+            window_out_size(W, kw, stride[1], padding[1], dilation[1]))
 
 
 def _conv_operands(op, a, b):

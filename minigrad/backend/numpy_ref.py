@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from minigrad._shapes import channel_axes, window_out_size
+
 xp = np
 name = "reference"
 
@@ -53,6 +55,8 @@ def view(a, shape):
 
 
 def is_channel_reduction(a, dims):
+    """Every axis but 1 of a non-empty float array with at least 2 axes: BatchNorm's
+    reductions, which a backend's channel kernels do in one pass."""
     return (a.ndim >= 2 and a.dtype in (np.float32, np.float64) and len(dims) == a.ndim - 1
             and 1 not in dims and a.size > 0)
 
@@ -73,19 +77,27 @@ def store(r, out=None, accumulate=False):
     return out
 
 
+def _special(x):
+    """SciPy's special functions for host arrays, CuPy's (``cupyx.scipy.special``, the
+    same names) for device ones: so ``erf``, ``erfinv`` and ``lgamma`` are defined once
+    here, and every backend takes them from the reference."""
+    if type(x).__module__.split(".")[0] == "cupy":
+        import cupyx.scipy.special as special
+    else:
+        import scipy.special as special
+    return special
+
+
 def erf(x):
-    from scipy.special import erf as _erf
-    return _erf(x)
+    return _special(x).erf(x)
 
 
 def erfinv(x):
-    from scipy.special import erfinv as _erfinv
-    return _erfinv(x)
+    return _special(x).erfinv(x)
 
 
 def lgamma(x):
-    from scipy.special import gammaln
-    return gammaln(x)
+    return _special(x).gammaln(x)
 
 
 def relu(x):
@@ -106,10 +118,6 @@ def add_inplace(a, b):
     return a
 
 
-def _channel_axes(x):
-    return (0,) + tuple(range(2, x.ndim))
-
-
 def _per_channel(v, x):
     """A per-channel vector broadcastable against x, in float64 (or x's float dtype where
     the namespace has no float64 on that device)."""
@@ -120,7 +128,7 @@ def _per_channel(v, x):
 
 def channel_moments(x):
     xp_ = _xp(x)
-    axes = _channel_axes(x)
+    axes = channel_axes(x.ndim)
     x64 = xp_.astype(x, xp_.float64)
     mean = xp_.mean(x64, axis=axes, keepdims=True)
     var = xp_.mean(xp_.square(x64 - mean), axis=axes)
@@ -129,7 +137,7 @@ def channel_moments(x):
 
 def channel_sum(x):
     xp_ = _xp(x)
-    return xp_.astype(xp_.sum(xp_.astype(x, xp_.float64), axis=_channel_axes(x)), x.dtype)
+    return xp_.astype(xp_.sum(xp_.astype(x, xp_.float64), axis=channel_axes(x.ndim)), x.dtype)
 
 
 def channel_affine(x, scale, shift, center=None, out=None):
@@ -144,7 +152,7 @@ def channel_affine(x, scale, shift, center=None, out=None):
 
 def channel_affine_backward(g, x, scale, center=None, want_dx=True):
     xp_ = _xp(x)
-    axes = _channel_axes(x)
+    axes = channel_axes(x.ndim)
     g64 = xp_.astype(g, xp_.float64)
     dx = xp_.astype(g64 * _per_channel(scale, x), x.dtype) if want_dx else None
     centered = xp_.astype(x, xp_.float64) - _per_channel(center, x)
@@ -193,8 +201,8 @@ def _padded(x, padding):
 def conv2d_forward(x, w, stride, padding, dilation, groups):
     xp_ = _xp(x)
     K, Cg = w.shape[:2]
-    Ho = (x.shape[2] + 2 * padding[0] - dilation[0] * (w.shape[2] - 1) - 1) // stride[0] + 1
-    Wo = (x.shape[3] + 2 * padding[1] - dilation[1] * (w.shape[3] - 1) - 1) // stride[1] + 1
+    Ho = window_out_size(x.shape[2], w.shape[2], stride[0], padding[0], dilation[0])
+    Wo = window_out_size(x.shape[3], w.shape[3], stride[1], padding[1], dilation[1])
     xpad = _padded(x, padding)
     y = xp_.zeros((x.shape[0], K, Ho, Wo), dtype=xp_.float64)
     Kg = K // groups

@@ -9,12 +9,13 @@ reshaped view. Each is one pass over memory forward and one backward, on the bac
 kernels. Subtracting the centre inside the pass (rather than folding it into the shift)
 also keeps float32 exact-to-rounding when |mean| >> std.
 
-In a plain backward the rules call the kernels on arrays; when the backward is itself
-recorded (``create_graph=True``) they are written in differentiable ops instead, so
-second derivatives stay exact.
+In a plain backward the engine runs their array-level rules (``backward_arrays``), which
+call the kernels directly; when the backward is itself recorded (``create_graph=True``) it
+runs their differentiable ``backward`` instead, so second derivatives stay exact.
 """
 import math
 
+from minigrad._shapes import channel_axes
 from minigrad import backend
 from minigrad.autograd.graph import ADDED, Primitive
 from minigrad.errors import InvalidArgument, InvalidDtype
@@ -22,10 +23,6 @@ from minigrad.ops._common import constant
 from minigrad.ops.elementwise import mul, neg, sub
 from minigrad.ops.reduce import sum
 from minigrad.ops.shape import reshape
-
-
-def _channel_dims(ndim):
-    return (0,) + tuple(range(2, ndim))
 
 
 def values_per_channel(shape):
@@ -85,7 +82,7 @@ class ChannelAffine(Primitive):
     def backward(ctx, g):
         x, scale, shift, center = ctx.inputs
         want_x, want_scale, want_shift, want_center = (e is not None for e in ctx.next)
-        dims, view = _channel_dims(x.ndim), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        dims, view = channel_axes(x.ndim), (1, x.shape[1]) + (1,) * (x.ndim - 2)
         sum_g = sum(g, dims)
         return (mul(g, reshape(scale, view)) if want_x else None,
                 sum(mul(g, sub(x, reshape(center, view))), dims) if want_scale else None,

@@ -9,6 +9,7 @@ Conv2d over a height of 1. Bias is a broadcast add, its gradient the engine's su
 """
 import numbers
 
+from minigrad._shapes import window_out_size
 from minigrad import backend
 from minigrad.autograd.graph import Primitive
 from minigrad.errors import InvalidArgument, InvalidDtype
@@ -136,8 +137,8 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, op):
     if min(padding) < 0:
         raise InvalidArgument(f"{op}: padding {padding} must not be negative")
     H, W = input.shape[2:]
-    Ho = (H + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    Wo = (W + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    Ho = window_out_size(H, kh, stride[0], padding[0], dilation[0])
+    Wo = window_out_size(W, kw, stride[1], padding[1], dilation[1])
     if Ho < 1 or Wo < 1:
         raise InvalidArgument(f"{op}: input of spatial size ({H}, {W}) with padding {padding} is "
                               f"smaller than the dilated kernel {(kh, kw)} (dilation {dilation})")

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from minigrad._shapes import window_out_size
 from minigrad import backend
 from minigrad.autograd.graph import Primitive
 from minigrad.errors import InvalidArgument, InvalidDtype
@@ -91,13 +92,6 @@ class AvgPoolAdjoint(Primitive):
 
 # ---------------------------------------------------------------- PyTorch's size rules
 
-def _out_size(n, k, s, p, d, ceil_mode):
-    out = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
-    if ceil_mode and (out - 1) * s >= n + p:  # the last window must start inside
-        out -= 1
-    return out
-
-
 def _check_input(op, input, integers=False):
     if input.ndim not in (3, 4):
         raise InvalidArgument(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
@@ -120,7 +114,7 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
         raise InvalidArgument(f"{op}: padding {padding} should be at most half of the kernel "
                               f"size {kernel}")
     H, W = input.shape[-2:]
-    out_hw = tuple(_out_size(n, k, s, p, d, ceil_mode)
+    out_hw = tuple(window_out_size(n, k, s, p, d, ceil_mode)
                    for n, k, s, p, d in zip((H, W), kernel, stride, padding, dilation))
     if min(out_hw) < 1:
         raise InvalidArgument(f"{op}: input of spatial size ({H}, {W}) is too small for kernel "

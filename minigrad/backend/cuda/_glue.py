@@ -15,7 +15,8 @@ import math
 
 import numpy as np
 
-from minigrad.backend.numpy_ref import store
+from minigrad._shapes import window_out_size
+from minigrad.backend.numpy_ref import is_channel_reduction, store
 from minigrad.errors import InvalidArgument, InvalidDtype
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -55,9 +56,7 @@ class KernelBackend:
                              f"use reshape() (which may copy)") from None
         return v
 
-    def is_channel_reduction(self, a, dims):
-        return (a.ndim >= 2 and a.dtype in _FLOATS and len(dims) == a.ndim - 1
-                and 1 not in dims and a.size > 0)
+    is_channel_reduction = staticmethod(is_channel_reduction)   # (the reference's rule)
 
     # ------------------------------------------------------------ linear algebra, elementwise
     def matmul(self, a, b, out=None, accumulate=False):
@@ -135,15 +134,11 @@ class KernelBackend:
         return dx, sum_g, sum_gx
 
     # ------------------------------------------------------------ convolution
-    @staticmethod
-    def _out_size(n, k, s, p, d):
-        return (n + 2 * p - d * (k - 1) - 1) // s + 1
-
     def _geometry(self, x_shape, w_shape, stride, padding, dilation):
         N, C, H, W = x_shape
         kh, kw = w_shape[2:]
-        Ho = self._out_size(H, kh, stride[0], padding[0], dilation[0])
-        Wo = self._out_size(W, kw, stride[1], padding[1], dilation[1])
+        Ho = window_out_size(H, kh, stride[0], padding[0], dilation[0])
+        Wo = window_out_size(W, kw, stride[1], padding[1], dilation[1])
         return N, C, H, W, Ho, Wo, kh, kw
 
     def _batches(self, N, per_sample):

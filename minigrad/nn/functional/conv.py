@@ -1,5 +1,6 @@
 """Convolutions: the 1-D and 2-D primitives of ``ops.conv`` (and the transposed 2-D one),
 and 3-D convolution as a composite of 2-D ones."""
+from minigrad._shapes import window_out_size
 from minigrad import ops
 from minigrad.nn.functional._utils import _n_tuple
 from minigrad.ops import conv1d, conv2d, conv_transpose2d  # noqa: F401  (primitives)
@@ -37,7 +38,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                          f"not negative")
     N, C, D, H, W = input.shape
     K = weight.shape[0]
-    Do = (D + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    Do = window_out_size(D, k[0], s[0], p[0], d[0])
     if Do < 1 or min(k) < 1:
         raise ValueError(f"{op}: input depth {D} with padding {p[0]} is smaller than the "
                          f"dilated kernel depth {k[0]} (dilation {d[0]})")

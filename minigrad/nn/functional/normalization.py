@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from minigrad._shapes import channel_axes
 from minigrad import distributed, ops
 from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import constant, xp_of
@@ -35,16 +36,12 @@ def norm_stats(x, reduce=None):
     that stay on ``x``'s graph (so its backward joins the reduction's too)."""
     count = ops.values_per_channel(x.shape)
     if count == 0 and reduce is not None:
-        mean = var = ops.sum(x, _channel_axes(x.ndim))      # zeros of shape (C,)
+        mean = var = ops.sum(x, channel_axes(x.ndim))      # zeros of shape (C,)
     else:
         mean, var = ops.channel_moments(x)
     if reduce is not None:
         count, mean, var = reduce(count, mean, var)
     return count, mean, var
-
-
-def _channel_axes(ndim):
-    return (0,) + tuple(range(2, ndim))
 
 
 def update_running_stats(running_mean, running_var, mean, var, count, momentum):

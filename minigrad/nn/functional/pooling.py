@@ -9,7 +9,8 @@ from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import constant, xp_of
 from minigrad.nn.functional._utils import _n_tuple
 from minigrad.ops import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401  (primitives)
-from minigrad.ops.pool import _fixed_windows, _out_size
+from minigrad._shapes import window_out_size
+from minigrad.ops.pool import _fixed_windows
 
 
 def _pool1d_input(op, input):
@@ -59,7 +60,7 @@ def _pool3d_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
     if any(pp < 0 or pp > kk // 2 for pp, kk in zip(p, k)):
         raise ValueError(f"{op}: padding {p} should be at most half of the kernel size {k}")
     D = input.shape[-3]
-    Do = _out_size(D, k[0], s[0], p[0], d[0], ceil_mode)
+    Do = window_out_size(D, k[0], s[0], p[0], d[0], ceil_mode)
     if Do < 1:
         raise ValueError(f"{op}: input depth {D} is too small for kernel {k} with padding {p}")
     return k, s, p, d, Do
