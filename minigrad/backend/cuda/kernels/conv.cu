@@ -23,9 +23,9 @@ MG_HD T im2col_element(idx_t e, const T* x, const ConvGeometry& g) {
     int j = (int)(r % g.kw); r /= g.kw;
     int i = (int)(r % g.kh); r /= g.kh;
     idx_t c = r % g.C, n = r / g.C;
-    idx_t ih = (l / g.Wo) * g.sh - g.ph + (idx_t)i * g.dh;
-    idx_t iw = (l % g.Wo) * g.sw - g.pw + (idx_t)j * g.dw;
-    if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return T(0);
+    idx_t ih, iw;
+    if (!mg_tap_of(l / g.Wo, i, g.sh, g.ph, g.dh, g.H, &ih) ||
+        !mg_tap_of(l % g.Wo, j, g.sw, g.pw, g.dw, g.W, &iw)) return T(0);
     return x[((n * g.C + c) * g.H + ih) * g.W + iw];
 }
 

@@ -30,9 +30,19 @@ MG_HD double mg_inf() {
 #endif
 }
 
-// Along one axis: the output position o whose window's tap t (of stride, padding and
-// dilation) lands on input position i, when there is one inside [0, out_size). The
-// gather-form backward passes (col2im, pooling) walk the taps with it.
+// The window arithmetic of convolution and pooling, along one axis, in both directions.
+// Forward passes (im2col, max pooling) ask where tap t of output o's window lands; the
+// gather-form backward passes (col2im, pooling) ask which output's tap t lands on input i.
+
+// The input position *i that tap t of output o's window reads, when it is inside
+// [0, size) (else it falls in the padding).
+MG_HD bool mg_tap_of(idx_t o, int t, int stride, int pad, int dil, idx_t size, idx_t* i) {
+    *i = o * stride - pad + (idx_t)t * dil;
+    return *i >= 0 && *i < size;
+}
+
+// The output position *o whose window's tap t lands on input position i, when there is
+// one inside [0, out_size).
 MG_HD bool mg_window_of(idx_t i, int t, int stride, int pad, int dil, idx_t out_size,
                         idx_t* o) {
     idx_t shifted = i + pad - (idx_t)t * dil;

@@ -23,12 +23,11 @@ MG_HD void max_pool_element(idx_t e, const T* x, T* out, idx_t* index, const Poo
     idx_t pick = -1;
     T best = T(0);
     bool nan_seen = false;
+    idx_t ih, iw;
     for (int i = 0; i < g.kh; ++i) {
-        idx_t ih = oh * g.sh - g.ph + (idx_t)i * g.dh;
-        if (ih < 0 || ih >= g.H) continue;
+        if (!mg_tap_of(oh, i, g.sh, g.ph, g.dh, g.H, &ih)) continue;
         for (int j = 0; j < g.kw; ++j) {
-            idx_t iw = ow * g.sw - g.pw + (idx_t)j * g.dw;
-            if (iw < 0 || iw >= g.W) continue;
+            if (!mg_tap_of(ow, j, g.sw, g.pw, g.dw, g.W, &iw)) continue;
             T v = plane[ih * g.W + iw];
             if (mg_isnan(v)) {
                 nan_seen = true;
