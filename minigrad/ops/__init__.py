@@ -8,9 +8,14 @@ from minigrad.ops._common import as_tensor, backend_of, cast
 from minigrad.ops.compare import argmax, argmin, eq, ge, gt, le, logical_not, lt, ne
 from minigrad.ops.compare import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, isfinite,
                                   isinf, isnan)
-from minigrad.ops.elementwise import (abs, add, clamp, erf, exp, log, maximum, minimum, mul,
-                                      neg, pow, relu, rsqrt, sgn, sigmoid, sign, sqrt, sub, tanh,
-                                      where)
+from minigrad.ops.arithmetic import (abs, add, addcdiv, addcmul, ceil, clamp, div, floor,
+                                     floor_divide, fmod, frac, lerp, maximum, minimum, mul, neg,
+                                     reciprocal, relu, remainder, round, sgn, sign, sub, trunc,
+                                     where)
+from minigrad.ops.transcendental import (acos, arccos, arcsin, arctan, asin, atan, atan2, cos,
+                                         cosh, erf, erfinv, exp, exp2, expm1, log, log10, log1p,
+                                         log2, pow, rsqrt, sigmoid, sin, sinh, sqrt, square, tan,
+                                         tanh)
 from minigrad.ops.channel import channel_affine, channel_moments, values_per_channel
 from minigrad.ops.conv import conv1d, conv2d
 from minigrad.ops.conv import conv_transpose2d
@@ -29,11 +34,6 @@ from minigrad.ops.index import (chunk, flip, gather, index_add, index_select, ma
                                 masked_select, meshgrid, repeat, repeat_interleave, roll,
                                 scatter, scatter_add, split, tile, unbind)
 from minigrad.ops.search import argsort, argwhere, nonzero, sort, topk, unique
-from minigrad.ops.pointwise import (atan2, ceil, cos, div, exp2, expm1, floor, floor_divide,
-                                    fmod, log1p, log2, log10, remainder, round, sin, tan, trunc)
-from minigrad.ops.pointwise import (acos, addcdiv, addcmul, arccos, arcsin, arctan, asin, atan,
-                                    cosh, sinh, square)
-from minigrad.ops.pointwise import erfinv, frac, lerp, reciprocal
 from minigrad.ops.reduce import logsumexp
 from minigrad.ops.scan import cumprod, cumsum, prod
 from minigrad.ops.logical import all, allclose, any, equal, isclose

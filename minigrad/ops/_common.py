@@ -76,7 +76,7 @@ def pair(a, b, op=None):
 
 
 def cast(t, dtype):
-    from minigrad.ops.elementwise import Cast
+    from minigrad.ops.arithmetic import Cast
     np_dtype = dtypes.to_numpy_dtype(dtype)
     if t.array.dtype == np_dtype:
         return t

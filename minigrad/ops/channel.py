@@ -20,7 +20,7 @@ from minigrad import backend
 from minigrad.autograd.graph import ADDED, Primitive
 from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import constant
-from minigrad.ops.elementwise import mul, neg, sub
+from minigrad.ops.arithmetic import mul, neg, sub
 from minigrad.ops.reduce import sum
 from minigrad.ops.shape import reshape
 

@@ -13,7 +13,7 @@ from minigrad._shapes import window_out_size
 from minigrad import backend
 from minigrad.autograd.graph import Primitive
 from minigrad.errors import InvalidArgument, InvalidDtype
-from minigrad.ops.elementwise import add
+from minigrad.ops.arithmetic import add
 from minigrad.ops.shape import pad as _pad
 from minigrad.ops.shape import reshape, squeeze, unsqueeze
 

@@ -25,7 +25,7 @@ from minigrad.ops._common import (
     shape_arg,
     xp_of,
 )
-from minigrad.ops.elementwise import add, mul, where
+from minigrad.ops.arithmetic import add, mul, where
 from minigrad.ops.shape import (
     GetItem,
     IndexAdd,

@@ -71,7 +71,7 @@ def replaced(old, value):
     the gradient goes to ``value``; ``old`` gets 0 (selected away, so even inf/NaN in the
     old values send nothing back)."""
     from minigrad.ops._common import cast
-    from minigrad.ops.elementwise import where
+    from minigrad.ops.arithmetic import where
     from minigrad.ops.shape import broadcast_to
     everywhere = constant(xp_of(old.array).ones(old.shape, dtype=bool))
     return where(everywhere, cast(broadcast_to(value, old.shape), old.dtype), old)
@@ -116,7 +116,7 @@ class SetItem(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        from minigrad.ops.elementwise import where
+        from minigrad.ops.arithmetic import where
         from minigrad.ops.shape import getitem, reshape
         flat = constant(ctx.flat)
         ga = gv = None

@@ -19,7 +19,8 @@ from minigrad import backend, dtypes
 from minigrad.autograd.graph import Primitive
 from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import cast, constant, normalize_dim, normalize_dims, pair, xp_of
-from minigrad.ops.elementwise import abs, mul, pow, sign, sqrt, sub, where
+from minigrad.ops.arithmetic import abs, mul, sign, sub, where
+from minigrad.ops.transcendental import pow, sqrt
 from minigrad.ops.reduce import amax, amin, sum
 from minigrad.ops.shape import (GetItem, IndexAdd, broadcast_to, getitem, permute, reshape,
                                 squeeze, stack, transpose, unsqueeze)

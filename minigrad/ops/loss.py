@@ -9,7 +9,8 @@ import numpy as np
 
 from minigrad.autograd.graph import Primitive
 from minigrad.ops._common import constant, pair, xp_of
-from minigrad.ops.elementwise import clamp, div, exp, log, mul, neg, sub
+from minigrad.ops.arithmetic import clamp, mul, neg, sub, true_divide as div
+from minigrad.ops.transcendental import exp, log
 from minigrad.ops.reduce import sum
 from minigrad.ops.shape import reshape
 

@@ -18,7 +18,7 @@ from minigrad.autograd.graph import Primitive
 from minigrad.dtypes import scalar_name
 from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import constant, xp_of
-from minigrad.ops.elementwise import mul, where
+from minigrad.ops.arithmetic import mul, where
 from minigrad.ops.linalg import matmul
 from minigrad.ops.shape import cat, transpose
 

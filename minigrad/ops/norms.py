@@ -8,7 +8,7 @@ import numbers
 from minigrad.dtypes import scalar_name
 from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops._common import cast, normalize_dims
-from minigrad.ops.elementwise import abs
+from minigrad.ops.arithmetic import abs
 from minigrad.ops.linalg import vector_norm as _vector_norm
 from minigrad.ops.matrix import svdvals
 from minigrad.ops.reduce import amax, amin, sum

@@ -9,17 +9,8 @@ from minigrad.autograd.graph import Primitive
 from minigrad.errors import InvalidDtype
 from minigrad.ops._common import cast, constant, dim_aliases, normalize_dims, reduce_args, xp_of
 from minigrad.ops.compare import argmax, argmin
-from minigrad.ops.elementwise import (
-    add,
-    div,
-    exp,
-    log,
-    maximum,
-    minimum,
-    mul,
-    sub,
-    where,
-)
+from minigrad.ops.arithmetic import add, maximum, minimum, mul, sub, true_divide as div, where
+from minigrad.ops.transcendental import exp, log
 from minigrad.ops.shape import broadcast_to, reshape
 from minigrad.tensor import Tensor
 

@@ -13,7 +13,7 @@ from minigrad.ops._common import (
     reduce_args,
     xp_of,
 )
-from minigrad.ops.elementwise import div, mul, where
+from minigrad.ops.arithmetic import mul, true_divide as div, where
 from minigrad.ops.reduce import _expand_back, _finish
 from minigrad.ops.reduce import sum as _sum
 from minigrad.ops.shape import cat, getitem, permute, reshape, unsqueeze

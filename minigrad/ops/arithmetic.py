@@ -1,252 +1,277 @@
-"""More elementwise math: trigonometry (and its inverses, and the hyperbolic sine and
-cosine), logarithms and exponentials in other bases, rounding, the remainders and rounded
-divisions, and the fused multiply-adds addcmul/addcdiv. Each differentiable function that has no exact
-composite is a primitive here (``log2(x)`` as ``log(x) / log(2)`` is off in the last bit,
-``log1p(x)`` as ``log(1 + x)`` loses x below 1e-16); the rounding family has PyTorch's zero
-gradient. Integer inputs to the floating-point functions give float32, as in PyTorch."""
-import math
+"""Arithmetic primitives: + - * / and negation, absolute value, sign, maximum/minimum,
+where, clamp and relu, casts, the fused multiply-adds (addcmul, addcdiv, lerp), rounding,
+and the remainders and rounded divisions (PyTorch's ``div(rounding_mode=)``, ``fmod``,
+``remainder``). Forward on arrays through the backend's ``xp``; backward in tensor ops, so
+every rule here is itself differentiable (a plain backward may use a rule's array form,
+``backward_arrays``). Broadcasting needs no care in backward: the engine sums each gradient
+back to its input's shape. The rounding family has PyTorch's zero gradient."""
+import numbers
+
+import numpy
 
 import numpy as np
 
-from minigrad import dtypes
+from minigrad import backend, dtypes
 from minigrad.autograd.graph import Primitive
-from minigrad.ops._common import cast, constant, pair
-from minigrad.ops._common import xp_of as _xp
+from minigrad.errors import InvalidArgument, InvalidDtype
+from minigrad.ops._common import as_tensor, cast, constant, pair, xp_of as _xp
 from minigrad.ops.compare import lt
-from minigrad.ops.elementwise import abs as absolute, add, exp, mul, neg, pow, rsqrt, sub, where
-from minigrad.ops.elementwise import div as true_div
-
-_LN2, _LN10 = math.log(2.0), math.log(10.0)
+from minigrad.tensor import Tensor
 
 
-def _floating(a):
-    """``a`` as a float tensor: integer and bool inputs become the default float dtype."""
-    return a if a.array.dtype.kind == "f" else cast(a, dtypes.default_float)
+# ---------------------------------------------------------------- binary and unary arithmetic
 
-
-# ---------------------------------------------------------------- unary functions
-
-class Sin(Primitive):
-    save_inputs = True
-
+class Add(Primitive):
     @staticmethod
-    def forward(ctx, a):
-        return _xp(a).sin(a)
+    def forward(ctx, a, b):
+        return backend.of(a).add(a, b)
 
     @staticmethod
     def backward(ctx, g):
-        return mul(g, cos(ctx.inputs[0]))
+        return g, g
 
 
-class Cos(Primitive):
-    save_inputs = True
-
+class Sub(Primitive):
     @staticmethod
-    def forward(ctx, a):
-        return _xp(a).cos(a)
+    def forward(ctx, a, b):
+        return a - b
 
     @staticmethod
     def backward(ctx, g):
-        return mul(g, neg(sin(ctx.inputs[0])))
+        return g, (neg(g) if ctx.next[1] is not None else None)
 
 
-class Tan(Primitive):
-    """d tan x = 1 + tan^2 x, from the saved output."""
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).tan(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        out = ctx.output
-        return mul(g, add(mul(out, out), 1))
-
-
-class Log2(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).log2(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return true_div(g, mul(ctx.inputs[0], _LN2))
-
-
-class Log10(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).log10(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return true_div(g, mul(ctx.inputs[0], _LN10))
-
-
-class Exp2(Primitive):
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).exp2(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return mul(g, mul(ctx.output, _LN2))
-
-
-class Log1p(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).log1p(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return true_div(g, add(ctx.inputs[0], 1))
-
-
-class Expm1(Primitive):
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).expm1(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return mul(g, add(ctx.output, 1))
-
-
-class Atan2(Primitive):
-    """atan2(a, b): d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2), and 0 for both where
-    a^2 + b^2 is 0 (at the origin, or where it underflows), as in PyTorch."""
+class Mul(Primitive):
     save_inputs = True
 
     @staticmethod
     def forward(ctx, a, b):
-        return _xp(a).arctan2(a, b)
+        return a * b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.inputs
-        denom = add(mul(a, a), mul(b, b))
-        at_zero = constant(denom.array == 0)
-        recip = where(at_zero, 0, true_div(1, where(at_zero, 1, denom)))
-        return (mul(mul(g, b), recip) if ctx.next[0] is not None else None,
-                mul(mul(g, neg(a)), recip) if ctx.next[1] is not None else None)
+        return (mul(g, b) if ctx.next[0] is not None else None,
+                mul(g, a) if ctx.next[1] is not None else None)
 
 
-class Asin(Primitive):
-    """d asin x = 1 / sqrt(1 - x^2)."""
+class Div(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        ga = true_divide(g, b)
+        return ga, (neg(true_divide(mul(ga, a), b)) if ctx.next[1] is not None else None)
+
+
+class Maximum(Primitive):
+    """maximum/minimum, with PyTorch's gradient rule: an input that lost the comparison
+    gets 0 (even from a NaN gradient), the other the gradient, halved on ties. Where either
+    input is NaN neither lost, so both get the whole gradient."""
+    op_name = "maximum/minimum"
+
+    @staticmethod
+    def forward(ctx, a, b, take_min=False):
+        xp = _xp(a)
+        out = xp.minimum(a, b) if take_min else xp.maximum(a, b)
+        ctx.a_loses, ctx.b_loses = (a > b, a < b) if take_min else (a < b, a > b)
+        ties = a == b
+        ctx.tie_scale = (1 - ties * out.dtype.type(0.5)).astype(out.dtype) \
+            if ties.any() else None
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.tie_scale is not None:
+            g = mul(g, constant(ctx.tie_scale))
+        return (where(constant(ctx.a_loses), 0, g) if ctx.next[0] is not None else None,
+                where(constant(ctx.b_loses), 0, g) if ctx.next[1] is not None else None)
+
+
+class Where(Primitive):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond
+        return _xp(a).where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        c = constant(ctx.cond)
+        return (None,
+                where(c, g, 0) if ctx.next[1] is not None else None,
+                where(c, 0, g) if ctx.next[2] is not None else None)
+
+
+class Neg(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return neg(g)
+
+
+class Abs(Primitive):
     save_inputs = True
 
     @staticmethod
     def forward(ctx, a):
-        return _xp(a).arcsin(a)
+        return _xp(a).abs(a)
 
     @staticmethod
     def backward(ctx, g):
-        a = ctx.inputs[0]
-        return mul(g, rsqrt(sub(1, mul(a, a))))
+        return mul(g, sign(ctx.inputs[0]))
 
 
-class Acos(Primitive):
-    """d acos x = -1 / sqrt(1 - x^2)."""
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).arccos(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        a = ctx.inputs[0]
-        return mul(neg(g), rsqrt(sub(1, mul(a, a))))
-
-
-class Atan(Primitive):
-    """d atan x = 1 / (1 + x^2)."""
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).arctan(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        a = ctx.inputs[0]
-        return true_div(g, add(mul(a, a), 1))
-
-
-class Sinh(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).sinh(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return mul(g, cosh(ctx.inputs[0]))
-
-
-class Cosh(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).cosh(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return mul(g, sinh(ctx.inputs[0]))
-
-
-class Erfinv(Primitive):
-    """The inverse error function on (-1, 1) (+-inf at +-1, NaN outside); its derivative
-    is sqrt(pi)/2 exp(erfinv(x)^2)."""
+class Relu(Primitive):
+    """The gradient is 0 where the output is <= 0 (even a NaN gradient), and passes
+    elsewhere, a NaN output included: PyTorch's threshold rule."""
     save_output = True
 
     @staticmethod
-    def forward(ctx, x):
-        from minigrad import backend
-        return backend.of(x).erfinv(x)
+    def forward(ctx, a):
+        return backend.of(a).relu(a)
 
     @staticmethod
     def backward(ctx, g):
-        out = ctx.output
-        return mul(g, mul(exp(mul(out, out)), math.sqrt(math.pi) / 2))
+        return where(constant(ctx.output.array <= 0), 0, g)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        return backend.of(g).relu_backward(g, ctx.output.array)
 
 
-def _unary(op):
-    def fn(input):
-        return op.apply(_floating(input))
-    fn.__name__ = op.__name__.lower()
-    fn.__doc__ = f"{fn.__name__}(input), elementwise; integer inputs give float32."
-    return fn
+class Clamp(Primitive):
+    """The gradient passes where min <= x <= max (both ends included, as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, min=None, max=None):
+        xp = _xp(a)
+        mask = None
+        if min is not None:
+            mask = a >= min
+        if max is not None:
+            mask = (a <= max) if mask is None else mask & (a <= max)
+        ctx.mask = mask
+        return xp.clip(a, min, max)
+
+    @staticmethod
+    def backward(ctx, g):
+        return where(constant(ctx.mask), g, 0)
 
 
-sin, cos, tan = _unary(Sin), _unary(Cos), _unary(Tan)
-log2, log10, exp2 = _unary(Log2), _unary(Log10), _unary(Exp2)
-log1p, expm1 = _unary(Log1p), _unary(Expm1)
-asin, acos, atan = _unary(Asin), _unary(Acos), _unary(Atan)
-arcsin, arccos, arctan = asin, acos, atan
-sinh, cosh = _unary(Sinh), _unary(Cosh)
+class Cast(Primitive):
+    @staticmethod
+    def forward(ctx, a, dtype):
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g  # the engine casts it back to the input's dtype
 
 
-def square(input):
-    """``input ** 2``; integer dtypes stay integers and bool becomes int64, as in PyTorch."""
-    if input.array.dtype.kind == "b":
-        input = cast(input, "int64")
-    return pow(input, 2)
+# ---------------------------------------------------------------- functions
 
+def add(a, b):
+    return Add.apply(*pair(a, b))
+
+
+def sub(a, b):
+    return Sub.apply(*pair(a, b))
+
+
+def mul(a, b):
+    return Mul.apply(*pair(a, b))
+
+
+def true_divide(a, b):
+    """a / b; integers divide as floats (true division, as in PyTorch)."""
+    a, b = pair(a, b)
+    if a.array.dtype.kind != "f" and b.array.dtype.kind != "f":  # true division, as in PyTorch
+        a, b = cast(a, dtypes.default_float), cast(b, dtypes.default_float)
+    return Div.apply(a, b)
+
+
+neg, abs, relu = Neg.apply, Abs.apply, Relu.apply
+
+
+class Sign(Primitive):
+    """sign, with sign(NaN) = 0 as in PyTorch (so abs passes no gradient through a NaN).
+    Its gradient is 0 (everywhere but the jump at 0, where PyTorch also says 0)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = _xp(a)
+        if a.dtype.kind == "b":           # (PyTorch: a bool's sign is itself)
+            return a.copy()
+        s = xp.sign(a)
+        return xp.where(s != s, s.dtype.type(0), s) if s.dtype.kind == "f" else s
+
+    @staticmethod
+    def backward(ctx, g):
+        return constant(_xp(g.array).zeros_like(g.array))
+
+
+def sign(a):
+    return Sign.apply(a)
+
+
+sgn = sign   # (torch.sgn: sign, extended to complex numbers, which minigrad does not have)
+
+
+def clamp(a, min=None, max=None):
+    if min is None and max is None:
+        raise InvalidArgument("clamp: at least one of min and max must be given")
+    if a.array.dtype.kind in "iub" and any(isinstance(v, float) for v in (min, max)):
+        a = cast(a, dtypes.default_float)        # an integer tensor meets a float bound
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = a
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    return Clamp.apply(a, min=min, max=max)
+
+
+def maximum(a, b):
+    return Maximum.apply(*pair(a, b))
+
+
+def minimum(a, b):
+    return Maximum.apply(*pair(a, b), take_min=True)
+
+
+def where(cond, a=None, b=None):
+    """``a`` where ``cond`` is True, else ``b`` (broadcast; tensors or numbers, two numbers
+    giving the default float dtype, int64 or bool as in PyTorch). ``where(cond)`` alone is
+    ``nonzero(cond, as_tuple=True)``."""
+    if a is None and b is None:
+        from minigrad.ops.search import nonzero
+        return nonzero(as_tensor(cond), as_tuple=True)
+    cond = as_tensor(cond)
+    if cond.array.dtype.kind != "b":
+        raise InvalidDtype(f"where: condition must be a bool tensor, got {cond.dtype!r}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        if not all(isinstance(v, numbers.Number) for v in (a, b)):
+            raise InvalidDtype(f"where: expected tensors or numbers as the values, got "
+                               f"{type(a).__name__} and {type(b).__name__}")
+        kinds = {type(v) for v in (a, b)}
+        dt = (dtypes.default_float.np if any(issubclass(k, float) for k in kinds) else
+              np.dtype(np.bool_) if kinds == {bool} else np.dtype(np.int64))
+        xp = _xp(cond.array)
+        a, b = Tensor._make(xp.asarray(a, dtype=dt)), Tensor._make(xp.asarray(b, dtype=dt))
+    a, b = pair(a, b)
+    return Where.apply(cond, a, b)
+
+
+# ---------------------------------------------------------------- fused multiply-adds
 
 def addcmul(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 * tensor2`` (broadcast; dtypes promote). As in PyTorch,
@@ -269,9 +294,8 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
                            "float inputs. The future addcdiv behavior is just the latter "
                            "implementation: (input + value * tensor1 / tensor2), for all "
                            "dtypes.")
-    quot = true_div(tensor1, tensor2) if value == 1 else true_div(mul(tensor1, value), tensor2)
+    quot = true_divide(tensor1, tensor2) if value == 1 else true_divide(mul(tensor1, value), tensor2)
     return add(input, quot)
-erfinv = _unary(Erfinv)
 
 
 def lerp(input, end, weight):
@@ -289,19 +313,14 @@ def lerp(input, end, weight):
     diff = sub(end, input)
     if not isinstance(weight, Tensor):
         weight = float(weight)
-        return (add(input, mul(diff, weight)) if abs(weight) < 0.5 else
+        return (add(input, mul(diff, weight)) if -0.5 < weight < 0.5 else
                 sub(end, mul(diff, 1.0 - weight)))
     low = add(input, mul(diff, weight))
     high = sub(end, mul(diff, sub(1.0, weight)))
-    return where(lt(absolute(weight), 0.5), low, high)
+    return where(lt(abs(weight), 0.5), low, high)
 
 
-def atan2(input, other):
-    a, b = pair(input, other)
-    return Atan2.apply(_floating(a), _floating(b))
-
-
-# ---------------------------------------------------------------- rounding
+# ---------------------------------------------------------------- rounding, remainders and rounded division
 
 class Rounding(Primitive):
     """round/floor/ceil/trunc of a float tensor: piecewise constant, so the gradient is 0
@@ -339,7 +358,7 @@ def frac(input):
 
 def reciprocal(input):
     """1 / input; an integer tensor gives the default float dtype, as in PyTorch."""
-    return true_div(1, input)
+    return true_divide(1, input)
 
 
 def round(input, *, decimals=0):
@@ -349,8 +368,6 @@ def round(input, *, decimals=0):
         return constant(input.array.copy())
     return Rounding.apply(input, how="round", decimals=int(decimals))
 
-
-# ---------------------------------------------------------------- remainders and rounded division
 
 def _check_integer_divisor(op, a, b):
     if b.dtype.kind in "iub" and a.dtype.kind in "iub" and not b.all():
@@ -423,7 +440,7 @@ def div(input, other, *, rounding_mode=None):
     """True division (integers give float32), or with ``rounding_mode`` "trunc" / "floor"
     the rounded quotient in the operands' promoted dtype (integers stay integers)."""
     if rounding_mode is None:
-        return true_div(input, other)
+        return true_divide(input, other)
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                          f"but found '{rounding_mode}'")
@@ -432,4 +449,3 @@ def div(input, other, *, rounding_mode=None):
 
 def floor_divide(input, other):
     return div(input, other, rounding_mode="floor")
-

@@ -1,0 +1,462 @@
+"""Transcendental primitives: powers, exponentials and logarithms (in every base, and the
+exact ``log1p``/``expm1``), square roots, erf and its inverse, tanh and the sigmoid, and
+trigonometry (its inverses, ``atan2``, the hyperbolic sine and cosine). Each differentiable
+function that has no exact composite is a primitive here (``log2(x)`` as ``log(x) / log(2)``
+is off in the last bit, ``log1p(x)`` as ``log(1 + x)`` loses x below 1e-16). Integer
+inputs to the floating-point functions give float32, as in PyTorch. Their rules are
+written with the arithmetic of ``ops/arithmetic.py``."""
+import math
+import numbers
+
+import numpy
+
+import numpy as np
+
+from minigrad import backend, dtypes
+from minigrad.autograd.graph import Primitive
+from minigrad.errors import InvalidArgument
+from minigrad.ops._common import cast, constant, pair, xp_of as _xp
+from minigrad.ops.arithmetic import add, mul, neg, sub, true_divide, where
+from minigrad.tensor import Tensor
+
+
+# ---------------------------------------------------------------- powers
+
+class Pow(Primitive):
+    """Tensor exponent, with PyTorch's conventions where the calculus has none:
+    d/da a^b = b a^(b-1) is 0 where b == 0 (0^0 included), and d/db a^b = a^b log a is 0
+    where a == 0 and b >= 0."""
+    save_inputs = True
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+            return _integer_pow(a, b)
+        return a ** b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        ga = gb = None
+        if ctx.next[0] is not None:
+            zero_exponent = constant(b.array == 0)
+            ga = mul(g, where(zero_exponent, 0, mul(b, pow(a, sub(b, 1)))))
+        if ctx.next[1] is not None:
+            zero_base = constant((a.array == 0) & (b.array >= 0))
+            safe_a = where(zero_base, 1, a)
+            gb = mul(g, where(zero_base, 0, mul(ctx.output, log(safe_a))))
+        return ga, gb
+
+
+def _integer_pow(a, b):
+    """PyTorch's integer power: a negative exponent gives the truncated 1 / a**|b|, i.e.
+    1 for a == 1, +-1 for a == -1, else 0 (NumPy refuses negative integer powers)."""
+    xp = _xp(a)
+    a, b = xp.broadcast_arrays(a, b)
+    negative = b < 0
+    out = a ** xp.where(negative, 0, b)
+    if negative.any():
+        odd = (b % 2) != 0
+        small = xp.where(a == 1, 1, xp.where(a == -1, xp.where(odd, -1, 1), 0))
+        out = xp.where(negative, small.astype(out.dtype), out)
+    return out
+
+
+class PowScalar(Primitive):
+    op_name = "pow"
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a, exponent):
+        ctx.exponent = exponent
+        return a ** exponent
+
+    @staticmethod
+    def backward(ctx, g):
+        p = ctx.exponent
+        if p == 0:
+            return mul(g, 0)
+        (a,) = ctx.inputs
+        return mul(g, mul(pow(a, p - 1), p))
+
+
+def pow(a, exponent):
+    if isinstance(a, Tensor) and isinstance(exponent, numbers.Number) \
+            and not isinstance(exponent, bool):
+        if a.array.dtype.kind in "iub":
+            if not isinstance(exponent, numbers.Integral):  # int ** 0.5: the default float
+                a = cast(a, dtypes.default_float.np)
+            elif exponent < 0:
+                raise InvalidArgument("pow: Integers to negative integer powers are not "
+                                      "allowed.")
+        return PowScalar.apply(a, exponent=exponent)
+    return Pow.apply(*pair(a, exponent))
+
+
+def square(input):
+    """``input ** 2``; integer dtypes stay integers and bool becomes int64, as in PyTorch."""
+    if input.array.dtype.kind == "b":
+        input = cast(input, "int64")
+    return pow(input, 2)
+
+
+# ---------------------------------------------------------------- exponentials, logarithms, roots, erf, tanh, sigmoid
+
+def _float(a):
+    """The transcendental functions of an integer or bool array are in the default float
+    dtype, as in PyTorch (NumPy would give float64). Such an input never requires grad."""
+    return a if a.dtype.kind == "f" else a.astype(dtypes.default_float.np)
+
+
+class Exp(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).exp(_float(a))
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, ctx.output)
+
+
+class Log(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).log(_float(a))
+
+    @staticmethod
+    def backward(ctx, g):
+        return true_divide(g, ctx.inputs[0])
+
+
+class Sqrt(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).sqrt(_float(a))
+
+    @staticmethod
+    def backward(ctx, g):
+        return true_divide(g, mul(ctx.output, 2))
+
+
+class Rsqrt(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = _xp(a)
+        return xp.reciprocal(xp.sqrt(_float(a)))
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.output
+        return mul(g, mul(pow(out, 3), -0.5))
+
+
+class Erf(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return backend.of(a).erf(_float(a))
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.inputs
+        return mul(g, mul(exp(neg(mul(a, a))), 2 / math.sqrt(math.pi)))
+
+
+class Tanh(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).tanh(_float(a))
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.output
+        return mul(g, sub(1, mul(out, out)))
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        o = ctx.output.array
+        return g * (1 - o * o)
+
+
+class Sigmoid(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = _xp(a)
+        a = _float(a)
+        # 1 / (1 + exp(-a)) in place: where exp overflows, 1 / inf = 0 is the right answer
+        out = xp.negative(a, out=xp.empty_like(a))  # (out=: a 0-d input stays an array)
+        with np.errstate(over="ignore"):
+            xp.exp(out, out=out)
+        out += 1
+        return xp.reciprocal(out, out=out)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.output
+        return mul(g, mul(out, sub(1, out)))
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        o = ctx.output.array
+        return g * (o * (1 - o))
+
+
+exp, log, sqrt, rsqrt = Exp.apply, Log.apply, Sqrt.apply, Rsqrt.apply
+tanh, sigmoid, erf = Tanh.apply, Sigmoid.apply, Erf.apply
+
+
+# ---------------------------------------------------------------- trigonometry, other bases, erfinv
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+
+def _floating(a):
+    """``a`` as a float tensor: integer and bool inputs become the default float dtype."""
+    return a if a.array.dtype.kind == "f" else cast(a, dtypes.default_float)
+
+
+class Sin(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).sin(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, cos(ctx.inputs[0]))
+
+
+class Cos(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).cos(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, neg(sin(ctx.inputs[0])))
+
+
+class Tan(Primitive):
+    """d tan x = 1 + tan^2 x, from the saved output."""
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).tan(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.output
+        return mul(g, add(mul(out, out), 1))
+
+
+class Log2(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).log2(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return true_divide(g, mul(ctx.inputs[0], _LN2))
+
+
+class Log10(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).log10(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return true_divide(g, mul(ctx.inputs[0], _LN10))
+
+
+class Exp2(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).exp2(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, mul(ctx.output, _LN2))
+
+
+class Log1p(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).log1p(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return true_divide(g, add(ctx.inputs[0], 1))
+
+
+class Expm1(Primitive):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).expm1(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, add(ctx.output, 1))
+
+
+class Atan2(Primitive):
+    """atan2(a, b): d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2), and 0 for both where
+    a^2 + b^2 is 0 (at the origin, or where it underflows), as in PyTorch."""
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return _xp(a).arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        denom = add(mul(a, a), mul(b, b))
+        at_zero = constant(denom.array == 0)
+        recip = where(at_zero, 0, true_divide(1, where(at_zero, 1, denom)))
+        return (mul(mul(g, b), recip) if ctx.next[0] is not None else None,
+                mul(mul(g, neg(a)), recip) if ctx.next[1] is not None else None)
+
+
+class Asin(Primitive):
+    """d asin x = 1 / sqrt(1 - x^2)."""
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).arcsin(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.inputs[0]
+        return mul(g, rsqrt(sub(1, mul(a, a))))
+
+
+class Acos(Primitive):
+    """d acos x = -1 / sqrt(1 - x^2)."""
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).arccos(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.inputs[0]
+        return mul(neg(g), rsqrt(sub(1, mul(a, a))))
+
+
+class Atan(Primitive):
+    """d atan x = 1 / (1 + x^2)."""
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).arctan(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.inputs[0]
+        return true_divide(g, add(mul(a, a), 1))
+
+
+class Sinh(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).sinh(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, cosh(ctx.inputs[0]))
+
+
+class Cosh(Primitive):
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _xp(a).cosh(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, sinh(ctx.inputs[0]))
+
+
+class Erfinv(Primitive):
+    """The inverse error function on (-1, 1) (+-inf at +-1, NaN outside); its derivative
+    is sqrt(pi)/2 exp(erfinv(x)^2)."""
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, x):
+        from minigrad import backend
+        return backend.of(x).erfinv(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.output
+        return mul(g, mul(exp(mul(out, out)), math.sqrt(math.pi) / 2))
+
+
+def _unary(op):
+    def fn(input):
+        return op.apply(_floating(input))
+    fn.__name__ = op.__name__.lower()
+    fn.__doc__ = f"{fn.__name__}(input), elementwise; integer inputs give float32."
+    return fn
+
+
+sin, cos, tan = _unary(Sin), _unary(Cos), _unary(Tan)
+
+
+log2, log10, exp2 = _unary(Log2), _unary(Log10), _unary(Exp2)
+
+
+log1p, expm1 = _unary(Log1p), _unary(Expm1)
+
+
+asin, acos, atan = _unary(Asin), _unary(Acos), _unary(Atan)
+
+
+arcsin, arccos, arctan = asin, acos, atan
+
+
+sinh, cosh = _unary(Sinh), _unary(Cosh)
+
+
+erfinv = _unary(Erfinv)
+
+
+def atan2(input, other):
+    a, b = pair(input, other)
+    return Atan2.apply(_floating(a), _floating(b))
