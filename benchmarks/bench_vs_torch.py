@@ -43,7 +43,7 @@ bursts. Each round is then an idle pair and a loaded pair of bursts, in alternat
 so both libraries are timed idle and loaded at nearly the same moment. Before each timed
 burst the worker runs the case untimed for --settle seconds (default 2) in the new state,
 so the timing sees a steady idle or busy machine, not the moments after a change (minigrad
-adapts its thread team to the load within a back-off of up to 1.6 s, see _threads.pyx). The table gives each
+adapts its thread team to the load within a back-off of up to 6.4 s, see _threads.pyx). The table gives each
 library's loaded and idle per-call times, its slowdown (loaded / idle, the median of the
 rounds' ratios) and minigrad / peer under load (the median of the loaded pairs' ratios).
 Pairs are not retried for foreign load then (the load is the point); a fair share of two
