@@ -97,15 +97,17 @@ def host_backend(cuda_harness):
 
 
 @pytest.fixture
-def on_host_cuda(host_backend, monkeypatch):
-    """NumPy arrays dispatch to the CUDA glue + host-compiled kernels for the test."""
-    monkeypatch.setitem(backend._BY_ARRAY_TYPE, np.ndarray, host_backend)
-    host_backend.launches.clear()
+def on_host_cuda(host_backend):
+    """The CUDA glue + host-compiled kernels, which ``_run_both`` dispatches NumPy arrays to."""
     return host_backend
 
 
 def _run_both(fn, on_host_cuda, monkeypatch):
+    """fn() on the CPU backend, then on the CUDA glue; its launches are the glue run's."""
+    on_host_cuda.launches.clear()
+    monkeypatch.setitem(backend._BY_ARRAY_TYPE, np.ndarray, backend.cpu)
     expected = fn()
+    assert not on_host_cuda.launches
     monkeypatch.setitem(backend._BY_ARRAY_TYPE, np.ndarray, on_host_cuda)
     got = fn()
     monkeypatch.setitem(backend._BY_ARRAY_TYPE, np.ndarray, backend.cpu)
