@@ -221,9 +221,19 @@ def test_batchnorm_train_and_eval_on_the_channel_kernels(shape, dtype, on_host_c
 
     expected, got = _run_both(run, on_host_cuda, monkeypatch)
     assert {"channel_moments", "channel_affine"} <= set(on_host_cuda.launches)
-    tol = TOL[dtype] if dtype == np.float64 else dict(rtol=2e-3, atol=2e-3)
-    for e, g in zip(expected, got):
-        np.testing.assert_allclose(g, e, **tol)
+    if dtype == np.float64:
+        for e, g in zip(expected, got):
+            np.testing.assert_allclose(g, e, **TOL[dtype])
+        return
+    # float32 at rtol=1e-6, measured over 40 seeds of this data: the outputs, the input
+    # gradient and the statistics need atol <= 8.3e-7 (a few ulps of their O(1) terms; the
+    # ~1.3e3 eval outputs are within 1 ulp, inside rtol); the parameter gradients, sums of
+    # n products in each backend's own order, <= 5.1e-6 at n=900, so 8 ulps * sqrt(n). (One
+    # seed in 40, not this one, puts a channel's mean on a float32 rounding tie that the
+    # backends break differently: the mean moves 1 ulp, beyond these tolerances.)
+    params = 8 * np.finfo(np.float32).eps * np.sqrt(data.size // shape[1])
+    for e, g, atol in zip(expected, got, [2e-6, 2e-6, params, params, 2e-6, 2e-6, 2e-6]):
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=atol)
 
 
 def test_a_small_cnn_trains_the_same(on_host_cuda, monkeypatch):
