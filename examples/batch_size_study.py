@@ -11,11 +11,13 @@ The protocol is theirs, shrunk to a small conv net (Conv-norm-ReLU-pool twice, t
 linear layer) on MNIST. In Wu & He the batch size is the number of images per GPU: BN's
 statistics come from those images, while each SGD step averages the gradients of 8 GPUs.
 Here likewise each SGD step takes --sgd-batch images (64) and the normalization layers see
-them in groups of the studied batch size ("workers", normalized one after the other; the
-per-image normalizers are unaffected by the grouping, so they run once per seed and stand
-for every batch size). Every run then has the same data, updates and learning rate, and
-only the normalization batch changes. --sgd-batch 0 instead makes each step one batch of
-the studied size, with the learning rate scaled linearly with it: small batches then also
+them in groups of the studied batch size ("workers", normalized one after the other).
+Every run then has the same data, updates and learning rate, and only the normalization
+batch changes. The per-image normalizers run in the same groups at every batch size too:
+what they compute does not depend on the grouping, and their runs show it (they differ
+only by the rounding of summing their parameters' gradients group by group, which
+training amplifies a little). --sgd-batch 0 instead makes each step one batch of the
+studied size, with the learning rate scaled linearly with it: small batches then also
 make more, noisier updates, and large ones need more epochs to converge (e.g. --epochs 12).
 
 In both, every run trains for the same number of epochs of --epoch-images images, drawn
@@ -27,7 +29,7 @@ For the batch-statistics layers the script also reports the test error of the sa
 in training mode, each group of test images normalized by itself as in training: the
 network as it was trained, without the running averages.
 
-    python examples/batch_size_study.py          # 6 norms x 6 batch sizes x 3 seeds, ~4.5 min
+    python examples/batch_size_study.py          # 6 norms x 6 batch sizes x 3 seeds, ~7 min
     python examples/batch_size_study.py --quick  # 3 batch sizes, 2 seeds, a smoke test
 """
 import math
@@ -46,11 +48,8 @@ NORMALIZERS = {
     "GroupNorm": lambda c, size: nn.GroupNorm(max(c // 4, 1), c),   # 4 channels per group
     "LayerNorm": lambda c, size: nn.LayerNorm([c, size, size]),
     "InstanceNorm": lambda c, size: nn.InstanceNorm2d(c, affine=True),
+    "BatchLayerNorm": lambda c, size: nn.BatchLayerNorm2d(c),
 }
-# Batch Layer Normalization joins the study by itself once minigrad has it (it is being
-# added on another branch); until then this entry is left out.
-if hasattr(nn, "BatchLayerNorm2d"):
-    NORMALIZERS["BatchLayerNorm"] = lambda c, size: nn.BatchLayerNorm2d(c)
 
 # the layers that normalize with batch statistics in training (and running ones in eval);
 # the others normalize each image by itself
@@ -76,10 +75,14 @@ class Workers(nn.Module):
         return mg.cat([self.layer(x[i:i + self.size]) for i in range(0, len(x), self.size)])
 
 
-def build(norm, batch, sgd_batch):
-    make = NORMALIZERS[norm]
-    if sgd_batch > batch and norm in BATCH_STATISTICS:
-        return small_cnn(lambda c, size: Workers(make(c, size), batch), WIDTHS)
+def build(norm, batch, sgd_batch, seen):
+    """The net, its ``norm`` layers normalizing groups of ``batch`` images; ``seen`` collects
+    how many images those layers receive at a time in training mode."""
+    def make(c, size):
+        layer = NORMALIZERS[norm](c, size)
+        layer.register_forward_pre_hook(
+            lambda module, args: seen.add(len(args[0])) if module.training else None)
+        return Workers(layer, batch) if sgd_batch > batch else layer
     return small_cnn(make, WIDTHS)
 
 
@@ -102,7 +105,8 @@ def train(norm, batch, seed, args, data):
     x_train, y_train, x_test, y_test = data
     sgd_batch = args.sgd_batch or batch
     mg.manual_seed(seed)
-    net = build(norm, batch, sgd_batch).to(args.device)
+    seen = set()
+    net = build(norm, batch, sgd_batch, seen).to(args.device)
     lr = args.lr * sgd_batch / REFERENCE_BATCH
     opt = mg.optim.SGD(net.parameters(), lr=lr, momentum=0.9,
                        weight_decay=args.weight_decay)
@@ -123,6 +127,7 @@ def train(norm, batch, seed, args, data):
         sched.step()
     run = {"batch_size": batch, "seed": seed, "sgd_batch": sgd_batch, "lr": lr,
            "steps": steps, "images": steps * sgd_batch, "diverged": len(losses) < steps,
+           "normalized_batch": sorted(seen),   # what the layers really saw in training
            "final_train_loss": float(np.mean(losses[-steps_per_epoch:])) if losses else None,
            "test_error": 1 - accuracy(net, x_test, y_test, args.device)}
     if norm in BATCH_STATISTICS:
@@ -177,7 +182,7 @@ def main():
     p.add_argument("--seeds", type=int, default=3,
                    help="runs per configuration (seeds --seed, --seed + 1, ...)")
     p.add_argument("--epochs", type=int, default=5,
-                   help="epochs per run (5: the default run stays under 5 minutes on 2 cores)")
+                   help="epochs per run (5: the default run takes ~7 minutes on 2 cores)")
     p.add_argument("--epoch-images", type=int, default=3200,
                    help="training images per epoch (drawn in turn from all 60000)")
     p.add_argument("--lr", type=float, default=0.05,
@@ -186,7 +191,7 @@ def main():
     args = p.parse_args()
     test_size = None
     if args.quick:
-        args.batch_sizes, args.seeds, args.epochs, args.epoch_images = [2, 8, 32], 2, 3, 640
+        args.batch_sizes, args.seeds, args.epochs, args.epoch_images = [2, 8, 32], 2, 3, 512
         test_size = 2000
     if args.sgd_batch and any(args.sgd_batch % b for b in args.batch_sizes):
         p.error(f"--sgd-batch {args.sgd_batch} must be a multiple of every batch size")
@@ -198,10 +203,6 @@ def main():
     configs = [(n, b, s) for s in seeds for n in args.norms for b in args.batch_sizes]
     study = progress(configs, "batch_size_study")
     for norm, batch, seed in study:
-        if args.sgd_batch and norm not in BATCH_STATISTICS and batch != args.batch_sizes[0]:
-            # a per-image normalizer computes the same thing for every grouping: same run
-            runs[norm].append({**runs[norm][-1], "batch_size": batch})
-            continue
         runs[norm].append(train(norm, batch, seed, args, data))
         study.set_postfix(norm=norm, batch=batch, seed=seed,
                           err=f"{runs[norm][-1]['test_error']:.4f}")
@@ -232,10 +233,9 @@ def plot(plt, r):
     for i, (norm, row) in enumerate(r["test_error"].items()):
         mean = [100 * row[str(b)][0] for b in sizes]
         std = [100 * row[str(b)][1] for b in sizes]
-        shared = r["sgd_batch"] and norm not in BATCH_STATISTICS   # one run per seed
-        ax.errorbar(sizes, mean, yerr=std, fmt="os^vDP"[i % 6] + ("--" if shared else "-"),
-                    capsize=3, color=f"C{i}",
-                    label=norm + (" (per image: the same runs)" if shared else ""))
+        per_image = norm not in BATCH_STATISTICS
+        ax.errorbar(sizes, mean, yerr=std, fmt="os^vDP"[i % 6] + ("--" if per_image else "-"),
+                    capsize=3, color=f"C{i}", label=norm + (" (per image)" if per_image else ""))
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes, [str(s) for s in sizes])
     step = (f"{r['sgd_batch']} images per SGD step" if r["sgd_batch"]

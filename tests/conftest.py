@@ -1,7 +1,16 @@
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import minigrad as mg
+
+# Tests that start Python subprocesses (the examples, the MPI scripts, fresh interpreters)
+# must import this checkout's minigrad, as the tests themselves do, and not whichever copy
+# pip installed in editable mode (another checkout's, in a second worktree).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(Path(__file__).resolve().parent.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
 @pytest.fixture(autouse=True)

@@ -37,21 +37,25 @@ def test_channel_kernels_stay_on_the_device_and_agree_with_numpy(shape, dtype):
     scale, shift = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
     x, gx = on_device(a, dtype), on_device(g, dtype)
     s, b = on_device(scale, dtype), on_device(shift, dtype)
-    host = [np.asarray(v, dtype) for v in (a, g, scale, shift)]
+    # the expected values straight from NumPy in float64, from the inputs as the kernels
+    # get them (rounded to dtype)
+    a, g, scale, shift = (np.asarray(v, dtype).astype(np.float64) for v in (a, g, scale, shift))
+    axes = (0,) + tuple(range(2, len(shape)))
+
+    def per_channel(v):
+        return v.reshape((1, -1) + (1,) * (len(shape) - 2))
 
     mean, var = numpy_ref.channel_moments(x)
-    m_ref, v_ref = numpy_ref.channel_moments(host[0])
-    np.testing.assert_allclose(back(mean), m_ref, **TOL[dtype])
-    np.testing.assert_allclose(back(var), v_ref, **TOL[dtype])
-    np.testing.assert_allclose(back(numpy_ref.channel_sum(x)), numpy_ref.channel_sum(host[0]),
-                               **TOL[dtype])
+    np.testing.assert_allclose(back(mean), a.mean(axes), **TOL[dtype])
+    np.testing.assert_allclose(back(var), a.var(axes), **TOL[dtype])
+    np.testing.assert_allclose(back(numpy_ref.channel_sum(x)), a.sum(axes), **TOL[dtype])
+    centered = a - per_channel(back(mean).astype(np.float64))   # the layers' center: mean
     np.testing.assert_allclose(back(numpy_ref.channel_affine(x, s, b, center=mean)),
-                               numpy_ref.channel_affine(host[0], host[2], host[3], m_ref),
-                               **TOL[dtype])
-    ours = numpy_ref.channel_affine_backward(gx, x, s, center=mean)
-    ref = numpy_ref.channel_affine_backward(host[1], host[0], host[2], m_ref)
-    for o, r in zip(ours, ref):
-        np.testing.assert_allclose(back(o), r, **TOL[dtype])
+                               centered * per_channel(scale) + per_channel(shift), **TOL[dtype])
+    dx, sum_g, sum_gx = numpy_ref.channel_affine_backward(gx, x, s, center=mean)
+    np.testing.assert_allclose(back(dx), g * per_channel(scale), **TOL[dtype])
+    np.testing.assert_allclose(back(sum_g), g.sum(axes), **TOL[dtype])
+    np.testing.assert_allclose(back(sum_gx), (g * centered).sum(axes), **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -60,9 +64,9 @@ def test_elementwise_kernels_stay_on_the_device(dtype):
     g = np.arange(6.0).reshape(2, 3)
     x, gx = on_device(a, dtype), on_device(g, dtype)
     np.testing.assert_array_equal(back(numpy_ref.relu(x)), np.maximum(a, 0).astype(dtype))
+    # the gradient passes where relu's output is positive or NaN (as in PyTorch)
     np.testing.assert_array_equal(back(numpy_ref.relu_backward(gx, numpy_ref.relu(x))),
-                                  numpy_ref.relu_backward(g.astype(dtype),
-                                                          np.maximum(a, 0).astype(dtype)))
+                                  np.where(np.maximum(a, 0) <= 0, 0, g).astype(dtype))
     np.testing.assert_allclose(back(numpy_ref.matmul(x, gx.T)),   # (NaN rows match NaN)
                                a.astype(dtype) @ g.T.astype(dtype), **TOL[dtype])
     np.testing.assert_array_equal(back(numpy_ref.add(x, gx)), (a + g).astype(dtype))

@@ -92,7 +92,9 @@ def test_pools(dtype, device):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", [(64, 5), (16, 4, 7, 6)])
 def test_batch_norm_train_and_eval(shape, dtype, device):
-    x = R.standard_normal(shape) * 3 + 1e3                  # a large mean: stable variance
+    # its own generator: the data, and so the measured errors below, do not depend on
+    # which tests ran before
+    x = np.random.default_rng(0).standard_normal(shape) * 3 + 1e3   # a large mean: stable variance
     results = []
     for where in ("cpu", device):
         bn = (nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d)(shape[1]).to(where)
@@ -105,8 +107,23 @@ def test_batch_norm_train_and_eval(shape, dtype, device):
         results.append([a.detach().cpu().numpy() for a in
                         (out, xs.grad, bn.weight.grad, bn.bias.grad, bn.running_mean,
                          bn.running_var, bn(xs))])
-    _assert_same(results, dtype) if dtype == np.float64 else [
-        np.testing.assert_allclose(g, c, rtol=1e-3, atol=1e-3) for c, g in zip(*results)]
+    if dtype == np.float64:
+        _assert_same(results, dtype)
+        return
+    for c, g, atol in zip(*results, _float32_batch_norm_atol(shape)):
+        np.testing.assert_allclose(g, c, rtol=1e-6, atol=atol)
+
+
+def _float32_batch_norm_atol(shape):
+    """atol at rtol=1e-6 for (out, x.grad, weight.grad, bias.grad, running_mean, running_var,
+    eval out) of a float32 BatchNorm on two backends. Measured over 40 seeds of this data:
+    the outputs, the input gradient and the statistics need atol <= 1.8e-7 (a few ulps of
+    their O(1) terms; the ~1e3 eval outputs are within 1 ulp, inside rtol). The parameter
+    gradients are sums of n products in each backend's own order: they need <= 6.8e-6 at
+    n=672 and 1.5e-6 at n=64, so 8 ulps * sqrt(n)."""
+    n = int(np.prod(shape)) // shape[1]
+    params = 8 * np.finfo(np.float32).eps * np.sqrt(n)
+    return [1e-6, 1e-6, params, params, 1e-6, 1e-6, 1e-6]
 
 
 def test_elementwise_reductions_losses_and_second_derivatives(device):

@@ -70,6 +70,15 @@ def test_ddp_with_syncbn_trains_as_one_process_on_the_whole_batch():
 
 
 @needs_mpi
+def test_the_rank_scripts_harness_flags_what_is_wrong():
+    """check() in tests/mpi_scripts/_harness.py, which every rank script's verdict rests on:
+    wrong shapes, values and NaN are failures (harness_check.py expects each one)."""
+    r = mpirun(2, "harness_check.py")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 failed checks over 2 ranks" in r.stdout
+
+
+@needs_mpi
 def test_an_exception_on_one_rank_ends_every_rank():
     r = mpirun(3, "abort_check.py", timeout=30)
     assert r.returncode != 0

@@ -2,6 +2,7 @@
 JSON whose numbers make sense. Skipped when MNIST is not available locally."""
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -53,7 +54,6 @@ def test_bn_mnist(tmp_path):
         assert len(rec["unit"]) == len(rec["pooled"]) == len(rec["steps"])
         for q15, q50, q85 in rec["unit"] + rec["pooled"]:
             assert q15 <= q50 <= q85
-    assert r["record_seconds"] < 0.1 * r["train_seconds"]
 
 
 def test_lr_sweep(tmp_path):
@@ -68,28 +68,41 @@ def test_lr_sweep(tmp_path):
 def test_batch_size_study(tmp_path):
     stdout, r = run_example("batch_size_study", tmp_path)
     _check_png(tmp_path / "batch_size_study.png")
-    import minigrad as mg
-    norms = {"BatchNorm", "BatchRenorm", "GroupNorm", "LayerNorm", "InstanceNorm"}
-    if hasattr(mg.nn, "BatchLayerNorm2d"):
-        norms.add("BatchLayerNorm")
-    assert set(r["runs"]) == set(r["test_error"]) == norms and r["seeds"] == [0, 1]
+    per_image = {"GroupNorm", "LayerNorm", "InstanceNorm"}
+    batch_statistics = {"BatchNorm", "BatchRenorm", "BatchLayerNorm"}
+    assert set(r["runs"]) == set(r["test_error"]) == per_image | batch_statistics
+    assert set(r["train_mode_test_error"]) == batch_statistics and r["seeds"] == [0, 1]
     assert "test error % (eval mode" in stdout and "± " in stdout
     for norm, runs in r["runs"].items():
         assert [(run["seed"], run["batch_size"]) for run in runs] == \
             [(s, b) for s in (0, 1) for b in (2, 8, 32)]
-        # the protocol: every batch size gets the same images, updates and learning rate
+        # the protocol: every batch size gets the same images, updates and learning rate,
+        # and its layers really normalize groups of that many images
         assert {(run["images"], run["steps"], run["lr"]) for run in runs} == \
             {(r["epochs"] * r["epoch_images"], r["epochs"] * r["epoch_images"] // 64, 0.1)}
+        assert all(run["normalized_batch"] == [run["batch_size"]] for run in runs)
         assert not any(run["diverged"] for run in runs)
-        assert all(run["test_error"] < 0.5 for run in runs)   # 30 updates learn something
+        assert all(run["test_error"] < 0.5 for run in runs)   # 24 updates learn something
+        for run in runs:   # a whole number of the test images
+            wrong = run["test_error"] * r["test_images"]
+            assert wrong == pytest.approx(round(wrong), abs=1e-6)
         for b in (2, 8, 32):
             errors = [run["test_error"] for run in runs if run["batch_size"] == b]
-            mean, std = r["test_error"][norm][str(b)]
-            assert mean == pytest.approx(sum(errors) / 2) and std >= 0
-        if norm in {"GroupNorm", "LayerNorm", "InstanceNorm"}:   # per image: no batch effect
-            assert len({(run["seed"], run["test_error"]) for run in runs}) == 2
-        else:
-            assert all(0 <= run["train_mode_test_error"] <= 1 for run in runs)
+            assert r["test_error"][norm][str(b)] == pytest.approx(
+                [statistics.mean(errors), statistics.stdev(errors)], rel=1e-12, abs=1e-15)
+        for seed in (0, 1):
+            losses = [run["final_train_loss"] for run in runs if run["seed"] == seed]
+            spread = max(losses) / min(losses) - 1
+            if norm in per_image:
+                # the grouping changes only the order of summing the parameters' gradients:
+                # measured <= 1.6e-4 after 24 updates (and <= 1 test image of 2,000)
+                assert spread < 1e-3
+                errors = [run["test_error"] for run in runs if run["seed"] == seed]
+                assert (max(errors) - min(errors)) * r["test_images"] <= 5
+            else:
+                # batch statistics: the group size changes the training (measured >= 6 %)
+                assert spread > 1e-2
+        if norm in batch_statistics:
             assert set(r["train_mode_test_error"][norm]) == {"2", "8", "32"}
 
 
@@ -99,12 +112,10 @@ def test_cnn_mnist_folding(tmp_path):
     fold = r["fold"]
     assert fold["identical_predictions"] is True and fold["max_logit_difference"] < 1e-3
     assert fold["elementwise_max_logit_difference"] < 1e-4 and fold["test_images"] == 1000
-    timing = fold["seconds_per_batch"]
-    assert set(timing) == set(fold["speedup"]) == {"1", "256"}
-    for batch, t in timing.items():
-        assert set(t) == {"bn", "elementwise_bn", "folded"} and min(t.values()) > 0
-        assert fold["speedup"][batch] == {"vs_bn": t["bn"] / t["folded"],
-                                          "vs_elementwise_bn": t["elementwise_bn"] / t["folded"]}
+    # the timings are reported, not judged here (speed belongs in benchmarks/)
+    assert set(fold["seconds_per_batch"]) == set(fold["speedup"]) == {"1", "256"}
+    for t in fold["seconds_per_batch"].values():
+        assert set(t) == {"bn", "elementwise_bn", "folded"}
     assert "folding vs BatchNorm2d / vs elementwise BN" in stdout
     assert r["final_accuracy"] > 0.7 and r["steps"] == 40
 
@@ -138,7 +149,7 @@ def test_ddp_mnist_in_a_world_of_one(tmp_path):
     _check_png(tmp_path / "ddp_mnist.png")
     assert r["world_size"] == 1 and r["global_batch"] == 32 and r["steps_per_epoch"] == 40
     assert len(r["loss"]) == 40 and r["loss"][-1] < r["loss"][0]
-    assert 0.8 < r["test_accuracy"][-1] <= 1.0 and r["images_per_second"] > 0
+    assert 0.8 < r["test_accuracy"][-1] <= 1.0 and "images_per_second" in r
     weights = mg.load(str(tmp_path / r["checkpoint"]))
     assert "0.weight" in weights and "1.running_mean" in weights
     assert not list(tmp_path.glob("*.pt"))

@@ -46,12 +46,12 @@ def _run(lib_model, lib, register, requires_grad=True):
 def _same_logs(a, b):
     assert len(a) == len(b)
     for ea, eb in zip(a, b):
-        assert ea[0] == eb[0]
+        assert ea[0] == eb[0] and len(ea) == len(eb), (ea, eb)
         for u, v in zip(ea[1:], eb[1:]):
             if u is None or v is None:
                 assert u is None and v is None
             else:
-                np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
+                np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6, strict=True)
 
 
 def test_forward_hook_order_prepend_and_replacement():

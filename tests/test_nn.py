@@ -251,10 +251,17 @@ def test_float32_batch_norm_of_a_large_mean_input_has_unit_std(shape):
     y = nn.BatchNorm1d(shape[1])(mg.tensor(x)) if len(shape) == 2 else \
         nn.BatchNorm2d(shape[1])(mg.tensor(x))
     dims = (0,) + tuple(range(2, len(shape)))
-    std = y.detach().numpy().astype(np.float64).std(dims)
-    # float32 spacing at 1e5 is 2**-7, so the data themselves carry ~0.1% noise
-    np.testing.assert_allclose(std, 1.0, rtol=5e-3)
-    np.testing.assert_allclose(y.detach().numpy().mean(dims), 0.0, atol=5e-3)
+    y = y.detach().numpy().astype(np.float64)
+    x64, eps32 = x.astype(np.float64), np.finfo(np.float32).eps
+    mean, var = x64.mean(dims), x64.var(dims)
+    # the std is sqrt(var / (var + eps)) of the float32 data as given, not 1: measured within
+    # 8e-8 of it (1 - std is ~5e-6, eps's share); 4 float32 ulps allow for rounding the
+    # variance, the scale and each output
+    np.testing.assert_allclose(y.std(dims), np.sqrt(var / (var + 1e-5)), rtol=4 * eps32, atol=0)
+    # the batch mean is held in float32, so the output is off-centre by up to half its ulp
+    # (2**-8 at 1e5) over the std, measured up to 3.4e-3, plus the outputs' own rounding
+    off_centre = np.spacing(mean.astype(np.float32)) / 2 / np.sqrt(var + 1e-5)
+    assert np.all(np.abs(y.mean(dims)) <= off_centre + 4 * eps32)
 
 
 def test_batch_renorm_with_rmax_1_dmax_0_is_batch_norm():
@@ -288,6 +295,64 @@ def test_batch_renorm_corrects_toward_running_stats():
     # r = sigma_B / sigma (inside the clip range), d = 0: x is normalized by the running std
     np.testing.assert_allclose(y.detach().numpy().ravel(), np.array([-1, 1]) / math.sqrt(4 + 1e-5),
                                rtol=1e-12)
+
+
+def test_batch_renorm_clipping_matches_algorithm_1_by_hand():
+    """Ioffe (2017), Algorithm 1, in NumPy: r = clip(sigma_B / sigma, 1/rmax, rmax) and
+    d = clip((mu_B - mu) / sigma, -dmax, dmax) as constants, x_hat = (x - mu_B) / sigma_B
+    * r + d, y = gamma x_hat + beta, so dL/dx is BatchNorm's input gradient times r. The
+    running statistics follow BatchNorm's rule (minigrad's documented choice, where the
+    paper moves sigma itself), and sigma = sqrt(running_var + eps). The running statistics
+    start far from the batches', so in the first step r and d clip on both sides (channels
+    0 and 1) while channel 3 is inside both ranges."""
+    rmax, dmax, eps, momentum = 1.5, 0.5, 1e-5, 0.1
+    C, axes = 4, (0, 2, 3)
+    gamma, beta = np.array([0.5, 1.5, -2.0, 1.0]), np.array([0.1, -0.3, 0.7, 0.0])
+    mu, var = np.array([0.0, 6.0, 1.0, 2.2]), np.array([0.04, 1.0, 30.0, 1.1])
+    renorm = nn.BatchRenorm2d(C, eps, momentum, rmax=rmax, dmax=dmax).double()
+    renorm.weight.array[...], renorm.bias.array[...] = gamma, beta
+    renorm.running_mean.array[...], renorm.running_var.array[...] = mu, var
+
+    def per_channel(v):
+        return v.reshape(1, C, 1, 1)
+
+    rng = np.random.default_rng(4)
+    for step in range(3):
+        x = rng.standard_normal((5, C, 3, 2)) * [[[[1.0]], [[0.5]], [[2.0]], [[1.0]]]] + 2.0
+        up = rng.standard_normal(x.shape)
+        mu_b, var_b = x.mean(axes), x.var(axes)
+        sigma_b, sigma = np.sqrt(var_b + eps), np.sqrt(var + eps)
+        r_raw, d_raw = sigma_b / sigma, (mu_b - mu) / sigma
+        if step == 0:
+            assert list(np.sign(np.clip(r_raw, 1 / rmax, rmax) - r_raw)) == [-1, 1, 1, 0]
+            assert list(np.sign(np.clip(d_raw, -dmax, dmax) - d_raw)) == [-1, 1, 0, 0]
+        r, d = np.clip(r_raw, 1 / rmax, rmax), np.clip(d_raw, -dmax, dmax)
+        x_bn = (x - per_channel(mu_b)) / per_channel(sigma_b)
+        y = per_channel(gamma) * (x_bn * per_channel(r) + per_channel(d)) + per_channel(beta)
+        dx_bn = up * per_channel(gamma * r)          # dL/dx_bn, r held constant
+        dx = (dx_bn - per_channel(dx_bn.mean(axes))
+              - x_bn * per_channel((dx_bn * x_bn).mean(axes))) / per_channel(sigma_b)
+        n = x.size // C
+        mu = (1 - momentum) * mu + momentum * mu_b
+        var = (1 - momentum) * var + momentum * var_b * n / (n - 1)
+
+        xt = mg.tensor(x, requires_grad=True)
+        out = renorm(xt)
+        out.backward(mg.tensor(up))
+        np.testing.assert_allclose(out.detach().numpy(), y, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(xt.grad.numpy(), dx, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(renorm.weight.grad.numpy(),
+                                   (up * (x_bn * per_channel(r) + per_channel(d))).sum(axes),
+                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(renorm.running_mean.numpy(), mu, rtol=1e-14, atol=0)
+        np.testing.assert_allclose(renorm.running_var.numpy(), var, rtol=1e-14, atol=0)
+        renorm.weight.grad = renorm.bias.grad = None
+    renorm.eval()                                        # inference: the running statistics
+    x = rng.standard_normal((2, C, 3, 2))
+    np.testing.assert_allclose(
+        renorm(mg.tensor(x)).detach().numpy(),
+        per_channel(gamma) * (x - per_channel(mu)) / per_channel(np.sqrt(var + eps))
+        + per_channel(beta), rtol=1e-12, atol=1e-12)
 
 
 # ------------------------------------------------------------------ errors

@@ -41,13 +41,15 @@ def compare_modules(ours, theirs, inputs, steps=3, train=True, rtol=1e-9, atol=1
         ym.backward(mg.tensor(up))
         yt.backward(torch.tensor(up))
         assert_close(xm.grad, xt.grad, rtol, atol, f"input grad, step {step}")
-        tparams = dict(theirs.named_parameters())
-        for name, p in ours.named_parameters():
+        params, tparams = dict(ours.named_parameters()), dict(theirs.named_parameters())
+        assert set(params) == set(tparams), "parameters"
+        for name, p in params.items():
             assert_close(p.grad, tparams[name].grad, rtol, atol, f"{name}.grad, step {step}")
             p.grad = None
             tparams[name].grad = None
-        tbufs = dict(theirs.named_buffers())
-        for name, b in ours.named_buffers():
+        bufs, tbufs = dict(ours.named_buffers()), dict(theirs.named_buffers())
+        assert set(bufs) == set(tbufs), "buffers"
+        for name, b in bufs.items():
             assert_close(b, tbufs[name], rtol, atol, f"buffer {name}, step {step}")
 
 

@@ -105,6 +105,21 @@ def test_bitwise(torch):
     assert alias is m   # (in place, as torch)
 
 
+@pytest.mark.parametrize("name", ["eq", "ne", "lt", "le", "gt", "ge", "bitwise_and",
+                                  "bitwise_or", "bitwise_xor", "isclose"])
+def test_ops_without_a_gradient_refuse_shapes_that_do_not_broadcast_as_torch(name, torch):
+    """torch raises a RuntimeError; these ops raised NumPy's bare ValueError, which an
+    ``except RuntimeError`` ported from PyTorch code does not catch (found by test_fuzz)."""
+    dtype = "int64" if name.startswith("bitwise") else "float32"
+    with pytest.raises(RuntimeError) as theirs:
+        getattr(torch, name)(torch.ones(3, dtype=getattr(torch, dtype)),
+                             torch.ones(2, dtype=getattr(torch, dtype)))
+    shapes = r"\(input shapes \(3,\), \(2,\)\)"
+    with pytest.raises(type(theirs.value), match=rf"^{name}: .*{shapes}"):
+        getattr(mg, name)(mg.ones(3, dtype=getattr(mg, dtype)),
+                          mg.ones(2, dtype=getattr(mg, dtype)))
+
+
 @pytest.mark.parametrize("name", ["std_mean", "var_mean"])
 @pytest.mark.parametrize("args,kw", [((), {}), ((1,), {}), ((0, True), {}), ((True,), {}),
                                      ((1,), dict(keepdim=True, correction=0)),

@@ -31,7 +31,9 @@ def parity(fn, *arrays, rtol=1e-10, atol=1e-12, seed=0, grad=True):
     out_m.backward(mg.tensor(up.astype(out_m.detach().numpy().dtype)))
     out_t.backward(torch.tensor(up, dtype=out_t.dtype))
     for i, (m, t) in enumerate(zip(mg_in, th_in)):
-        if t.grad is not None:
+        if t.grad is None:
+            assert m.grad is None, f"input {i}: torch has no gradient, minigrad has {m.grad}"
+        else:
             np.testing.assert_allclose(m.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=atol,
                                        err_msg=f"gradient of input {i}")
 

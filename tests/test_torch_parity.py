@@ -20,7 +20,9 @@ def parity(fn, *arrays, mg_fn=None, torch_fn=None, rtol=1e-10, atol=1e-12, seed=
     out_m.backward(mg.tensor(up))
     out_t.backward(torch.tensor(up))
     for i, (m, t) in enumerate(zip(mg_in, th_in)):
-        if t.grad is not None:
+        if t.grad is None:
+            assert m.grad is None, f"input {i}: torch has no gradient, minigrad has {m.grad}"
+        else:
             np.testing.assert_allclose(m.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=atol,
                                        err_msg=f"gradient of input {i}")
 
@@ -220,3 +222,45 @@ def test_clamp_passes_the_gradient_at_its_bounds():
         pytest.skip(f"parity at the bounds pins torch {PINNED_TORCH}; installed "
                     f"{torch.__version__} changed this rule")
     parity(lambda a: a.clamp(-1.0, 1.0), np.array([-2.0, -1.0, 0.0, 1.0, 2.0]))
+
+
+# ---------------------------------------------------------------- README's gradient claims
+
+def _grad(lib, data, fn, up):
+    x = lib.tensor(data, requires_grad=True)
+    out = fn(x)
+    out.backward(lib.tensor(up).reshape(tuple(out.shape)))
+    return x.grad.numpy()
+
+
+@pytest.mark.parametrize("name,even", [("max", "amax"), ("min", "amin")])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_and_min_over_a_dim_share_the_gradient_among_ties(name, even, keepdim):
+    """README: max/min(dim) share the gradient evenly among tied elements, PyTorch's amax
+    rule, while PyTorch's max(dim) sends it to the one index it returns. The values and
+    indices are PyTorch's."""
+    data = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [4.0, -1.0, -1.0, 4.0]])
+    up = np.array([1.0, 2.0, -3.0])
+    ours = getattr(mg.tensor(data), name)(1, keepdim)
+    theirs = getattr(torch.tensor(data), name)(1, keepdim)
+    np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+    got = _grad(mg, data, lambda x: getattr(x, name)(1, keepdim).values, up)
+    np.testing.assert_array_equal(
+        got, _grad(torch, data, lambda x: getattr(x, even)(1, keepdim), up))
+    tied = (data == getattr(data, name)(1, keepdims=True))
+    np.testing.assert_array_equal(got, tied * (up / tied.sum(1))[:, None])   # (1/2, 1/4, ...)
+    one_index = _grad(torch, data, lambda x: getattr(x, name)(1, keepdim).values, up)
+    assert (one_index != 0).sum() == len(data)   # PyTorch's max(dim): one element per row
+
+
+def test_relu_and_clamp_block_a_nan_upstream_gradient():
+    """README: where relu or clamp blocks the gradient it is 0 even for a NaN upstream
+    gradient, as in PyTorch (NaN * 0 would be NaN); where they pass it, NaN passes."""
+    x = np.array([-3.0, -0.5, 0.25, 0.75, 3.0])
+    nan = np.full(x.shape, np.nan)
+    for fn, passes in ((lambda t: t.clamp(-1.0, 1.0), [False, True, True, True, False]),
+                       (lambda t: t.relu(), [False, False, True, True, True])):
+        got = _grad(mg, x, fn, nan)
+        np.testing.assert_array_equal(got, np.where(passes, np.nan, 0.0))
+        np.testing.assert_array_equal(got, _grad(torch, x, fn, nan))

@@ -285,7 +285,7 @@ def _forward(op, ctx, inputs, attrs):
     try:
         out = op.forward(ctx, *[t.array for t in inputs], **attrs)
     except (ValueError, IndexError, TypeError) as e:
-        raise _op_error(op, inputs, e) from None
+        raise op_error(getattr(op, "op_name", op.__name__.lower()), inputs, e) from None
     if isinstance(out, np.generic):  # NumPy hands back scalars where we want 0-d arrays
         out = np.asarray(out)       # (saved outputs too, so here as well as in _make)
     return out
@@ -303,9 +303,9 @@ def check_one_device(name, inputs):
                            f"at least two devices, {devices[0]} and {devices[1]}")
 
 
-def _op_error(op, inputs, e):
-    """Name the op and the input shapes in an error raised inside its forward."""
-    name = getattr(op, "op_name", op.__name__.lower())
+def op_error(name, inputs, e):
+    """Name the op and the input shapes in an error raised inside its forward (a
+    primitive's, or the array call of an op without a gradient)."""
     msg = str(e)
     if not msg.startswith(name + ":"):
         shapes = ", ".join(str(tuple(t.shape)) for t in inputs)

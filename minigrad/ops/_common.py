@@ -21,6 +21,17 @@ def constant(array):
     return Tensor._make(array)
 
 
+def constant_of(name, fn, a, b):
+    """``fn(a.array, b.array)`` as a constant, for the ops without a gradient (comparisons,
+    bitwise ops, isclose). Shapes that do not broadcast raise our error, a RuntimeError as
+    PyTorch's, naming the op and the shapes as a primitive's does (not NumPy's bare one)."""
+    try:
+        return constant(fn(a.array, b.array))
+    except (ValueError, TypeError) as e:
+        from minigrad.autograd.graph import op_error
+        raise op_error(name, (a, b), e) from None
+
+
 def as_tensor(x, like=None):
     """``x`` as a Tensor; Python scalars take ``like``'s dtype (as in PyTorch, a Python
     number does not promote a tensor's float dtype) and live on ``like``'s device."""

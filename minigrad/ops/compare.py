@@ -2,14 +2,15 @@
 floating-point classification tests (isnan, isinf, isfinite), argmax/argmin. Their results
 are constants, never part of a graph."""
 from minigrad import dtypes
-from minigrad.ops._common import as_tensor, constant, dim_aliases, normalize_dim, pair, xp_of
+from minigrad.ops._common import (as_tensor, constant, constant_of, dim_aliases, normalize_dim,
+                                  pair, xp_of)
 from minigrad.tensor import Tensor
 
 
 def _compare(name):
     def op(a, b):
         a, b = pair(a, b, TORCH_NAMES[name])
-        return constant(getattr(xp_of(a.array), name)(a.array, b.array))
+        return constant_of(TORCH_NAMES[name], getattr(xp_of(a.array), name), a, b)
     op.__name__ = name
     return op
 
@@ -49,7 +50,7 @@ def _bitwise(name, ufunc):
                 raise TypeError(f'"{name}_cpu" not implemented for '
                                 f"'{dtypes.scalar_name(t.array.dtype)}': {name} takes integer "
                                 f"and bool tensors")
-        return constant(getattr(xp_of(a.array), ufunc)(a.array, b.array))
+        return constant_of(name, getattr(xp_of(a.array), ufunc), a, b)
     op.__name__ = name
     op.__doc__ = (f"``{name}(input, other)``: elementwise, on integer and bool tensors "
                   f"(broadcast; a Python number takes the tensor's dtype).")

@@ -1,6 +1,6 @@
 """Reductions to truth values and closeness tests: all, any, isclose, allclose, equal.
 Their results are bool constants (or Python bools), never part of a graph."""
-from minigrad.ops._common import constant, normalize_dims, pair, reduce_args, xp_of
+from minigrad.ops._common import constant, constant_of, normalize_dims, pair, reduce_args, xp_of
 from minigrad.tensor import Tensor
 
 
@@ -28,8 +28,9 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     if isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype != other.dtype:
         raise RuntimeError(f"isclose: {input.dtype!r} did not match {other.dtype!r}")
     a, b = pair(input, other, "isclose")
-    return constant(xp_of(a.array).isclose(a.array, b.array, rtol=rtol, atol=atol,
-                                          equal_nan=equal_nan))
+    xp = xp_of(a.array)
+    return constant_of("isclose", lambda x, y: xp.isclose(x, y, rtol=rtol, atol=atol,
+                                                          equal_nan=equal_nan), a, b)
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):

@@ -15,13 +15,14 @@ failures = []
 def check(name, got, want, tol, relative=False):
     """Record a failure when max |got - want| > tol (times max(1, max |want|) when
     ``relative``); ``want`` may be a number, compared with every entry."""
-    got = np.asarray(got, np.float64)
-    want = np.broadcast_to(np.asarray(want, np.float64), got.shape)
-    if relative:
-        tol = tol * max(1.0, float(np.abs(want).max(initial=0.0)))
-    if got.shape != want.shape:
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    if want.ndim == 0:
+        want = np.broadcast_to(want, got.shape)
+    if got.shape != want.shape:   # (an array is never broadcast: that would hide this)
         failures.append(f"{name}: shape {got.shape} != {want.shape}")
         return
+    if relative:
+        tol = tol * max(1.0, float(np.abs(want).max(initial=0.0)))
     err = float(np.abs(got - want).max(initial=0.0))
     if not err <= tol:
         failures.append(f"{name}: max abs error {err:.3e} > {tol:g}")
