@@ -310,16 +310,18 @@ def _run_rule(node, g, create_graph, buffer_for):
     op = node.op
     fast = op.backward_arrays
     if fast is not None and not create_graph:
-        arrays = (g.array,) if node.n_out == 1 else tuple(
-            None if gk is None else gk.array for gk in g)
+        if node.n_out == 1:
+            arrays = (g.array,)
+        else:
+            arrays = [None if gk is None else gk.array for gk in g]
         if op.adds_into_input:
             out = fast(node, *arrays, into=buffer_for(node.next[0]))
         else:
             out = fast(node, *arrays)
         if out is not NotImplemented:
             if type(out) is not tuple:
-                out = (out,)
-            return tuple(a if a is None or a is ADDED else Tensor._make(a) for a in out)
+                return (Tensor._make(out),) if out is not None and out is not ADDED else (out,)
+            return tuple([a if a is None or a is ADDED else Tensor._make(a) for a in out])
     grads = op.backward(node, g) if node.n_out == 1 else op.backward(node, *g)
     return grads if type(grads) is tuple else (grads,)
 

@@ -91,7 +91,8 @@ class ChannelAffine(Primitive):
 
     @staticmethod
     def backward_arrays(ctx, g):
-        x, scale, _, center = (t.array for t in ctx.inputs)
+        inputs = ctx.inputs
+        x, scale, center = inputs[0].array, inputs[1].array, inputs[3].array
         want_x, want_scale, want_shift, want_center = (e is not None for e in ctx.next)
         dx, sum_g, sum_gx = backend.of(x).channel_affine_backward(g, x, scale, center, want_x)
         return (dx if want_x else None, sum_gx if want_scale else None,
