@@ -229,102 +229,45 @@ def _floating(a):
     return a if a.array.dtype.kind == "f" else cast(a, dtypes.default_float)
 
 
-class Sin(Primitive):
-    save_inputs = True
+def _elementary(name, numpy_name, saves, rule, doc=None):
+    """A unary primitive: forward the backend's ``numpy_name`` function, backward
+    ``rule(g, v)`` in differentiable ops, where v is the saved input (``saves="input"``)
+    or output (``saves="output"``)."""
+    if saves == "input":
+        def backward(ctx, g):
+            return rule(g, ctx.inputs[0])
+    else:
+        def backward(ctx, g):
+            return rule(g, ctx.output)
 
-    @staticmethod
     def forward(ctx, a):
-        return _xp(a).sin(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return mul(g, cos(ctx.inputs[0]))
-
-
-class Cos(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).cos(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return mul(g, neg(sin(ctx.inputs[0])))
+        return getattr(_xp(a), numpy_name)(a)
+    return type(name, (Primitive,), {
+        "__doc__": doc, "__module__": __name__, "save_inputs": saves == "input",
+        "save_output": saves == "output", "forward": staticmethod(forward),
+        "backward": staticmethod(backward)})
 
 
-class Tan(Primitive):
-    """d tan x = 1 + tan^2 x, from the saved output."""
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).tan(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        out = ctx.output
-        return mul(g, add(mul(out, out), 1))
-
-
-class Log2(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).log2(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return true_divide(g, mul(ctx.inputs[0], _LN2))
-
-
-class Log10(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).log10(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return true_divide(g, mul(ctx.inputs[0], _LN10))
-
-
-class Exp2(Primitive):
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).exp2(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return mul(g, mul(ctx.output, _LN2))
-
-
-class Log1p(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).log1p(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return true_divide(g, add(ctx.inputs[0], 1))
-
-
-class Expm1(Primitive):
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).expm1(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return mul(g, add(ctx.output, 1))
+# The elementary functions, one row each: (class, NumPy's name, what the rule reads, the
+# rule from the upstream gradient g and the saved input x or output y)
+Sin = _elementary("Sin", "sin", "input", lambda g, x: mul(g, cos(x)))
+Cos = _elementary("Cos", "cos", "input", lambda g, x: mul(g, neg(sin(x))))
+Tan = _elementary("Tan", "tan", "output", lambda g, y: mul(g, add(mul(y, y), 1)),
+                  "d tan x = 1 + tan^2 x, from the saved output.")
+Log2 = _elementary("Log2", "log2", "input", lambda g, x: true_divide(g, mul(x, _LN2)))
+Log10 = _elementary("Log10", "log10", "input", lambda g, x: true_divide(g, mul(x, _LN10)))
+Exp2 = _elementary("Exp2", "exp2", "output", lambda g, y: mul(g, mul(y, _LN2)))
+Log1p = _elementary("Log1p", "log1p", "input", lambda g, x: true_divide(g, add(x, 1)))
+Expm1 = _elementary("Expm1", "expm1", "output", lambda g, y: mul(g, add(y, 1)))
+Asin = _elementary("Asin", "arcsin", "input", lambda g, x: mul(g, rsqrt(sub(1, mul(x, x)))),
+                   "d asin x = 1 / sqrt(1 - x^2).")
+Acos = _elementary("Acos", "arccos", "input",
+                   lambda g, x: mul(neg(g), rsqrt(sub(1, mul(x, x)))),
+                   "d acos x = -1 / sqrt(1 - x^2).")
+Atan = _elementary("Atan", "arctan", "input", lambda g, x: true_divide(g, add(mul(x, x), 1)),
+                   "d atan x = 1 / (1 + x^2).")
+Sinh = _elementary("Sinh", "sinh", "input", lambda g, x: mul(g, cosh(x)))
+Cosh = _elementary("Cosh", "cosh", "input", lambda g, x: mul(g, sinh(x)))
 
 
 class Atan2(Primitive):
@@ -344,72 +287,6 @@ class Atan2(Primitive):
         recip = where(at_zero, 0, true_divide(1, where(at_zero, 1, denom)))
         return (mul(mul(g, b), recip) if ctx.next[0] is not None else None,
                 mul(mul(g, neg(a)), recip) if ctx.next[1] is not None else None)
-
-
-class Asin(Primitive):
-    """d asin x = 1 / sqrt(1 - x^2)."""
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).arcsin(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        a = ctx.inputs[0]
-        return mul(g, rsqrt(sub(1, mul(a, a))))
-
-
-class Acos(Primitive):
-    """d acos x = -1 / sqrt(1 - x^2)."""
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).arccos(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        a = ctx.inputs[0]
-        return mul(neg(g), rsqrt(sub(1, mul(a, a))))
-
-
-class Atan(Primitive):
-    """d atan x = 1 / (1 + x^2)."""
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).arctan(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        a = ctx.inputs[0]
-        return true_divide(g, add(mul(a, a), 1))
-
-
-class Sinh(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).sinh(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return mul(g, cosh(ctx.inputs[0]))
-
-
-class Cosh(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).cosh(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return mul(g, sinh(ctx.inputs[0]))
 
 
 class Erfinv(Primitive):
