@@ -109,40 +109,29 @@ def _float(a):
     return a if a.dtype.kind == "f" else a.astype(dtypes.default_float.np)
 
 
-class Exp(Primitive):
-    save_output = True
+def _elementary(name, numpy_name, saves, rule, doc=None):
+    """A unary primitive from one table row: forward the backend's ``numpy_name`` function
+    (of an integer or bool array in the default float dtype), backward ``rule(g, v)`` in
+    differentiable ops, v the saved input (``saves="input"``) or output ("output")."""
+    if saves == "input":
+        def backward(ctx, g):
+            return rule(g, ctx.inputs[0])
+    else:
+        def backward(ctx, g):
+            return rule(g, ctx.output)
 
-    @staticmethod
     def forward(ctx, a):
-        return _xp(a).exp(_float(a))
-
-    @staticmethod
-    def backward(ctx, g):
-        return mul(g, ctx.output)
-
-
-class Log(Primitive):
-    save_inputs = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).log(_float(a))
-
-    @staticmethod
-    def backward(ctx, g):
-        return true_divide(g, ctx.inputs[0])
+        return getattr(_xp(a), numpy_name)(_float(a))
+    return type(name, (Primitive,), {
+        "__doc__": doc, "__module__": __name__, "save_inputs": saves == "input",
+        "save_output": saves == "output", "forward": staticmethod(forward),
+        "backward": staticmethod(backward)})
 
 
-class Sqrt(Primitive):
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _xp(a).sqrt(_float(a))
-
-    @staticmethod
-    def backward(ctx, g):
-        return true_divide(g, mul(ctx.output, 2))
+# (the rows of the trigonometric and other-base functions are further down)
+Exp = _elementary("Exp", "exp", "output", lambda g, y: mul(g, y))
+Log = _elementary("Log", "log", "input", lambda g, x: true_divide(g, x))
+Sqrt = _elementary("Sqrt", "sqrt", "output", lambda g, y: true_divide(g, mul(y, 2)))
 
 
 class Rsqrt(Primitive):
@@ -227,25 +216,6 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 def _floating(a):
     """``a`` as a float tensor: integer and bool inputs become the default float dtype."""
     return a if a.array.dtype.kind == "f" else cast(a, dtypes.default_float)
-
-
-def _elementary(name, numpy_name, saves, rule, doc=None):
-    """A unary primitive: forward the backend's ``numpy_name`` function, backward
-    ``rule(g, v)`` in differentiable ops, where v is the saved input (``saves="input"``)
-    or output (``saves="output"``)."""
-    if saves == "input":
-        def backward(ctx, g):
-            return rule(g, ctx.inputs[0])
-    else:
-        def backward(ctx, g):
-            return rule(g, ctx.output)
-
-    def forward(ctx, a):
-        return getattr(_xp(a), numpy_name)(a)
-    return type(name, (Primitive,), {
-        "__doc__": doc, "__module__": __name__, "save_inputs": saves == "input",
-        "save_output": saves == "output", "forward": staticmethod(forward),
-        "backward": staticmethod(backward)})
 
 
 # The elementary functions, one row each: (class, NumPy's name, what the rule reads, the
