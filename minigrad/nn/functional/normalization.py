@@ -80,6 +80,22 @@ def _running(t, C, name):
     return t
 
 
+def _batch_statistics(op, input, running_mean, running_var, training, momentum, reduce=None):
+    """mu_B and sigma_B^2 (biased) per channel: in training the batch's (through ``reduce``
+    when given), with the running statistics moved toward them (unless the batch has one
+    value per channel, which has no unbiased variance: nothing to track); otherwise the
+    running statistics."""
+    if training:
+        n, mean, var = norm_stats(input, reduce)
+        if n > 1:
+            update_running_stats(running_mean, running_var, mean, var, n, momentum)
+        return mean, var
+    if running_mean is None or running_var is None:
+        raise InvalidArgument(f"{op}: running_mean and running_var are needed when not "
+                              f"training")
+    return running_mean, running_var
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5, *, reduce=None):
     """Batch normalization as Algorithm 1 of Ioffe & Szegedy (2015).
@@ -110,14 +126,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         # gradients) and leaves the running statistics alone
         scale = weight if weight is not None else constant(xp_of(input.array).ones(C, input.array.dtype))
         return ops.channel_affine(input, scale, bias)
-    if training:
-        n, mean, var = norm_stats(input, reduce)                     # mu_B, sigma_B^2
-        update_running_stats(running_mean, running_var, mean, var, n, momentum)
-    else:
-        if running_mean is None or running_var is None:
-            raise InvalidArgument("batch_norm: running_mean and running_var are needed when not "
-                                  "training")
-        mean, var = running_mean, running_var
+    mean, var = _batch_statistics("batch_norm", input, running_mean, running_var, training,
+                                  momentum, reduce)                  # mu_B, sigma_B^2
     scale = ops.rsqrt(var + eps)                                     # 1 / sqrt(sigma^2 + eps)
     if weight is not None:
         scale = scale * weight
@@ -234,15 +244,8 @@ def batch_layer_norm(input, running_mean, running_var, weight=None, bias=None, t
         raise InvalidArgument(f"batch_layer_norm: the mini-batch size must be positive, got {m} "
                               f"(input shape {input.shape})")
     w = 1.0 / m
-    if training:
-        count, mean_B, var_B = norm_stats(input)                 # mu_B, sigma_B^2 per channel
-        if count > 1:  # one value per channel has no unbiased variance: nothing to track
-            update_running_stats(running_mean, running_var, mean_B, var_B, count, momentum)
-    else:
-        if running_mean is None or running_var is None:
-            raise InvalidArgument("batch_layer_norm: running_mean and running_var are needed "
-                                  "when not training")
-        mean_B, var_B = running_mean, running_var
+    mean_B, var_B = _batch_statistics("batch_layer_norm", input, running_mean, running_var,
+                                      training, momentum)          # mu_B, sigma_B^2 per channel
     x_hat_B = ops.channel_affine(input, ops.rsqrt(var_B + eps), center=mean_B)
     # per-sample statistics over (C, ...): each sample seen as one channel of a (1, N, -1) view
     per_sample = ops.reshape(input, (1, N, -1))
