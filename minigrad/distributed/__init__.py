@@ -34,3 +34,7 @@ def __getattr__(name):
         import importlib
         return getattr(importlib.import_module(_ABOVE[name]), name)
     raise AttributeError(f"module 'minigrad.distributed' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ABOVE))
