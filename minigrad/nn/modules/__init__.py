@@ -29,3 +29,5 @@ from minigrad.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularP
 from minigrad.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle
 from minigrad.nn.modules.lazy import LazyModuleMixin
 from minigrad.nn.modules.module import Module, ModuleDict, ModuleList, Sequential
+from minigrad.nn.modules.rnn import (GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell,
+                                     RNNCellBase)

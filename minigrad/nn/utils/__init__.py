@@ -12,7 +12,7 @@ from minigrad.nn.modules.normalization import _BatchNorm
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
 from minigrad.nn.weight_norm import remove_weight_norm, weight_norm  # noqa: F401
-from minigrad.nn.utils import parametrize, prune  # noqa: E402,F401
+from minigrad.nn.utils import parametrize, prune, rnn  # noqa: E402,F401
 
 
 def _fold(weight, bias, bn):
