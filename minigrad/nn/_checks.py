@@ -210,3 +210,45 @@ register("grid_sample nearest", lambda x: F.grid_sample(
 from minigrad.distributed.nn.functional import all_reduce as _all_reduce  # noqa: E402
 
 register("all_reduce", lambda a, b: _all_reduce(a * b) * a, (3, 4), (3, 4))
+
+
+# ---- recurrent layers: the cells, and whole sequences (2 layers, both directions, packed
+# with batch sizes 2, 2, 1) with every weight and the initial states as inputs
+from minigrad.nn.functional import rnn as R  # noqa: E402
+
+register("rnn_tanh_cell", R.rnn_tanh_cell, (2, 3), (2, 2), (2, 3), (2, 2), (2,), (2,))
+register("rnn_relu_cell", R.rnn_relu_cell, (2, 3), (2, 2), (2, 3), (2, 2), (2,), (2,))
+register("lstm_cell", lambda x, h, c, *w: R.lstm_cell(x, (h, c), *w),
+         (2, 3), (2, 2), (2, 2), (8, 3), (8, 2), (8,), (8,))
+register("lstm_cell", lambda x, h, c, *w: R.lstm_cell(x, (h, c), *w),
+         (3,), (1,), (2,), (8, 3), (8, 1), (8,), (8,), (1, 2), label="unbatched projected")
+register("gru_cell", R.gru_cell, (2, 3), (2, 2), (6, 3), (6, 2), (6,), (6,))
+
+
+def _sequence(mode, gates, proj=0, H=2, IN=3):
+    """A 2-layer bidirectional ``R.rnn`` over packed data (5, IN) as a function of x, h_0
+    (and c_0) and the 4 (or 5) weights of each of the 4 layer-directions."""
+    Ho = proj or H
+    per = 5 if proj else 4
+    lstm = mode == "LSTM"
+
+    def fn(x, h0, *rest):
+        hx = (h0, rest[0]) if lstm else h0
+        w = rest[1:] if lstm else rest
+        weights = [tuple(w[k * per:(k + 1) * per]) for k in range(4)]
+        out, hn = R.rnn(mode, x, [2, 2, 1], hx, weights, 2, bidirectional=True)
+        return (out, *hn) if lstm else (out, hn)
+
+    shapes = [(5, IN), (4, 2, Ho)] + ([(4, 2, H)] if lstm else [])
+    for layer in range(2):
+        for _ in range(2):
+            shapes += [(gates * H, IN if layer == 0 else 2 * Ho), (gates * H, Ho),
+                       (gates * H,), (gates * H,)] + ([(proj, H)] if proj else [])
+    return fn, shapes
+
+
+for _mode, _gates, _proj in [("RNN_TANH", 1, 0), ("RNN_RELU", 1, 0), ("LSTM", 4, 0),
+                             ("LSTM", 4, 1), ("GRU", 3, 0)]:
+    _fn, _shapes = _sequence(_mode, _gates, _proj)
+    register(f"{_mode.lower()} sequence", _fn, *_shapes,
+             label="2 layers bidirectional packed" + (" projected" if _proj else ""))
