@@ -92,7 +92,12 @@ def _direction(step, data, batch_sizes, state, weights, reverse):
     by decreasing length. At time t only the first ``batch_sizes[t]`` rows are updated; the
     rest keep their state. Forward, those are sequences that have ended (so the final state
     is each one's last real step); in reverse, those that have not started yet (so each
-    starts from its initial state at its own last step)."""
+    starts from its initial state at its own last step).
+
+    Each step reads its rows of the projection through a slice, whose backward scatters
+    into zeros of the whole projection: backward traffic grows as T^2 in the number of
+    steps. A split primitive whose backward is one ``cat`` would remove that (not measured
+    to matter yet at the sizes tested)."""
     w_ih, w_hh, b_ih, b_hh, *w_hr = weights
     gi = ops.split(ops.linear(data, w_ih, b_ih), batch_sizes, 0)   # one GEMM for all steps
     lstm = isinstance(state, tuple)

@@ -18,6 +18,18 @@ from minigrad.nn.utils.rnn import PackedSequence
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
+def _check_input(module, x, dims, size_message):
+    """x has one of ``dims`` dimensions and ``module.input_size`` features in the last;
+    ``size_message(got)`` says what torch says when the features do not fit."""
+    name = type(module).__name__
+    if x.ndim not in dims:
+        raise ValueError(f"{name}: Expected input to be {' or '.join(f'{d}D' for d in dims)}, "
+                         f"got {x.ndim}D input instead (shape {x.shape})")
+    if x.shape[-1] != module.input_size:
+        raise InvalidArgument(f"{name}: {size_message(x.shape[-1])} (input of shape "
+                              f"{x.shape})")
+
+
 def _uniform_init(module):
     """Every weight and bias uniform(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as torch."""
     bound = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0
@@ -115,15 +127,9 @@ class RNNBase(Module):
     # ---------------------------------------------------------------- checks
 
     def _check_input(self, x, packed):
-        name = type(self).__name__
-        want = 2 if packed else (2, 3)
-        if (x.ndim != want) if packed else (x.ndim not in want):
-            raise ValueError(f"{name}: Expected input to be {'2D' if packed else '2D or 3D'}, "
-                             f"got {x.ndim}D input instead (shape {x.shape})")
-        if x.shape[-1] != self.input_size:
-            raise InvalidArgument(f"{name}: input.size(-1) must be equal to input_size. "
-                                  f"Expected {self.input_size}, got {x.shape[-1]} (input of "
-                                  f"shape {x.shape})")
+        _check_input(self, x, (2,) if packed else (2, 3), lambda got: (
+            f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+            f"got {got}"))
 
     def _check_state(self, h, expected, what):
         if tuple(h.shape) != tuple(expected):
@@ -274,13 +280,8 @@ class RNNCellBase(Module):
     def _check(self, input, states):
         """Check the input and each state; zeros for a missing state."""
         name = type(self).__name__
-        if input.ndim not in (1, 2):
-            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead "
-                             f"(shape {input.shape})")
-        if input.shape[-1] != self.input_size:
-            raise InvalidArgument(f"{name}: input has inconsistent input_size: got "
-                                  f"{input.shape[-1]} expected {self.input_size} (input of "
-                                  f"shape {input.shape})")
+        _check_input(self, input, (1, 2), lambda got: (
+            f"input has inconsistent input_size: got {got} expected {self.input_size}"))
         want = input.shape[:-1] + (self.hidden_size,)
         out = []
         for s in states:
