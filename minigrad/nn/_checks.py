@@ -26,6 +26,14 @@ for shape in [(2, 3), (2, 3, 4), (2, 3, 2, 2), (2, 3, 2, 2, 2), (5, 3)]:
     register("batch_norm train no-affine", lambda x: F.batch_norm(x, None, None, training=True),
              shape)
 
+# (masked batch statistics: padded positions are normalized but do not count)
+_bn_masks = {(4, 3): np.array([True, False, True, True]),
+             (3, 2, 4): np.array([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 0, 0]], bool)}
+for shape, _m in _bn_masks.items():
+    C = shape[1]
+    register("batch_norm train masked", lambda x, w, b, m=_m: F.batch_norm(
+        x, None, None, w, b, True, mask=m), shape, (C,), (C,))
+
 register("layer_norm", lambda x, w, b: F.layer_norm(x, (3, 4), w, b), (2, 3, 4), (3, 4), (3, 4))
 register("group_norm", lambda x, w, b: F.group_norm(x, 2, w, b), (2, 4, 3), (4,), (4,))
 register("instance_norm", lambda x, w, b: F.instance_norm(x, weight=w, bias=b), (2, 3, 5), (3,), (3,))
