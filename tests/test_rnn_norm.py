@@ -72,14 +72,16 @@ def test_masked_batch_norm_padded_inputs_reach_only_their_own_outputs():
     xm = mg.tensor(x, requires_grad=True)
     y = F.batch_norm(xm, None, None, training=True, mask=mask)
     # a loss over the real positions only gives the padded inputs a zero gradient
-    (y * mg.tensor(mask[:, None, :].astype(float) * rng.standard_normal((5, 2, 4)))).sum().backward()
+    upstream = mask[:, None, :].astype(float) * rng.standard_normal((5, 2, 4))
+    (y * mg.tensor(upstream)).sum().backward()
     assert np.all(xm.grad.array.transpose(0, 2, 1)[~mask] == 0)
     assert np.any(xm.grad.array.transpose(0, 2, 1)[mask] != 0)
     # and changing the padded values changes no real position's output
     x2 = x.copy()
     x2.transpose(0, 2, 1)[~mask] = 1e3
     y2 = F.batch_norm(mg.tensor(x2), None, None, training=True, mask=mask)
-    np.testing.assert_array_equal(y2.array.transpose(0, 2, 1)[mask], y.array.transpose(0, 2, 1)[mask])
+    np.testing.assert_array_equal(y2.array.transpose(0, 2, 1)[mask],
+                                  y.array.transpose(0, 2, 1)[mask])
 
 
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5)])
