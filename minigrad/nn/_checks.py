@@ -26,6 +26,14 @@ for shape in [(2, 3), (2, 3, 4), (2, 3, 2, 2), (2, 3, 2, 2, 2), (5, 3)]:
     register("batch_norm train no-affine", lambda x: F.batch_norm(x, None, None, training=True),
              shape)
 
+# (masked batch statistics: padded positions are normalized but do not count)
+_bn_masks = {(4, 3): np.array([True, False, True, True]),
+             (3, 2, 4): np.array([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 0, 0]], bool)}
+for shape, _m in _bn_masks.items():
+    C = shape[1]
+    register("batch_norm train masked", lambda x, w, b, m=_m: F.batch_norm(
+        x, None, None, w, b, True, mask=m), shape, (C,), (C,))
+
 register("layer_norm", lambda x, w, b: F.layer_norm(x, (3, 4), w, b), (2, 3, 4), (3, 4), (3, 4))
 register("group_norm", lambda x, w, b: F.group_norm(x, 2, w, b), (2, 4, 3), (4,), (4,))
 register("instance_norm", lambda x, w, b: F.instance_norm(x, weight=w, bias=b), (2, 3, 5), (3,), (3,))
@@ -252,3 +260,42 @@ for _mode, _gates, _proj in [("RNN_TANH", 1, 0), ("RNN_RELU", 1, 0), ("LSTM", 4,
     _fn, _shapes = _sequence(_mode, _gates, _proj)
     register(f"{_mode.lower()} sequence", _fn, *_shapes,
              label="2 layers bidirectional packed" + (" projected" if _proj else ""))
+
+# ---- recurrent normalization: one step of each cell, every parameter an input (N=3,
+# input 3, hidden 2; the outputs (3, 2) differ in shape from the first input, so the
+# registry's upstream gradient is not the input itself)
+from minigrad.nn.functional import rnn_norm as _rn  # noqa: E402
+
+_N, _I, _H = 3, 3, 2
+register("layer_norm_lstm_cell", lambda x, h, c, wi, wh, gx, gh, gc, bx, bh, bc:
+         _rn.layer_norm_lstm_cell(x, h, c, wi, wh, gx, gh, gc, bx, bh, bc),
+         (_N, _I), (_N, _H), (_N, _H), (4 * _H, _I), (4 * _H, _H), (4 * _H,), (4 * _H,), (_H,),
+         (4 * _H,), (4 * _H,), (_H,), label="N3 I3 H2")
+register("layer_norm_gru_cell", lambda x, h, wi, wh, gx, gh, bx, bh:
+         _rn.layer_norm_gru_cell(x, h, wi, wh, gx, gh, bx, bh),
+         (_N, _I), (_N, _H), (3 * _H, _I), (3 * _H, _H), (3 * _H,), (3 * _H,), (3 * _H,),
+         (3 * _H,), label="N3 I3 H2")
+
+
+def _bn_lstm(norm, training, mask=None, running=False, batch_size=None):
+    def fn(x, h, c, wi, wh, b, gx, gh, gc, bc):
+        stats = None
+        if running:  # fixed running statistics of one step (eval)
+            rng = np.random.default_rng(5)
+            stats = tuple((mg.tensor(rng.standard_normal(n) * 0.3, x.dtype, device=x.device),
+                           mg.tensor(rng.uniform(0.5, 2.0, n), x.dtype, device=x.device))
+                          for n in (4 * _H, 4 * _H, _H))
+        return _rn.bn_lstm_cell(x, h, c, wi, wh, b, gx, gh, gc, bc, stats, training,
+                                mask=mask, norm=norm, batch_size=batch_size)
+    return fn
+
+
+_bn_shapes = ((4, _I), (4, _H), (4, _H), (4 * _H, _I), (4 * _H, _H), (4 * _H,), (4 * _H,),
+              (4 * _H,), (_H,), (_H,))
+register("bn_lstm_cell train", _bn_lstm("bn", True), *_bn_shapes, label="N4 I3 H2")
+register("bn_lstm_cell train masked", _bn_lstm("bn", True, np.array([1, 0, 1, 1], bool)),
+         *_bn_shapes, label="N4 I3 H2 mask 1011")
+register("bn_lstm_cell eval", _bn_lstm("bn", False, running=True), *_bn_shapes, label="N4 I3 H2")
+register("bln_lstm_cell train", _bn_lstm("bln", True), *_bn_shapes, label="N4 I3 H2")
+register("bln_lstm_cell eval", _bn_lstm("bln", False, running=True, batch_size=5), *_bn_shapes,
+         label="N4 I3 H2 m=5")

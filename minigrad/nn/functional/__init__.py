@@ -1,7 +1,7 @@
 """``minigrad.nn.functional``: layers as functions, PyTorch's names and semantics.
 
 One module per family, as ``nn/modules``: ``linear``, ``activation``, ``dropout``, ``loss``,
-``normalization``, ``conv``, ``pooling``, ``sparse``, ``distance`` and ``vision``. Everything
+``normalization``, ``rnn_norm``, ``conv``, ``pooling``, ``sparse``, ``distance`` and ``vision``. Everything
 is composed from primitives in ``minigrad.ops`` (convolution and pooling are primitives
 themselves), so gradients come from the engine. This module only gathers their names.
 """
@@ -21,6 +21,8 @@ from minigrad.nn.functional.loss import (binary_cross_entropy,
 from minigrad.nn.functional.normalization import (all_reduce_stats, batch_layer_norm,
                                                   batch_norm, group_norm, instance_norm,
                                                   layer_norm, norm_stats, update_running_stats)
+from minigrad.nn.functional.rnn_norm import (bn_lstm_cell, layer_norm_gru_cell,
+                                              layer_norm_lstm_cell)
 from minigrad.nn.functional.conv import conv1d, conv2d, conv3d, conv_transpose2d
 from minigrad.nn.functional.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,
                                             adaptive_max_pool2d, avg_pool2d, max_pool2d,

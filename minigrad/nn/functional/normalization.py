@@ -28,20 +28,49 @@ def _check_values_per_channel(input, op):
     return n
 
 
-def norm_stats(x, reduce=None):
+def norm_stats(x, reduce=None, mask=None):
     """(count, mean, biased variance) per channel of ``x`` (N, C, ...): count values per
     channel, mean and variance of shape (C,), differentiable. ``reduce(count, mean, var)``,
     when given, combines the local statistics with others (SyncBatchNorm's all-reduce) and
     returns the combined triple; an empty ``x`` then still joins it, with zero statistics
-    that stay on ``x``'s graph (so its backward joins the reduction's too)."""
+    that stay on ``x``'s graph (so its backward joins the reduction's too). ``mask`` (the
+    weights from ``_mask_weights``): the statistics of the real positions only."""
     count = ops.values_per_channel(x.shape)
-    if count == 0 and reduce is not None:
+    if mask is not None:
+        count, mean, var = _masked_moments(x, *mask)
+    elif count == 0 and reduce is not None:
         mean = var = ops.sum(x, channel_axes(x.ndim))      # zeros of shape (C,)
     else:
         mean, var = ops.channel_moments(x)
     if reduce is not None:
         count, mean, var = reduce(count, mean, var)
     return count, mean, var
+
+
+def _mask_weights(input, mask, op):
+    """(weights, count): ``mask`` (N, ...) of booleans, True at the input's real positions,
+    as a constant 0/1 tensor of the input's dtype shaped to broadcast over (N, C, ...)
+    (the channel axis inserted), and the number of real positions per channel."""
+    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    expected = tuple(input.shape[:1]) + tuple(input.shape[2:])
+    if tuple(m.shape) != expected or m.dtype != bool:
+        raise InvalidArgument(f"{op}: mask must be a boolean array of shape {expected} (the "
+                              f"input's {tuple(input.shape)} without its channel axis), got "
+                              f"{m.dtype} of shape {tuple(m.shape)}")
+    xp = xp_of(input.array)
+    count = int(m.sum())
+    w = xp.asarray(m).astype(input.array.dtype).reshape(expected[:1] + (1,) + expected[1:])
+    return constant(w), count
+
+
+def _masked_moments(x, weights, count):  # (mask: the pair _mask_weights returns)
+    """(count, mean, biased variance) per channel over the positions whose weight is 1:
+    masked sums divided by the count, the variance centred on the masked mean (two
+    passes, as the unmasked kernel: never E[x^2] - E[x]^2)."""
+    axes = channel_axes(x.ndim)
+    mean = ops.sum(x * weights, axes) / count
+    centred = (x - ops.reshape(mean, _channel_view(x.shape[1], x.ndim))) * weights
+    return count, mean, ops.sum(centred * centred, axes) / count
 
 
 def update_running_stats(running_mean, running_var, mean, var, count, momentum):
@@ -80,13 +109,15 @@ def _running(t, C, name):
     return t
 
 
-def _batch_statistics(op, input, running_mean, running_var, training, momentum, reduce=None):
+def _batch_statistics(op, input, running_mean, running_var, training, momentum, reduce=None,
+                      mask=None):
     """mu_B and sigma_B^2 (biased) per channel: in training the batch's (through ``reduce``
-    when given), with the running statistics moved toward them (unless the batch has one
-    value per channel, which has no unbiased variance: nothing to track); otherwise the
-    running statistics."""
+    when given; over the real positions only when ``mask``, the weights and count from
+    ``_mask_weights``, is given), with the running statistics moved toward them (unless the
+    batch has one value per channel, which has no unbiased variance: nothing to track);
+    otherwise the running statistics."""
     if training:
-        n, mean, var = norm_stats(input, reduce)
+        n, mean, var = norm_stats(input, reduce, mask)
         if n > 1:
             update_running_stats(running_mean, running_var, mean, var, n, momentum)
         return mean, var
@@ -97,7 +128,7 @@ def _batch_statistics(op, input, running_mean, running_var, training, momentum, 
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5, *, reduce=None):
+               momentum=0.1, eps=1e-5, *, reduce=None, mask=None):
     """Batch normalization as Algorithm 1 of Ioffe & Szegedy (2015).
 
     mu_B, sigma_B^2 = the batch's per-channel mean and biased variance (in training; the
@@ -110,6 +141,24 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     ``reduce`` (a minigrad extension, keyword only) combines the batch statistics with
     other processes' (see ``norm_stats``): SyncBatchNorm is this function with its
     all-reduce.
+
+    ``mask`` (a minigrad extension, keyword only): a boolean array or tensor of the input's
+    shape without its channel axis, (N,) for (N, C) input and (N, L) for (N, C, L), True at
+    real positions and False at padding (variable-length sequences). In training the batch
+    statistics are those of the real positions only, with n their count:
+
+        mu_B = sum_i m_i x_i / n,   sigma_B^2 = sum_i m_i (x_i - mu_B)^2 / n,
+
+    and the running statistics move toward mu_B and the unbiased n / (n - 1) sigma_B^2.
+    Every position, padded ones too, is normalized with these statistics and goes through
+    the affine map: the output has the input's shape with finite values everywhere, and a
+    caller masks its loss (a padded position's output then has zero gradient, and the
+    padded inputs get zero gradient: they reach nothing else). Zeroing the padded outputs
+    was not chosen: it would hide nothing the loss mask does not, and would make the
+    output depend on the mask where the statistics alone should. In eval the running
+    statistics normalize every position and the mask changes nothing. Training with fewer
+    than 2 real positions raises, as an unmasked batch with one value per channel does.
+    With ``reduce`` the masked statistics of each process are combined by it.
     """
     if input.ndim < 2:
         raise InvalidArgument(f"batch_norm: expected an input with at least 2 dimensions "
@@ -121,13 +170,19 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     running_var = _running(running_var, C, "running_var")
     _check_dtypes("batch_norm", input, weight=weight, bias=bias, running_mean=running_mean,
                   running_var=running_var)
-    if training and reduce is None and _check_values_per_channel(input, "batch_norm") == 0:
+    if mask is not None:
+        mask = _mask_weights(input, mask, "batch_norm")
+        if training and mask[1] < 2:
+            raise InvalidArgument(f"batch_norm: Expected more than 1 real position per channel "
+                                  f"when training, got {mask[1]} (mask of shape "
+                                  f"{tuple(input.shape[:1]) + tuple(input.shape[2:])})")
+    elif training and reduce is None and _check_values_per_channel(input, "batch_norm") == 0:
         # an empty batch has no statistics: PyTorch gives an empty output (and zero
         # gradients) and leaves the running statistics alone
         scale = weight if weight is not None else constant(xp_of(input.array).ones(C, input.array.dtype))
         return ops.channel_affine(input, scale, bias)
     mean, var = _batch_statistics("batch_norm", input, running_mean, running_var, training,
-                                  momentum, reduce)                  # mu_B, sigma_B^2
+                                  momentum, reduce, mask)            # mu_B, sigma_B^2
     scale = ops.rsqrt(var + eps)                                     # 1 / sqrt(sigma^2 + eps)
     if weight is not None:
         scale = scale * weight

@@ -16,6 +16,8 @@ from minigrad.nn.modules.normalization import (BatchLayerNorm1d, BatchLayerNorm2
                                                BatchRenorm2d, GroupNorm, InstanceNorm1d,
                                                InstanceNorm2d, LayerNorm, LazyBatchNorm1d,
                                                LazyBatchNorm2d, LazyBatchNorm3d, SyncBatchNorm)
+from minigrad.nn.modules.rnn_norm import (BatchNormLSTM, BLNLSTMCell, BNLSTMCell,
+                                          LayerNormGRUCell, LayerNormLSTMCell)
 from minigrad.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss,
                                       CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                                       SmoothL1Loss)

@@ -92,7 +92,11 @@ class _BatchNorm(_NormBase):
     def train(self, mode=True):
         return super().train(mode and not self.frozen)
 
-    def forward(self, x):
+    def forward(self, x, mask=None):
+        """``mask`` (a minigrad extension): True at the real positions of a padded batch,
+        shape (N,) for (N, C) input or (N, L) for (N, C, L); the batch statistics and the
+        running update use only those (see ``F.batch_norm``). Every position is normalized
+        and returned: mask the loss."""
         self._check_input(x)
         factor = self._averaging_factor()
         use_batch_stats = self.training or self.running_mean is None
@@ -101,7 +105,7 @@ class _BatchNorm(_NormBase):
         running_mean = self.running_mean if track else None
         running_var = self.running_var if track else None
         return F.batch_norm(x, running_mean, running_var, self.weight, self.bias,
-                            use_batch_stats, factor, self.eps)
+                            use_batch_stats, factor, self.eps, mask=mask)
 
 
 class BatchNorm1d(_BatchNorm):
