@@ -16,6 +16,11 @@ tnn, TF = torch.nn, torch.nn.functional
 RTOL, ATOL = 1e-9, 1e-12
 
 
+@pytest.fixture(autouse=True)
+def _torch_seed():
+    torch.manual_seed(0)   # torch's initialization, the parameters both sides use
+
+
 def R(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
@@ -410,6 +415,23 @@ def test_encoder_torch_state_dict_gives_torch_outputs_in_eval():
     with mg.no_grad():
         got = ours(mg.tensor(x))
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_encoder_layer_float32_close_to_both_torch_paths():
+    # float32: torch's fused eval path and its ordinary path differ by rounding (~5e-7
+    # here); ours is as close to each
+    theirs = tnn.TransformerEncoderLayer(16, 4, 32, batch_first=True).eval()
+    ours = nn.TransformerEncoderLayer(16, 4, 32, batch_first=True).eval()
+    ours.load_state_dict(theirs.state_dict())
+    x = R(3, 5, 16).astype(np.float32)
+    with torch.no_grad():
+        fused = theirs(torch.tensor(x)).numpy()
+    plain = theirs(torch.tensor(x)).detach().numpy()   # grad enabled: the ordinary path
+    with mg.no_grad():
+        got = ours(mg.tensor(x)).numpy()
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, plain, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, fused, rtol=1e-5, atol=1e-5)
 
 
 def test_encoder_layer_dropout_in_training_only():
