@@ -299,3 +299,72 @@ register("bn_lstm_cell eval", _bn_lstm("bn", False, running=True), *_bn_shapes, 
 register("bln_lstm_cell train", _bn_lstm("bln", True), *_bn_shapes, label="N4 I3 H2")
 register("bln_lstm_cell eval", _bn_lstm("bln", False, running=True, batch_size=5), *_bn_shapes,
          label="N4 I3 H2 m=5")
+
+# ---- attention: scaled_dot_product_attention (masks, causal, a fully masked row, dropout),
+# multi_head_attention_forward (parameters as inputs), TransformerEncoderLayer
+_keep = np.random.default_rng(11).random((3, 4)) > 0.3
+_keep[:, 0] = True
+_dead = _keep.copy()
+_dead[1] = False   # a row with every key masked: zeros, and no NaN in any gradient
+for _label, _mask in (("bool mask", _keep), ("fully masked row", _dead)):
+    register("scaled_dot_product_attention",
+             lambda q, k, v, m=_mask: F.scaled_dot_product_attention(
+                 q, k, v, attn_mask=mg.tensor(m, device=q.device)),
+             (2, 3, 2), (2, 4, 2), (2, 4, 3), label=_label)
+register("scaled_dot_product_attention", lambda q, k, v, m: F.scaled_dot_product_attention(
+    q, k, v, attn_mask=m, scale=0.7), (2, 1, 3, 2), (2, 2, 4, 2), (2, 2, 4, 2), (3, 4),
+    label="float mask, broadcast, scale")
+register("scaled_dot_product_attention", lambda q, k, v: F.scaled_dot_product_attention(
+    q, k, v, is_causal=True), (2, 4, 2), (2, 3, 2), (2, 3, 2), label="causal L>S")
+
+
+def _sdpa_dropout(q, k, v):
+    mg.manual_seed(0)  # the same mask at every evaluation
+    return F.scaled_dot_product_attention(q, k, v, dropout_p=0.3)
+
+
+register("scaled_dot_product_attention", _sdpa_dropout, (2, 3, 2), (2, 4, 2), (2, 4, 2),
+         label="dropout")
+
+
+def _mha(need_weights, kdim=4):
+    _pad = mg.tensor(np.array([[0.0, 0.0, -np.inf], [0.0, 0.0, 0.0]]))
+    _attn = mg.tensor(np.array([[0.0, -0.5, 0.3]] * 2))
+
+    def fn(q, kv, w_in, b_in, w_out, b_out):
+        w = (w_in[:4], w_in[4:8, :kdim], w_in[8:, :kdim])
+        out = F.multi_head_attention_forward(
+            q, kv, kv * 0.5, 4, 2, None, b_in, None, None, False, 0.0, w_out, b_out,
+            key_padding_mask=_pad.to(q.device, q.dtype), attn_mask=_attn.to(q.device, q.dtype),
+            need_weights=need_weights, average_attn_weights=False,
+            use_separate_proj_weight=True, q_proj_weight=w[0], k_proj_weight=w[1],
+            v_proj_weight=w[2])
+        return out if need_weights else out[0]
+    return fn
+
+
+for _nw in (True, False):
+    register("MultiheadAttention multi_head_attention_forward", _mha(_nw, 3), (2, 2, 4),
+             (3, 2, 3), (12, 4), (12,), (4, 4), (4,),
+             label=f"L2 S3 N2 E4 kdim3 h2 need_weights={_nw}")
+
+
+def _encoder_layer(norm_first):
+    from minigrad.func import functional_call
+    layer = mg.nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, activation="gelu",
+                                          norm_first=norm_first).double()
+    names = [n for n, _ in layer.named_parameters()]
+    shapes = [tuple(p.shape) for _, p in layer.named_parameters()]
+    causal = np.triu(np.full((3, 3), -np.inf), 1)
+
+    def fn(x, *params):
+        layer.to(x.device)
+        return functional_call(layer, dict(zip(names, params)), (x,),
+                               dict(src_mask=mg.tensor(causal, x.dtype, device=x.device)))
+    return fn, shapes
+
+
+for _nf in (False, True):
+    _fn, _shapes = _encoder_layer(_nf)
+    register("TransformerEncoderLayer self-attention", _fn, (3, 2, 4), *_shapes,
+             label=f"S3 N2 E4 ff6 gelu causal norm_first={_nf}")

@@ -1,9 +1,10 @@
 """``minigrad.nn.functional``: layers as functions, PyTorch's names and semantics.
 
 One module per family, as ``nn/modules``: ``linear``, ``activation``, ``dropout``, ``loss``,
-``normalization``, ``rnn_norm``, ``conv``, ``pooling``, ``sparse``, ``distance`` and ``vision``. Everything
-is composed from primitives in ``minigrad.ops`` (convolution and pooling are primitives
-themselves), so gradients come from the engine. This module only gathers their names.
+``normalization``, ``rnn_norm``, ``attention``, ``conv``, ``pooling``, ``sparse``, ``distance``
+and ``vision``. Everything is composed from primitives in ``minigrad.ops`` (convolution and
+pooling are primitives themselves), so gradients come from the engine. This module only
+gathers their names.
 """
 # flake8: noqa: F401  (re-exports)
 from minigrad.nn.functional.linear import linear
@@ -30,5 +31,7 @@ from minigrad.nn.functional.pooling import (adaptive_avg_pool1d, adaptive_avg_po
                                             max_unpool2d)
 from minigrad.nn.functional.sparse import (embedding, embedding_bag, one_hot)
 from minigrad.nn.functional.distance import (cosine_similarity, pairwise_distance)
+from minigrad.nn.functional.attention import (multi_head_attention_forward,
+                                               scaled_dot_product_attention)
 from minigrad.nn.functional.vision import (affine_grid, grid_sample, interpolate, pad,
                                            pixel_shuffle, pixel_unshuffle)

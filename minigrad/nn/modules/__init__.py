@@ -1,5 +1,6 @@
 """``minigrad.nn``'s layers, one module per family (as ``nn.functional``)."""
-from minigrad.nn.modules.linear import Identity, LazyLinear, Linear
+from minigrad.nn.modules.linear import (Identity, LazyLinear, Linear,
+                                        NonDynamicallyQuantizableLinear)
 from minigrad.nn.modules.activation import (CELU, ELU, GELU, Hardsigmoid, Hardswish, Hardtanh,
                                             LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU,
                                             ReLU6, SELU, SiLU, Sigmoid, Softmax, Softplus,
@@ -29,6 +30,8 @@ from minigrad.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularP
                                         ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
                                         ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from minigrad.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle
+from minigrad.nn.modules.attention import MultiheadAttention
+from minigrad.nn.modules.transformer import TransformerEncoder, TransformerEncoderLayer
 from minigrad.nn.modules.lazy import LazyModuleMixin
 from minigrad.nn.modules.module import Module, ModuleDict, ModuleList, Sequential
 from minigrad.nn.modules.rnn import (GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell,

@@ -1,4 +1,5 @@
-"""Linear layers: ``Linear``, ``LazyLinear`` and ``Identity``."""
+"""Linear layers: ``Linear``, ``LazyLinear``, ``Identity`` and
+``NonDynamicallyQuantizableLinear`` (MultiheadAttention's output projection)."""
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.creation import empty
 from minigrad.nn import functional as F, init
@@ -39,6 +40,11 @@ class Linear(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """PyTorch's class of ``MultiheadAttention.out_proj``: a Linear (the name only tells
+    PyTorch's quantization to leave it alone), kept so that reprs read the same."""
 
 
 class LazyLinear(LazyModuleMixin, Linear):
