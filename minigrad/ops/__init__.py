@@ -26,7 +26,7 @@ from minigrad.ops.loss import cross_entropy
 from minigrad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from minigrad.ops.reduce import amax, amin, max, mean, min, std, sum, sum_to, var
 from minigrad.ops.reduce import log_softmax, softmax, std_mean, var_mean
-from minigrad.ops.shape import (broadcast_to, cat, concat, concatenate, contiguous, expand,
+from minigrad.ops.shape import (broadcast_to, cat, split_copies, concat, concatenate, contiguous, expand,
                                 flatten, getitem, is_contiguous, movedim, narrow, pad, permute,
                                 reshape, squeeze, stack, stride, t, mT, transpose, unflatten,
                                 unfold, unsqueeze, view)

@@ -30,7 +30,8 @@ def _rnn_relu_step(gi, hx, w_hh, b_hh):
 
 def _lstm_step(gi, state, w_hh, b_hh, w_hr=None):
     hx, cx = state
-    i, f, g, o = ops.chunk(gi + ops.linear(hx, w_hh, b_hh), 4, 1)
+    H = cx.shape[-1]
+    i, f, g, o = ops.split_copies(gi + ops.linear(hx, w_hh, b_hh), (H,) * 4, -1)
     c = ops.sigmoid(f) * cx + ops.sigmoid(i) * ops.tanh(g)
     h = ops.sigmoid(o) * ops.tanh(c)
     if w_hr is not None:
@@ -39,8 +40,9 @@ def _lstm_step(gi, state, w_hh, b_hh, w_hr=None):
 
 
 def _gru_step(gi, hx, w_hh, b_hh):
-    x_r, x_z, x_n = ops.chunk(gi, 3, 1)
-    h_r, h_z, h_n = ops.chunk(ops.linear(hx, w_hh, b_hh), 3, 1)
+    H = hx.shape[-1]
+    x_r, x_z, x_n = ops.split_copies(gi, (H,) * 3, -1)
+    h_r, h_z, h_n = ops.split_copies(ops.linear(hx, w_hh, b_hh), (H,) * 3, -1)
     r = ops.sigmoid(x_r + h_r)
     z = ops.sigmoid(x_z + h_z)
     n = ops.tanh(x_n + r * h_n)
@@ -94,19 +96,21 @@ def _direction(step, data, batch_sizes, state, weights, reverse):
     is each one's last real step); in reverse, those that have not started yet (so each
     starts from its initial state at its own last step).
 
-    Each step reads its rows of the projection through a slice, whose backward scatters
-    into zeros of the whole projection: backward traffic grows as T^2 in the number of
-    steps. A split primitive whose backward is one ``cat`` would remove that (not measured
-    to matter yet at the sizes tested)."""
+    Each step's rows of the projection come from one ``split_copies`` node (its backward is
+    one concatenation; slices would each scatter into zeros of the whole projection, T^2
+    traffic), and a step that updates every row reads the state without a slice."""
     w_ih, w_hh, b_ih, b_hh, *w_hr = weights
-    gi = ops.split(ops.linear(data, w_ih, b_ih), batch_sizes, 0)   # one GEMM for all steps
+    gi = ops.split_copies(ops.linear(data, w_ih, b_ih), batch_sizes, 0)   # one GEMM for all steps
     lstm = isinstance(state, tuple)
     full = state[0].shape[0] if lstm else state.shape[0]
     outputs = [None] * len(batch_sizes)
     order = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
     for t in order:
         bs = batch_sizes[t]
-        parts = tuple(s[:bs] for s in state) if lstm else state[:bs]
+        if bs == full:
+            parts = state
+        else:
+            parts = tuple(s[:bs] for s in state) if lstm else state[:bs]
         new = step(gi[t], parts, w_hh, b_hh, *w_hr) if lstm else step(gi[t], parts, w_hh, b_hh)
         outputs[t] = new[0] if lstm else new
         if bs < full:
