@@ -90,6 +90,9 @@ CASES = {
     "mlp": ("MLP step (bn_mlp, BN1d+sigmoid, batch 60)", "minigrad", "torch", 1.3),
     "cnn": ("CNN step (conv_bn_net, batch 64)", "minigrad", "torch", 1.2),
     "tiny": ("400 tiny ops fwd+bwd, shape (16,)", "minigrad", "torch", 1.2),
+    "lstm": ("LSTM(28,128) fwd+bwd, batch 64, 28 steps", "minigrad", "torch", 2.0),
+    "transformer": ("TransformerEncoderLayer(64, 4 heads) step, 64x28 tokens",
+                    "minigrad", "torch", 1.3),
     "matmul": ("matmul 1024x1024 f32 [peer: NumPy]", "minigrad", "numpy", 1.05),
     "mlp-sameproc": ("MLP step, torch imported first [peer: plain minigrad]",
                      "minigrad-after-torch", "minigrad", 1.2),
@@ -231,6 +234,43 @@ def train_case(lib, make_model, batch, seed, **sgd):
     return run
 
 
+def lstm_case(lib, seed):
+    """One LSTM layer over a (64, 28, 28) batch-first sequence: forward, then backward of
+    the whole output with a random upstream gradient (torch runs its fused native cell)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    lstm = lib.to_device(lib.nn.LSTM(28, 128, batch_first=True))
+    x = lib.tensor(rng.standard_normal((64, 28, 28), dtype=np.float32), requires_grad=True)
+    up = lib.tensor(rng.standard_normal((64, 28, 128), dtype=np.float32))
+    tensors = [x, *lstm.parameters()]
+
+    def run():
+        _clear(tensors)
+        lstm(x)[0].backward(up)
+    return run
+
+
+def transformer_case(lib, seed):
+    """A training step of one TransformerEncoderLayer (d_model 64, 4 heads, the default
+    feed-forward width and dropout) on 64 sequences of 28 tokens, with a linear head on the
+    mean token: zero_grad, forward, cross-entropy, backward, SGD step."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    nn = lib.nn
+    layer = nn.TransformerEncoderLayer(64, 4, batch_first=True)
+    head = nn.Linear(64, 10)
+    model = lib.to_device(nn.ModuleList([layer, head]))
+    opt = lib.sgd(model.parameters(), lr=0.01)
+    x = lib.tensor(rng.standard_normal((64, 28, 64), dtype=np.float32))
+    y = lib.tensor(rng.integers(0, 10, 64))
+
+    def run():
+        opt.zero_grad()
+        lib.F.cross_entropy(head(layer(x).mean(1)), y).backward()
+        opt.step()
+    return run
+
+
 def tiny_ops_case(lib, seed):
     """200 x (mul, add) on a (16,) tensor, then backward: 400 ops each way."""
     import numpy as np
@@ -284,6 +324,8 @@ def build_case(name, lib):
         "mlp": mlp_step, "mlp-sameproc": mlp_step,
         "cnn": cnn_step, "cnn-sameproc": cnn_step,
         "tiny": lambda: tiny_ops_case(lib, 8),
+        "lstm": lambda: lstm_case(lib, 10),
+        "transformer": lambda: transformer_case(lib, 11),
         "matmul": lambda: matmul_case(lib, 9),
     }
     return builders[name]()

@@ -213,6 +213,9 @@ def main():
     p.add_argument("--transformer-steps", type=int, default=None,
                    help="updates per transformer run (default 400; --quick 8)")
     args = p.parse_args()
+    if args.device != "cpu":
+        p.error("this study runs on the CPU only (its per-step masks and gathers are host "
+                "arrays); leave out --device")
     setup(args)
     quick = args.quick
     steps = args.steps or (8 if quick else 300)

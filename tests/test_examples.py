@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +105,32 @@ def test_batch_size_study(tmp_path):
                 assert spread > 1e-2
         if norm in batch_statistics:
             assert set(r["train_mode_test_error"][norm]) == {"2", "8", "32"}
+
+
+def test_sequence_norm_study(tmp_path):
+    stdout, r = run_example("sequence_norm_study", tmp_path)
+    _check_png(tmp_path / "sequence_norm_study.png")
+    assert r["quick"] is True and r["protocol"]["steps"] == 8
+    assert sorted(r["recurrent"]) == sorted(f"{form}/{norm}" for form in ("rows", "patches")
+                                            for norm in ("none", "layer", "batch", "batch-layer"))
+    assert sorted(r["variable_lengths"]) == sorted(["batch (padded stats)", "batch (masked)",
+                                                   "layer"])
+    assert sorted(r["transformer"]) == sorted(["post-LN", "pre-LN", "BN"])
+    for part in ("recurrent", "variable_lengths", "transformer"):
+        for variant in r[part].values():
+            for run in variant["runs"]:
+                assert [c["step"] for c in run["curve"]] == [4, 8]
+                assert all(np.isfinite(c["loss"]) for c in run["curve"])
+                # accuracies are whole numbers of the 200 test images
+                for acc in run["final"].values():
+                    assert abs(acc * 200 - round(acc * 200)) < 1e-9
+    # the two BN variants differ only in which positions their statistics see: with the
+    # mask honoured, their training losses cannot agree to the last bit
+    padded, masked = (r["variable_lengths"][v]["runs"][0]["curve"]
+                      for v in ("batch (padded stats)", "batch (masked)"))
+    assert [c["loss"] for c in padded] != [c["loss"] for c in masked]
+    assert set(r["variable_lengths"]["layer"]["runs"][0]["final"]) == {"in range",
+                                                                        "all 28 rows"}
 
 
 def test_cnn_mnist_folding(tmp_path):
