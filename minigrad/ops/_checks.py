@@ -211,6 +211,10 @@ register("repeat_interleave", lambda a: ops.repeat_interleave(a, 2), (2, 2))
 register("index_add", lambda a, s: ops.index_add(a, 1, np.array([0, 2, 0]), s, alpha=1.5),
          (2, 4), (2, 3))
 register("std_mean", lambda a: ops.std_mean(a, 1), (3, 4))
+# ---- the fused LSTM step (ops/recurrent.py): both outputs, each alone
+register("lstm_gates", lambda g, c: ops.lstm_gates(g, c), (2, 8), (2, 2))
+register("lstm_gates", lambda g, c: ops.lstm_gates(g, c)[0], (3, 4), (3, 1), label="3x4 3x1 h only")
+register("lstm_gates", lambda g, c: ops.lstm_gates(g, c)[1], (2, 8), (2, 2), label="2x8 2x2 c only")
 # ---- linear algebra (ops/matrix.py, ops/norms.py). Symmetric inputs as a + a^T; singular
 # vectors and eigenvectors (defined up to sign) through sign-invariant functions of them
 from minigrad.ops import matrix as _M, norms as _N  # noqa: E402

@@ -30,10 +30,7 @@ def _rnn_relu_step(gi, hx, w_hh, b_hh):
 
 def _lstm_step(gi, state, w_hh, b_hh, w_hr=None):
     hx, cx = state
-    H = cx.shape[-1]
-    i, f, g, o = ops.split_copies(gi + ops.linear(hx, w_hh, b_hh), (H,) * 4, -1)
-    c = ops.sigmoid(f) * cx + ops.sigmoid(i) * ops.tanh(g)
-    h = ops.sigmoid(o) * ops.tanh(c)
+    h, c = ops.lstm_gates(gi + ops.linear(hx, w_hh, b_hh), cx)   # (one fused primitive)
     if w_hr is not None:
         h = ops.linear(h, w_hr)
     return h, c
