@@ -208,18 +208,18 @@ def summarize(runs):
 def main():
     p = parser(__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, default=2, help="seeds 0 .. seeds-1 per variant")
-    p.add_argument("--steps", type=int, default=None,
-                   help="updates per run in parts 1 and 2 (default 300; --quick 8)")
-    p.add_argument("--transformer-steps", type=int, default=None,
-                   help="updates per transformer run (default 400; --quick 8)")
+    p.add_argument("--steps", type=int, default=300,
+                   help="updates per run in parts 1 and 2 (--quick: at most 8)")
+    p.add_argument("--transformer-steps", type=int, default=400,
+                   help="updates per transformer run (--quick: at most 8)")
     args = p.parse_args()
     if args.device != "cpu":
         p.error("this study runs on the CPU only (its per-step masks and gathers are host "
                 "arrays); leave out --device")
     setup(args)
     quick = args.quick
-    steps = args.steps or (8 if quick else 300)
-    t_steps = args.transformer_steps or (8 if quick else 400)
+    steps = min(args.steps, 8) if quick else args.steps
+    t_steps = min(args.transformer_steps, 8) if quick else args.transformer_steps
     seeds = list(range(1 if quick else args.seeds))
     hidden = 16 if quick else 64
     x_train, y_train, x_test, y_test = load_mnist(args)
