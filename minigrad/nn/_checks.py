@@ -258,8 +258,12 @@ def _sequence(mode, gates, proj=0, H=2, IN=3):
 for _mode, _gates, _proj in [("RNN_TANH", 1, 0), ("RNN_RELU", 1, 0), ("LSTM", 4, 0),
                              ("LSTM", 4, 1), ("GRU", 3, 0)]:
     _fn, _shapes = _sequence(_mode, _gates, _proj)
+    # (second order for the plain RNNs only: the LSTM's and GRU's cells, and lstm_gates,
+    # are registered at second order above, and a whole LSTM sequence at second order
+    # takes ~5 s)
     register(f"{_mode.lower()} sequence", _fn, *_shapes,
-             label="2 layers bidirectional packed" + (" projected" if _proj else ""))
+             label="2 layers bidirectional packed" + (" projected" if _proj else ""),
+             second_order=_mode.startswith("RNN"))
 
 # ---- recurrent normalization: one step of each cell, every parameter an input (N=3,
 # input 3, hidden 2; the outputs (3, 2) differ in shape from the first input, so the
