@@ -23,6 +23,8 @@ from minigrad import autograd, cuda, errors
 from minigrad import accelerator, backends, testing
 from minigrad.autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                                set_grad_enabled)
+from minigrad.autograd.anomaly_mode import (is_anomaly_check_nan_enabled, is_anomaly_enabled,
+                                            set_anomaly_enabled)
 from minigrad.config import get_num_threads, set_num_threads, show_config
 from minigrad.config import (are_deterministic_algorithms_enabled,
                              is_deterministic_algorithms_warn_only_enabled,

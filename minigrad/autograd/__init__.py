@@ -1,5 +1,7 @@
 """Tape-based reverse-mode autograd: ``grad``, ``Function``, grad mode, gradient checks."""
 from minigrad.autograd.engine import backward, grad
+from minigrad.autograd.anomaly_mode import (detect_anomaly, is_anomaly_check_nan_enabled,
+                                            is_anomaly_enabled, set_detect_anomaly)
 from minigrad.autograd import function
 from minigrad.autograd.function import Function
 from minigrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,

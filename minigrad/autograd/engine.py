@@ -9,6 +9,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd import reuse
+from minigrad.autograd.anomaly_mode import _state as _anomaly, torch_name, warn_forward_stack
 from minigrad.autograd.grad_mode import set_grad_enabled
 from minigrad.autograd.graph import (ADDED, Node, _edge, _released_error, _last_write,
                                      check_versions, repack_saved, unpack_saved)
@@ -250,6 +251,7 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             post = _post_accumulate_schedule(last, target_keys)
         held, held_after = _held_leaves(last, target_keys)
 
+    anomaly = _anomaly.enabled   # (read once a pass: off, the loop pays one local test)
     with set_grad_enabled(create_graph):
         for edge, g in zip(root_edges, root_grads):
             if edge is not None:
@@ -277,7 +279,10 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             packed = "_packed" in extras   # (saved under saved_tensors_hooks)
             if packed:
                 unpack_saved(node)
-            grads = _run_rule(node, g, create_graph, buffer_for)
+            if anomaly:
+                grads = _run_rule_checked(node, g, create_graph)
+            else:
+                grads = _run_rule(node, g, create_graph, buffer_for)
             # let go of the node's own gradient (and what it saved) before passing results
             # on: views of it (reshape's) are then the only holders of its memory, which the
             # receivers may take and add into in place
@@ -324,6 +329,28 @@ def _run_rule(node, g, create_graph, buffer_for):
             return tuple([a if a is None or a is ADDED else Tensor._make(a) for a in out])
     grads = op.backward(node, g) if node.n_out == 1 else op.backward(node, *g)
     return grads if type(grads) is tuple else (grads,)
+
+
+def _no_buffer(edge):
+    return None
+
+
+def _run_rule_checked(node, g, create_graph):
+    """``_run_rule`` under anomaly mode: an error in the rule, or (``check_nan``) a NaN in
+    what it returns, first warns with the stack of the forward call that made the node.
+    No buffer is offered, so every result is an array of its own that can be checked."""
+    try:
+        grads = _run_rule(node, g, create_graph, _no_buffer)
+    except Exception:
+        warn_forward_stack(node)
+        raise
+    if _anomaly.check_nan:
+        for i, gi in enumerate(grads):
+            if gi is not None and backend.of(gi.array).xp.isnan(gi.array).any():
+                warn_forward_stack(node)
+                raise RuntimeError(f"Function '{torch_name(node)}' returned nan values in its "
+                                   f"{i}th output.")
+    return grads
 
 
 def _last_senders(root_edges, order):

@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 
 from minigrad import backend
+from minigrad.autograd.anomaly_mode import _state as _anomaly, forward_stack
 from minigrad.autograd.grad_mode import _state as _grad_state
 from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.tensor import Tensor
@@ -40,6 +41,8 @@ class Node:
         self.dtypes = tuple([t.array.dtype for t in inputs])
         self.n_out = n_out
         self.released = False
+        if _anomaly.enabled:   # (the only cost of anomaly mode while it is off)
+            self.forward_stack = forward_stack()
 
     @property
     def name(self):
