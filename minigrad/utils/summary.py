@@ -136,11 +136,12 @@ def summary(model, input_size=None, input_data=None, dtypes=None, depth=3, verbo
 
 def _inputs(model, input_size, input_data, dtypes):
     """(positional args, keyword args) for the forward pass."""
-    if (input_size is None) == (input_data is None):
-        raise ValueError("summary needs exactly one of input_size (a shape such as (1, 784), "
-                         "or a list of shapes) and input_data (a tensor, a list of tensors "
-                         "or a dict of keyword tensors) to run a forward pass"
-                         + ("; both were given" if input_size is not None else ""))
+    if input_size is None and input_data is None:
+        raise ValueError("summary needs input_size (a shape such as (1, 784), or a list of "
+                         "shapes) or input_data (a tensor, a list of tensors or a dict of "
+                         "keyword tensors) to run a forward pass; neither was given")
+    if input_size is not None and input_data is not None:
+        raise ValueError("summary takes input_size or input_data, not both; both were given")
     if input_data is not None:
         if isinstance(input_data, Tensor):
             return (input_data,), {}
