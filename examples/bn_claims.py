@@ -52,41 +52,52 @@ def cell(text):
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def rows_of(study, summary):
+    """The report's rows for one study: its own claim, or the several it tests."""
+    rows = summary.get("rows") or [{"title": study.TITLE, "claim": study.CLAIM,
+                                    "protocol": study.PROTOCOL, **summary}]
+    for row in rows:
+        if row["verdict"] not in claims.VERDICTS:
+            raise ValueError(f"study {study.NAME}: verdict {row['verdict']!r} is not one of "
+                             f"{claims.VERDICTS}")
+    return rows
+
+
 def report(out, found):
     """The Markdown report of the studies in ``found``; those missing are listed as such."""
-    rows, sections = [], []
+    table, sections = [], []
     for name in claims.STUDIES:
         study = claims.load(name)
         if name not in found:
-            rows.append(f"| {cell(study.CLAIM)} | {cell(study.PROTOCOL)} | not run | — |")
+            table.append(f"| {cell(study.CLAIM)} | {cell(study.PROTOCOL)} | not run | — |")
             continue
         results = found[name]
-        s = study.summarize(results)
-        if s["verdict"] not in claims.VERDICTS:
-            raise ValueError(f"study {name}: verdict {s['verdict']!r} is not one of "
-                             f"{claims.VERDICTS}")
+        summary = study.summarize(results)
+        rows = rows_of(study, summary)
         quick = " (--quick: a smoke test, not a result)" if results.get("quick") else ""
-        anchor = f"#{name.replace('_', '-')}"
-        rows.append(f"| [{cell(study.TITLE)}]({anchor}): {cell(study.CLAIM)} | "
-                    f"{cell(study.PROTOCOL)} | {cell(s['numbers'])}{quick} | "
-                    f"**{s['verdict']}** |")
+        anchor = name.replace("_", "-")
+        for row in rows:
+            table.append(f"| [{cell(row['title'])}](#{anchor}): {cell(row['claim'])} | "
+                         f"{cell(row['protocol'])} | {cell(row['numbers'])}{quick} | "
+                         f"**{row['verdict']}** |")
         figure = f"claim_{name}.png"
+        findings = [f"- {row['title']}: {row['numbers']}{quick}. **Verdict: {row['verdict']}.**"
+                    for row in rows]
         sections.append("\n".join([
-            f'<a id="{name.replace("_", "-")}"></a>',
+            f'<a id="{anchor}"></a>', "",
             f"## {study.TITLE}", "",
             f"**Claim.** {study.CLAIM}", "",
             f"**Protocol** (`examples/claims/{name}.py`, written before the runs).", "",
             (study.__doc__ or "").strip(), "",
-            f"**Numbers.** {s['numbers']}{quick} ({results['seconds']:.0f} s)", "",
-            f"**Verdict: {s['verdict']}.**", "",
-            s.get("detail", "").strip(), "",
+            f"**Numbers** ({results['seconds']:.0f} s):", "", *findings, "",
+            summary.get("detail", "").strip(), "",
             f"![{name}]({figure})" if os.path.exists(os.path.join(out, figure)) else "",
             ""]))
     lines = ["# Claims about batch normalization, measured", "",
              "Written by `python examples/bn_claims.py`. Verdicts: reproduced, partly, "
              "not reproduced, or reversed, each decided by the rule in its study's "
              "docstring.", "",
-             "| claim | protocol | numbers | verdict |", "|---|---|---|---|", *rows, "",
+             "| claim | protocol | numbers | verdict |", "|---|---|---|---|", *table, "",
              *sections]
     path = os.path.join(out, "bn_claims.md")
     with open(path, "w") as f:

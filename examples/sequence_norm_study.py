@@ -217,12 +217,17 @@ def main():
         p.error("this study runs on the CPU only (its per-step masks and gathers are host "
                 "arrays); leave out --device")
     setup(args)
-    quick = args.quick
-    steps = min(args.steps, 8) if quick else args.steps
-    t_steps = min(args.transformer_steps, 8) if quick else args.transformer_steps
-    seeds = list(range(1 if quick else args.seeds))
+    results = study(load_mnist(args), args.quick, list(range(1 if args.quick else args.seeds)),
+                    args.steps, args.transformer_steps)
+    save(args, "sequence_norm_study", results, plot)
+
+
+def study(mnist, quick, seeds, steps=300, t_steps=400):
+    """The three parts of the protocol on ``mnist`` (``load_mnist``'s tuple); the results."""
+    steps = min(steps, 8) if quick else steps
+    t_steps = min(t_steps, 8) if quick else t_steps
     hidden = 16 if quick else 64
-    x_train, y_train, x_test, y_test = load_mnist(args)
+    x_train, y_train, x_test, y_test = mnist
     if quick:
         x_train, y_train = x_train[:512], y_train[:512]
         x_test, y_test = x_test[:200], y_test[:200]
@@ -280,7 +285,7 @@ def main():
     results["transformer"] = part3
     results["seconds"] = time.perf_counter() - started
     print(f"took {results['seconds']:.0f} s")
-    save(args, "sequence_norm_study", results, plot)
+    return results
 
 
 def plot(plt, results):

@@ -15,7 +15,9 @@ Each study is a module here with:
 - ``summarize(results) -> dict`` with ``numbers`` (a short Markdown line: the numbers the
   claim rests on, with their spread over seeds), ``verdict`` (one of ``VERDICTS``, decided
   from the numbers by a rule stated in the docstring before the runs) and ``detail``
-  (Markdown paragraphs: what the data show and the study's limits).
+  (Markdown paragraphs: what the data show and the study's limits). A study that tests
+  several claims returns ``rows`` instead of ``numbers`` and ``verdict``: a list of dicts
+  with ``title``, ``claim``, ``protocol``, ``numbers`` and ``verdict``, a table row each.
 """
 import importlib
 
