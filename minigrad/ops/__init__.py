@@ -14,8 +14,8 @@ from minigrad.ops.arithmetic import (abs, add, addcdiv, addcmul, ceil, clamp, di
                                      where)
 from minigrad.ops.transcendental import (acos, arccos, arcsin, arctan, asin, atan, atan2, cos,
                                          cosh, erf, erfinv, exp, exp2, expm1, log, log10, log1p,
-                                         log2, pow, rsqrt, sigmoid, sin, sinh, sqrt, square, tan,
-                                         tanh)
+                                         log2, pow, rsqrt, rsqrt_eps, sigmoid, sin, sinh, sqrt,
+                                         square, tan, tanh)
 from minigrad.ops.channel import channel_affine, channel_moments, values_per_channel
 from minigrad.ops.conv import conv1d, conv2d
 from minigrad.ops.conv import conv_transpose2d

@@ -135,17 +135,26 @@ Sqrt = _elementary("Sqrt", "sqrt", "output", lambda g, y: true_divide(g, mul(y, 
 
 
 class Rsqrt(Primitive):
+    """1 / sqrt(a + eps); ``eps`` (0 for ``torch.rsqrt``) is how the normalization layers
+    write 1 / sqrt(sigma^2 + eps) as one node: d/da is -(a + eps)^(-3/2) / 2 = -out^3 / 2
+    either way."""
     save_output = True
 
     @staticmethod
-    def forward(ctx, a):
+    def forward(ctx, a, eps=0.0):
         xp = _xp(a)
-        return xp.reciprocal(xp.sqrt(_float(a)))
+        a = _float(a)
+        return xp.reciprocal(xp.sqrt(a + a.dtype.type(eps) if eps else a))
 
     @staticmethod
     def backward(ctx, g):
         out = ctx.output
         return mul(g, mul(pow(out, 3), -0.5))
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        o = ctx.output.array
+        return g * (o ** 3 * -0.5)
 
 
 class Erf(Primitive):
@@ -205,6 +214,12 @@ class Sigmoid(Primitive):
 
 
 exp, log, sqrt, rsqrt = Exp.apply, Log.apply, Sqrt.apply, Rsqrt.apply
+
+
+def rsqrt_eps(a, eps):
+    """``rsqrt(a + eps)`` as one recorded op (the normalization layers' 1 / sigma)."""
+    return Rsqrt.apply(a, eps=eps)
+
 tanh, sigmoid, erf = Tanh.apply, Sigmoid.apply, Erf.apply
 
 

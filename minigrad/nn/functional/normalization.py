@@ -183,7 +183,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return ops.channel_affine(input, scale, bias)
     mean, var = _batch_statistics("batch_norm", input, running_mean, running_var, training,
                                   momentum, reduce, mask)            # mu_B, sigma_B^2
-    scale = ops.rsqrt(var + eps)                                     # 1 / sqrt(sigma^2 + eps)
+    scale = ops.rsqrt_eps(var, eps)                                  # 1 / sqrt(sigma^2 + eps)
     if weight is not None:
         scale = scale * weight
     return ops.channel_affine(input, scale, bias, center=mean)      # gamma x_hat + beta
@@ -212,7 +212,7 @@ def _per_sample_norm(input, groups, weight, bias, eps):
         return None if p is None else ops.reshape(ops.expand(ops.reshape(p, (1, C)), (N, C)),
                                                   (N * C,))
 
-    scale = per_channel(ops.rsqrt(var + eps))
+    scale = per_channel(ops.rsqrt_eps(var, eps))
     if weight is not None:
         scale = scale * tiled(weight)
     # the per-channel view is taken of the per-group one, so the affine pass's gradient
@@ -220,6 +220,11 @@ def _per_sample_norm(input, groups, weight, bias, eps):
     per_channel_view = ops.reshape(grouped, (1, N * C, math.prod(input.shape[2:])))
     out = ops.channel_affine(per_channel_view, scale, tiled(bias), center=per_channel(mean))
     return ops.reshape(out, input.shape), count, mean, var
+
+
+def _flat(t, D):
+    """``t`` as a (D,) vector: itself when it is one (no node for a reshape to its shape)."""
+    return t if t.shape == (D,) else ops.reshape(t, (D,))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -232,13 +237,13 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     D = math.prod(normalized_shape)
     rows = ops.reshape(input, (1, -1, D))                            # one 'channel' per row
     _, mean, var = norm_stats(rows)
-    out = ops.channel_affine(rows, ops.rsqrt(var + eps), center=mean)  # x_hat, row by row
+    out = ops.channel_affine(rows, ops.rsqrt_eps(var, eps), center=mean)  # x_hat, row by row
     if weight is None and bias is None:
         return ops.reshape(out, input.shape)
     # then gamma and beta along the normalized axes: the channels of the (rows, D) view
     w = constant(xp_of(input.array).ones(D, dtype=input.array.dtype)) if weight is None \
-        else ops.reshape(weight, (D,))
-    b = None if bias is None else ops.reshape(bias, (D,))
+        else _flat(weight, D)
+    b = None if bias is None else _flat(bias, D)
     return ops.reshape(ops.channel_affine(ops.reshape(out, (-1, D)), w, b), input.shape)
 
 
@@ -301,12 +306,12 @@ def batch_layer_norm(input, running_mean, running_var, weight=None, bias=None, t
     w = 1.0 / m
     mean_B, var_B = _batch_statistics("batch_layer_norm", input, running_mean, running_var,
                                       training, momentum)          # mu_B, sigma_B^2 per channel
-    x_hat_B = ops.channel_affine(input, ops.rsqrt(var_B + eps), center=mean_B)
+    x_hat_B = ops.channel_affine(input, ops.rsqrt_eps(var_B, eps), center=mean_B)
     # per-sample statistics over (C, ...): each sample seen as one channel of a (1, N, -1) view
     per_sample = ops.reshape(input, (1, N, -1))
     _, mean_L, var_L = norm_stats(per_sample)                   # mu_L, sigma_L^2 per sample
-    x_hat_L = ops.reshape(ops.channel_affine(per_sample, ops.rsqrt(var_L + eps), center=mean_L),
-                          input.shape)
+    x_hat_L = ops.reshape(ops.channel_affine(per_sample, ops.rsqrt_eps(var_L, eps),
+                                             center=mean_L), input.shape)
     x_hat = x_hat_L * w + x_hat_B * (1.0 - w)
     if weight is None and bias is None:
         return x_hat

@@ -189,7 +189,7 @@ class _BatchRenorm(_BatchNorm):
         factor = self._averaging_factor()
         _check_values_per_channel(x, type(self).__name__)
         n, mean, var = F.norm_stats(x)
-        invstd = ops.rsqrt(var + self.eps)                       # 1 / sigma_B
+        invstd = ops.rsqrt_eps(var, self.eps)                       # 1 / sigma_B
         with no_grad():
             xp = backend.of(x.array).xp
             sigma = xp.sqrt(self.running_var.array + self.eps)
