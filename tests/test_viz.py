@@ -7,6 +7,7 @@ import re
 import shutil
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -311,3 +312,16 @@ def test_it_renders_to_svg(tmp_path):
     assert svg.count('class="node"') == len(tape_graph((loss, *grads)).vertices)
     assert "ChannelMomentsBackward" in svg and "x" in svg
 
+
+def test_the_readme_picture_is_drawn_by_its_script(tmp_path):
+    """docs/make_tape_picture.py draws what docs/examples/bn_tape.svg shows."""
+    pytest.importorskip("graphviz")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs"))
+    try:
+        import make_tape_picture
+    finally:
+        sys.path.pop(0)
+    dot = make_tape_picture.picture()
+    assert dot.source.count("fillcolor=white") == 7      # BN's forward tape, Algorithm 1
+    committed = make_tape_picture.OUT.read_text()
+    assert committed.count('class="node"') == len(set(re.findall(r"^\t(\d+) \[", dot.source, re.M)))
