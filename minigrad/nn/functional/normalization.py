@@ -196,35 +196,24 @@ def _grouped(input, groups):
 
 
 def _per_sample_norm(input, groups, weight, bias, eps):
-    """GroupNorm and InstanceNorm: statistics per sample and group of channels, then one
-    per-(sample, channel) affine map over the spatial extent. Returns the output and the
-    statistics (count, mean, var), each of the latter two of shape (N * groups,)."""
-    N, C = input.shape[:2]
+    """GroupNorm and InstanceNorm: statistics per sample and group of channels, each group
+    normalized by its own in one affine pass over the grouped view, then gamma and beta per
+    channel in a second pass over the input's shape. Returns the output and the statistics
+    (count, mean, var), each of the latter two of shape (N * groups,)."""
     grouped = _grouped(input, groups)
     count, mean, var = norm_stats(grouped)
-    rep = C // groups
-
-    def per_channel(t):  # (N * groups,) -> (N * C,): each channel takes its group's value
-        return ops.reshape(ops.expand(ops.reshape(t, (N, groups, 1)), (N, groups, rep)),
-                           (N * C,))
-
-    def tiled(p):  # (C,) -> (N * C,)
-        return None if p is None else ops.reshape(ops.expand(ops.reshape(p, (1, C)), (N, C)),
-                                                  (N * C,))
-
-    scale = per_channel(ops.rsqrt_eps(var, eps))
-    if weight is not None:
-        scale = scale * tiled(weight)
-    # the per-channel view is taken of the per-group one, so the affine pass's gradient
-    # arrives where the moments' gradient is added into it
-    per_channel_view = ops.reshape(grouped, (1, N * C, math.prod(input.shape[2:])))
-    out = ops.channel_affine(per_channel_view, scale, tiled(bias), center=per_channel(mean))
-    return ops.reshape(out, input.shape), count, mean, var
+    x_hat = _reshaped(ops.channel_affine(grouped, ops.rsqrt_eps(var, eps), center=mean),
+                      input.shape)
+    if weight is None and bias is None:
+        return x_hat, count, mean, var
+    if weight is None:
+        weight = constant(xp_of(input.array).ones(input.shape[1], input.array.dtype))
+    return ops.channel_affine(x_hat, weight, bias), count, mean, var
 
 
-def _flat(t, D):
-    """``t`` as a (D,) vector: itself when it is one (no node for a reshape to its shape)."""
-    return t if t.shape == (D,) else ops.reshape(t, (D,))
+def _reshaped(t, shape):
+    """``t`` reshaped to ``shape``: itself when it has that shape (no node for it)."""
+    return t if t.shape == shape else ops.reshape(t, shape)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -239,12 +228,12 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     _, mean, var = norm_stats(rows)
     out = ops.channel_affine(rows, ops.rsqrt_eps(var, eps), center=mean)  # x_hat, row by row
     if weight is None and bias is None:
-        return ops.reshape(out, input.shape)
+        return _reshaped(out, input.shape)
     # then gamma and beta along the normalized axes: the channels of the (rows, D) view
     w = constant(xp_of(input.array).ones(D, dtype=input.array.dtype)) if weight is None \
-        else _flat(weight, D)
-    b = None if bias is None else _flat(bias, D)
-    return ops.reshape(ops.channel_affine(ops.reshape(out, (-1, D)), w, b), input.shape)
+        else _reshaped(weight, (D,))
+    b = None if bias is None else _reshaped(bias, (D,))
+    return _reshaped(ops.channel_affine(ops.reshape(out, (-1, D)), w, b), input.shape)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
