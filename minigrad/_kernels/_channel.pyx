@@ -22,6 +22,8 @@ grows with N. Blocks write partial results to their own slots, combined serially
 fixed order afterwards: results depend on the thread count, never on timing (or on how
 many threads the adaptive team lets run, see ``_threads``).
 """
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
+                             PyBuffer_Release, PyObject_GetBuffer)
 from cython.parallel cimport prange
 from libc.stdlib cimport calloc, free
 from minigrad._kernels._simd cimport (mg_dev_sums_d, mg_dev_sums_f, mg_grad_sums_d,
@@ -102,17 +104,200 @@ cdef double *_slots(Py_ssize_t n) except NULL:
     return p
 
 
-def _check(str op, x, Py_ssize_t C, vectors):
+# ---------------------------------------------------------------- the Python entry points
+# They take NumPy arrays through the buffer protocol, not typed memoryviews: acquiring five
+# memoryviews of a fused type costs about 1.6 us a call, the raw buffers about 0.2 us, and
+# at BatchNorm1d's sizes (a few thousand values) that set-up was most of the call. Every
+# operand is checked here, before any nogil code runs: C-contiguous, the same float dtype
+# ('f' or 'd'), and its shape.
+
+cdef enum:
+    MAX_OPERANDS = 8
+
+
+cdef int _take(Py_buffer *views, int *n, object a, str op, str name,
+               bint writable) except -1:
+    """Acquire ``a``'s buffer into ``views[n]`` and count it (released by ``_release``)."""
+    cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (PyBUF_WRITABLE if writable else 0)
+    try:
+        PyObject_GetBuffer(a, &views[n[0]], flags)
+    except (BufferError, TypeError) as e:
+        raise ValueError(f"{op}: {name} must be a {'writable ' if writable else ''}"
+                         f"C-contiguous float32 or float64 array ({e})") from None
+    n[0] += 1
+    return 0
+
+
+cdef void _release(Py_buffer *views, int n) noexcept:
+    cdef int k
+    for k in range(n):
+        PyBuffer_Release(&views[k])
+
+
+cdef char _kind(Py_buffer *v, str op) except 0:
+    """'f' or 'd': the dtype of the (N, C, S) operand ``v``, checked."""
+    if v.ndim != 3:
+        raise ValueError(f"{op}: expected an (N, C, S) array, got {v.ndim} dimensions")
+    if (v.format[0] == c"f" or v.format[0] == c"d") and v.format[1] == 0:
+        return v.format[0]
+    raise ValueError(f"{op}: expected float32 or float64 arrays, got format "
+                     f"{v.format.decode()!r}")
+
+
+cdef int _like(Py_buffer *v, Py_buffer *x, char kind, str op, str name) except -1:
+    """``v`` must have ``x``'s dtype and (N, C, S) shape."""
+    if v.format[0] != kind or v.format[1] != 0 or v.ndim != 3 or v.shape[0] != x.shape[0] \
+            or v.shape[1] != x.shape[1] or v.shape[2] != x.shape[2]:
+        raise ValueError(f"{op}: {name} {_describe(v)} must match x {_describe(x)}")
+    return 0
+
+
+cdef int _vector(Py_buffer *v, char kind, Py_ssize_t C, str op, str name) except -1:
+    """``v`` must be C values of the operands' dtype."""
+    if v.format[0] != kind or v.format[1] != 0:
+        raise ValueError(f"{op}: {name} is {v.format.decode()!r}, expected "
+                         f"{chr(kind)!r} as x")
+    if v.ndim != 1 or v.shape[0] != C:
+        raise ValueError(f"{op}: {name} has {v.len // v.itemsize} entries, expected C={C}")
+    return 0
+
+
+cdef str _describe(Py_buffer *v):
+    return f"{v.format.decode()!r} {tuple([v.shape[k] for k in range(v.ndim)])}"
+
+
+cdef int _not_empty(Py_buffer *x, str op) except -1:
     if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
-        raise ValueError(f"{op}: cannot reduce an empty array of shape {tuple(x.shape)[:3]}")
-    for name, v in vectors:
-        if v is not None and v.shape[0] != C:
-            raise ValueError(f"{op}: {name} has {v.shape[0]} entries, expected C={C}")
+        raise ValueError(f"{op}: cannot reduce an empty array of shape "
+                         f"{(x.shape[0], x.shape[1], x.shape[2])}")
+    return 0
 
 
-def channel_moments(const real[:, :, ::1] x, real[::1] mean_out, real[::1] var_out):
+def channel_moments(x, mean_out, var_out):
     """Per-channel mean and biased variance of ``x`` (N, C, S) into the C-long outputs."""
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
+    cdef Py_buffer v[MAX_OPERANDS]
+    cdef int n = 0
+    cdef str op = "channel_moments"
+    cdef char kind
+    try:
+        _take(v, &n, x, op, "x", False)
+        _take(v, &n, mean_out, op, "mean", True)
+        _take(v, &n, var_out, op, "var", True)
+        kind = _kind(&v[0], op)
+        _not_empty(&v[0], op)
+        _vector(&v[1], kind, v[0].shape[1], op, "mean")
+        _vector(&v[2], kind, v[0].shape[1], op, "var")
+        if kind == c"f":
+            _moments[float](<const float *>v[0].buf, v[0].shape[0], v[0].shape[1], v[0].shape[2],
+                     <float *>v[1].buf, <float *>v[2].buf)
+        else:
+            _moments[double](<const double *>v[0].buf, v[0].shape[0], v[0].shape[1], v[0].shape[2],
+                     <double *>v[1].buf, <double *>v[2].buf)
+    finally:
+        _release(v, n)
+
+
+def channel_affine(x, scale, shift, center, y, bint accumulate=False):
+    """y[n, c, s] = (x[n, c, s] - center[c]) * scale[c] + shift[c]  (``+=`` when
+    ``accumulate``). ``y`` may be ``x`` itself."""
+    cdef Py_buffer v[MAX_OPERANDS]
+    cdef int n = 0
+    cdef str op = "channel_affine"
+    cdef char kind
+    cdef Py_ssize_t C
+    try:
+        _take(v, &n, x, op, "x", False)
+        _take(v, &n, scale, op, "scale", False)
+        _take(v, &n, shift, op, "shift", False)
+        _take(v, &n, center, op, "center", False)
+        _take(v, &n, y, op, "out", True)
+        kind = _kind(&v[0], op)
+        _not_empty(&v[0], op)
+        C = v[0].shape[1]
+        _vector(&v[1], kind, C, op, "scale")
+        _vector(&v[2], kind, C, op, "shift")
+        _vector(&v[3], kind, C, op, "center")
+        _like(&v[4], &v[0], kind, op, "out")
+        if kind == c"f":
+            _affine[float](<const float *>v[0].buf, <const float *>v[1].buf, <const float *>v[2].buf,
+                    <const float *>v[3].buf, <float *>v[4].buf, v[0].shape[0], C,
+                    v[0].shape[2], accumulate)
+        else:
+            _affine[double](<const double *>v[0].buf, <const double *>v[1].buf,
+                    <const double *>v[2].buf, <const double *>v[3].buf, <double *>v[4].buf,
+                    v[0].shape[0], C, v[0].shape[2], accumulate)
+    finally:
+        _release(v, n)
+
+
+def channel_sum(g, out):
+    """Per-channel sum of ``g`` (N, C, S), accumulated in double."""
+    cdef Py_buffer v[MAX_OPERANDS]
+    cdef int n = 0
+    cdef str op = "channel_sum"
+    cdef char kind
+    try:
+        _take(v, &n, g, op, "g", False)
+        _take(v, &n, out, op, "out", True)
+        kind = _kind(&v[0], op)
+        _not_empty(&v[0], op)
+        _vector(&v[1], kind, v[0].shape[1], op, "out")
+        if kind == c"f":
+            _affine_backward[float](<const float *>v[0].buf, NULL, NULL, NULL, NULL, v[0].shape[0],
+                             v[0].shape[1], v[0].shape[2], <float *>v[1].buf, NULL)
+        else:
+            _affine_backward[double](<const double *>v[0].buf, NULL, NULL, NULL, NULL, v[0].shape[0],
+                             v[0].shape[1], v[0].shape[2], <double *>v[1].buf, NULL)
+    finally:
+        _release(v, n)
+
+
+def channel_affine_backward(g, x, scale, center, sum_g, sum_gx, dx, bint want_dx):
+    """The backward of ``channel_affine`` in one pass: ``dx = g * scale[c]`` (when
+    ``want_dx``), ``sum_g = sum(g)``, ``sum_gx = sum(g * (x - center[c]))`` per channel."""
+    cdef Py_buffer v[MAX_OPERANDS]
+    cdef int n = 0
+    cdef str op = "channel_affine_backward"
+    cdef char kind
+    cdef Py_ssize_t C
+    try:
+        _take(v, &n, g, op, "g", False)
+        _take(v, &n, x, op, "x", False)
+        _take(v, &n, scale, op, "scale", False)
+        _take(v, &n, center, op, "center", False)
+        _take(v, &n, sum_g, op, "sum_g", True)
+        _take(v, &n, sum_gx, op, "sum_gx", True)
+        if want_dx:
+            _take(v, &n, dx, op, "dx", True)
+        kind = _kind(&v[1], op)
+        _not_empty(&v[1], op)
+        C = v[1].shape[1]
+        _like(&v[0], &v[1], kind, op, "g")
+        _vector(&v[2], kind, C, op, "scale")
+        _vector(&v[3], kind, C, op, "center")
+        _vector(&v[4], kind, C, op, "sum_g")
+        _vector(&v[5], kind, C, op, "sum_gx")
+        if want_dx:
+            _like(&v[6], &v[1], kind, op, "dx")
+        if kind == c"f":
+            _affine_backward[float](<const float *>v[0].buf, <const float *>v[1].buf,
+                             <const float *>v[2].buf, <const float *>v[3].buf,
+                             <float *>v[6].buf if want_dx else NULL, v[1].shape[0], C,
+                             v[1].shape[2], <float *>v[4].buf, <float *>v[5].buf)
+        else:
+            _affine_backward[double](<const double *>v[0].buf, <const double *>v[1].buf,
+                             <const double *>v[2].buf, <const double *>v[3].buf,
+                             <double *>v[6].buf if want_dx else NULL, v[1].shape[0], C,
+                             v[1].shape[2], <double *>v[4].buf, <double *>v[5].buf)
+    finally:
+        _release(v, n)
+
+
+# ---------------------------------------------------------------- the kernels
+
+cdef int _moments(const real *base, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
+                  real *mean_out, real *var_out) except -1:
+    """Per-channel mean and biased variance of the (N, C, S) array at ``base``."""
     cdef Py_ssize_t nb, chunks, b, c, j, n, s, q, r, r0, r1, p0, p1, rows, slots
     cdef double *cnt
     cdef double *mu
@@ -121,11 +306,8 @@ def channel_moments(const real[:, :, ::1] x, real[::1] mean_out, real[::1] var_o
     cdef double *pm
     cdef double *pq
     cdef double tc, tm, tq, d
-    cdef const real *base
     cdef const real *row
     cdef int nt = threads_for(N * C * S)
-    _check("channel_moments", x, C, (("mean", mean_out), ("var", var_out)))
-    base = &x[0, 0, 0]
     nb = _blocks(N, C, S, nt, &chunks)
     slots = nb * (C if S == 1 else 1)   # one (count, mean, M2) per block (and channel)
     cnt = _slots(nb)
@@ -188,21 +370,19 @@ def channel_moments(const real[:, :, ::1] x, real[::1] mean_out, real[::1] var_o
                     var_out[c] = <real>(tq / tc)
     finally:
         free(cnt); free(mu); free(m2); free(scratch)
+    return 0
 
 
-def channel_affine(const real[:, :, ::1] x, const real[::1] scale, const real[::1] shift,
-                   const real[::1] center, real[:, :, ::1] y, bint accumulate=False):
-    """y[n, c, s] = (x[n, c, s] - center[c]) * scale[c] + shift[c]  (``+=`` when
-    ``accumulate``). ``y`` may be ``x`` itself."""
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2], p, s, r, c
+cdef void _affine(const real *x, const real *scale, const real *shift, const real *center,
+                  real *y, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
+                  bint accumulate) noexcept:
+    """y = (x - center[c]) * scale[c] + shift[c] over the (N, C, S) arrays (``+=`` when
+    ``accumulate``); ``y`` may be ``x``."""
+    cdef Py_ssize_t p, s, r, c
     cdef const real *src
     cdef real *dst
     cdef real a, b, m
     cdef int nt = threads_for(N * C * S)
-    _check("channel_affine", x, C, (("scale", scale), ("shift", shift), ("center", center)))
-    if tuple(y.shape)[:3] != tuple(x.shape)[:3]:
-        raise ValueError(f"channel_affine: out has shape {tuple(y.shape)[:3]}, expected "
-                         f"{tuple(x.shape)[:3]}")
     with nogil:
         if S > 1:
             for p in prange(N * C, schedule="static", num_threads=team(nt)):
@@ -210,8 +390,8 @@ def channel_affine(const real[:, :, ::1] x, const real[::1] scale, const real[::
                 a = scale[c]
                 b = shift[c]
                 m = center[c]
-                src = &x[0, 0, 0] + p * S
-                dst = &y[0, 0, 0] + p * S
+                src = x + p * S
+                dst = y + p * S
                 if accumulate:
                     for s in range(S):
                         dst[s] = dst[s] + ((src[s] - m) * a + b)
@@ -220,8 +400,8 @@ def channel_affine(const real[:, :, ::1] x, const real[::1] scale, const real[::
                         dst[s] = (src[s] - m) * a + b
         else:
             for r in prange(N, schedule="static", num_threads=team(nt)):
-                src = &x[0, 0, 0] + r * C
-                dst = &y[0, 0, 0] + r * C
+                src = x + r * C
+                dst = y + r * C
                 if accumulate:
                     for c in range(C):
                         dst[c] = dst[c] + ((src[c] - center[c]) * scale[c] + shift[c])
@@ -294,26 +474,3 @@ cdef inline void _finish(const double *p1, const double *p2, Py_ssize_t c, Py_ss
     sum_g[c] = <real>t1
     if with_x:
         sum_gx[c] = <real>t2
-
-
-def channel_sum(const real[:, :, ::1] g, real[::1] out):
-    """Per-channel sum of ``g`` (N, C, S), accumulated in double."""
-    _check("channel_sum", g, g.shape[1], (("out", out),))
-    _affine_backward(&g[0, 0, 0], NULL, NULL, NULL, NULL, g.shape[0], g.shape[1], g.shape[2],
-                     &out[0], NULL)
-
-
-def channel_affine_backward(const real[:, :, ::1] g, const real[:, :, ::1] x,
-                            const real[::1] scale, const real[::1] center, real[::1] sum_g,
-                            real[::1] sum_gx, real[:, :, ::1] dx, bint want_dx):
-    """The backward of ``channel_affine`` in one pass: ``dx = g * scale[c]`` (when
-    ``want_dx``), ``sum_g = sum(g)``, ``sum_gx = sum(g * (x - center[c]))`` per channel."""
-    cdef Py_ssize_t C = x.shape[1]
-    _check("channel_affine_backward", x, C, (("scale", scale), ("center", center),
-                                             ("sum_g", sum_g), ("sum_gx", sum_gx)))
-    if tuple(g.shape)[:3] != tuple(x.shape)[:3] or (want_dx and tuple(dx.shape)[:3] != tuple(x.shape)[:3]):
-        raise ValueError(f"channel_affine_backward: g {tuple(g.shape)[:3]}, x "
-                         f"{tuple(x.shape)[:3]} and dx {tuple(dx.shape)[:3]} must match")
-    _affine_backward(&g[0, 0, 0], &x[0, 0, 0], &scale[0], &center[0],
-                     &dx[0, 0, 0] if want_dx else NULL, x.shape[0], C, x.shape[2],
-                     &sum_g[0], &sum_gx[0])
