@@ -79,6 +79,7 @@ class _Session:
         self.with_stack = with_stack
         self.events = []
         self.stacks = {}   # thread ident -> open events, innermost last
+        self.tids = {}     # thread ident -> the thread's id in the system (the trace's tid)
         self.t0 = time.perf_counter_ns()
 
     def begin(self, name, cat, shapes):
@@ -86,8 +87,9 @@ class _Session:
         stack = self.stacks.get(ident)
         if stack is None:
             stack = self.stacks[ident] = []
-        e = FunctionEvent(len(self.events), name, cat, threading.get_native_id(), 0,
-                          shapes, _caller_stack() if self.with_stack else [])
+            self.tids[ident] = threading.get_native_id()
+        e = FunctionEvent(len(self.events), name, cat, self.tids[ident], 0, shapes,
+                          _caller_stack() if self.with_stack else [])
         if stack:
             e.cpu_parent = parent = stack[-1]
             parent.cpu_children.append(e)
@@ -137,7 +139,8 @@ def _fresh_bytes(arrays, others, made=()):
     for a in arrays:
         if a is None or a is ADDED or id(a) in made or not hasattr(a, "nbytes"):
             continue
-        if not any(_shares(a, b) for b in others):
+        # (an array that owns its memory shares it with nothing older)
+        if getattr(a, "base", 0) is None or not any(_shares(a, b) for b in others):
             n += a.nbytes
     return n
 
