@@ -12,6 +12,7 @@ import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad.autograd import engine, graph, profiler as autograd_profiler
 from minigrad.autograd.anomaly_mode import torch_name
+from minigrad.autograd.profiler import _fresh_bytes
 from minigrad.autograd.profiler_util import _format_memory, _format_time
 from minigrad.profiler import ProfilerAction, profile, record_function, schedule
 
@@ -198,6 +199,10 @@ def test_memory_is_the_bytes_of_new_results():
     with profile() as prof:
         x * y
     assert prof.events()[0].cpu_memory_usage == 0
+    # an op that hands back its input, or the base of one, allocated nothing
+    a = np.zeros((4, 5))
+    assert _fresh_bytes((a,), (a,)) == 0 and _fresh_bytes((a,), (a[1:],)) == 0
+    assert _fresh_bytes((a[1:],), (a,)) == 0 and _fresh_bytes((a,), (a.copy(),)) == a.nbytes
 
 
 def test_backward_memory_counts_gradients_the_rule_made():
@@ -209,6 +214,13 @@ def test_backward_memory_counts_gradients_the_rule_made():
     linear_backward = next(e for e in prof.events() if e.name == "LinearBackward0")
     assert linear_backward.self_cpu_memory_usage == x.grad.array.nbytes + \
         w.grad.array.nbytes + b.grad.array.nbytes
+    # the fresh gradients become .grad as they are: accumulating allocates nothing
+    accumulate = [e for e in prof.events() if e.name == "AccumulateGrad"]
+    assert len(accumulate) == 3 and all(e.self_cpu_memory_usage == 0 for e in accumulate)
+    with profile(profile_memory=True) as prof:      # now .grad exists: summed in place
+        F.linear(x, w, b).sum().backward()
+    assert all(e.self_cpu_memory_usage == 0 for e in prof.events()
+               if e.name == "AccumulateGrad")
 
 
 # ---------------------------------------------------------------- the table
@@ -318,6 +330,25 @@ def test_no_profile_means_plain_hot_path():
             mg.optim.Optimizer.step) == plain
     # (the recording paths are not referenced by the ops' own code)
     assert "profil" not in "".join(graph.Primitive.apply.__code__.co_names)
+
+
+@pytest.mark.parametrize("kw", [{}, {"record_shapes": True, "profile_memory": True,
+                                  "with_stack": True}])
+def test_profiling_leaves_gradient_buffers_alone(kw):
+    """The engine reuses buffers by reference counts: a profile must hold no array, or
+    .grad would be copied instead of added into in place."""
+    w = mg.randn(30, 20, requires_grad=True)
+    x = mg.randn(16, 30)
+
+    def step():
+        (x @ w).sigmoid().sum().backward()
+    step()
+    before = id(w.grad.array)
+    step()
+    assert id(w.grad.array) == before          # without a profile: in place
+    with profile(**kw):
+        step()
+    assert id(w.grad.array) == before
 
 
 def test_second_profile_raises_and_the_first_goes_on():

@@ -139,7 +139,9 @@ def _fresh_bytes(arrays, others, made=()):
     for a in arrays:
         if a is None or a is ADDED or id(a) in made or not hasattr(a, "nbytes"):
             continue
-        # (an array that owns its memory shares it with nothing older)
+        if any(a is b or getattr(b, "base", None) is a for b in others):
+            continue
+        # (an array that owns its memory, and is no other's base, shares it with none)
         if getattr(a, "base", 0) is None or not any(_shares(a, b) for b in others):
             n += a.nbytes
     return n
@@ -194,13 +196,15 @@ def _profiled_accumulate_leaf(leaf, g, create_graph, callers):
     s = _session
     if s is None:
         return _plain_accumulate_leaf(leaf, g, create_graph, callers)
-    before = None if leaf.grad is None else leaf.grad.array
+    # (the id, not the array: a reference would make the engine think .grad is shared,
+    # and copy instead of adding in place)
+    before = None if leaf.grad is None else id(leaf.grad.array)
     e = s.begin("AccumulateGrad", "cpu_op", [list(g.array.shape)] if s.record_shapes else [])
     try:
         _plain_accumulate_leaf(leaf, g, create_graph, callers)
     finally:
         s.end(e)
-    if s.profile_memory and leaf.grad is not None and leaf.grad.array is not before:
+    if s.profile_memory and leaf.grad is not None and id(leaf.grad.array) != before:
         e.own_memory = _fresh_bytes((leaf.grad.array,), (g.array,), _descendant_outputs(e))
 
 
