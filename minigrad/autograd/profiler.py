@@ -16,9 +16,11 @@ What is recorded, as ranges (``profiler_util.FunctionEvent``) nested by thread:
   (``register_ranges``): each ``nn.functional`` call (``F.batch_norm``: the composite
   around its primitives) and ``Optimizer.step#SGD.step``, as PyTorch names its own.
 
-A range's self time (and memory) is its total less its children's. Memory is what ops
-allocate for their results; frees are not counted, so self memory is never negative
-(PyTorch's can be).
+A range's self time (and memory) is its total less its children's. Times leave out the
+profiler's own bookkeeping: each hook measures what it spends and moves its thread's
+clock back by as much (``_Track``), so a range with many children is not charged for
+recording them. Memory is what ops allocate for their results; frees are not counted, so
+self memory is never negative (PyTorch's can be).
 
 Cost when no profiler is active: none. The hooks are not tests on the hot path; starting
 a profile swaps instrumented versions into the three places everything passes through
@@ -26,7 +28,9 @@ a profile swaps instrumented versions into the three places everything passes th
 runs every backward rule; ``engine._accumulate_leaf``), and into the registered
 namespaces, and stopping puts the plain functions back. ``record_function`` tests one
 global when nothing records. One profile records at a time, process-wide (a second one
-raises), as anomaly mode is process-wide.
+raises), as anomaly mode is process-wide. While recording, the hooks keep no reference
+to any array past their own call: the engine decides by reference counts whether it may
+take a gradient as ``.grad`` or add into one in place, and a profile must not change that.
 """
 import functools
 import os
@@ -70,49 +74,80 @@ def _caller_stack():
     return [f"{f.filename}({f.lineno}): {f.name}" for f in reversed(frames)]
 
 
+class _Track:
+    """One thread's part of a recording: its open ranges (innermost last), its id in the
+    system (the trace's tid), and its clock's origin. The clock runs from the session's
+    start less the time the profiler itself spent on this thread: each hook moves the
+    origin on by its own bookkeeping, so that no range, nor its parents, pays for it."""
+    __slots__ = ("stack", "tid", "origin")
+
+    def __init__(self, origin):
+        self.stack = []
+        self.tid = threading.get_native_id()
+        self.origin = origin
+
+
 class _Session:
-    """One recording: the events of every thread, each thread's stack of open ranges."""
+    """One recording: the events of every thread, in the order they began."""
 
     def __init__(self, record_shapes, profile_memory, with_stack):
         self.record_shapes = record_shapes
         self.profile_memory = profile_memory
         self.with_stack = with_stack
         self.events = []
-        self.stacks = {}   # thread ident -> open events, innermost last
-        self.tids = {}     # thread ident -> the thread's id in the system (the trace's tid)
+        self.tracks = {}   # thread ident -> _Track
         self.t0 = time.perf_counter_ns()
 
-    def begin(self, name, cat, shapes):
+    def begin(self, name, cat, shapes, t_in):
+        """Open a range; ``t_in``: the clock when the hook was entered (what it spent since
+        is the profiler's)."""
         ident = threading.get_ident()
-        stack = self.stacks.get(ident)
-        if stack is None:
-            stack = self.stacks[ident] = []
-            self.tids[ident] = threading.get_native_id()
-        e = FunctionEvent(len(self.events), name, cat, self.tids[ident], 0, shapes,
+        track = self.tracks.get(ident)
+        if track is None:
+            track = self.tracks[ident] = _Track(self.t0)
+        stack = track.stack
+        e = FunctionEvent(len(self.events), name, cat, track.tid, 0, shapes,
                           _caller_stack() if self.with_stack else [])
         if stack:
             e.cpu_parent = parent = stack[-1]
             parent.cpu_children.append(e)
         self.events.append(e)
         stack.append(e)
-        e.start_ns = e.end_ns = time.perf_counter_ns() - self.t0
+        now = time.perf_counter_ns()
+        track.origin += now - t_in
+        e.start_ns = e.end_ns = now - track.origin
         return e
 
     def end(self, e):
-        e.end_ns = time.perf_counter_ns() - self.t0
-        stack = self.stacks.get(threading.get_ident(), ())
+        """Close ``e``; returns the clock, for ``settle`` once the hook's work after the
+        range is done."""
+        now = time.perf_counter_ns()
+        track = self.tracks.get(threading.get_ident())
+        if track is None:          # (a range ended on another thread than it began on)
+            e.end_ns = max(e.start_ns, now - self.t0)
+            return now
+        e.end_ns = now - track.origin
+        stack = track.stack
         if stack and stack[-1] is e:
             stack.pop()
         elif e in stack:           # (ranges closed out of order: close the inner ones too)
             del stack[stack.index(e):]
+        return now
+
+    def settle(self, t):
+        """The profiler's own time since ``t`` (returned by ``end``) is taken off this
+        thread's clock."""
+        track = self.tracks.get(threading.get_ident())
+        if track is not None:
+            track.origin += time.perf_counter_ns() - t
 
     def close_open(self):
         """Close what is still open when the profile stops (a range left by an error)."""
-        now = time.perf_counter_ns() - self.t0
-        for stack in self.stacks.values():
-            for e in stack:
-                e.end_ns = now
-            stack.clear()
+        now = time.perf_counter_ns()
+        for track in self.tracks.values():
+            for e in track.stack:
+                e.end_ns = now - track.origin
+            track.stack.clear()
 
 
 _op_names = {}
@@ -148,19 +183,21 @@ def _fresh_bytes(arrays, others, made=()):
 
 
 def _profiled_forward(op, ctx, inputs, attrs):
+    t_in = time.perf_counter_ns()
     s = _session
     if s is None:   # (a profile stopped while another thread was dispatching)
         return _plain_forward(op, ctx, inputs, attrs)
     e = s.begin(_op_name(op), "cpu_op",
-                [list(t.array.shape) for t in inputs] if s.record_shapes else [])
+                [list(t.array.shape) for t in inputs] if s.record_shapes else [], t_in)
     try:
         out = _plain_forward(op, ctx, inputs, attrs)
     finally:
-        s.end(e)
+        t = s.end(e)
     if s.profile_memory:
         outs = out if type(out) is tuple else (out,)
         e.own_memory = _fresh_bytes(outs, [t.array for t in inputs])
         e.out_ids = tuple(id(a) for a in outs)
+    s.settle(t)
     return out
 
 
@@ -174,38 +211,43 @@ def _descendant_outputs(e):
 
 
 def _profiled_run_rule(node, g, create_graph, buffer_for):
+    t_in = time.perf_counter_ns()
     s = _session
     if s is None:
         return _plain_run_rule(node, g, create_graph, buffer_for)
     grads_in = (g,) if node.n_out == 1 else tuple(g)
     shapes = [list(gk.array.shape) if gk is not None else [] for gk in grads_in] \
         if s.record_shapes else []
-    e = s.begin(torch_name(node), "cpu_op", shapes)
+    e = s.begin(torch_name(node), "cpu_op", shapes, t_in)
     try:
         grads = _plain_run_rule(node, g, create_graph, buffer_for)
     finally:
-        s.end(e)
+        t = s.end(e)
     if s.profile_memory:
         arrays = [gi.array for gi in grads if gi is not None and gi is not ADDED]
         e.own_memory = _fresh_bytes(arrays, [gk.array for gk in grads_in if gk is not None],
                                     _descendant_outputs(e))
+    s.settle(t)
     return grads
 
 
 def _profiled_accumulate_leaf(leaf, g, create_graph, callers):
+    t_in = time.perf_counter_ns()
     s = _session
     if s is None:
         return _plain_accumulate_leaf(leaf, g, create_graph, callers)
     # (the id, not the array: a reference would make the engine think .grad is shared,
     # and copy instead of adding in place)
     before = None if leaf.grad is None else id(leaf.grad.array)
-    e = s.begin("AccumulateGrad", "cpu_op", [list(g.array.shape)] if s.record_shapes else [])
+    e = s.begin("AccumulateGrad", "cpu_op", [list(g.array.shape)] if s.record_shapes else [],
+                t_in)
     try:
         _plain_accumulate_leaf(leaf, g, create_graph, callers)
     finally:
-        s.end(e)
+        t = s.end(e)
     if s.profile_memory and leaf.grad is not None and id(leaf.grad.array) != before:
         e.own_memory = _fresh_bytes((leaf.grad.array,), (g.array,), _descendant_outputs(e))
+    s.settle(t)
 
 
 # ------------------------------------------------------------------ registered ranges
@@ -234,6 +276,7 @@ def _ranged(fn, name):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        t_in = time.perf_counter_ns()
         s = _session
         if s is None:   # (a wrapper someone kept after the profile stopped)
             return fn(*args, **kwargs)
@@ -241,11 +284,11 @@ def _ranged(fn, name):
         shapes = []
         if s.record_shapes and any(isinstance(a, Tensor) for a in args):
             shapes = [list(a.shape) if isinstance(a, Tensor) else [] for a in args]
-        e = s.begin(label, "user_annotation", shapes)
+        e = s.begin(label, "user_annotation", shapes, t_in)
         try:
             return fn(*args, **kwargs)
         finally:
-            s.end(e)
+            s.settle(s.end(e))
 
     _wrappers[key] = wrapper
     return wrapper
@@ -312,13 +355,13 @@ class record_function:
         s = _session
         if s is not None:
             self._session = s
-            self._event = s.begin(self.name, "user_annotation", [])
+            self._event = s.begin(self.name, "user_annotation", [], time.perf_counter_ns())
         return self
 
     def __exit__(self, *exc):
         if self._event is not None:
             if self._session is _session:
-                self._session.end(self._event)
+                self._session.settle(self._session.end(self._event))
             self._event = self._session = None
         return False
 
