@@ -54,7 +54,8 @@ _session = None   # the _Session recording now, or None
 
 
 def is_profiler_enabled():
-    """Whether a profile is recording now (PyTorch's ``torch.autograd.profiler._is_profiler_enabled``)."""
+    """Whether a profile is recording now (PyTorch's
+    ``torch.autograd.profiler._is_profiler_enabled``)."""
     return _session is not None
 
 
@@ -192,12 +193,12 @@ def _profiled_forward(op, ctx, inputs, attrs):
     try:
         out = _plain_forward(op, ctx, inputs, attrs)
     finally:
-        t = s.end(e)
+        t_end = s.end(e)
     if s.profile_memory:
         outs = out if type(out) is tuple else (out,)
         e.own_memory = _fresh_bytes(outs, [t.array for t in inputs])
         e.out_ids = tuple(id(a) for a in outs)
-    s.settle(t)
+    s.settle(t_end)
     return out
 
 
@@ -222,12 +223,12 @@ def _profiled_run_rule(node, g, create_graph, buffer_for):
     try:
         grads = _plain_run_rule(node, g, create_graph, buffer_for)
     finally:
-        t = s.end(e)
+        t_end = s.end(e)
     if s.profile_memory:
         arrays = [gi.array for gi in grads if gi is not None and gi is not ADDED]
         e.own_memory = _fresh_bytes(arrays, [gk.array for gk in grads_in if gk is not None],
                                     _descendant_outputs(e))
-    s.settle(t)
+    s.settle(t_end)
     return grads
 
 
@@ -244,10 +245,10 @@ def _profiled_accumulate_leaf(leaf, g, create_graph, callers):
     try:
         _plain_accumulate_leaf(leaf, g, create_graph, callers)
     finally:
-        t = s.end(e)
+        t_end = s.end(e)
     if s.profile_memory and leaf.grad is not None and id(leaf.grad.array) != before:
         e.own_memory = _fresh_bytes((leaf.grad.array,), (g.array,), _descendant_outputs(e))
-    s.settle(t)
+    s.settle(t_end)
 
 
 # ------------------------------------------------------------------ registered ranges
