@@ -8,4 +8,5 @@ from minigrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_en
                                          set_grad_enabled)
 from minigrad.autograd.variable import Variable
 from minigrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from minigrad.autograd import forward_ad, functional, graph  # noqa: E402  (torch's submodules)
+from minigrad.autograd import (forward_ad, functional, graph, profiler,  # noqa: E402
+                               profiler_util)  # (torch's submodules)

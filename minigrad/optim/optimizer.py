@@ -12,6 +12,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd.grad_mode import enable_grad
+from minigrad.autograd.profiler import register_ranges
 from minigrad.tensor import Tensor
 
 
@@ -171,3 +172,26 @@ def _check_nonnegative(**values):
     for name, value in values.items():
         if value < 0.0:
             raise ValueError(f"Invalid {names[name]}: {value}")
+
+
+def _step_range(optimizer):
+    return f"Optimizer.step#{type(optimizer).__name__}.step"
+
+
+def _zero_grad_range(optimizer):
+    return f"Optimizer.zero_grad#{type(optimizer).__name__}.zero_grad"
+
+
+@register_ranges
+def _profiled_methods():
+    """While a profile records, ``step`` and ``zero_grad`` of every optimizer are ranges,
+    named as PyTorch names them (``Optimizer.step#SGD.step``): the update works on arrays,
+    outside the ops, so it would be no one's time otherwise."""
+    classes, todo = [], [Optimizer]
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
+    return [(cls, method, name) for cls in classes
+            for method, name in (("step", _step_range), ("zero_grad", _zero_grad_range))
+            if method in cls.__dict__]

@@ -4,7 +4,7 @@ One module per family, as ``nn/modules``: ``linear``, ``activation``, ``dropout`
 ``normalization``, ``rnn_norm``, ``attention``, ``conv``, ``pooling``, ``sparse``, ``distance``
 and ``vision``. Everything is composed from primitives in ``minigrad.ops`` (convolution and
 pooling are primitives themselves), so gradients come from the engine. This module only
-gathers their names.
+gathers their names, and tells the profiler to record each call of them as a range.
 """
 # flake8: noqa: F401  (re-exports)
 from minigrad.nn.functional.linear import linear
@@ -35,3 +35,19 @@ from minigrad.nn.functional.attention import (multi_head_attention_forward,
                                                scaled_dot_product_attention)
 from minigrad.nn.functional.vision import (affine_grid, grid_sample, interpolate, pad,
                                            pixel_shuffle, pixel_unshuffle)
+
+
+import sys as _sys
+import types as _types
+
+from minigrad.autograd.profiler import register_ranges as _register_ranges
+
+
+@_register_ranges
+def _profiled_functions():
+    """While a profile records, each call of a function of this namespace (``F.batch_norm``)
+    is a range named ``F.batch_norm`` around the ops it runs (PyTorch's ``aten::batch_norm``
+    row). Only calls through the namespace: a composite's own inner calls are plain."""
+    module = _sys.modules[__name__]
+    return [(module, name, "F." + name) for name, fn in vars(module).items()
+            if not name.startswith("_") and isinstance(fn, _types.FunctionType)]
