@@ -133,11 +133,26 @@ def summarize(results):
                     f"| {sp_text} | {fmt([x['final_accuracy'] for x in results['runs'][k]])}"
                     f" | {sum(x['diverged'] for x in results['runs'][k])} of "
                     f"{len(results['runs'][k])} |")
+    levels = [0.9, 0.95]
+    level_rows = [f"| accuracy | " + " | ".join(VARIANTS) + " |",
+                  "|---|" + "---|" * len(VARIANTS)]
+    for level in levels:
+        cells = []
+        for k in VARIANTS:
+            vals = [steps_to_target(x["curve"]["steps"], x["curve"]["values"], level)
+                    for x in results["runs"][k]]
+            reached = [v for v in vals if v is not None]
+            cells.append(fmt(reached, 0) + ("" if len(reached) == len(vals) else
+                                             f" ({len(vals) - len(reached)} never)")
+                         if reached else "never")
+        level_rows.append(f"| {level:g} | " + " | ".join(cells) + " |")
     detail = "\n".join([
         f"Mean ± std over seeds {results['seeds']}; accuracy on {results['test_images']} "
         f"test images, evaluated every {results['eval_every']} steps (so steps to target "
         f"are multiples of {results['eval_every']}); budget {results['steps']} steps:", "",
         *rows, "",
+        "Steps to lower accuracies (not part of the verdict; the same curves):", "",
+        *level_rows, "",
         DISCUSSION.strip(), "",
         "Limits: a 4-layer sigmoid MLP, not Inception; plain SGD with a constant rate and "
         "none of the paper's other changes for BN-x5/x30; the target is one evaluation of "
@@ -149,6 +164,18 @@ def summarize(results):
 
 # written after the default run (seeds 0-2) had been seen; the numbers above are computed
 DISCUSSION = """
+What the default run shows. BN's speedup depends on where it is measured. Early on it is
+large: the plain sigmoid net sits near chance for its first few hundred steps, and the BN
+nets reach 0.9 test accuracy in a third to a half of its steps (the second table). Later
+all four error curves fall at about the same slope on the log-log plot, so the target --
+the plain net's accuracy after the whole budget, a point it creeps toward slowly -- is
+reached by the BN nets only a little sooner (the speedup column), by far less than the
+paper's 14x. The BN nets do end higher (the final accuracy column), so a target set above
+the plain net's reach would make BN's speedup unbounded; the paper's target was the plain
+Inception's own maximum, as here. The x5 and x30 rates trained without diverging, but
+the larger rate bought little: x30 was no faster than x5. The paper's BN-x5/x30 also
+dropped dropout, reduced weight decay and sped up the learning-rate decay; none of that
+applies to this net, which has no dropout, no weight decay and a constant rate.
 """
 
 COLORS = {"plain": "C3", "bn": "C0", "bn_x5": "C2", "bn_x30": "C4"}
@@ -158,22 +185,23 @@ def plot(plt, r):
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.6))
     target = float(np.mean([x["target"] for x in r["runs"]["plain"]]))
     for k in VARIANTS:
-        curves = np.array([x["curve"]["values"] for x in r["runs"][k]])
+        errors = 1 - np.array([x["curve"]["values"] for x in r["runs"][k]])
         steps = np.array(r["runs"][k][0]["curve"]["steps"])
-        m = curves.mean(0)
-        s = curves.std(0, ddof=1) if len(curves) > 1 else 0 * m
+        m = errors.mean(0)
+        s = errors.std(0, ddof=1) if len(errors) > 1 else 0 * m
         label = f"{k} (lr {r['runs'][k][0]['lr']:g})"
         ax.plot(steps[1:], m[1:], color=COLORS[k], label=label)
-        ax.fill_between(steps[1:], (m - s)[1:], (m + s)[1:], color=COLORS[k], alpha=0.2)
-    ax.axhline(target, color="k", lw=0.8, ls=":", label="target (plain net's final, mean)")
-    trained = np.concatenate([np.array(x["curve"]["values"])[len(x["curve"]["values"]) // 10:]
-                              for v in r["runs"].values() for x in v])
-    ax.set(xscale="log", xlabel="training step (log)", ylabel="test accuracy",
-           ylim=(max(np.percentile(trained, 5) - 0.02, 0), min(trained.max() + 0.01, 1)),
-           title=f"(a) test accuracy ({r['test_images']} test images; mean ± std, "
+        ax.fill_between(steps[1:], np.maximum(m - s, 1e-3)[1:], (m + s)[1:],
+                        color=COLORS[k], alpha=0.2)
+    ax.axhline(1 - target, color="k", lw=0.8, ls=":",
+               label="target (plain net's final, mean)")
+    ax.set(xscale="log", yscale="log", xlabel="training step (log)",
+           ylabel="test error (log)",
+           title=f"(a) test error ({r['test_images']} test images; mean ± std, "
                  f"{len(r['seeds'])} seeds)")
+    ax.set_ylim(top=1)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower left", fontsize=8)
     keys = list(VARIANTS)
     for i, k in enumerate(keys):
         vals = [x["steps_to_target"] for x in r["runs"][k]]
