@@ -134,7 +134,7 @@ def summarize(results):
                     f" | {sum(x['diverged'] for x in results['runs'][k])} of "
                     f"{len(results['runs'][k])} |")
     levels = [0.9, 0.95]
-    level_rows = [f"| accuracy | " + " | ".join(VARIANTS) + " |",
+    level_rows = ["| accuracy | " + " | ".join(VARIANTS) + " |",
                   "|---|" + "---|" * len(VARIANTS)]
     for level in levels:
         cells = []
