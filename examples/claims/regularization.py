@@ -98,12 +98,13 @@ def summarize(results):
     numbers = "test accuracy: " + ", ".join(
         f"{k} {fmt(_vals(results, k, 'test_accuracy'))}" for k in VARIANTS) + \
         "; gap: " + ", ".join(f"{k} {fmt(_vals(results, k, 'gap'))}" for k in VARIANTS)
-    rows = ["| variant | train accuracy | test accuracy | gap (train − test) |",
-            "|---|---|---|---|"]
+    rows = ["| variant | train accuracy | test accuracy | gap (train − test) | final train "
+            "loss |", "|---|---|---|---|---|"]
     for k in VARIANTS:
         rows.append(f"| {k} | {fmt(_vals(results, k, 'train_accuracy'))} | "
                     f"{fmt(_vals(results, k, 'test_accuracy'))} | "
-                    f"{fmt(_vals(results, k, 'gap'))} |")
+                    f"{fmt(_vals(results, k, 'gap'))} | "
+                    f"{fmt(_vals(results, k, 'final_loss'), 4)} |")
     pairs = [("bn", "none"), ("dropout", "none"), ("dropout", "bn"), ("bn+dropout", "bn"),
              ("bn+dropout", "dropout")]
     clear = [f"{a} over {b}: {'yes' if clearly_above(results, a, b) else 'no'}"
@@ -111,7 +112,9 @@ def summarize(results):
     detail = "\n".join([
         f"After {results['steps']} steps ({results['epochs']:.0f} epochs of "
         f"{results['train_size']} images), mean ± std over seeds {results['seeds']}, eval "
-        f"mode, test on {results['test_images']} images:", "", *rows, "",
+        f"mode, test on {results['test_images']} images; the training loss is the mean "
+        f"batch loss over the last {max(results['steps'] // 10, 1)} steps (in training "
+        f"mode, so with dropout active):", "", *rows, "",
         "Clearly above (difference of means > sum of stds): " + "; ".join(clear) + ".", "",
         DISCUSSION.strip(), "",
         "Limits: one small MLP, one training-set size, one dropout rate and one learning "
@@ -124,6 +127,16 @@ def summarize(results):
 
 # written after the default run (seeds 0-2) had been seen; the numbers above are computed
 DISCUSSION = """
+What the default run shows. The BN net fits the 2,000 images as completely as the plain
+one (training accuracy 1 and a training loss near 0 for both) and still does better on the
+test set, with a smaller gap: a regularizing effect, but a small one, of the order of a
+point of accuracy. Dropout (p = 0.5) hurt here: within the budget the dropout net did not
+fit its training set (training accuracy below 1 in eval mode, training loss far from 0)
+and its test accuracy is the lowest of the four. So the verdict's second half -- BN alone
+at least as good as dropout alone -- holds, but here that says more about dropout at this
+rate, width and budget than about BN replacing it; with BN, adding dropout changed little.
+The test curves show BN ahead of the plain net from the first evaluations on, while the
+plain net's test accuracy stops improving once it has fit the subset.
 """
 
 COLORS = {"none": "C3", "dropout": "C2", "bn": "C0", "bn+dropout": "C4"}

@@ -209,8 +209,8 @@ def plot(plt, r):
             jitter = (j - (len(vals) - 1) / 2) * 0.08
             if v is None:
                 bx.plot(i + jitter, r["steps"] * 1.6, "x", color=COLORS[k], ms=8)
-            else:
-                bx.plot(i + jitter, v, "o", color=COLORS[k], ms=6)
+            else:   # (step 0, reached before training, drawn at 1 on the log axis)
+                bx.plot(i + jitter, max(v, 1), "o", color=COLORS[k], ms=6)
         reached = [v for v in vals if v is not None]
         if reached:
             bx.hlines(np.mean(reached), i - 0.25, i + 0.25, color=COLORS[k])
