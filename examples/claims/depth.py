@@ -38,8 +38,8 @@ from ._mlp import evaluator, fmt, layer_grad_norms, mean_std, mlp, test_subset, 
 
 NAME = "depth"
 TITLE = "Depth"
-CLAIM = ("BN makes plain networks of 100+ layers trainable (Ioffe & Szegedy 2015, and the "
-         "common reading of it).")
+CLAIM = ("BN makes plain (non-residual) networks of 100+ layers trainable (a common "
+         "reading of Ioffe & Szegedy 2015).")
 PROTOCOL = ("ReLU MLPs (width 64, no residuals) of depth 2-100, with/without BN, SGD+momentum "
             "lr 0.05, batch 60, 500 steps; test accuracy and gradient norms per layer at init")
 
