@@ -179,8 +179,8 @@ loss never leaves ln 10: they do not train at all. With BN the picture is revers
 removed: the gradients grow toward the input, by a steady factor per layer (the growth
 rate below), as the mean-field theory of BN nets (Yang et al. 2019) predicts; its rate for
 ReLU in the wide, large-batch limit, pi/(pi - 1) per layer in squared norm, is 1.21 in
-norm. BN moves the depth limit -- its nets train well
-at 10 and 20 layers, where the plain ones are stuck at chance -- but at 50 and 100 layers
+norm. BN moves the depth limit -- its nets train at 10
+and 20 layers (less well at 20), where the plain ones are stuck at chance -- but at 50 and 100 layers
 the BN nets' training loss also stays near ln 10 within the budget, so their test
 accuracy at chance is a failure to fit, not a train/eval mismatch of the running
 statistics. On this protocol BN alone, without residual connections, does not make a
