@@ -188,8 +188,8 @@ def summarize(results):
     numbers += "; step-to-step input shift (last layer), " + "; ".join(
         f"{act}: {shifts(act)}" for act in S.ACTIVATIONS)
     early = results["checkpoints"][0]
-    lines = [f"Manipulation check (noisy BN's last-layer inputs shift more from step to step "
-             f"than the plain net's, every seed): "
+    lines = ["Manipulation check (noisy BN's last-layer inputs shift more from step to step "
+             "than the plain net's, every seed): "
              + ", ".join(f"{act} {'passed' if ok else 'FAILED'}" for act, ok in check.items())
              + ". Step-to-step shift: " + "; ".join(f"{act}: {shifts(act)}"
                                                      for act in S.ACTIVATIONS) + "."]
