@@ -145,13 +145,20 @@ def _tiny_net(batch_norm=True, seed=0):
     return nn.Sequential(*layers).double()
 
 
-def _exact_hessian(net, x, y):
+def _chunked_loss(net, values, x, y, size):
+    """The mean over consecutive batches of ``size`` of the net's loss in training mode."""
+    losses = [nn.functional.cross_entropy(
+        mg.func.functional_call(net, values, (x[i:i + size],)), y[i:i + size])
+        for i in range(0, x.shape[0], size)]
+    return sum(losses) / len(losses)
+
+
+def _exact_hessian(net, x, y, size):
     names = [n for n, _ in net.named_parameters()]
     params = tuple(p.detach() for p in net.parameters())
 
     def loss(*values):
-        out = mg.func.functional_call(net, dict(zip(names, values)), (x,))
-        return nn.functional.cross_entropy(out, y)
+        return _chunked_loss(net, dict(zip(names, values)), x, y, size)
 
     blocks = mg.autograd.functional.hessian(loss, params)
     sizes = [p.numel() for p in params]
@@ -160,13 +167,33 @@ def _exact_hessian(net, x, y):
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])
+def test_ghost_batch_loss_is_the_mean_of_the_batches_losses(rng, batch_norm):
+    net = _tiny_net(batch_norm)
+    _perturb_bn(net, rng)
+    x, y = mg.tensor(rng.standard_normal((12, 6))), mg.tensor(rng.integers(0, 3, 12))
+    values = dict(net.named_parameters())
+    with S.probing(net):
+        for size in (3, 4, 12):
+            got = curvature.ghost_batch_loss(net, values, x, y, size).item()
+            assert got == pytest.approx(_chunked_loss(net, values, x, y, size).item(),
+                                        rel=1e-13)
+    before = [b.numpy().copy() for b in net.buffers()]
+    curvature.ghost_batch_loss(net, values, x, y, 4)
+    for a, b in zip(before, net.buffers()):
+        np.testing.assert_array_equal(a, b.numpy())
+    with pytest.raises(ValueError, match="not batches of 5"):
+        curvature.ghost_batch_loss(net, values, x, y, 5)
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
 def test_hessian_operator_and_lanczos_match_the_exact_hessian(rng, batch_norm):
     net = _tiny_net(batch_norm)
+    _perturb_bn(net, rng)
     x, y = mg.tensor(rng.standard_normal((16, 6))), mg.tensor(rng.integers(0, 3, 16))
     with S.probing(net):
-        hessian = _exact_hessian(net, x, y)
+        hessian = _exact_hessian(net, x, y, size=4)
         np.testing.assert_allclose(hessian, hessian.T, atol=1e-12)
-        matvec, n = curvature.hessian_operator(net, x, y)
+        matvec, n = curvature.hessian_operator(net, x, y, size=4)
         assert n == hessian.shape[0] == sum(p.numel() for p in net.parameters())
         v = rng.standard_normal(n)
         np.testing.assert_allclose(matvec(v), hessian @ v, rtol=1e-10, atol=1e-12)
@@ -184,7 +211,7 @@ def test_spectrum_leaves_the_net_as_it_was(rng):
     net = _tiny_net(batch_norm=True)
     x, y = mg.tensor(rng.standard_normal((16, 6))), mg.tensor(rng.integers(0, 3, 16))
     before = [t.detach().numpy().copy() for t in [*net.parameters(), *net.buffers()]]
-    s = curvature.spectrum(net, x, y, iterations=12, seed=0)
+    s = curvature.spectrum(net, x, y, iterations=12, seed=0, size=8)
     after = [t.detach().numpy() for t in [*net.parameters(), *net.buffers()]]
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
