@@ -200,8 +200,30 @@ def summarize(results):
                      f"{final}: {losses(act, final)}. Test accuracy at step {final}: {te}.")
     lines.append("Cells (activation, step: outcome): "
                  + ", ".join(f"{a} {s}: {c}" for a, s, c in rows) + ".")
+    lines.append(_reading(results))
     lines.append(DETAIL)
     return {"numbers": numbers, "verdict": verdict, "detail": "\n\n".join(lines)}
+
+
+def _reading(results):
+    """What the losses say, as ratios of the means over seeds."""
+    early, final = results["checkpoints"]
+    out = []
+    for act in S.ACTIVATIONS:
+        m = {(k, t): float(np.mean(_at(results, act, k, "loss", t))) for k in KINDS
+             for t in (early, final)}
+        bn_gain = m["bn", final] / m["plain", final]
+        out.append(
+            f"{act}: noisy BN's training loss is {m['noisy', early] / m['bn', early]:.2f}× BN's "
+            f"and {m['noisy', early] / m['plain', early]:.2f}× the plain net's at step {early}, "
+            f"{m['noisy', final] / m['bn', final]:.2f}× and "
+            f"{m['noisy', final] / m['plain', final]:.2f}× at step {final}; BN's own loss is "
+            f"{m['bn', early] / m['plain', early]:.2f}× the plain net's at step {early} and "
+            f"{bn_gain:.2f}× at step {final}.")
+    return ("Reading (ratios of the means over seeds): " + " ".join(out) + " The noise's "
+            "scale averages 1.5, so besides shaking the layer inputs it enlarges the "
+            "activations' inputs on average (as a BN scale γ of 1.5 would), and the eval net "
+            "applies that mean; this study does not separate the two effects.")
 
 
 DETAIL = """Limits: an MNIST MLP rather than VGG on CIFAR-10; one noise strength (n_μ = 1,
