@@ -142,8 +142,27 @@ def summarize(results):
         "Ratios BN / no BN of each seed's geometric mean over the probes (mean ± standard "
         "error over seeds, log10 scale) and the cell's outcome: " + "; ".join(rows) + ".",
         f"Test accuracy after {results['steps']} steps: {acc}.",
+        _reading(results),
         DETAIL])
     return {"numbers": numbers, "verdict": S.tally(cells), "detail": detail}
+
+
+def _reading(results):
+    """Whether the differences come from the gradients' size: the ratio of their norms."""
+    ratios = []
+    for act in S.ACTIVATIONS:
+        d, se = S.paired(per_seed(results, act, "bn", "grad_norm"),
+                         per_seed(results, act, "plain", "grad_norm"))
+        ratios.append(f"{act} 10^({d:+.2f} ± {se:.2f}) = {10 ** d:.2f}")
+    return ("The gradient norms at the probes, BN / no BN (geometric means, paired over "
+            "seeds): " + "; ".join(ratios) + ". The steps along the gradient are η·c·‖g‖ "
+            "long, so where these ratios are near 1 the two nets are probed over steps of "
+            "about the same length, and smaller loss ranges and gradient changes with BN are "
+            "not shorter steps. The effective β is the largest gradient change per unit of "
+            "distance over the step sizes, the gradient change the largest change itself; "
+            "the two can disagree when a net's gradient changes fast over the short steps "
+            "and levels off over the long ones. The probes keep only the maxima, so which "
+            "step size set each is not recorded.")
 
 
 DETAIL = """Limits: an MNIST MLP, not VGG on CIFAR-10; one learning rate per activation, shared
