@@ -247,16 +247,25 @@ def summarize(results):
         for k in KINDS:
             tops = np.array([r["top"][-1] for r in results["runs"][act][k]])
             final.append(f"{act} {LABELS[k]}: " + ", ".join(f"{v:.3g}" for v in tops.mean(0)))
-    worst = max(max(res / max(abs(t), 1e-30) for res, t in zip(rs, ts))
-                for act in S.ACTIVATIONS for k in KINDS for r in results["runs"][act][k]
-                for rs, ts in zip(r["residual"], r["top"]))
+    rel = np.array([np.array(r["residual"]) / np.maximum(np.abs(r["top"]), 1e-30)
+                    for act in S.ACTIVATIONS for k in KINDS for r in results["runs"][act][k]])
+    init = "; ".join(
+        f"{act} {LABELS[k]}: λ1 " + S.pm([measures(r)["lambda1"][0]
+                                          for r in results["runs"][act][k]], 3, "g")
+        + ", λ1/λ10 " + S.pm([measures(r)["ratio"][0] for r in results["runs"][act][k]], 3, "g")
+        for act in S.ACTIVATIONS for k in KINDS if results["runs"][act][k][0]["steps"][0] == 0)
     detail = "\n\n".join([
         "Ratios BN / no BN of each seed's geometric mean over the trained points (mean ± "
         "standard error over seeds, log10 scale) and the cell's outcome: " + "; ".join(rows)
         + ".",
         f"Top {results['top']} eigenvalues at step {results['steps']} (mean over seeds): "
-        + "; ".join(final) + f". Largest residual bound of a kept Ritz value, relative to the "
-        f"value: {worst:.1e}.",
+        + "; ".join(final) + ".",
+        f"At step 0, before training (not part of the rule): {init}.",
+        f"Convergence: the residual bound of a Ritz value, relative to the value, is at most "
+        f"{rel[..., 0].max():.1e} for λ1 and {rel[..., -1].max():.1e} for λ{results['top']} "
+        f"(median {np.median(rel[..., -1]):.1e}); a bound of r means an eigenvalue lies "
+        f"within r times the value of the Ritz value, while the Ritz values themselves are lower bounds of the "
+        f"top eigenvalues.",
         DETAIL])
     return {"numbers": numbers, "verdict": S.tally(cells), "detail": detail}
 
