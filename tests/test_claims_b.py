@@ -357,7 +357,8 @@ def _landscape_results(bn_factor):
         runs[act] = {}
         for kind, f in (("plain", 1.0), ("bn", bn_factor)):
             runs[act][kind] = [{key: list(f * (1 + 0.01 * seed) * np.ones(probes))
-                                for key in landscape.MEASURES} for seed in range(3)]
+                                for key in (*landscape.MEASURES, "grad_norm")}
+                               for seed in range(3)]
     return {"runs": runs, "steps": 10}
 
 
