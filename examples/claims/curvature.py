@@ -173,7 +173,7 @@ def run(args, mnist):
     x_train, y_train = mnist[0], mnist[1]
     steps = 20 if args.quick else args.curvature_steps
     iterations = TOP + 2 if args.quick else args.curvature_lanczos
-    n_images = S.BATCH_SIZE * (4 if args.quick else args.curvature_batches)
+    n_images = S.BATCH_SIZE * (2 if args.quick else args.curvature_batches)
     xh, yh = S.subset(x_train, y_train, n_images)
     xh, yh = mg.tensor(xh, device=args.device), mg.tensor(yh, device=args.device)
     at = points(steps) if not args.quick else [0, steps]
