@@ -29,11 +29,14 @@ def study_args(args, study):
 def run_study(args, name, mnist):
     study = claims.load(name)
     study_args(args, study)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     results = study.run(args, mnist)
-    results = {"name": name, "seconds": round(time.perf_counter() - start, 1), **results}
+    results = {"name": name, "seconds": round(time.perf_counter() - start, 1),
+               "cpu_seconds": round(time.process_time() - cpu, 1),
+               "load_average": [round(x, 2) for x in os.getloadavg()], **results}
     save(args, f"claim_{name}", results, study.plot)
-    print(f"{name}: {results['seconds']:.1f} s")
+    print(f"{name}: {results['seconds']:.1f} s ({results['cpu_seconds']:.1f} s of CPU time, "
+          f"load average {results['load_average'][0]:.2f})")
     return results
 
 
