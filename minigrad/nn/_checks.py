@@ -34,6 +34,11 @@ for shape, _m in _bn_masks.items():
     register("batch_norm train masked", lambda x, w, b, m=_m: F.batch_norm(
         x, None, None, w, b, True, mask=m), shape, (C,), (C,))
 
+# (Ghost BN: strided virtual sub-batches of 2, 2 and 3 samples)
+for shape, size in [((4, 3), 2), ((6, 2, 3), 2), ((6, 2, 2, 2), 3)]:
+    register("batch_norm train ghost", lambda x, w, b, size=size: F.batch_norm(
+        x, None, None, w, b, True, virtual_batch_size=size), shape, (shape[1],), (shape[1],))
+
 register("layer_norm", lambda x, w, b: F.layer_norm(x, (3, 4), w, b), (2, 3, 4), (3, 4), (3, 4))
 register("group_norm", lambda x, w, b: F.group_norm(x, 2, w, b), (2, 4, 3), (4,), (4,))
 register("instance_norm", lambda x, w, b: F.instance_norm(x, weight=w, bias=b), (2, 3, 5), (3,), (3,))

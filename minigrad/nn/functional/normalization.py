@@ -128,7 +128,7 @@ def _batch_statistics(op, input, running_mean, running_var, training, momentum, 
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5, *, reduce=None, mask=None):
+               momentum=0.1, eps=1e-5, *, reduce=None, mask=None, virtual_batch_size=None):
     """Batch normalization as Algorithm 1 of Ioffe & Szegedy (2015).
 
     mu_B, sigma_B^2 = the batch's per-channel mean and biased variance (in training; the
@@ -159,6 +159,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     statistics normalize every position and the mask changes nothing. Training with fewer
     than 2 real positions raises, as an unmasked batch with one value per channel does.
     With ``reduce`` the masked statistics of each process are combined by it.
+
+    ``virtual_batch_size`` (a minigrad extension, keyword only): Ghost Batch Normalization
+    (Hoffer, Hubara & Soudry 2017, Algorithm 1), with the semantics of Keras's
+    ``BatchNormalization(virtual_batch_size=...)``; see ``_ghost_batch_norm``. It applies
+    where batch statistics are used (``training=True``); with running statistics it changes
+    nothing. It combines with neither ``mask`` nor ``reduce``.
     """
     if input.ndim < 2:
         raise InvalidArgument(f"batch_norm: expected an input with at least 2 dimensions "
@@ -170,6 +176,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     running_var = _running(running_var, C, "running_var")
     _check_dtypes("batch_norm", input, weight=weight, bias=bias, running_mean=running_mean,
                   running_var=running_var)
+    if virtual_batch_size is not None:
+        _check_virtual_batch_size(virtual_batch_size, mask, reduce)
     if mask is not None:
         mask = _mask_weights(input, mask, "batch_norm")
         if training and mask[1] < 2:
@@ -181,12 +189,68 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         # gradients) and leaves the running statistics alone
         scale = weight if weight is not None else constant(xp_of(input.array).ones(C, input.array.dtype))
         return ops.channel_affine(input, scale, bias)
+    if virtual_batch_size is not None and training:
+        return _ghost_batch_norm(input, running_mean, running_var, weight, bias, momentum, eps,
+                                 virtual_batch_size)
     mean, var = _batch_statistics("batch_norm", input, running_mean, running_var, training,
                                   momentum, reduce, mask)            # mu_B, sigma_B^2
     scale = ops.rsqrt_eps(var, eps)                                  # 1 / sqrt(sigma^2 + eps)
     if weight is not None:
         scale = scale * weight
     return ops.channel_affine(input, scale, bias, center=mean)      # gamma x_hat + beta
+
+
+def _check_virtual_batch_size(size, mask, reduce):
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise InvalidArgument(f"batch_norm: virtual_batch_size must be a positive integer that "
+                              f"divides the batch size, got {size!r}")
+    if mask is not None or reduce is not None:
+        raise InvalidArgument("batch_norm: virtual_batch_size combines with neither mask nor "
+                              "reduce (SyncBatchNorm)")
+
+
+def _ghost_batch_norm(input, running_mean, running_var, weight, bias, momentum, eps, size):
+    """Ghost Batch Normalization: batch normalization with the statistics of virtual
+    sub-batches of ``size`` samples, as Keras's ``virtual_batch_size`` computes it.
+
+    Keras reshapes the (N, ...) batch to (size, N / size, ...) and reduces over the first
+    axis (and the spatial ones), so with G = N / size the sub-batches are *strided*: sample
+    i belongs to sub-batch i mod G, which holds samples g, g + G, g + 2G, ... Here the
+    (N, C, ...) input is viewed as (size, G * C, rest), one "channel" per (sub-batch,
+    channel) pair, and normalized by the same composite as ``batch_norm`` (per-channel
+    moments, then one per-channel affine map with gamma and beta shared by the
+    sub-batches), so the engine derives the gradient. ``size`` must divide N.
+
+    The running statistics move once per call (as Keras's, and as ``num_batches_tracked``
+    counts), toward the average over the sub-batches of their means and of their variances.
+    Keras averages biased variances; we keep PyTorch's convention for the running variance
+    and average the *unbiased* ones (each over the n = size * rest values of a sub-batch,
+    so n / (n - 1) times the average biased variance). With ``size = N`` this is exactly
+    ``batch_norm``."""
+    N, C = input.shape[:2]
+    if N % size:
+        raise InvalidArgument(f"batch_norm: virtual_batch_size={size} must divide the batch "
+                              f"size, got input of shape {tuple(input.shape)} (batch of {N})")
+    groups = N // size
+    rest = math.prod(input.shape[2:])
+    if size * rest == 1:
+        raise InvalidArgument(f"batch_norm: Expected more than 1 value per channel in each "
+                              f"virtual batch when training, got virtual_batch_size={size} "
+                              f"and input size {tuple(input.shape)}")
+    ghost = ops.reshape(input, (size, groups * C, rest))   # sample k G + g -> (k, g C + c)
+    n, mean, var = norm_stats(ghost)                        # per (sub-batch, channel)
+    update_running_stats(running_mean, running_var, mean.array.reshape(groups, C),
+                         var.array.reshape(groups, C), n, momentum)
+
+    def tiled(p):  # (C,) -> (groups * C,): every sub-batch shares gamma and beta
+        return None if p is None else ops.reshape(
+            ops.expand(ops.reshape(p, (1, C)), (groups, C)), (groups * C,))
+
+    scale = ops.rsqrt(var + eps)
+    if weight is not None:
+        scale = scale * tiled(weight)
+    out = ops.channel_affine(ghost, scale, tiled(bias), center=mean)
+    return ops.reshape(out, input.shape)
 
 
 def _grouped(input, groups):

@@ -84,10 +84,26 @@ class _NormBase(Module):
 
 
 class _BatchNorm(_NormBase):
+    """``virtual_batch_size`` (a minigrad extension, keyword only; Keras's name): Ghost Batch
+    Normalization (Hoffer et al. 2017). Where batch statistics are used, they are those of
+    virtual sub-batches of that many samples, strided as Keras's (sample i in sub-batch
+    i mod N/virtual_batch_size), with gamma, beta and the running statistics shared; it must
+    divide the batch size. The running statistics move once per forward toward the
+    sub-batches' average mean and unbiased variance. See ``F.batch_norm``."""
+
+    virtual_batch_size = None   # (a class default, so modules pickled before it load)
+
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, dtype=None, *, bias=True):
+                 track_running_stats=True, dtype=None, *, bias=True, virtual_batch_size=None):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias)
         self.frozen = False  # set by nn.utils.freeze_batchnorm
+        if virtual_batch_size is not None:
+            if (isinstance(virtual_batch_size, bool) or not isinstance(virtual_batch_size, int)
+                    or virtual_batch_size < 1):
+                raise ValueError(f"{type(self).__name__}: virtual_batch_size must be a positive "
+                                 f"integer that divides the batch size, got "
+                                 f"{virtual_batch_size!r}")
+            self.virtual_batch_size = virtual_batch_size
 
     def train(self, mode=True):
         return super().train(mode and not self.frozen)
@@ -105,7 +121,12 @@ class _BatchNorm(_NormBase):
         running_mean = self.running_mean if track else None
         running_var = self.running_var if track else None
         return F.batch_norm(x, running_mean, running_var, self.weight, self.bias,
-                            use_batch_stats, factor, self.eps, mask=mask)
+                            use_batch_stats, factor, self.eps, mask=mask,
+                            virtual_batch_size=self.virtual_batch_size)
+
+    def extra_repr(self):
+        ghost = self.virtual_batch_size
+        return super().extra_repr() + ("" if ghost is None else f", virtual_batch_size={ghost}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -128,8 +149,9 @@ class _LazyBatchNorm(LazyModuleMixin):
     bias, running_mean and running_var are uninitialized (num_batches_tracked is 0)."""
 
     def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 device=None, dtype=None, *, bias=True):
-        super().__init__(0, eps, momentum, False, False, dtype)
+                 device=None, dtype=None, *, bias=True, virtual_batch_size=None):
+        super().__init__(0, eps, momentum, False, False, dtype,
+                         virtual_batch_size=virtual_batch_size)
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = UninitializedParameter(device=device, dtype=dtype)
@@ -406,6 +428,10 @@ class SyncBatchNorm(_BatchNorm):
         """``module`` with every BatchNorm1d/2d/3d replaced by a SyncBatchNorm holding the
         same parameters (the same Parameter objects), buffers, mode and dtype."""
         if isinstance(module, (BatchNorm1d, BatchNorm2d, BatchNorm3d)):
+            if module.virtual_batch_size is not None:
+                raise ValueError(f"convert_sync_batchnorm: {type(module).__name__} has "
+                                 f"virtual_batch_size={module.virtual_batch_size}, which "
+                                 f"SyncBatchNorm does not support")
             converted = cls(module.num_features, module.eps, module.momentum, module.affine,
                             module.track_running_stats, process_group)
             with no_grad():
