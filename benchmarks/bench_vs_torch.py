@@ -93,6 +93,9 @@ CASES = {
     "lstm": ("LSTM(28,128) fwd+bwd, batch 64, 28 steps", "minigrad", "torch", 2.0),
     "transformer": ("TransformerEncoderLayer(64, 4 heads) step, 64x28 tokens",
                     "minigrad", "torch", 1.3),
+    "mlp-grad": ("MLP loss fwd+bwd, all parameters (bn_mlp, batch 60)", "minigrad", "torch",
+                 1.3),
+    "mlp-hvp": ("MLP loss Hessian-vector product, all parameters", "minigrad", "torch", 1.3),
     "matmul": ("matmul 1024x1024 f32 [peer: NumPy]", "minigrad", "numpy", 1.05),
     "mlp-sameproc": ("MLP step, torch imported first [peer: plain minigrad]",
                      "minigrad-after-torch", "minigrad", 1.2),
@@ -271,6 +274,31 @@ def transformer_case(lib, seed):
     return run
 
 
+def mlp_loss_case(lib, make_model, seed, hvp):
+    """The cross-entropy of ``make_model``'s net on one batch of 60 as a function of all its
+    parameters (``func.functional_call``, train mode: BN uses the batch's statistics), and
+    either its gradient (forward + one backward: ``autograd.grad``) or a Hessian-vector
+    product with a random v (``autograd.functional.hvp``: forward, a backward that records
+    its graph, and a backward through that)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    model = lib.to_device(make_model(lib.nn))
+    names = [n for n, _ in model.named_parameters()]
+    params = tuple(p.detach().requires_grad_() for p in model.parameters())
+    v = tuple(lib.tensor(rng.standard_normal(tuple(p.shape), dtype=np.float32))
+              for p in params)
+    x = lib.tensor(rng.standard_normal((60, 1, 28, 28), dtype=np.float32))
+    y = lib.tensor(rng.integers(0, 10, 60))
+
+    def loss(*ps):
+        return lib.F.cross_entropy(lib.lib.func.functional_call(model, dict(zip(names, ps)),
+                                                                (x,)), y)
+
+    if hvp:
+        return lambda: lib.lib.autograd.functional.hvp(loss, params, v)
+    return lambda: lib.lib.autograd.grad(loss(*params), params)
+
+
 def tiny_ops_case(lib, seed):
     """200 x (mul, add) on a (16,) tensor, then backward: 400 ops each way."""
     import numpy as np
@@ -327,6 +355,8 @@ def build_case(name, lib):
         "lstm": lambda: lstm_case(lib, 10),
         "transformer": lambda: transformer_case(lib, 11),
         "matmul": lambda: matmul_case(lib, 9),
+        "mlp-grad": lambda: mlp_loss_case(lib, mlp, 12, hvp=False),
+        "mlp-hvp": lambda: mlp_loss_case(lib, mlp, 12, hvp=True),
     }
     return builders[name]()
 
@@ -869,6 +899,13 @@ def main():
     from _timing import print_table
     print_table(["case", "minigrad ms", "torch ms", "ratio (median of pairs)", "target"],
                 table_rows(results, memory, args.pairs))
+    by_case = {r["case"]: r for r in results}
+    if "mlp-grad" in by_case and "mlp-hvp" in by_case:
+        grad, hvp = by_case["mlp-grad"], by_case["mlp-hvp"]
+        peer = (f", torch {hvp['b_ms'] / grad['b_ms']:.2f}x" if "b_ms" in hvp and "b_ms" in grad
+                else "")
+        print(f"\nHessian-vector product / gradient (forward + backward), median times: "
+              f"minigrad {hvp['a_ms'] / grad['a_ms']:.2f}x{peer}")
     print("\nclean pairs / pairs tried: " + ", ".join(
         f"{r['case']} {r['pairs_clean']}/{r['pairs_tried']}" for r in results))
     if not on_host:

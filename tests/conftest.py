@@ -75,3 +75,24 @@ def device(request):
     if request.param == "fake":
         return fake_device.register(fake_device.reference_backend())
     return fake_device.register(request.getfixturevalue("_fake_glue"))
+
+
+# ---------------------------------------------------------------- the BN claims report
+# One quick run of the whole report (``python examples/bn_claims.py --quick``), shared by
+# the claim studies' tests (tests/test_claims_*.py): each checks its own studies in it.
+
+@pytest.fixture(scope="session")
+def bn_claims_quick(tmp_path_factory):
+    """(output directory, stdout) of ``examples/bn_claims.py --quick``; skips without MNIST."""
+    import subprocess
+    import sys
+
+    from test_examples import EXAMPLES, _mnist_available
+    if not _mnist_available():
+        pytest.skip("real MNIST not available (set MINIGRAD_DATA)")
+    out = tmp_path_factory.mktemp("bn_claims")
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "bn_claims.py"), "--quick",
+                           "--out", str(out)], capture_output=True, text=True, timeout=600,
+                          cwd=out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out, proc.stdout

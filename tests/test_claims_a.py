@@ -2,12 +2,11 @@
 ``examples/bn_claims.py``: their quick runs through the report, and the helpers and verdict
 rules they rest on."""
 import json
-import subprocess
 import sys
 
 import numpy as np
 import pytest
-from test_examples import EXAMPLES, _check_png, _mnist_available
+from test_examples import EXAMPLES, _check_png
 
 import minigrad as mg
 
@@ -18,13 +17,8 @@ from claims import _mlp, depth, init_scale, regularization, steps_to_accuracy  #
 STUDIES = ("depth", "init_scale", "regularization", "steps_to_accuracy")
 
 
-@pytest.mark.skipif(not _mnist_available(), reason="real MNIST not available (set MINIGRAD_DATA)")
-def test_quick_runs_write_results_and_the_report(tmp_path):
-    script = str(EXAMPLES / "bn_claims.py")
-    proc = subprocess.run([sys.executable, script, "--quick", "--only", ",".join(STUDIES),
-                           "--out", str(tmp_path)], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_quick_runs_write_results_and_the_report(bn_claims_quick):
+    tmp_path, _ = bn_claims_quick
     report = (tmp_path / "bn_claims.md").read_text()
     for name in STUDIES:
         study = claims.load(name)

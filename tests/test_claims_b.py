@@ -3,12 +3,11 @@ runs through the report, and the pieces they rest on: the noise layer against Nu
 Lanczos eigen-solver against an exact Hessian, the landscape and internal-covariate-shift
 probes against a direct computation in PyTorch, and the verdict rules."""
 import json
-import subprocess
 import sys
 
 import numpy as np
 import pytest
-from test_examples import EXAMPLES, _check_png, _mnist_available
+from test_examples import EXAMPLES, _check_png
 
 import minigrad as mg
 import minigrad.nn as nn
@@ -21,13 +20,8 @@ from claims import curvature, ics, landscape, noisy_bn  # noqa: E402
 STUDIES = ("noisy_bn", "landscape", "curvature", "ics")
 
 
-@pytest.mark.skipif(not _mnist_available(), reason="real MNIST not available (set MINIGRAD_DATA)")
-def test_quick_runs_write_results_and_the_report(tmp_path):
-    script = str(EXAMPLES / "bn_claims.py")
-    proc = subprocess.run([sys.executable, script, "--quick", "--only", ",".join(STUDIES),
-                           "--out", str(tmp_path)], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_quick_runs_write_results_and_the_report(bn_claims_quick):
+    tmp_path, _ = bn_claims_quick
     report = (tmp_path / "bn_claims.md").read_text()
     for name in STUDIES:
         study = claims.load(name)

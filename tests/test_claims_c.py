@@ -2,12 +2,11 @@
 --quick run through ``examples/bn_claims.py`` on the real MNIST files (skipped without
 them), and its verdict rule and nets without data."""
 import json
-import subprocess
 import sys
 
 import pytest
 
-from test_examples import EXAMPLES, _check_png, _mnist_available
+from test_examples import EXAMPLES, _check_png
 
 sys.path.insert(0, str(EXAMPLES))
 import claims  # noqa: E402
@@ -17,18 +16,8 @@ import minigrad as mg  # noqa: E402
 import minigrad.nn as nn  # noqa: E402
 
 
-def _run_report(out, *extra):
-    """``python examples/bn_claims.py --quick --out OUT ...`` in a subprocess."""
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "bn_claims.py"), "--quick",
-                           "--out", str(out), *extra], capture_output=True, text=True,
-                          timeout=120, cwd=out)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
-
-
-@pytest.mark.skipif(not _mnist_available(), reason="real MNIST not available (set MINIGRAD_DATA)")
-def test_small_batch_quick_run_writes_json_plot_and_report(tmp_path):
-    stdout = _run_report(tmp_path, "--only", "small_batch")
+def test_small_batch_quick_run_writes_json_plot_and_report(bn_claims_quick):
+    tmp_path, stdout = bn_claims_quick
     assert "small_batch:" in stdout
     _check_png(tmp_path / "claim_small_batch.png")
     r = json.loads((tmp_path / "claim_small_batch.json").read_text())
