@@ -235,3 +235,15 @@ def test_contributing_names_only_files_that_exist():
         elif not any(c.exists() for c in candidates):
             missing.append(path)
     assert not missing, f"CONTRIBUTING.md names paths that do not exist: {missing}"
+
+
+def test_the_readme_look_inside_example_runs(capsys):
+    """README's "Look inside" code block runs as written, after the Quickstart's imports."""
+    pytest.importorskip("graphviz")
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    (code,) = [b for b in blocks if "make_dot" in b]
+    prelude = "import minigrad as mg\nimport minigrad.nn as nn\nimport minigrad.nn.functional as F\n"
+    with pytest.warns(UserWarning, match="Anomaly Detection has been enabled"):
+        exec(compile(prelude + code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "Total params: 79,710" in out and "Self CPU %" in out
