@@ -100,6 +100,15 @@ def paired_nets(kinds, activation, seed, noise=(1.0, 2.0)):
     return nets
 
 
+def paired_training(kinds, activation, seed, device):
+    """``paired_nets`` on ``device``, and an SGD optimizer for each at the activation's
+    learning rate: ({kind: net}, {kind: optimizer})."""
+    nets = paired_nets(kinds, activation, seed)
+    for net in nets.values():
+        net.to(device)
+    return nets, {k: mg.optim.SGD(n.parameters(), lr=LR[activation]) for k, n in nets.items()}
+
+
 def linears(model):
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
 

@@ -181,10 +181,7 @@ def run(args, mnist):
     for act in S.ACTIVATIONS:
         for seed in args.seed_list:
             start = time.perf_counter()
-            nets = S.paired_nets(KINDS, act, seed)
-            for net in nets.values():
-                net.to(args.device)
-            optims = {k: mg.optim.SGD(n.parameters(), lr=S.LR[act]) for k, n in nets.items()}
+            nets, optims = S.paired_training(KINDS, act, seed, args.device)
             rec = {k: {"steps": [], "top": [], "residual": [], "min": []} for k in KINDS}
 
             def measure(step):

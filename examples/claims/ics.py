@@ -95,10 +95,7 @@ def run(args, mnist):
         lr = S.LR[act]
         for seed in args.seed_list:
             start = time.perf_counter()
-            nets = S.paired_nets(KINDS, act, seed)
-            for net in nets.values():
-                net.to(args.device)
-            optims = {k: mg.optim.SGD(n.parameters(), lr=lr) for k, n in nets.items()}
+            nets, optims = S.paired_training(KINDS, act, seed, args.device)
             rec = {k: {"steps": [], "l2": [], "grad_norm": [], "cos": []} for k in KINDS}
             for step, idx in enumerate(batches(len(x_train), S.BATCH_SIZE, steps, seed)):
                 x = mg.tensor(x_train[idx], device=args.device)
