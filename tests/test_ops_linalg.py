@@ -204,3 +204,21 @@ def test_linear_of_one_sample_like_torch(torch):
         assert tuple(lazy(lib.ones(3)).shape) == (4,)
     for a, b_ in zip(*out):
         np.testing.assert_allclose(a, b_, rtol=1e-13)
+
+
+def test_linear_add_is_one_node_with_the_addend_s_gradient():
+    """ops.linear_add, the recurrent layers' step: x @ W^T + addend as one recorded op."""
+    from minigrad import ops
+    x = mg.randn(4, 5, dtype=mg.float64, requires_grad=True)
+    w = mg.randn(3, 5, dtype=mg.float64, requires_grad=True)
+    a = mg.randn(4, 3, dtype=mg.float64, requires_grad=True)
+    y = ops.linear_add(x, w, a)
+    assert y.grad_fn.name == "LinearBackward"
+    X, W, A = (t.detach().numpy() for t in (x, w, a))
+    np.testing.assert_allclose(y.detach().numpy(), X @ W.T + A, rtol=1e-12)
+    g = mg.randn(4, 3, dtype=mg.float64)
+    y.backward(g)
+    np.testing.assert_array_equal(a.grad.numpy(), g.numpy())
+    np.testing.assert_allclose(w.grad.numpy(), g.numpy().T @ X, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"linear_add: .*addend \(3, 4\) do not fit"):
+        ops.linear_add(x, w, mg.randn(3, 4, dtype=mg.float64))

@@ -20,7 +20,8 @@ from minigrad.ops.channel import channel_affine, channel_moments, values_per_cha
 from minigrad.ops.conv import conv1d, conv2d
 from minigrad.ops.conv import conv_transpose2d
 from minigrad.ops.inplace import clone
-from minigrad.ops.linalg import (bmm, cross, diag, diagonal, dist, dot, einsum, linear, matmul,
+from minigrad.ops.linalg import (bmm, cross, diag, diagonal, dist, dot, einsum, linear,
+                                 linear_add, matmul,
                                  mm, mv, norm, outer, tril, triu, vector_norm)
 from minigrad.ops.loss import cross_entropy
 from minigrad.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d

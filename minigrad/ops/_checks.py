@@ -37,6 +37,7 @@ for name, fn, dom in [("neg", ops.neg, "real"), ("exp", ops.exp, "real"),
                       ("relu", ops.relu, "nonzero"), ("erf", ops.erf, "real")]:
     register(name, fn, (3, 4), domain=dom)
     register(name, fn, (4, 3), domain=dom, noncontig=True)
+register("rsqrt eps", lambda a: ops.rsqrt_eps(a, 0.1), (3, 4), domain="positive")
 register("clamp", lambda a: ops.clamp(a, -0.5, 0.5), (3, 4))
 register("clamp", lambda a: ops.clamp(a, min=0.1), (3, 4), domain="nonzero")
 register("clamp tensor", lambda a, lo: ops.clamp(a, min=lo), (3, 4), (4,))
@@ -268,3 +269,6 @@ def _through_hooks(a, b):
 
 
 register("saved_tensors_hooks", _through_hooks, (3, 4), (4,))
+
+# ---- a recurrent step's pre-activations: x @ W^T + an addend of the result's shape
+register("linear_add", ops.linear_add, (4, 5), (3, 5), (4, 3))

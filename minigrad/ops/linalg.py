@@ -104,7 +104,8 @@ def matmul(a, b):
 
 
 class Linear(Primitive):
-    """y = x @ W^T (+ b) over x's last axis; x is (..., in), W (out, in), b (out,)."""
+    """y = x @ W^T (+ b) over x's last axis; x is (..., in), W (out, in), b (out,), or b of
+    y's own shape (``linear_add``: an addend, whose gradient is y's)."""
     save_inputs = True
 
     @staticmethod
@@ -124,7 +125,7 @@ class Linear(Primitive):
         g2, x2 = reshape(g, rows), reshape(x, x_rows)
         return (matmul(g, w) if want_x else None,
                 matmul(transpose(g2, 0, 1), x2) if want_w else None,
-                sum(g2, 0) if want_b else None)
+                (g if ctx.shapes[2] == g.shape else sum(g2, 0)) if want_b else None)
 
     @staticmethod
     def backward_arrays(ctx, g):
@@ -136,7 +137,8 @@ class Linear(Primitive):
         g2, x2 = g.reshape(n, g.shape[-1]), x.array.reshape(n, x.shape[-1])
         return (be.matmul(g, w.array) if want_x else None,
                 be.matmul(g2.T, x2) if want_w else None,
-                be.xp.sum(g2, axis=0) if want_b else None)
+                (g if ctx.shapes[2] == g.shape else be.xp.sum(g2, axis=0)) if want_b
+                else None)
 
 
 def linear(x, weight, bias=None):
@@ -157,6 +159,22 @@ def linear(x, weight, bias=None):
     if bias is None:
         return Linear.apply(x, w)
     return Linear.apply(x, w, bias)
+
+
+def linear_add(x, weight, addend):
+    """``x @ weight.T + addend`` as one recorded op, ``addend`` of the result's shape: a
+    recurrent layer's step, the hidden state's product plus the step's input projection
+    (which holds both biases), without a node and a pass for the addition."""
+    x, w = pair(x, weight)
+    shape = tuple(x.shape[:-1]) + (w.shape[0],)
+    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1] or tuple(addend.shape) != shape:
+        raise InvalidArgument(f"linear_add: input {tuple(x.shape)}, weight {tuple(w.shape)} "
+                              f"and addend {tuple(addend.shape)} do not fit; expected (N, in), "
+                              f"(out, in) and (N, out)")
+    if not x.array.dtype == w.array.dtype == addend.array.dtype:
+        raise InvalidDtype(f"linear_add: input {x.dtype!r}, weight {w.dtype!r} and addend "
+                           f"{addend.dtype!r} must share one dtype")
+    return Linear.apply(x, w, addend)
 
 
 # ---------------------------------------------------------------- PyTorch's strict products

@@ -20,17 +20,25 @@ from minigrad import ops
 from minigrad.nn.functional.dropout import dropout as _dropout
 
 
+def _recurrent_sum(gi, hx, w_hh, b_hh):
+    """gi + W_hh h + b_hh, the pre-activations of a step: one node when ``b_hh`` is None
+    (the layers fold it into the input projection, ``gi``, once for all steps)."""
+    if b_hh is not None:
+        gi = gi + b_hh
+    return ops.linear_add(hx, w_hh, gi)
+
+
 def _rnn_tanh_step(gi, hx, w_hh, b_hh):
-    return ops.tanh(gi + ops.linear(hx, w_hh, b_hh))
+    return ops.tanh(_recurrent_sum(gi, hx, w_hh, b_hh))
 
 
 def _rnn_relu_step(gi, hx, w_hh, b_hh):
-    return ops.relu(gi + ops.linear(hx, w_hh, b_hh))
+    return ops.relu(_recurrent_sum(gi, hx, w_hh, b_hh))
 
 
 def _lstm_step(gi, state, w_hh, b_hh, w_hr=None):
     hx, cx = state
-    h, c = ops.lstm_gates(gi + ops.linear(hx, w_hh, b_hh), cx)   # (one fused primitive)
+    h, c = ops.lstm_gates(_recurrent_sum(gi, hx, w_hh, b_hh), cx)   # (one fused primitive)
     if w_hr is not None:
         h = ops.linear(h, w_hr)
     return h, c
@@ -97,6 +105,8 @@ def _direction(step, data, batch_sizes, state, weights, reverse):
     one concatenation; slices would each scatter into zeros of the whole projection, T^2
     traffic), and a step that updates every row reads the state without a slice."""
     w_ih, w_hh, b_ih, b_hh, *w_hr = weights
+    if step is not _gru_step and b_hh is not None:   # (the GRU's b_hh sits inside r * (...))
+        b_ih, b_hh = (b_hh if b_ih is None else b_ih + b_hh), None   # both biases, added once
     gi = ops.split_copies(ops.linear(data, w_ih, b_ih), batch_sizes, 0)   # one GEMM for all steps
     lstm = isinstance(state, tuple)
     full = state[0].shape[0] if lstm else state.shape[0]
