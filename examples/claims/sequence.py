@@ -97,6 +97,5 @@ def summarize(results):
         "verdict": ("reproduced" if signs == [-1, -1] else "reversed" if signs == [1, 1]
                     else "partly" if -1 in signs else "not reproduced")})
     detail = ("What the data show, and the limits of two seeds on MNIST, are discussed in "
-              "[docs/studies.md §8](../docs/studies.md#8-sequence_norm_studypy--where-batch-"
-              "normalization-breaks-recurrent-nets-variable-lengths-transformers).")
+              "§8 of `docs/studies.md` (the `sequence_norm_study.py` section).")
     return {"rows": rows, "detail": detail}
