@@ -260,19 +260,36 @@ def _grouped(input, groups):
 
 
 def _per_sample_norm(input, groups, weight, bias, eps):
-    """GroupNorm and InstanceNorm: statistics per sample and group of channels, each group
-    normalized by its own in one affine pass over the grouped view, then gamma and beta per
-    channel in a second pass over the input's shape. Returns the output and the statistics
-    (count, mean, var), each of the latter two of shape (N * groups,)."""
+    """GroupNorm and InstanceNorm: statistics per sample and group of channels, then one
+    per-(sample, channel) affine map over the spatial extent. Returns the output and the
+    statistics (count, mean, var), each of the latter two of shape (N * groups,).
+
+    The per-group statistics and the per-channel gamma and beta are spread to one value
+    per (sample, channel) with reshape and expand nodes (about a dozen, on vectors) so that
+    normalize, scale and shift stay one pass over the input. Normalizing the grouped view
+    first and applying gamma and beta in a second pass records 6 nodes instead of 18, but
+    the extra pass over the input made GroupNorm(32, 64) on 64x64x32x32 1.7x slower."""
+    N, C = input.shape[:2]
     grouped = _grouped(input, groups)
     count, mean, var = norm_stats(grouped)
-    x_hat = _reshaped(ops.channel_affine(grouped, ops.rsqrt_eps(var, eps), center=mean),
-                      input.shape)
-    if weight is None and bias is None:
-        return x_hat, count, mean, var
-    if weight is None:
-        weight = constant(xp_of(input.array).ones(input.shape[1], input.array.dtype))
-    return ops.channel_affine(x_hat, weight, bias), count, mean, var
+    rep = C // groups
+
+    def per_channel(t):  # (N * groups,) -> (N * C,): each channel takes its group's value
+        return ops.reshape(ops.expand(ops.reshape(t, (N, groups, 1)), (N, groups, rep)),
+                           (N * C,))
+
+    def tiled(p):  # (C,) -> (N * C,)
+        return None if p is None else ops.reshape(ops.expand(ops.reshape(p, (1, C)), (N, C)),
+                                                  (N * C,))
+
+    scale = per_channel(ops.rsqrt_eps(var, eps))
+    if weight is not None:
+        scale = scale * tiled(weight)
+    # the per-channel view is taken of the per-group one, so the affine pass's gradient
+    # arrives where the moments' gradient is added into it
+    per_channel_view = ops.reshape(grouped, (1, N * C, math.prod(input.shape[2:])))
+    out = ops.channel_affine(per_channel_view, scale, tiled(bias), center=per_channel(mean))
+    return ops.reshape(out, input.shape), count, mean, var
 
 
 def _reshaped(t, shape):
