@@ -214,13 +214,12 @@ class Sigmoid(Primitive):
 
 
 exp, log, sqrt, rsqrt = Exp.apply, Log.apply, Sqrt.apply, Rsqrt.apply
+tanh, sigmoid, erf = Tanh.apply, Sigmoid.apply, Erf.apply
 
 
 def rsqrt_eps(a, eps):
     """``rsqrt(a + eps)`` as one recorded op (the normalization layers' 1 / sigma)."""
     return Rsqrt.apply(a, eps=eps)
-
-tanh, sigmoid, erf = Tanh.apply, Sigmoid.apply, Erf.apply
 
 
 # ---------------------------------------------------------------- trigonometry, other bases, erfinv
