@@ -29,7 +29,7 @@ For the batch-statistics layers the script also reports the test error of the sa
 in training mode, each group of test images normalized by itself as in training: the
 network as it was trained, without the running averages.
 
-    python examples/batch_size_study.py          # 6 norms x 6 batch sizes x 3 seeds, ~7 min
+    python examples/batch_size_study.py          # 6 norms x 6 batch sizes x 3 seeds, ~11 min
     python examples/batch_size_study.py --quick  # 3 batch sizes, 2 seeds, a smoke test
 """
 import math
@@ -182,7 +182,7 @@ def main():
     p.add_argument("--seeds", type=int, default=3,
                    help="runs per configuration (seeds --seed, --seed + 1, ...)")
     p.add_argument("--epochs", type=int, default=5,
-                   help="epochs per run (5: the default run takes ~7 minutes on 2 cores)")
+                   help="epochs per run (5: the default run takes ~11 minutes on 2 cores)")
     p.add_argument("--epoch-images", type=int, default=3200,
                    help="training images per epoch (drawn in turn from all 60000)")
     p.add_argument("--lr", type=float, default=0.05,
