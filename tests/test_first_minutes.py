@@ -181,7 +181,7 @@ def test_example_help_shows_every_default_once(name, monkeypatch, capsys):
     assert len(options) >= 7
     for option, entry in options.items():
         assert entry.count("(default:") <= 1, entry
-        if option in ("--data-root", "--quick"):
+        if option in ("--data-root", "--quick", "--gather"):
             assert "(default:" not in entry, entry     # nothing to show: None, an off flag
         else:
             assert "(default:" in entry, entry
