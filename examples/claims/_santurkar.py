@@ -21,6 +21,10 @@ import minigrad.nn as nn
 
 ACTIVATIONS = ("sigmoid", "relu")
 LR = {"sigmoid": 0.5, "relu": 0.1}
+# the nets a study compares, and how its figures name and colour them
+PAIRED = ("plain", "bn")
+LABELS = {"plain": "no BN", "bn": "BN", "noisy": "noisy BN"}
+COLORS = {"plain": "C3", "bn": "C0", "noisy": "C2"}
 BATCH_SIZE = 60
 WIDTHS = (100, 100, 100)
 

@@ -50,9 +50,7 @@ CLAIM = ("Without BN, large isolated eigenvalues (outliers) appear in the traini
 PROTOCOL = ("MNIST MLP 784-100×3-10, sigmoid and ReLU, with and without BN; SGD batch 60, "
             "2,000 steps; at 5 points, top-10 Hessian eigenvalues of the loss on 960 training "
             "images in 16 batches of 60 by Lanczos (50 hvp); λ1 and λ1/λ10; 3 seeds.")
-KINDS = ("plain", "bn")
-LABELS = {"plain": "no BN", "bn": "BN"}
-COLORS = {"plain": "C3", "bn": "C0"}
+KINDS, LABELS, COLORS = S.PAIRED, S.LABELS, S.COLORS
 TOP = 10
 
 

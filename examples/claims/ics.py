@@ -50,8 +50,7 @@ CLAIM = ("BN does not reduce internal covariate shift measured on the optimizati
 PROTOCOL = ("MNIST MLP 784-100×3-10, sigmoid and ReLU, with and without BN; SGD batch 60, "
             "2,000 steps; every 10 steps, layer i's weight gradient before and after the "
             "earlier layers' SGD update (same batch): cosine, relative and raw ℓ2; 3 seeds.")
-KINDS = ("plain", "bn")
-LABELS = {"plain": "no BN", "bn": "BN"}
+KINDS, LABELS = S.PAIRED, S.LABELS
 COLORS = {"plain": ("#f4a582", "#d6604d", "#67001f"), "bn": ("#92c5de", "#4393c3", "#053061")}
 
 

@@ -47,9 +47,7 @@ CLAIM = ("BN makes the optimization landscape smoother: stepping along the gradi
 PROTOCOL = ("MNIST MLP 784-100×3-10, sigmoid and ReLU, with and without BN; SGD batch 60, "
             "2,000 steps; every 10 steps move along the gradient by 0.25-4 learning rates: "
             "loss range, max ‖Δ gradient‖, effective β; 3 seeds.")
-KINDS = ("plain", "bn")
-LABELS = {"plain": "no BN", "bn": "BN"}
-COLORS = {"plain": "C3", "bn": "C0"}
+KINDS, LABELS, COLORS = S.PAIRED, S.LABELS, S.COLORS
 STEP_SIZES = (0.25, 0.5, 1.0, 2.0, 4.0)
 MEASURES = {"loss_range": "loss range along the gradient",
             "grad_change": "max ‖g(θ − cηg) − g(θ)‖₂",

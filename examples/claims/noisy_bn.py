@@ -53,8 +53,7 @@ PROTOCOL = ("MNIST MLP 784-100×3-10, sigmoid and ReLU; plain vs BN vs BN + per-
             "σ·x + μ (μ ~ U(−1, 1), σ ~ U(1, 2) per unit); SGD batch 60, 3,000 steps; "
             "training loss on 10k training images, test accuracy; 3 seeds.")
 KINDS = ("plain", "bn", "noisy")
-LABELS = {"plain": "no BN", "bn": "BN", "noisy": "noisy BN"}
-COLORS = {"plain": "C3", "bn": "C0", "noisy": "C2"}
+LABELS, COLORS = S.LABELS, S.COLORS
 
 
 def add_arguments(p):
