@@ -173,6 +173,35 @@ cdef int _not_empty(Py_buffer *x, str op) except -1:
     return 0
 
 
+# Each entry point checks its operands, then runs the kernel of their dtype: ``_run_*`` with a
+# typed NULL ``tag`` (float or double) picks the specialization and reads the buffers.
+
+cdef int _run_moments(const real *tag, Py_buffer *v) except -1:
+    return _moments(<const real *>v[0].buf, v[0].shape[0], v[0].shape[1], v[0].shape[2],
+                    <real *>v[1].buf, <real *>v[2].buf)
+
+
+cdef int _run_affine(const real *tag, Py_buffer *v, bint accumulate) except -1:
+    _affine(<const real *>v[0].buf, <const real *>v[1].buf, <const real *>v[2].buf,
+            <const real *>v[3].buf, <real *>v[4].buf, v[0].shape[0], v[0].shape[1],
+            v[0].shape[2], accumulate)
+    return 0
+
+
+cdef inline void *_data(Py_buffer *b) noexcept:
+    return NULL if b == NULL else b.buf
+
+
+cdef int _run_affine_backward(const real *tag, Py_buffer *g, Py_buffer *x, Py_buffer *scale,
+                              Py_buffer *center, Py_buffer *sum_g, Py_buffer *sum_gx,
+                              Py_buffer *dx) except -1:
+    """``_affine_backward`` on the buffers; x, scale, center, sum_gx and dx may be NULL."""
+    return _affine_backward(<const real *>g.buf, <const real *>_data(x),
+                            <const real *>_data(scale), <const real *>_data(center),
+                            <real *>_data(dx), g.shape[0], g.shape[1], g.shape[2],
+                            <real *>sum_g.buf, <real *>_data(sum_gx))
+
+
 def channel_moments(x, mean_out, var_out):
     """Per-channel mean and biased variance of ``x`` (N, C, S) into the C-long outputs."""
     cdef Py_buffer v[MAX_OPERANDS]
@@ -188,11 +217,9 @@ def channel_moments(x, mean_out, var_out):
         _vector(&v[1], kind, v[0].shape[1], op, "mean")
         _vector(&v[2], kind, v[0].shape[1], op, "var")
         if kind == c"f":
-            _moments[float](<const float *>v[0].buf, v[0].shape[0], v[0].shape[1], v[0].shape[2],
-                     <float *>v[1].buf, <float *>v[2].buf)
+            _run_moments(<const float *>NULL, v)
         else:
-            _moments[double](<const double *>v[0].buf, v[0].shape[0], v[0].shape[1], v[0].shape[2],
-                     <double *>v[1].buf, <double *>v[2].buf)
+            _run_moments(<const double *>NULL, v)
     finally:
         _release(v, n)
 
@@ -219,13 +246,9 @@ def channel_affine(x, scale, shift, center, y, bint accumulate=False):
         _vector(&v[3], kind, C, op, "center")
         _like(&v[4], &v[0], kind, op, "out")
         if kind == c"f":
-            _affine[float](<const float *>v[0].buf, <const float *>v[1].buf, <const float *>v[2].buf,
-                    <const float *>v[3].buf, <float *>v[4].buf, v[0].shape[0], C,
-                    v[0].shape[2], accumulate)
+            _run_affine(<const float *>NULL, v, accumulate)
         else:
-            _affine[double](<const double *>v[0].buf, <const double *>v[1].buf,
-                    <const double *>v[2].buf, <const double *>v[3].buf, <double *>v[4].buf,
-                    v[0].shape[0], C, v[0].shape[2], accumulate)
+            _run_affine(<const double *>NULL, v, accumulate)
     finally:
         _release(v, n)
 
@@ -243,11 +266,9 @@ def channel_sum(g, out):
         _not_empty(&v[0], op)
         _vector(&v[1], kind, v[0].shape[1], op, "out")
         if kind == c"f":
-            _affine_backward[float](<const float *>v[0].buf, NULL, NULL, NULL, NULL, v[0].shape[0],
-                             v[0].shape[1], v[0].shape[2], <float *>v[1].buf, NULL)
+            _run_affine_backward(<const float *>NULL, &v[0], NULL, NULL, NULL, &v[1], NULL, NULL)
         else:
-            _affine_backward[double](<const double *>v[0].buf, NULL, NULL, NULL, NULL, v[0].shape[0],
-                             v[0].shape[1], v[0].shape[2], <double *>v[1].buf, NULL)
+            _run_affine_backward(<const double *>NULL, &v[0], NULL, NULL, NULL, &v[1], NULL, NULL)
     finally:
         _release(v, n)
 
@@ -260,6 +281,7 @@ def channel_affine_backward(g, x, scale, center, sum_g, sum_gx, dx, bint want_dx
     cdef str op = "channel_affine_backward"
     cdef char kind
     cdef Py_ssize_t C
+    cdef Py_buffer *d
     try:
         _take(v, &n, g, op, "g", False)
         _take(v, &n, x, op, "x", False)
@@ -279,16 +301,11 @@ def channel_affine_backward(g, x, scale, center, sum_g, sum_gx, dx, bint want_dx
         _vector(&v[5], kind, C, op, "sum_gx")
         if want_dx:
             _like(&v[6], &v[1], kind, op, "dx")
+        d = &v[6] if want_dx else NULL
         if kind == c"f":
-            _affine_backward[float](<const float *>v[0].buf, <const float *>v[1].buf,
-                             <const float *>v[2].buf, <const float *>v[3].buf,
-                             <float *>v[6].buf if want_dx else NULL, v[1].shape[0], C,
-                             v[1].shape[2], <float *>v[4].buf, <float *>v[5].buf)
+            _run_affine_backward(<const float *>NULL, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], d)
         else:
-            _affine_backward[double](<const double *>v[0].buf, <const double *>v[1].buf,
-                             <const double *>v[2].buf, <const double *>v[3].buf,
-                             <double *>v[6].buf if want_dx else NULL, v[1].shape[0], C,
-                             v[1].shape[2], <double *>v[4].buf, <double *>v[5].buf)
+            _run_affine_backward(<const double *>NULL, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], d)
     finally:
         _release(v, n)
 
