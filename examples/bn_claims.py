@@ -19,16 +19,8 @@ import claims
 from _common import load_mnist, parser, save, setup
 
 
-def study_args(args, study):
-    """``args`` with the seeds the study runs: 2 in --quick, else --seeds from --seed on."""
-    n = 2 if args.quick else args.seeds
-    args.seed_list = list(range(args.seed, args.seed + n))
-    return args
-
-
 def run_study(args, name, mnist):
     study = claims.load(name)
-    study_args(args, study)
     start, cpu = time.perf_counter(), time.process_time()
     results = study.run(args, mnist)
     results = {"name": name, "seconds": round(time.perf_counter() - start, 1),
@@ -122,6 +114,8 @@ def main():
         if add is not None:
             add(p)
     args = p.parse_args()
+    # every study's seeds: 2 in --quick, else --seeds of them from --seed on
+    args.seed_list = list(range(args.seed, args.seed + (2 if args.quick else args.seeds)))
     setup(args)
     names = claims.STUDIES if args.only is None else [n.strip() for n in args.only.split(",")]
     for name in names:

@@ -14,7 +14,7 @@ import contextlib
 import math
 
 import numpy as np
-from _common import copy_linear_weights
+from _common import batches, copy_linear_weights
 
 import minigrad as mg
 import minigrad.nn as nn
@@ -111,6 +111,13 @@ def paired_training(kinds, activation, seed, device):
     for net in nets.values():
         net.to(device)
     return nets, {k: mg.optim.SGD(n.parameters(), lr=LR[activation]) for k, n in nets.items()}
+
+
+def training_batches(x_train, y_train, steps, seed, device, start=0):
+    """(step, x, y) for ``steps`` SGD batches of BATCH_SIZE, the order ``_common.batches``
+    draws from ``seed`` (every net of a seed sees the same ones), numbered from ``start``."""
+    for step, idx in enumerate(batches(len(x_train), BATCH_SIZE, steps, seed), start=start):
+        yield step, mg.tensor(x_train[idx], device=device), mg.tensor(y_train[idx], device=device)
 
 
 def linears(model):

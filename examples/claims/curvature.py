@@ -35,7 +35,7 @@ cell opposing: reversed; otherwise not reproduced.
 import time
 
 import numpy as np
-from _common import batches, train_step
+from _common import train_step
 from threadpoolctl import threadpool_limits
 
 import minigrad as mg
@@ -191,10 +191,8 @@ def run(args, mnist):
 
             if 0 in at:
                 measure(0)
-            for step, idx in enumerate(batches(len(x_train), S.BATCH_SIZE, steps, seed),
-                                       start=1):
-                x = mg.tensor(x_train[idx], device=args.device)
-                y = mg.tensor(y_train[idx], device=args.device)
+            for step, x, y in S.training_batches(x_train, y_train, steps, seed,
+                                                 args.device, start=1):
                 for k, net in nets.items():
                     train_step(net, optims[k], x, y)
                 if step in at:

@@ -35,9 +35,8 @@ reproduced.
 import time
 
 import numpy as np
-from _common import accuracy, batches, train_step
+from _common import accuracy, train_step
 
-import minigrad as mg
 import minigrad.nn as nn
 from claims import _santurkar as S
 
@@ -96,9 +95,8 @@ def run(args, mnist):
             start = time.perf_counter()
             nets, optims = S.paired_training(KINDS, act, seed, args.device)
             rec = {k: {"steps": [], "l2": [], "grad_norm": [], "cos": []} for k in KINDS}
-            for step, idx in enumerate(batches(len(x_train), S.BATCH_SIZE, steps, seed)):
-                x = mg.tensor(x_train[idx], device=args.device)
-                y = mg.tensor(y_train[idx], device=args.device)
+            for step, x, y in S.training_batches(x_train, y_train, steps, seed,
+                                                 args.device):
                 for k, net in nets.items():
                     if step % every == 0:
                         l2, gn, cos = zip(*probe(net, x, y, lr))

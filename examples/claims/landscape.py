@@ -34,9 +34,8 @@ opposing: reversed; otherwise not reproduced.
 import time
 
 import numpy as np
-from _common import accuracy, batches, train_step
+from _common import accuracy, train_step
 
-import minigrad as mg
 from claims import _santurkar as S
 
 NAME = "landscape"
@@ -94,9 +93,8 @@ def run(args, mnist):
             start = time.perf_counter()
             nets, optims = S.paired_training(KINDS, act, seed, args.device)
             rec = {k: {"steps": []} for k in KINDS}
-            for step, idx in enumerate(batches(len(x_train), S.BATCH_SIZE, steps, seed)):
-                x = mg.tensor(x_train[idx], device=args.device)
-                y = mg.tensor(y_train[idx], device=args.device)
+            for step, x, y in S.training_batches(x_train, y_train, steps, seed,
+                                                 args.device):
                 for k, net in nets.items():
                     if step % every == 0:
                         rec[k]["steps"].append(step)

@@ -37,9 +37,8 @@ partly; every cell opposing: reversed; otherwise not reproduced.
 import time
 
 import numpy as np
-from _common import batches, train_step
+from _common import train_step
 
-import minigrad as mg
 import minigrad.nn as nn
 from claims import _santurkar as S
 
@@ -129,10 +128,8 @@ def run(args, mnist):
                     rec[k]["test_acc"].append(S.loss_and_accuracy(net, x_te, y_te)[1])
 
             evaluate()
-            order = batches(len(x_train), S.BATCH_SIZE, steps, seed)
-            for step, idx in enumerate(order, start=1):
-                x = mg.tensor(x_train[idx], device=args.device)
-                y = mg.tensor(y_train[idx], device=args.device)
+            for step, x, y in S.training_batches(x_train, y_train, steps, seed,
+                                                 args.device, start=1):
                 for k, net in nets.items():
                     hooks[k].active = True
                     train_step(net, optims[k], x, y)
