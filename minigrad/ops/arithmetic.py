@@ -40,6 +40,10 @@ class Sub(Primitive):
     def backward(ctx, g):
         return g, (neg(g) if ctx.next[1] is not None else None)
 
+    @staticmethod
+    def backward_arrays(ctx, g):
+        return g, (-g if ctx.next[1] is not None else None)
+
 
 class Mul(Primitive):
     save_inputs = True
@@ -54,6 +58,12 @@ class Mul(Primitive):
         return (mul(g, b) if ctx.next[0] is not None else None,
                 mul(g, a) if ctx.next[1] is not None else None)
 
+    @staticmethod
+    def backward_arrays(ctx, g):   # (the same products, without two recorded-op calls)
+        a, b = ctx.inputs
+        return (g * b.array if ctx.next[0] is not None else None,
+                g * a.array if ctx.next[1] is not None else None)
+
 
 class Div(Primitive):
     save_inputs = True
@@ -67,6 +77,12 @@ class Div(Primitive):
         a, b = ctx.inputs
         ga = true_divide(g, b)
         return ga, (neg(true_divide(mul(ga, a), b)) if ctx.next[1] is not None else None)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        a, b = ctx.inputs
+        ga = g / b.array
+        return ga, (-((ga * a.array) / b.array) if ctx.next[1] is not None else None)
 
 
 class Maximum(Primitive):
@@ -115,6 +131,10 @@ class Neg(Primitive):
     @staticmethod
     def backward(ctx, g):
         return neg(g)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        return -g
 
 
 class Abs(Primitive):
