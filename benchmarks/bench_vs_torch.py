@@ -89,6 +89,9 @@ CASES = {
     "conv": ("Conv2d(64,64,3,p=1) fwd+bwd N=32 32x32", "minigrad", "torch", 1.2),
     "mlp": ("MLP step (bn_mlp, BN1d+sigmoid, batch 60)", "minigrad", "torch", 1.3),
     "cnn": ("CNN step (conv_bn_net, batch 64)", "minigrad", "torch", 1.2),
+    "vgg": ("VGG-style step (8 conv-BN-ReLU, CIFAR 3x32x32, batch 32)", "minigrad", "torch",
+            1.0),
+    "resnet": ("ResNet-20 step (CIFAR 3x32x32, batch 32)", "minigrad", "torch", 1.0),
     "tiny": ("400 tiny ops fwd+bwd, shape (16,)", "minigrad", "torch", 1.2),
     "lstm": ("LSTM(28,128) fwd+bwd, batch 64, 28 steps", "minigrad", "torch", 2.0),
     "transformer": ("TransformerEncoderLayer(64, 4 heads) step, 64x28 tokens",
@@ -217,13 +220,14 @@ def layer_case(lib, make_layer, shape, seed):
     return run
 
 
-def train_case(lib, make_model, batch, seed, **sgd):
-    """zero_grad, forward, cross-entropy, backward, SGD step on fixed pre-made batches."""
+def train_case(lib, make_model, batch, seed, image=(1, 28, 28), **sgd):
+    """zero_grad, forward, cross-entropy, backward, SGD step on fixed pre-made batches of
+    ``image``-shaped inputs (MNIST's by default)."""
     import numpy as np
     rng = np.random.default_rng(seed)
     model = lib.to_device(make_model(lib.nn))
     opt = lib.sgd(model.parameters(), **sgd)
-    batches = [(lib.tensor(rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)),
+    batches = [(lib.tensor(rng.standard_normal((batch, *image), dtype=np.float32)),
                 lib.tensor(rng.integers(0, 10, batch)))
                for _ in range(8)]
     state = {"i": 0}
@@ -235,6 +239,50 @@ def train_case(lib, make_model, batch, seed, **sgd):
         lib.F.cross_entropy(model(x), y).backward()
         opt.step()
     return run
+
+
+def vgg_net(nn):
+    """A CIFAR-sized VGG: 3x3 conv-BN-ReLU blocks of 64, 64 | 128, 128 | 256, 256 | 512, 512
+    channels with 2x2 max pooling between the stages (32 -> 16 -> 8 -> 4 -> 2), then global
+    average pooling and a linear classifier (VGG-11's pattern at CIFAR's resolution)."""
+    layers, cin = [], 3
+    for stage, width in enumerate((64, 128, 256, 512)):
+        if stage:
+            layers.append(nn.MaxPool2d(2))
+        for _ in range(2):
+            layers += [nn.Conv2d(cin, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+                       nn.ReLU()]
+            cin = width
+    layers += [nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10)]
+    return nn.Sequential(*layers)
+
+
+def resnet20(nn):
+    """He et al. (2016)'s CIFAR ResNet-20: a 3x3 conv-BN-ReLU stem of 16 channels, three
+    stages of three basic blocks (16, 32, 64 channels; the first block of stages 2 and 3
+    halves the resolution, its shortcut a strided 1x1 conv + BN), global average pooling
+    and a linear classifier."""
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout),
+                nn.ReLU(), nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+            self.shortcut = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                           nn.BatchNorm2d(cout))
+                             if stride != 1 or cin != cout else nn.Identity())
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            return self.relu(self.body(x) + self.shortcut(x))
+
+    layers, cin = [nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
+    for stage, width in enumerate((16, 32, 64)):
+        for block in range(3):
+            layers.append(Block(cin, width, 2 if stage and not block else 1))
+            cin = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10)]
+    return nn.Sequential(*layers)
 
 
 def lstm_case(lib, seed):
@@ -351,6 +399,10 @@ def build_case(name, lib):
         "conv": layer(lambda nn: nn.Conv2d(64, 64, 3, padding=1), (32, 64, 32, 32), 7),
         "mlp": mlp_step, "mlp-sameproc": mlp_step,
         "cnn": cnn_step, "cnn-sameproc": cnn_step,
+        "vgg": lambda: train_case(lib, vgg_net, 32, 13, image=(3, 32, 32), lr=0.05,
+                                  momentum=0.9),
+        "resnet": lambda: train_case(lib, resnet20, 32, 14, image=(3, 32, 32), lr=0.05,
+                                     momentum=0.9),
         "tiny": lambda: tiny_ops_case(lib, 8),
         "lstm": lambda: lstm_case(lib, 10),
         "transformer": lambda: transformer_case(lib, 11),
