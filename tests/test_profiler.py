@@ -61,11 +61,17 @@ def test_simple_op_rows_forward_and_backward_apart():
     top = [e.name for e in prof.events() if e.cpu_parent is None]
     assert top == ["mul", "sum", "SumBackward0", "MulBackward0", "AccumulateGrad",
                    "AccumulateGrad"]
+    # mul's plain backward is its array rule: no op of its own inside its range
+    mul_backward = next(e for e in prof.events() if e.name == "MulBackward0")
+    assert mul_backward.cpu_children == []
+    assert _counts(prof)["mul"] == 1 and _counts(prof)["MulBackward0"] == 1
     # a backward rule written in tensor ops runs them inside its own range (and their rows
     # count those calls too, as PyTorch's aten::mul row does)
-    mul_backward = next(e for e in prof.events() if e.name == "MulBackward0")
-    assert _names(mul_backward.cpu_children) == ["mul", "mul"]
-    assert _counts(prof)["mul"] == 3 and _counts(prof)["MulBackward0"] == 1
+    with profile() as prof:
+        x.abs().sum().backward()
+    abs_backward = next(e for e in prof.events() if e.name == "AbsBackward0")
+    assert _names(abs_backward.cpu_children) == ["sign", "mul"]
+    assert _counts(prof)["mul"] == 1 and _counts(prof)["AbsBackward0"] == 1
 
 
 def test_layers_every_recorded_op_has_its_forward_and_backward_rows():
