@@ -252,6 +252,7 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
         held, held_after = _held_leaves(last, target_keys)
 
     anomaly = _anomaly.enabled   # (read once a pass: off, the loop pays one local test)
+    plain = target_keys is None   # (send's node case needs no target bookkeeping)
     with set_grad_enabled(create_graph):
         for edge, g in zip(root_edges, root_grads):
             if edge is not None:
@@ -288,7 +289,8 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             # receivers may take and add into in place
             g = None
             if not retain_graph:
-                node.release()
+                extras.clear()          # (node.release(), inlined: once per node)
+                node.released = True
             elif packed:
                 repack_saved(node)
             for edge, gi, shape, dtype in zip(node.next, grads, node.shapes, node.dtypes):
@@ -298,7 +300,11 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     gi = _adapters.sum_to(gi, shape)
                 if gi.array.dtype != dtype:
                     gi = _adapters.cast(gi, dtype)
-                send(edge, gi)
+                if plain and type(edge) is Node:   # send's commonest case, inlined
+                    prev = pending.get(edge)
+                    pending[edge] = gi if prev is None else add_into(prev, gi)
+                else:
+                    send(edge, gi)
         if held:
             deliver_held(previous)
         if post:
