@@ -38,6 +38,8 @@ for name, fn, dom in [("neg", ops.neg, "real"), ("exp", ops.exp, "real"),
     register(name, fn, (3, 4), domain=dom)
     register(name, fn, (4, 3), domain=dom, noncontig=True)
 register("rsqrt eps", lambda a: ops.rsqrt_eps(a, 0.1), (3, 4), domain="positive")
+register("rsqrt eps weighted", lambda a, w: ops.rsqrt_eps(a, 0.1, w), (5,), (5,),
+         domain=("positive", "real"))
 register("clamp", lambda a: ops.clamp(a, -0.5, 0.5), (3, 4))
 register("clamp", lambda a: ops.clamp(a, min=0.1), (3, 4), domain="nonzero")
 register("clamp tensor", lambda a, lo: ops.clamp(a, min=lo), (3, 4), (4,))

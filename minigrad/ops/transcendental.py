@@ -157,6 +157,33 @@ class Rsqrt(Primitive):
         return g * (o ** 3 * -0.5)
 
 
+class RsqrtEps(Primitive):
+    """w / sqrt(a + eps), as ``w * rsqrt(a + eps)`` computes it (the same rounding): the
+    per-channel scale gamma / sigma of a batch norm as one node instead of two."""
+    op_name = "rsqrt_eps"
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, a, w, eps=0.0):
+        xp = _xp(a)
+        r = xp.reciprocal(xp.sqrt(a + a.dtype.type(eps) if eps else a))
+        ctx.r, ctx.eps = r, eps
+        return r * w
+
+    @staticmethod
+    def backward(ctx, g):
+        a, w = ctx.inputs
+        r = rsqrt_eps(a, ctx.eps)       # (recomputed in tensor ops: differentiable)
+        return (mul(mul(g, w), mul(pow(r, 3), -0.5)) if ctx.next[0] is not None else None,
+                mul(g, r) if ctx.next[1] is not None else None)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        r, w = ctx.r, ctx.inputs[1].array
+        return ((g * w) * (r ** 3 * -0.5) if ctx.next[0] is not None else None,
+                g * r if ctx.next[1] is not None else None)
+
+
 class Erf(Primitive):
     save_inputs = True
 
@@ -217,9 +244,15 @@ exp, log, sqrt, rsqrt = Exp.apply, Log.apply, Sqrt.apply, Rsqrt.apply
 tanh, sigmoid, erf = Tanh.apply, Sigmoid.apply, Erf.apply
 
 
-def rsqrt_eps(a, eps):
-    """``rsqrt(a + eps)`` as one recorded op (the normalization layers' 1 / sigma)."""
-    return Rsqrt.apply(a, eps=eps)
+def rsqrt_eps(a, eps, weight=None):
+    """``rsqrt(a + eps)`` as one recorded op (the normalization layers' 1 / sigma), times
+    ``weight`` when given (gamma / sigma, still one op)."""
+    if weight is None:
+        return Rsqrt.apply(a, eps=eps)
+    if weight.array.dtype != a.array.dtype or a.array.dtype.kind != "f":
+        raise InvalidArgument(f"rsqrt_eps: the variance is {a.dtype!r} and the weight "
+                              f"{weight.dtype!r}; expected one floating point dtype")
+    return RsqrtEps.apply(a, weight, eps=eps)
 
 
 # ---------------------------------------------------------------- trigonometry, other bases, erfinv

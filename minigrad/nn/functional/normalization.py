@@ -194,9 +194,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                  virtual_batch_size)
     mean, var = _batch_statistics("batch_norm", input, running_mean, running_var, training,
                                   momentum, reduce, mask)            # mu_B, sigma_B^2
-    scale = ops.rsqrt_eps(var, eps)                                  # 1 / sqrt(sigma^2 + eps)
-    if weight is not None:
-        scale = scale * weight
+    scale = ops.rsqrt_eps(var, eps, weight)              # gamma / sqrt(sigma^2 + eps), one op
     return ops.channel_affine(input, scale, bias, center=mean)      # gamma x_hat + beta
 
 
