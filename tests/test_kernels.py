@@ -606,3 +606,71 @@ def test_a_busy_machine_shrinks_the_team(tmp_path):
     assert out.returncode == 0, out.stderr
     state = eval(out.stdout)
     assert state["shrinks"] >= 1 and state["contended"] >= 1, state
+
+
+# ------------------------------------------------------------------ the LSTM cell
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("lead,H", [((1,), 1), ((3,), 5), ((2, 3), 7), ((200,), 37)])
+@pytest.mark.parametrize("grads", ["both", "h", "c"])
+def test_lstm_gates_kernels_match_numpy(rng, threads, dtype, lead, H, grads):
+    """Both passes against the reference, with pre-activations far into the saturated
+    tails (the polynomial exp's clamps), +-inf and NaN among them; (200, 37) runs threaded."""
+    gates = (_rand(rng, lead + (4 * H,), dtype) * 8)
+    flat = gates.reshape(-1)
+    flat[::17] *= 30
+    flat[5::41] = np.inf
+    flat[7::43] = -np.inf
+    flat[11::97] = np.nan
+    c_prev = _rand(rng, lead + (H,), dtype)
+    with np.errstate(invalid="ignore"):
+        got = cpu.lstm_gates_forward(gates, c_prev)
+        want = numpy_ref.lstm_gates_forward(gates, c_prev)
+        for a, b in zip(got, want):
+            assert a.dtype == dtype and a.shape == b.shape
+            np.testing.assert_allclose(a, b, **TOL[dtype])
+        gh = _rand(rng, lead + (H,), dtype) if grads != "c" else None
+        gc = _rand(rng, lead + (H,), dtype) if grads != "h" else None
+        act, tc = want[2:]
+        for a, b in zip(cpu.lstm_gates_backward(gh, gc, act, tc, c_prev),
+                        numpy_ref.lstm_gates_backward(gh, gc, act, tc, c_prev)):
+            assert a.dtype == dtype and a.shape == b.shape
+            np.testing.assert_allclose(a, b, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lstm_gates_transcendentals_are_accurate(dtype):
+    """The kernel's sigmoid and tanh over a dense grid (the tails and zero included),
+    against NumPy's in float64: within 4 ulp."""
+    x = np.concatenate([np.linspace(-120, 120, 48001), np.linspace(-1, 1, 48001),
+                        np.geomspace(1e-30, 1e-2, 2000)]).astype(dtype)
+    n = x.size
+    big = np.full(n, 1e4, dtype)
+    gates = np.stack([x, -big, x, big], 1).reshape(n, 4)   # (i, f, g, o) with H = 1
+    act = cpu.lstm_gates_forward(gates, np.zeros((n, 1), dtype))[2]
+    x64 = x.astype(np.float64)
+    tol = dict(rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)   # (subnormals: absolute)
+    np.testing.assert_allclose(act[:, 0], 1 / (1 + np.exp(-x64)), **tol)
+    np.testing.assert_allclose(act[:, 2], np.tanh(x64), **tol)
+
+
+def test_lstm_gates_kernels_refuse_bad_input():
+    """A clear error naming the op, the shapes or the dtypes; never a crash."""
+    g32, c32 = np.zeros((2, 8), np.float32), np.zeros((2, 2), np.float32)
+    for backend in (cpu, numpy_ref):
+        with pytest.raises(ValueError, match=r"lstm_gates_forward.*\(2, 7\).*\(2, 2\)"):
+            backend.lstm_gates_forward(np.zeros((2, 7), np.float32), c32)
+        with pytest.raises(ValueError, match=r"lstm_gates_forward.*\(3, 8\)"):
+            backend.lstm_gates_forward(np.zeros((3, 8), np.float32), c32)
+        with pytest.raises(ValueError, match="lstm_gates_forward"):
+            backend.lstm_gates_forward(np.zeros((), np.float32), np.zeros((), np.float32))
+        with pytest.raises(TypeError, match=r"lstm_gates_forward.*float64"):
+            backend.lstm_gates_forward(g32.astype(np.float64), c32)
+        with pytest.raises(TypeError, match=r"lstm_gates_forward.*int64"):
+            backend.lstm_gates_forward(np.zeros((2, 8), np.int64), np.zeros((2, 2), np.int64))
+        with pytest.raises(ValueError, match=r"lstm_gates_backward.*gh \(2, 3\)"):
+            backend.lstm_gates_backward(np.zeros((2, 3), np.float32), None, g32, c32, c32)
+        with pytest.raises(TypeError, match=r"lstm_gates_backward.*gc float64"):
+            backend.lstm_gates_backward(None, c32.astype(np.float64), g32, c32, c32)
+        with pytest.raises(ValueError, match=r"lstm_gates_backward.*tc \(2, 8\)"):
+            backend.lstm_gates_backward(c32, None, g32, g32, c32)

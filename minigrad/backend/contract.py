@@ -42,6 +42,12 @@ CONTRACT = {
     "relu_backward": "relu_backward(g, y): g where the ReLU output y > 0, else 0",
     "add": "add(a, b): a + b with NumPy's broadcasting (threaded for a per-channel b)",
     "add_inplace": "add_inplace(a, b): a += b for equal shapes; returns a",
+    # -- the LSTM cell's elementwise part (gates (..., 4H) in PyTorch's order i, f, g, o)
+    "lstm_gates_forward": "lstm_gates_forward(gates, c_prev): (h, c, act, tc) with act = "
+                          "(sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)) of gates' shape, "
+                          "c = f c_prev + i g, tc = tanh(c), h = o tc",
+    "lstm_gates_backward": "lstm_gates_backward(gh, gc, act, tc, c_prev): (dgates, dc_prev) "
+                           "from the gradients of h and c (either may be None: zero)",
     # -- per-channel primitives (BatchNorm and friends)
     "channel_moments": "channel_moments(x): per-channel (mean, biased variance), each (C,), "
                        "never as E[x^2] - E[x]^2",

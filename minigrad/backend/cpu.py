@@ -9,11 +9,12 @@ import os
 
 import numpy as np
 
-from minigrad._kernels import _channel, _conv, _elementwise, _gemm, _pool, _threads
+from minigrad._kernels import _channel, _conv, _elementwise, _gemm, _pool, _recurrent, _threads
 from minigrad._shapes import window_out_size
 from minigrad.backend.numpy_ref import (  # noqa: F401  (the host is the host either way,
     device_index, device_type, from_host, generator, synchronize, to_host, view,  # view is
     erf, erfinv, lgamma, is_channel_reduction)               # NumPy's rule, these SciPy's)
+from minigrad.backend.numpy_ref import check_lstm
 from minigrad.errors import InvalidArgument, InvalidDtype
 
 xp = np
@@ -162,6 +163,33 @@ def add_inplace(a, b):
     else:
         a += b
     return a
+
+
+def _rows(a, width):
+    """``a`` as a C-contiguous (rows, width) array for the recurrent kernels."""
+    return None if a is None else np.ascontiguousarray(a).reshape(-1, width)
+
+
+def lstm_gates_forward(gates, c_prev):
+    """The LSTM cell's elementwise part in one pass (``_recurrent.lstm_forward``)."""
+    check_lstm("lstm_gates_forward", gates, c_prev)
+    H = c_prev.shape[-1]
+    h, c, tc = (np.empty(c_prev.shape, dtype=c_prev.dtype) for _ in range(3))
+    act = np.empty(gates.shape, dtype=gates.dtype)
+    _recurrent.lstm_forward(_rows(gates, 4 * H), _rows(c_prev, H), h.reshape(-1, H),
+                            c.reshape(-1, H), act.reshape(-1, 4 * H), tc.reshape(-1, H))
+    return h, c, act, tc
+
+
+def lstm_gates_backward(gh, gc, act, tc, c_prev):
+    """Its backward in one pass (``_recurrent.lstm_backward``)."""
+    check_lstm("lstm_gates_backward", act, c_prev, ("gh", gh), ("gc", gc), ("tc", tc))
+    H = c_prev.shape[-1]
+    dgates = np.empty(act.shape, dtype=act.dtype)
+    dc_prev = np.empty(c_prev.shape, dtype=c_prev.dtype)
+    _recurrent.lstm_backward(_rows(act, 4 * H), _rows(tc, H), _rows(c_prev, H), _rows(gh, H),
+                             _rows(gc, H), dgates.reshape(-1, 4 * H), dc_prev.reshape(-1, H))
+    return dgates, dc_prev
 
 
 def _as_channels(x, op, reduce=True):

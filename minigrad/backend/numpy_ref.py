@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from minigrad._shapes import channel_axes, window_out_size
+from minigrad.errors import InvalidArgument, InvalidDtype
 
 xp = np
 name = "reference"
@@ -116,6 +117,50 @@ def add(a, b):
 def add_inplace(a, b):
     a += b
     return a
+
+
+def check_lstm(op, gates, c_prev, *others):
+    """The contract's errors for the LSTM entries: float arrays of one dtype, ``gates`` and
+    ``act`` (..., 4H) over c_prev's (..., H), the other (name, array) pairs c_prev's shape."""
+    arrays = [("gates", gates), ("c_prev", c_prev)] + [o for o in others if o[1] is not None]
+    dtypes_ = [a.dtype for _, a in arrays]
+    if dtypes_[0] not in (np.float32, np.float64) or any(d != dtypes_[0] for d in dtypes_):
+        raise InvalidDtype(f"{op}: expected float32 or float64 arrays of one dtype, got "
+                           + ", ".join(f"{n} {a.dtype}" for n, a in arrays))
+    H = c_prev.shape[-1] if c_prev.ndim else 0
+    want = {"gates": tuple(c_prev.shape[:-1]) + (4 * H,)}
+    for name, a in arrays:
+        if c_prev.ndim == 0 or tuple(a.shape) != want.get(name, tuple(c_prev.shape)):
+            raise InvalidArgument(f"{op}: shapes do not fit: " + ", ".join(
+                f"{n} {tuple(a.shape)}" for n, a in arrays) + "; expected (..., 4H) for "
+                "gates and act, (..., H) for the others")
+
+
+def lstm_gates_forward(gates, c_prev):
+    check_lstm("lstm_gates_forward", gates, c_prev)
+    xp_ = _xp(gates)
+    H = c_prev.shape[-1]
+    with np.errstate(over="ignore"):      # (exp(-x) = inf: the sigmoid is 0, rightly)
+        act = 1 / (1 + xp_.exp(-gates))
+    act[..., 2 * H:3 * H] = xp_.tanh(gates[..., 2 * H:3 * H])
+    i, f, g, o = (act[..., k * H:(k + 1) * H] for k in range(4))
+    c = f * c_prev + i * g
+    tc = xp_.tanh(c)
+    return o * tc, c, act, tc
+
+
+def lstm_gates_backward(gh, gc, act, tc, c_prev):
+    check_lstm("lstm_gates_backward", act, c_prev, ("gh", gh), ("gc", gc), ("tc", tc))
+    xp_ = _xp(act)
+    H = c_prev.shape[-1]
+    i, f, g, o = (act[..., k * H:(k + 1) * H] for k in range(4))
+    dc = xp_.zeros_like(c_prev) if gc is None else gc
+    if gh is not None:
+        dc = dc + gh * o * (1 - tc * tc)
+    do = gh * tc * o * (1 - o) if gh is not None else xp_.zeros_like(o)
+    dgates = xp_.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
+                              dc * i * (1 - g * g), do], axis=-1)
+    return dgates, dc * f
 
 
 def _per_channel(v, x):

@@ -6,15 +6,15 @@ sigmoids, two tanh, three products and a sum), each a small NumPy pass and a nod
 ``nn.LSTM(28, 128)`` over 28 steps at batch 64, forward + backward took 22.3 ms with the
 composite and 18.2 ms with this primitive, paired runs (torch's fused native cell: 5.7 ms;
 most of what remains is the 86 small GEMMs and NumPy's per-call cost on (64, 128) arrays).
-One primitive makes it one node per step forward and one array rule backward, with the same
-forward arithmetic as the composite, in the same order. Its differentiable ``backward``
-recomputes the gates from its inputs in tensor ops, so ``create_graph=True`` and higher
-derivatives stay exact.
+One primitive makes it one node per step forward and one array rule backward. Each is one
+pass of a compiled kernel (the backend's ``lstm_gates_forward/backward``; NumPy needed about
+15 passes with temporaries): on a (64, 512) float32 step, forward 15-20 us against 55-60 us
+and backward 24 us against 50 us, and the whole layer 0.87x of the NumPy version (paired
+runs, load ~2.4 on 2 cores). Its differentiable ``backward`` recomputes the gates from its
+inputs in tensor ops, so ``create_graph=True`` and higher derivatives stay exact.
 """
-import numpy as np
-
+from minigrad import backend
 from minigrad.autograd.graph import Primitive
-from minigrad.ops._common import xp_of
 from minigrad.ops.arithmetic import add, mul, sub
 from minigrad.ops.shape import cat, split_copies
 from minigrad.ops.transcendental import sigmoid, tanh
@@ -29,16 +29,9 @@ class LSTMGates(Primitive):
 
     @staticmethod
     def forward(ctx, gates, c_prev):
-        xp = xp_of(gates)
-        H = c_prev.shape[-1]
-        q = [gates[..., k * H:(k + 1) * H] for k in range(4)]
-        with np.errstate(over="ignore"):      # (exp(-x) = inf: the sigmoid is 0, rightly)
-            i, f, o = (1 / (1 + xp.exp(-q[k])) for k in (0, 1, 3))
-        g = xp.tanh(q[2])
-        c = f * c_prev + i * g
-        tc = xp.tanh(c)
-        ctx.saved = (i, f, g, o, tc)
-        return o * tc, c
+        h, c, act, tc = backend.of(gates).lstm_gates_forward(gates, c_prev)
+        ctx.saved = (act, tc)
+        return h, c
 
     @staticmethod
     def backward(ctx, gh, gc):
@@ -61,19 +54,8 @@ class LSTMGates(Primitive):
 
     @staticmethod
     def backward_arrays(ctx, gh, gc):
-        i, f, g, o, tc = ctx.saved
-        xp = xp_of(i)
-        dc = gc
-        if gh is not None:
-            through_h = gh * o * (1 - tc * tc)
-            dc = through_h if dc is None else dc + through_h
-        if dc is None:
-            dc = xp.zeros_like(i)
-        dgates = xp.concatenate([dc * g * i * (1 - i), dc * ctx.inputs[1].array * f * (1 - f),
-                                 dc * i * (1 - g * g),
-                                 (gh * tc * o * (1 - o)) if gh is not None else xp.zeros_like(o)],
-                                axis=-1)
-        return dgates.astype(i.dtype, copy=False), dc * f
+        act, tc = ctx.saved
+        return backend.of(act).lstm_gates_backward(gh, gc, act, tc, ctx.inputs[1].array)
 
 
 def lstm_gates(gates, c_prev):

@@ -16,7 +16,8 @@ import math
 import numpy as np
 
 from minigrad._shapes import window_out_size
-from minigrad.backend.numpy_ref import is_channel_reduction, store
+from minigrad.backend.numpy_ref import (is_channel_reduction, lstm_gates_backward,
+                                        lstm_gates_forward, store)
 from minigrad.errors import InvalidArgument, InvalidDtype
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -74,6 +75,15 @@ class KernelBackend:
     def add_inplace(self, a, b):
         a += b
         return a
+
+    # ------------------------------------------------------------ the LSTM cell
+    # (one fused elementwise kernel each way would save passes; these are the reference's
+    # xp compositions, a few CuPy ufunc launches per step)
+    def lstm_gates_forward(self, gates, c_prev):
+        return lstm_gates_forward(gates, c_prev)
+
+    def lstm_gates_backward(self, gh, gc, act, tc, c_prev):
+        return lstm_gates_backward(gh, gc, act, tc, c_prev)
 
     # ------------------------------------------------------------ per channel
     def _channels(self, op, x):
