@@ -674,3 +674,41 @@ def test_lstm_gates_kernels_refuse_bad_input():
             backend.lstm_gates_backward(None, c32.astype(np.float64), g32, c32, c32)
         with pytest.raises(ValueError, match=r"lstm_gates_backward.*tc \(2, 8\)"):
             backend.lstm_gates_backward(c32, None, g32, g32, c32)
+
+
+# ---------------------------------------------------------------- dropout's mask
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (2,), (7,), (3, 5), (64, 28, 65), (300001,)])
+def test_dropout_mask_is_the_references_bit_for_bit(threads, dtype, shape):
+    like = np.empty(shape, dtype)
+    for p, seed in ((0.1, 0), (0.5, 12345), (0.9, 2 ** 64 - 1)):
+        got = cpu.dropout_mask(like, p, seed)
+        want = numpy_ref.dropout_mask(like, p, seed)
+        assert got.shape == shape and got.dtype == dtype
+        np.testing.assert_array_equal(got, want)
+        assert set(np.unique(got)) <= {0, dtype(1 / (1 - p))}
+
+
+def test_dropout_mask_keeps_one_minus_p_and_seeds_differ():
+    like = np.empty(1_000_000, np.float32)
+    for p in (0.1, 0.5, 0.8):
+        keep = cpu.dropout_mask(like, p, 7) > 0
+        # binomial standard deviation at n = 1e6 is at most 5e-4: 6 of them
+        assert abs(keep.mean() - (1 - p)) < 3e-3, (p, keep.mean())
+        # neighbours (one draw's two halves) and runs are not correlated
+        assert abs(np.corrcoef(keep[:-1], keep[1:])[0, 1]) < 5e-3
+    a, b = (cpu.dropout_mask(like, 0.5, s) > 0 for s in (1, 2))
+    assert abs((a == b).mean() - 0.5) < 3e-3
+
+
+@pytest.mark.parametrize("module", [cpu, numpy_ref], ids=["cpu", "reference"])
+def test_dropout_mask_bad_input(module):
+    with pytest.raises(TypeError, match=r"dropout_mask: expected a float32 or float64 array, got int64"):
+        module.dropout_mask(np.empty(4, np.int64), 0.5, 1)
+    for p in (0.0, 1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"dropout_mask: p must be in \(0, 1\)"):
+            module.dropout_mask(np.empty(4, np.float32), p, 1)
+    for seed in (-1, 2 ** 64):
+        with pytest.raises(ValueError, match=r"dropout_mask: seed must be in \[0, 2\*\*64\)"):
+            module.dropout_mask(np.empty(4, np.float32), 0.5, seed)

@@ -19,11 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define MG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MG_CLONES
-#endif
+#include "_clones.h"
 
 static inline float mg_pow2f(int32_t n) {
     int32_t bits = (n + 127) << 23;

@@ -42,6 +42,9 @@ CONTRACT = {
     "relu_backward": "relu_backward(g, y): g where the ReLU output y > 0, else 0",
     "add": "add(a, b): a + b with NumPy's broadcasting (threaded for a per-channel b)",
     "add_inplace": "add_inplace(a, b): a += b for equal shapes; returns a",
+    "dropout_mask": "dropout_mask(like, p, seed): an array of like's shape, dtype and device, "
+                    "1 / (1 - p) where SplitMix64's draw from seed keeps the element "
+                    "(numpy_ref's bit-exact rule), else 0; 0 < p < 1, seed in [0, 2**64)",
     # -- the LSTM cell's elementwise part (gates (..., 4H) in PyTorch's order i, f, g, o)
     "lstm_gates_forward": "lstm_gates_forward(gates, c_prev): (h, c, act, tc) with act = "
                           "(sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)) of gates' shape, "

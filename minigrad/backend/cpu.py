@@ -9,12 +9,13 @@ import os
 
 import numpy as np
 
-from minigrad._kernels import _channel, _conv, _elementwise, _gemm, _pool, _recurrent, _threads
+from minigrad._kernels import (_channel, _conv, _elementwise, _gemm, _pool, _random,
+                               _recurrent, _threads)
 from minigrad._shapes import window_out_size
 from minigrad.backend.numpy_ref import (  # noqa: F401  (the host is the host either way,
     device_index, device_type, from_host, generator, synchronize, to_host, view,  # view is
     erf, erfinv, lgamma, is_channel_reduction)               # NumPy's rule, these SciPy's)
-from minigrad.backend.numpy_ref import check_lstm
+from minigrad.backend.numpy_ref import check_lstm, dropout_threshold
 from minigrad.errors import InvalidArgument, InvalidDtype
 
 xp = np
@@ -168,6 +169,14 @@ def add_inplace(a, b):
 def _rows(a, width):
     """``a`` as a C-contiguous (rows, width) array for the recurrent kernels."""
     return None if a is None else np.ascontiguousarray(a).reshape(-1, width)
+
+
+def dropout_mask(like, p, seed):
+    """The reference's mask (``numpy_ref.dropout_mask``), bit for bit, in one threaded pass."""
+    threshold = dropout_threshold("dropout_mask", like, p, seed)
+    out = np.empty(like.shape, dtype=like.dtype)
+    _random.dropout_mask(out.reshape(-1), seed, threshold, like.dtype.type(1 / (1 - p)))
+    return out
 
 
 def lstm_gates_forward(gates, c_prev):

@@ -119,6 +119,39 @@ def add_inplace(a, b):
     return a
 
 
+def dropout_threshold(op, like, p, seed):
+    """The contract's checks for ``dropout_mask``, and its threshold: an element keeps when
+    its 32-bit draw is >= round(p * 2**32), probability 1 - p to within 2**-33."""
+    if like.dtype not in (np.float32, np.float64):
+        raise InvalidDtype(f"{op}: expected a float32 or float64 array, got {like.dtype}")
+    if not 0 < p < 1:
+        raise InvalidArgument(f"{op}: p must be in (0, 1), got {p}")
+    if not 0 <= seed < 2 ** 64:
+        raise InvalidArgument(f"{op}: seed must be in [0, 2**64), got {seed}")
+    return round(p * 2 ** 32)
+
+
+def dropout_mask(like, p, seed):
+    """SplitMix64 (Steele, Lea & Flood 2014) on the counter k + 1 for elements 2k and
+    2k + 1: the high 32 bits of draw k decide element 2k, the low 32 bits element 2k + 1.
+    Unsigned 64-bit arithmetic wraps, in NumPy as in C (``_kernels/_dropout.h``)."""
+    threshold = dropout_threshold("dropout_mask", like, p, seed)
+    xp_ = _xp(like)
+    n = math.prod(like.shape)
+
+    def u64(v):   # (a 0-d array on like's device: no host scalar meets a device array)
+        return xp_.asarray(v, dtype=xp_.uint64)
+    k = xp_.arange(1, (n + 1) // 2 + 1, dtype=xp_.uint64)
+    z = u64(seed) + k * u64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> u64(30))) * u64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> u64(27))) * u64(0x94D049BB133111EB)
+    z = z ^ (z >> u64(31))
+    draws = xp_.stack([z >> u64(32), z & u64(0xFFFFFFFF)], axis=1)
+    keep = xp_.reshape(draws, (-1,))[:n] >= u64(threshold)
+    scale = xp_.asarray(1 / (1 - p), dtype=like.dtype)
+    return xp_.reshape(xp_.where(keep, scale, xp_.zeros_like(scale)), like.shape)
+
+
 def check_lstm(op, gates, c_prev, *others):
     """The contract's errors for the LSTM entries: float arrays of one dtype, ``gates`` and
     ``act`` (..., 4H) over c_prev's (..., H), the other (name, array) pairs c_prev's shape."""

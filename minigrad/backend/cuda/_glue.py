@@ -16,8 +16,8 @@ import math
 import numpy as np
 
 from minigrad._shapes import window_out_size
-from minigrad.backend.numpy_ref import (is_channel_reduction, lstm_gates_backward,
-                                        lstm_gates_forward, store)
+from minigrad.backend.numpy_ref import (dropout_mask, is_channel_reduction,
+                                        lstm_gates_backward, lstm_gates_forward, store)
 from minigrad.errors import InvalidArgument, InvalidDtype
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -84,6 +84,11 @@ class KernelBackend:
 
     def lstm_gates_backward(self, gh, gc, act, tc, c_prev):
         return lstm_gates_backward(gh, gc, act, tc, c_prev)
+
+    def dropout_mask(self, like, p, seed):
+        """The reference's xp composition (unsigned 64-bit array arithmetic, which CuPy's
+        ufuncs wrap as NumPy's do): the same bits as the host's mask."""
+        return dropout_mask(like, p, seed)
 
     # ------------------------------------------------------------ per channel
     def _channels(self, op, x):
