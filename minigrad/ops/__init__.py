@@ -36,7 +36,7 @@ from minigrad.ops.index import (chunk, flip, gather, index_add, index_select, ma
                                 scatter, scatter_add, split, tile, unbind)
 from minigrad.ops.search import argsort, argwhere, nonzero, sort, topk, unique
 from minigrad.ops.reduce import logsumexp
-from minigrad.ops.recurrent import lstm_gates
+from minigrad.ops.recurrent import lstm_gates, lstm_layer
 from minigrad.ops.scan import cumprod, cumsum, prod
 from minigrad.ops.logical import all, allclose, any, equal, isclose
 from minigrad.ops.loss import binary_cross_entropy

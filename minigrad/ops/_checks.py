@@ -218,6 +218,13 @@ register("std_mean", lambda a: ops.std_mean(a, 1), (3, 4))
 register("lstm_gates", lambda g, c: ops.lstm_gates(g, c), (2, 8), (2, 2))
 register("lstm_gates", lambda g, c: ops.lstm_gates(g, c)[0], (3, 4), (3, 1), label="3x4 3x1 h only")
 register("lstm_gates", lambda g, c: ops.lstm_gates(g, c)[1], (2, 8), (2, 2), label="2x8 2x2 c only")
+# ---- the whole LSTM layer (ops/recurrent.py): every output, both directions, one alone
+register("lstm_layer", lambda gi, h, c, w: ops.lstm_layer(gi, h, c, w), (3, 2, 8), (2, 2),
+         (2, 2), (8, 2))
+register("lstm_layer", lambda gi, h, c, w: ops.lstm_layer(gi, h, c, w, reverse=True),
+         (3, 2, 8), (2, 2), (2, 2), (8, 2), label="reverse")
+register("lstm_layer", lambda gi, h, c, w: ops.lstm_layer(gi, h, c, w)[2], (2, 1, 4), (1, 1),
+         (1, 1), (4, 1), label="c_T only")
 # ---- linear algebra (ops/matrix.py, ops/norms.py). Symmetric inputs as a + a^T; singular
 # vectors and eigenvectors (defined up to sign) through sign-invariant functions of them
 from minigrad.ops import matrix as _M, norms as _N  # noqa: E402

@@ -1,4 +1,5 @@
-"""The fused step of a recurrent cell, a primitive because the composite was measured slow.
+"""The fused step of a recurrent cell, and a whole LSTM layer, primitives because the
+composites were measured slow.
 
 ``lstm_gates`` is an LSTM cell's elementwise part: from the pre-activations (i, f, g, o) and
 c_{t-1} to (h_t, c_t). As a composite it is ten recorded ops per time step (a split, three
@@ -12,11 +13,21 @@ pass of a compiled kernel (the backend's ``lstm_gates_forward/backward``; NumPy 
 and backward 24 us against 50 us, and the whole layer 0.87x of the NumPy version (paired
 runs, load ~2.4 on 2 cores). Its differentiable ``backward`` recomputes the gates from its
 inputs in tensor ops, so ``create_graph=True`` and higher derivatives stay exact.
+
+``lstm_layer`` runs those steps over a whole sequence whose batch does not shrink (a padded
+batch, or packed sequences of one length) as one node: per step, the recurrent GEMM and
+the cell kernel with no node recorded, and backward the cell's rule and one GEMM per step,
+with the weight gradient as one GEMM over all steps (28 products and 28 additions into
+``W_hh.grad`` before). Its differentiable ``backward`` differentiates the per-step
+composite (``linear_add`` and ``lstm_gates`` at every step) with ``create_graph=True``,
+so higher derivatives are those of the step-by-step definition.
 """
 from minigrad import backend
 from minigrad.autograd.graph import Primitive
+from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.ops.arithmetic import add, mul, sub
-from minigrad.ops.shape import cat, split_copies
+from minigrad.ops.linalg import linear_add
+from minigrad.ops.shape import cat, split_copies, stack
 from minigrad.ops.transcendental import sigmoid, tanh
 
 
@@ -62,3 +73,100 @@ def lstm_gates(gates, c_prev):
     """(h_t, c_t) of an LSTM cell from its pre-activations ``gates`` (..., 4H), in PyTorch's
     order (i, f, g, o), and c_{t-1} (..., H)."""
     return LSTMGates.apply(gates, c_prev)
+
+
+class LSTMLayer(Primitive):
+    """(hs, h_T, c_T) of an LSTM layer: for t in order (reversed when ``reverse``),
+    (h, c) = lstm_gates(h @ W_hh^T + gi[t], c), hs[t] = h, from (h0, c0). ``gi`` (T, B, 4H)
+    is the input projection with both biases, W_hh (4H, H)."""
+    op_name = "lstm_layer"
+    n_outputs = 3
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, gi, h0, c0, w_hh, reverse=False):
+        be = backend.of(gi)
+        T = gi.shape[0]
+        w_t = w_hh.T
+        h, c = h0, c0
+        hs, acts, tcs, cs = [None] * T, [None] * T, [None] * T, [None] * T
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            pre = be.matmul(h, w_t)          # as linear_add: h W^T, then + gi[t]
+            pre += gi[t]
+            cs[t] = c                        # (c_{t-1}, which the cell's backward reads)
+            h, c, acts[t], tcs[t] = be.lstm_gates_forward(pre, c)
+            hs[t] = h
+        hs = be.xp.stack(hs)
+        ctx.saved, ctx.reverse = (acts, tcs, cs), reverse
+        return hs, h, c
+
+    @staticmethod
+    def backward(ctx, g_hs, g_h, g_c):
+        from minigrad.autograd import grad
+        inputs = ctx.inputs
+        outs = _lstm_layer_steps(*inputs, ctx.reverse)
+        pairs = [(o, g) for o, g in zip(outs, (g_hs, g_h, g_c)) if g is not None]
+        wanted = [k for k, e in enumerate(ctx.next) if e is not None]
+        found = grad([o for o, _ in pairs], [inputs[k] for k in wanted],
+                     [g for _, g in pairs], create_graph=True, allow_unused=True)
+        result = [None] * 4
+        for k, gk in zip(wanted, found):
+            result[k] = gk
+        return tuple(result)
+
+    @staticmethod
+    def backward_arrays(ctx, g_hs, g_h, g_c):
+        acts, tcs, cs = ctx.saved
+        gi, h0, c0, w_hh = (t.array for t in ctx.inputs)
+        be = backend.of(gi)
+        T, reverse = gi.shape[0], ctx.reverse
+        dgates = be.xp.empty(gi.shape, dtype=gi.dtype)
+        dh, dc = g_h, g_c
+        for t in (range(T) if reverse else range(T - 1, -1, -1)):   # the forward, backwards
+            if g_hs is not None:
+                dh = g_hs[t] if dh is None else dh + g_hs[t]
+            dg, dc = be.lstm_gates_backward(dh, dc, acts[t], tcs[t], cs[t])
+            dgates[t] = dg
+            dh = be.matmul(dg, w_hh)         # the gradient of the h this step read
+        want_w = ctx.next[3] is not None
+        dw = None
+        if want_w:   # sum over steps of dgates[t]^T h_in[t], one GEMM over all of them
+            hs = ctx._outs[0]
+            h_in = be.xp.concatenate([hs[1:], h0[None]] if reverse else [h0[None], hs[:-1]])
+            H = h0.shape[-1]
+            dw = be.matmul(dgates.reshape(-1, 4 * H).T, h_in.reshape(-1, H))
+        return dgates, dh, dc, dw
+
+
+def _lstm_layer_steps(gi, h0, c0, w_hh, reverse):
+    """The layer step by step in recorded ops: what ``LSTMLayer`` computes, as a composite."""
+    T = gi.shape[0]
+    h, c, hs = h0, c0, [None] * T
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        h, c = lstm_gates(linear_add(h, w_hh, gi[t]), c)
+        hs[t] = h
+    return stack(hs), h, c
+
+
+def lstm_layer(gi, h0, c0, w_hh, reverse=False):
+    """(hs, h_T, c_T) of an LSTM layer over ``gi`` (T, B, 4H), the input projection with
+    both biases, from (h0, c0) (B, H) with recurrent weight ``w_hh`` (4H, H); ``reverse``
+    runs from the last step to the first (the backward direction)."""
+    if gi.ndim != 3 or h0.ndim != 2 or w_hh.ndim != 2:
+        raise InvalidArgument(f"lstm_layer: expected gi (T, B, 4H), h0 and c0 (B, H), w_hh "
+                              f"(4H, H), got {tuple(gi.shape)}, {tuple(h0.shape)}, "
+                              f"{tuple(c0.shape)}, {tuple(w_hh.shape)}")
+    T, B, G = gi.shape
+    H = h0.shape[1]
+    if T == 0 or G != 4 * H or h0.shape != c0.shape or h0.shape[0] != B \
+            or tuple(w_hh.shape) != (4 * H, H):
+        raise InvalidArgument(f"lstm_layer: shapes do not fit: gi {tuple(gi.shape)}, h0 "
+                              f"{tuple(h0.shape)}, c0 {tuple(c0.shape)}, w_hh "
+                              f"{tuple(w_hh.shape)}; expected (T >= 1, B, 4H), (B, H), (B, H), "
+                              f"(4H, H)")
+    dtypes = {t.array.dtype for t in (gi, h0, c0, w_hh)}
+    if len(dtypes) != 1 or next(iter(dtypes)).kind != "f":
+        raise InvalidDtype(f"lstm_layer: expected one floating point dtype, got gi "
+                           f"{gi.dtype!r}, h0 {h0.dtype!r}, c0 {c0.dtype!r}, w_hh "
+                           f"{w_hh.dtype!r}")
+    return LSTMLayer.apply(gi, h0, c0, w_hh, reverse=reverse)

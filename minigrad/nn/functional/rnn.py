@@ -101,15 +101,22 @@ def _direction(step, data, batch_sizes, state, weights, reverse):
     is each one's last real step); in reverse, those that have not started yet (so each
     starts from its initial state at its own last step).
 
-    Each step's rows of the projection come from one ``split_copies`` node (its backward is
+    An LSTM without a projection whose batch never shrinks runs as one ``lstm_layer`` node
+    (its GEMMs and cell kernels, without a node per step). Otherwise each step's rows of
+    the projection come from one ``split_copies`` node (its backward is
     one concatenation; slices would each scatter into zeros of the whole projection, T^2
     traffic), and a step that updates every row reads the state without a slice."""
     w_ih, w_hh, b_ih, b_hh, *w_hr = weights
     if step is not _gru_step and b_hh is not None:   # (the GRU's b_hh sits inside r * (...))
         b_ih, b_hh = (b_hh if b_ih is None else b_ih + b_hh), None   # both biases, added once
-    gi = ops.split_copies(ops.linear(data, w_ih, b_ih), batch_sizes, 0)   # one GEMM for all steps
     lstm = isinstance(state, tuple)
     full = state[0].shape[0] if lstm else state.shape[0]
+    if lstm and not w_hr and batch_sizes and all(bs == full for bs in batch_sizes):
+        # every step updates the whole batch: the layer is one node (ops.lstm_layer)
+        gi = ops.reshape(ops.linear(data, w_ih, b_ih), (len(batch_sizes), full, -1))
+        hs, h, c = ops.lstm_layer(gi, state[0], state[1], w_hh, reverse=reverse)
+        return ops.reshape(hs, (-1, hs.shape[-1])), (h, c)
+    gi = ops.split_copies(ops.linear(data, w_ih, b_ih), batch_sizes, 0)   # one GEMM for all steps
     outputs = [None] * len(batch_sizes)
     order = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
     for t in order:
