@@ -336,3 +336,34 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
     assert out.returncode == 0, out.stderr
     rise = int(out.stdout.split()[-1])
     assert rise < 64 * 2 ** 20 / 16, f"{name}: peak RSS rose by {rise / 2 ** 20:.1f} MiB"
+
+
+# ---------------------------------------------------------------- the LSTM layer primitive
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_layer_is_its_per_step_composite(reverse):
+    """ops.lstm_layer (one node, its own array rule) against the step-by-step composite
+    it stands for, values and every gradient, float64."""
+    from minigrad.ops.recurrent import _lstm_layer_steps
+    rng = np.random.default_rng(3)
+    T, B, H = 5, 3, 4
+    arrays = [rng.standard_normal(s) for s in ((T, B, 4 * H), (B, H), (B, H), (4 * H, H))]
+    ups = [mg.tensor(rng.standard_normal(s)) for s in ((T, B, H), (B, H), (B, H))]
+    results = []
+    for fn in (lambda *a: mg.ops.lstm_layer(*a, reverse=reverse),
+               lambda *a: _lstm_layer_steps(*a, reverse)):
+        inputs = [mg.tensor(a, requires_grad=True) for a in arrays]
+        outs = fn(*inputs)
+        loss = sum((o * u).sum() for o, u in zip(outs, ups))
+        loss.backward()
+        results.append([o.array for o in outs] + [t.grad.array for t in inputs])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_lstm_module_records_one_layer_node_per_direction():
+    from minigrad.autograd.engine import _reachable
+    lstm = mg.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    out, _ = lstm(mg.randn(6, 2, 3))
+    names = [n.op.__name__ for n in _reachable([out._node])]
+    assert names.count("LSTMLayer") == 4 and "LSTMGates" not in names
