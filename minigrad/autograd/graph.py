@@ -20,6 +20,7 @@ from minigrad.errors import InvalidArgument, InvalidDtype
 from minigrad.tensor import Tensor
 
 _tape_position = itertools.count()
+_new_tensor = object.__new__
 
 
 class Node:
@@ -35,10 +36,16 @@ class Node:
     def __init__(self, op, inputs, n_out=1):
         self.op = op
         self.seq = next(_tape_position)
-        # list comprehensions: this runs once per recorded op, and generators cost more
-        self.next = tuple([_edge(t) for t in inputs])
-        self.shapes = tuple([t.array.shape for t in inputs])
-        self.dtypes = tuple([t.array.dtype for t in inputs])
+        # one loop with _edge inlined: this runs once per recorded op
+        edges, shapes, dtypes = [], [], []
+        for t in inputs:
+            node = t._node
+            edges.append((node if t._slot is None else (node, t._slot)) if node is not None
+                         else (t if t.requires_grad else None))
+            a = t.array
+            shapes.append(a.shape)
+            dtypes.append(a.dtype)
+        self.next, self.shapes, self.dtypes = tuple(edges), tuple(shapes), tuple(dtypes)
         self.n_out = n_out
         self.released = False
         if _anomaly.enabled:   # (the only cost of anomaly mode while it is off)
@@ -198,7 +205,9 @@ class Primitive:
                 if saved_tensors_hook_stack:
                     pack_saved(node, outs)
                 return outs
-            t = Tensor._make(out, node)
+            t = _new_tensor(Tensor)     # (Tensor._make, inlined: _forward gave an array)
+            t.array, t.requires_grad, t._grad, t._node = out, True, None, node
+            t._slot = t._vc = t._hooks = None
             if cls.save_output:
                 node._out = out
                 t._vc = node._out_versions = [0]  # (the output's counter; its node keeps it)
@@ -279,14 +288,15 @@ def check_versions(node):
 
 
 def _forward(op, ctx, inputs, attrs):
-    if len(inputs) > 1:
-        kind = type(inputs[0].array)
-        for t in inputs:
-            if type(t.array) is not kind:
+    arrays = [t.array for t in inputs]
+    if len(arrays) > 1:
+        kind = type(arrays[0])
+        for a in arrays:
+            if type(a) is not kind:
                 check_one_device(getattr(op, "op_name", op.__name__.lower()), inputs)
                 break
     try:
-        out = op.forward(ctx, *[t.array for t in inputs], **attrs)
+        out = op.forward(ctx, *arrays, **attrs) if attrs else op.forward(ctx, *arrays)
     except (ValueError, IndexError, TypeError) as e:
         raise op_error(getattr(op, "op_name", op.__name__.lower()), inputs, e) from None
     if isinstance(out, np.generic):  # NumPy hands back scalars where we want 0-d arrays
