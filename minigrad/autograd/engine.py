@@ -5,6 +5,8 @@ cast back to its dtype, and accumulated: op backward rules only say how a gradie
 never how it is summed.
 """
 
+import operator
+
 import numpy as np
 
 from minigrad import backend
@@ -95,6 +97,9 @@ def _key(edge):
     return id(edge) if isinstance(edge, Tensor) else edge
 
 
+_seq = operator.attrgetter("seq")
+
+
 def _node_of(edge):
     t = type(edge)
     if t is Node:
@@ -113,10 +118,13 @@ def _reachable(edges):
         if node in seen:
             continue
         seen.add(node)
-        for e in node.next:
-            n = _node_of(e) if e is not None else None
-            if n is not None and n not in seen:
-                stack.append(n)
+        for e in node.next:   # (_node_of, inlined: once per edge of the graph)
+            t = type(e)
+            if t is Node:
+                if e not in seen:
+                    stack.append(e)
+            elif t is tuple and e[0] not in seen:
+                stack.append(e[0])
     return seen
 
 
@@ -238,7 +246,7 @@ def _replay(roots, root_grads, retain_graph, create_graph, targets, accumulate):
         return prev + g
 
     root_edges = [_edge(t) for t in roots]
-    order = sorted(_reachable(root_edges), key=lambda n: n.seq, reverse=True)
+    order = sorted(_reachable(root_edges), key=_seq, reverse=True)
     if target_keys is not None:
         order = _leading_to(order, target_keys)
 
