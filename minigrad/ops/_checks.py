@@ -112,6 +112,12 @@ register("channel_moments var only", lambda x: ops.channel_moments(x)[1] * 1.0, 
 register("channel_affine", lambda x, s, b: ops.channel_affine(x, s, b), (4, 3, 2, 2), (3,), (3,))
 register("channel_affine", lambda x, s, b: ops.channel_affine(x, s, b), (5, 3), (3,), (3,),
          noncontig=True)
+register("channel_moments as rows", lambda x: ops.channel_moments(x, as_shape=(1, -1, 4)),
+         (3, 2, 4))
+register("channel_affine as rows", lambda x, s, b, c: ops.channel_affine(
+    x, s, b, center=c, as_shape=(1, -1, 3)), (2, 2, 3), (4,), (4,), (4,))
+register("channel_affine as columns", lambda x, s, b: ops.channel_affine(
+    x, s, b, as_shape=(-1, 3)), (4, 3), (3,), (3,), noncontig=True)
 register("channel_affine centred", lambda x, s, b, c: ops.channel_affine(x, s, b, center=c),
          (2, 3, 4), (3,), (3,), (3,))
 

@@ -303,16 +303,17 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise InvalidArgument(f"layer_norm: expected input with trailing shape {normalized_shape}, "
                               f"got {input.shape}")
     D = math.prod(normalized_shape)
-    rows = ops.reshape(input, (1, -1, D))                            # one 'channel' per row
-    _, mean, var = norm_stats(rows)
-    out = ops.channel_affine(rows, ops.rsqrt_eps(var, eps), center=mean)  # x_hat, row by row
+    rows = (1, -1, D)          # read as one 'channel' per row: no reshape is recorded
+    mean, var = ops.channel_moments(input, as_shape=rows)
+    out = ops.channel_affine(input, ops.rsqrt_eps(var, eps), center=mean,
+                             as_shape=rows)                          # x_hat, row by row
     if weight is None and bias is None:
-        return _reshaped(out, input.shape)
+        return out
     # then gamma and beta along the normalized axes: the channels of the (rows, D) view
     w = constant(xp_of(input.array).ones(D, dtype=input.array.dtype)) if weight is None \
         else _reshaped(weight, (D,))
     b = None if bias is None else _reshaped(bias, (D,))
-    return _reshaped(ops.channel_affine(ops.reshape(out, (-1, D)), w, b), input.shape)
+    return ops.channel_affine(out, w, b, as_shape=(-1, D))
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
