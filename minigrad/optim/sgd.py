@@ -34,6 +34,8 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = Tensor._make(grad.copy())
             else:
                 buf.array *= momentum
-                buf.array += (1 - group["dampening"]) * grad
+                dampening = group["dampening"]
+                # (without dampening (1 - 0) * grad is grad: skip that pass and temporary)
+                buf.array += grad if dampening == 0 else (1 - dampening) * grad
             grad = grad + momentum * buf.array if group["nesterov"] else buf.array
         p.array -= group["lr"] * grad
