@@ -71,8 +71,7 @@ class _NormBase(Module):
         (a cumulative average). Counts this forward when training with running stats."""
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            with no_grad():
-                self.num_batches_tracked.array[...] += 1
+            self.num_batches_tracked.array[...] += 1   # (on the array: nothing to record)
             if self.momentum is None:
                 factor = 1.0 / int(self.num_batches_tracked.item())
         return factor
