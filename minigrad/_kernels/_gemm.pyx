@@ -55,7 +55,7 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
     matrix of ``a`` and ``b`` must be row- or column-major (any batch stride, 0 included).
     """
     cdef Py_ssize_t M = a.shape[1], K = a.shape[2], N = b.shape[2], B = out.shape[0]
-    cdef Py_ssize_t item = sizeof(real), i, t, tiles, step, lo, hi
+    cdef Py_ssize_t item = sizeof(real), i, t, tiles, step, down, extent, lo, hi
     cdef int lda, ldb, nt
     cdef int layout_a, layout_b
     cdef bint split_rows
@@ -89,25 +89,31 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
     sa0 = a.strides[0] // item
     sb0 = b.strides[0] // item
     # one tile per thread and batch entry unless the batch alone feeds every thread;
-    # tiles split the longer of M and N, in multiples of 16 (BLAS's kernels like it)
+    # tiles split the longer of M and N, in multiples of 16 (BLAS's kernels like it), the
+    # last tile taking the rest: of the step rounded up or down, the one whose largest
+    # tile is smaller (N = 100 on 2 threads: 48 + 52 columns, not 64 + 36; measured
+    # 62 us against 73 us for the larger tile of a 60 x 784 x 100 product)
     nt = threads_for(M * N * K // 16)
     tiles = 1 if B >= nt else nt
     split_rows = M >= N
-    step = (((M if split_rows else N) + tiles - 1) // tiles + 15) // 16 * 16
+    extent = M if split_rows else N
+    step = ((extent + tiles - 1) // tiles + 15) // 16 * 16
+    down = extent // tiles // 16 * 16
+    if tiles > 1 and down > 0 and extent - down * (tiles - 1) < step:
+        step = down
     with nogil:
         for t in prange(B * tiles, schedule="static", num_threads=team(nt)):
             i = t // tiles
             lo = (t % tiles) * step
+            hi = extent if t % tiles == tiles - 1 else min(extent, lo + step)
             pa = &a[0, 0, 0] + a_index[i] * sa0
             pb = &b[0, 0, 0] + b_index[i] * sb0
             pc = &out[i, 0, 0]
             if split_rows:
-                hi = min(M, lo + step)
                 pa = pa + lo * (lda if layout_a == 0 else 1)
                 pc = pc + lo * N
                 _gemm1(tb, ta, <int>N, <int>(hi - lo), <int>K, pb, ldb, pa, lda, beta, pc, <int>N)
             else:
-                hi = min(N, lo + step)
                 pb = pb + lo * (1 if layout_b == 0 else ldb)
                 pc = pc + lo
                 _gemm1(tb, ta, <int>(hi - lo), <int>M, <int>K, pb, ldb, pa, lda, beta, pc, <int>N)
