@@ -397,6 +397,8 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
     # thread stalls. The block count alone fixes the summation order: dw is deterministic.
     threads = work.shape[0]
     blocks = min(items, max(threads, min(4 * threads, _PARTIAL_BYTES // dw.nbytes)))
+    if blocks < items:  # whole rounds of equal blocks: 4 items in 3 blocks took 1.4x as long
+        blocks -= blocks % threads
     partial = np.empty((blocks, dw.size), dtype=x.dtype)
     _conv.conv2d_backward_weight(x, dy, dw, *_conv_args(stride, padding, dilation, groups),
                                  rows, work, partial, block)
