@@ -181,57 +181,62 @@ cdef inline Py_ssize_t _input_offset(const Geom *g, Py_ssize_t c, Py_ssize_t ih,
     return (c * g.H + ih) * g.W + lo * g.sw + j * g.dw - g.pw
 
 
-cdef void _im2col(const Geom *g, const real *x, Py_ssize_t oh0, Py_ssize_t oh1, real *col,
-                  Py_ssize_t ld) noexcept nogil:
-    """Column tile of one image's group channels ``x`` (Cg, H, W) for output rows [oh0, oh1),
-    its rows ``ld`` apart (wider than the tile when images sit side by side)."""
-    cdef Py_ssize_t r, c, i, j, oh, ow, ih, lo, hi
+cdef void _im2col(const Geom *g, const real *x, Py_ssize_t nb, Py_ssize_t oh0,
+                  Py_ssize_t oh1, real *col, Py_ssize_t ld) noexcept nogil:
+    """Column tile for output rows [oh0, oh1) of nb consecutive images side by side (image
+    b's columns start at b * Pt), from their group channels ``x`` (Cg, H, W each, C * H * W
+    apart); the tile's rows are ``ld`` apart."""
+    cdef Py_ssize_t Pt = (oh1 - oh0) * g.Wo, r, c, i, j, b, oh, ow, ih, lo, hi
     cdef real *row
     cdef const real *src
     for r in range(g.R):
+        # once per row for all nb images (4x4 images have 16 entries per row; measured
+        # 0-4% faster than a call per image at 512->512 @4x4, one thread)
         _column_row(g, r, &c, &i, &j, &lo, &hi)
-        for oh in range(oh0, oh1):
-            row = col + r * ld + (oh - oh0) * g.Wo
-            ih = oh * g.sh - g.ph + i * g.dh
-            if ih < 0 or ih >= g.H:
-                for ow in range(g.Wo):
+        for b in range(nb):
+            for oh in range(oh0, oh1):
+                row = col + r * ld + b * Pt + (oh - oh0) * g.Wo
+                ih = oh * g.sh - g.ph + i * g.dh
+                if ih < 0 or ih >= g.H:
+                    for ow in range(g.Wo):
+                        row[ow] = 0
+                    continue
+                src = x + b * g.C * g.H * g.W + _input_offset(g, c, ih, j, lo)
+                # Plain loops, not memset/memcpy: rows are a few dozen elements, where a libc
+                # call costs more than the copy and the compiler vectorizes these.
+                for ow in range(lo):
                     row[ow] = 0
-                continue
-            src = x + _input_offset(g, c, ih, j, lo)
-            # Plain loops, not memset/memcpy: rows are a few dozen elements, where a libc
-            # call costs more than the copy and the compiler vectorizes these.
-            for ow in range(lo):
-                row[ow] = 0
-            if g.sw == 1:
-                for ow in range(hi - lo):
-                    row[lo + ow] = src[ow]
-            else:
-                for ow in range(hi - lo):
-                    row[lo + ow] = src[ow * g.sw]
-            for ow in range(hi, g.Wo):
-                row[ow] = 0
+                if g.sw == 1:
+                    for ow in range(hi - lo):
+                        row[lo + ow] = src[ow]
+                else:
+                    for ow in range(hi - lo):
+                        row[lo + ow] = src[ow * g.sw]
+                for ow in range(hi, g.Wo):
+                    row[ow] = 0
 
 
-cdef void _col2im(const Geom *g, const real *col, Py_ssize_t oh0, Py_ssize_t oh1, real *dx,
-                  Py_ssize_t ld) noexcept nogil:
+cdef void _col2im(const Geom *g, const real *col, Py_ssize_t nb, Py_ssize_t oh0,
+                  Py_ssize_t oh1, real *dx, Py_ssize_t ld) noexcept nogil:
     """The adjoint of _im2col: dx[...] += every column entry _im2col copied from there."""
-    cdef Py_ssize_t r, c, i, j, oh, ow, ih, lo, hi
+    cdef Py_ssize_t Pt = (oh1 - oh0) * g.Wo, r, c, i, j, b, oh, ow, ih, lo, hi
     cdef const real *row
     cdef real *dst
     for r in range(g.R):
         _column_row(g, r, &c, &i, &j, &lo, &hi)
-        for oh in range(oh0, oh1):
-            ih = oh * g.sh - g.ph + i * g.dh
-            if ih < 0 or ih >= g.H:
-                continue
-            row = col + r * ld + (oh - oh0) * g.Wo + lo
-            dst = dx + _input_offset(g, c, ih, j, lo)
-            if g.sw == 1:
-                for ow in range(hi - lo):
-                    dst[ow] += row[ow]
-            else:
-                for ow in range(hi - lo):
-                    dst[ow * g.sw] += row[ow]
+        for b in range(nb):
+            for oh in range(oh0, oh1):
+                ih = oh * g.sh - g.ph + i * g.dh
+                if ih < 0 or ih >= g.H:
+                    continue
+                row = col + r * ld + b * Pt + (oh - oh0) * g.Wo + lo
+                dst = dx + b * g.C * g.H * g.W + _input_offset(g, c, ih, j, lo)
+                if g.sw == 1:
+                    for ow in range(hi - lo):
+                        dst[ow] += row[ow]
+                else:
+                    for ow in range(hi - lo):
+                        dst[ow * g.sw] += row[ow]
 
 
 cdef void _pad(const Geom *g, const real *x, real *xp) noexcept nogil:
@@ -308,7 +313,7 @@ cdef void _forward_tile(const Geom *g, const real *x, const real *w, real *y, Py
     if g.pointwise:  # x is already the column matrix, rows of stride P
         _mm(False, False, g.Kg, Pt, g.R, w, g.R, x + oh0 * g.Wo, g.P, 0, y + oh0 * g.Wo, g.P)
     else:
-        _im2col(g, x, oh0, oh1, col, Pt)
+        _im2col(g, x, 1, oh0, oh1, col, Pt)
         _mm(False, False, g.Kg, Pt, g.R, w, g.R, col, Pt, 0, y + oh0 * g.Wo, g.P)
 
 
@@ -325,7 +330,7 @@ cdef void _input_grad(const Geom *g, const real *dy, const real *w, real *dx,
         oh1 = min(oh0 + g.tile, g.Ho)
         Pt = (oh1 - oh0) * g.Wo
         _mm(True, False, g.R, Pt, g.Kg, w, g.R, dy + oh0 * g.Wo, g.P, 0, col, Pt)
-        _col2im(g, col, oh0, oh1, dx, Pt)
+        _col2im(g, col, 1, oh0, oh1, dx, Pt)
 
 
 cdef inline void _dw_mm(const Geom *g, Py_ssize_t n, const real *col, Py_ssize_t ldc,
@@ -345,7 +350,7 @@ cdef void _weight_grad_tile(const Geom *g, const real *x, const real *dy, real *
     if g.pointwise:
         _dw_mm(g, Pt, x + oh0 * g.Wo, g.P, dy + oh0 * g.Wo, g.P, dw)
     else:
-        _im2col(g, x, oh0, oh1, col, Pt)
+        _im2col(g, x, 1, oh0, oh1, col, Pt)
         _dw_mm(g, Pt, col, Pt, dy + oh0 * g.Wo, g.P, dw)
 
 
@@ -370,8 +375,7 @@ cdef void _forward_block(const Geom *g, const real *x, const real *w, real *y, P
     cdef real *col = buf
     cdef real *out = buf + g.R * L
     cdef real *dst
-    for b in range(nb):
-        _im2col(g, x + b * g.C * g.H * g.W, 0, g.Ho, col + b * g.P, L)
+    _im2col(g, x, nb, 0, g.Ho, col, L)
     _mm(False, False, g.Kg, L, g.R, w, g.R, col, L, 0, out, L)
     for b in range(nb):
         for r in range(g.Kg):
@@ -391,18 +395,17 @@ cdef void _input_grad_block(const Geom *g, const real *dy, const real *w, real *
     _mm(True, False, g.R, L, g.Kg, w, g.R, dyb, L, 0, dcol, L)
     for b in range(nb):
         memset(dx + b * g.C * g.H * g.W, 0, g.Cg * g.H * g.W * sizeof(real))
-        _col2im(g, dcol + b * g.P, 0, g.Ho, dx + b * g.C * g.H * g.W, L)
+    _col2im(g, dcol, nb, 0, g.Ho, dx, L)
 
 
 cdef void _weight_grad_block(const Geom *g, const real *x, const real *dy, real *dw,
                              Py_ssize_t nb, real *buf) noexcept nogil:
     """dw (Kg, R) or dw^T += nb consecutive images' contribution to one group, in one GEMM."""
-    cdef Py_ssize_t L = nb * g.P, b
+    cdef Py_ssize_t L = nb * g.P
     cdef real *col = buf
     cdef real *dyb = buf + g.R * L
     _gather(g, dy, nb, dyb)
-    for b in range(nb):
-        _im2col(g, x + b * g.C * g.H * g.W, 0, g.Ho, col + b * g.P, L)
+    _im2col(g, x, nb, 0, g.Ho, col, L)
     _dw_mm(g, L, col, L, dyb, L, dw)
 
 
