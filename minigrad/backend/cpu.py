@@ -268,20 +268,22 @@ _SHIFT_MIN_CHANNELS = 8  # fewer input channels per group make each tap's GEMM (
                          # thin that im2col wins (measured: 3x slower at Cg=1, faster at 8)
 # Small images: one image's GEMM has only P = Ho * Wo columns, and BLAS repacks the whole
 # (Kg, R) weight for each such thin product. A block of images side by side widens it.
-# Measured at batch 32, 2 threads, float32 (ms, fwd / dx / dw, per image -> blocks):
-#   512->512 @4x4  26.5 / 33.2 / 18.0 -> 12.5 / 12.2 / 16.4 (8 images)
-#   256->256 @8x8  14.3 / 15.8 / 18.0 -> 12.1 / 11.5 / 12.1 (4; dw 8)
-#   128->128 @8x8   3.9 /  4.1 /  4.3 ->  4.2 /  3.3 /  3.9
-#    64->64  @8x8   0.9 /  0.8 /  1.7 ->  1.4 /  1.1 /  1.4
-#    64->64  @4x4   0.4 /  0.4 /  0.8 ->  0.5 /  0.4 /  0.5
-#   128->128 @16x16 12.2 / 12.4 / 13.1 -> 15.5 / 11.7 / 12.6
+# Measured at batch 32, 2 threads, float32 (ms, fwd / dx / dw, one image per item -> blocks
+# of 8 images at 4x4, of 4 (dw 8) at 8x8 and 16x16; * marks the passes the plan blocks):
+#   512->512 @4x4   26.5 / 33.2 / 18.0 -> 12.5* / 12.2* / 16.4*
+#   256->256 @8x8   14.3 / 15.8 / 18.0 -> 12.1* / 11.5* / 12.1*
+#   128->128 @8x8    3.9 /  4.1 /  4.3 ->  4.2* /  3.3* /  3.9*
+#    64->64  @8x8    0.9 /  0.8 /  1.7 ->  1.4  /  1.1  /  1.4*
+#    64->64  @4x4    0.4 /  0.4 /  0.8 ->  0.5* /  0.4* /  0.5*
+#   128->128 @16x16 12.2 / 12.4 / 13.1 -> 15.5  / 11.7  / 12.6
 # y and dx gain once the weight has about 2048 entries per pixel (the im2col and copy-out
 # a block adds cost about 1/Kg of its GEMM, the repacking it saves about 1/P); dw gains at
 # any width up to 128 pixels (fewer passes over its (Kg, R) partial sums); 1x1 convs lose.
 _BLOCK_MAX_PIXELS = 128
 _BLOCK_WEIGHT_PER_PIXEL = 2048
 _BLOCK_COLUMNS = 256     # y, dx: columns per block GEMM (512 made the 8x8 forward 15% slower)
-_BLOCK_COLUMNS_DW = 512  # dw: its GEMM's inner dimension; 512@4x4 dw 16.4 ms at 128, 13.3 at 256
+_BLOCK_COLUMNS_DW = 512  # dw: its GEMM's inner dimension (256->256 @8x8 dw 13.6 ms at 256
+                         # columns, 12.1 at 512)
 _BLOCK_MIN_ITEMS = 4     # blocks per call, so a stalled thread leaves work to the others
 _BLOCK_BYTES = 8 * 2**20  # one thread's column block and GEMM output
 
