@@ -60,9 +60,10 @@ cdef Py_ssize_t _INT_MAX = 2147483647  # BLAS takes 32-bit dimensions and stride
 # dw's GEMMs make dw^T = col @ dy^T, (R, Kg), for groups of at most this many output
 # channels, else dw = dy @ col^T: OpenBLAS runs a short (Kg, R) result faster the first way
 # (single thread, float32, Kg x R x inner: 16 x 144 x 1024 at 73 GFLOP/s against 43,
-# 64 x 576 x 512 at 120 against 95; dw of 16->16 @32x32, batch 32, 2 threads: 13.8 ms ->
-# 12.0 per ResNet-20 step), while at 256 and 512 channels the transposed partial sums
-# made dw 10-15% slower.
+# 64 x 576 x 512 at 120 against 95). Whole dw passes, batch 32, 2 threads, paired in one
+# process, transposed / not: 0.83 at 16->16 @32x32, 0.82 at 32->32 @16x16, 0.90 at
+# 64->64 @32x32 and 32->64 @14x14; at 128 output channels even (a threshold of 128
+# against 64: 0.98-1.02), at 256 1.05 and at 512 (@4x4) 1.19.
 cdef Py_ssize_t _DWT_MAX_KG = 64
 
 
