@@ -70,7 +70,6 @@ cdef Py_ssize_t _DWT_MAX_KG = 64
 cdef struct Geom:
     Py_ssize_t N, C, H, W, K, Cg, Kg, kh, kw, Ho, Wo, P, R
     Py_ssize_t tile  # output rows per work item
-    Py_ssize_t block  # images per work item; above 1, whole images side by side by im2col
     int sh, sw, ph, pw, dh, dw, groups
     bint pointwise  # 1x1, stride 1, no padding: x is its own column matrix
     bint shift      # stride 1: shifted GEMMs on a padded copy, no im2col (caller decides)
@@ -119,7 +118,6 @@ cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int 
                          "shifted GEMMs)")
     if block * g.P > _INT_MAX:
         raise ValueError("conv: a matrix dimension exceeds BLAS's 32-bit limit")
-    g.block = block
     cdef Py_ssize_t need = ((g.R + g.Kg) * block * g.P if block > 1 else
                             g.Cg * g.Sp + g.Kg * g.Ho * g.Wp if g.shift else
                             0 if g.pointwise else g.R * tile * g.Wo)
