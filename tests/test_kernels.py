@@ -255,6 +255,7 @@ CONV_CASES = [
     ((2, 4, 7, 9), (6, 2, 3, 2), (1, 1), (2, 1), (2, 3), 2),   # stride 1: shifted GEMMs
     ((3, 2, 6, 5), (3, 2, 2, 3), (1, 1), (0, 2), (1, 1), 1),   # wide padding, junk columns
     ((2, 3, 8, 7), (4, 3, 3, 3), (1, 2), (1, 1), (1, 1), 1),   # stride 1 one way only: im2col
+    ((2, 3, 5, 6), (70, 3, 3, 3), (1, 1), (1, 1), (1, 1), 1),  # dw as (Kg, R), not transposed
 ]
 
 
@@ -276,10 +277,26 @@ def parallel_convs(monkeypatch):
     monkeypatch.setattr(cpu, "_SERIAL_BELOW", 0)
 
 
-@pytest.fixture(params=["shifted", "im2col"])
+def _force_image_blocks(monkeypatch, items):
+    """Every non-1x1 conv in blocks of whole images, ``items`` blocks per call (the last
+    one short when they do not divide the batch)."""
+    monkeypatch.setattr(cpu, "_BLOCK_MAX_PIXELS", 10**9)
+    monkeypatch.setattr(cpu, "_BLOCK_WEIGHT_PER_PIXEL", 0)
+    monkeypatch.setattr(cpu, "_BLOCK_COLUMNS", 10**9)
+    monkeypatch.setattr(cpu, "_BLOCK_COLUMNS_DW", 10**9)
+    monkeypatch.setattr(cpu, "_BLOCK_MIN_ITEMS", items)
+
+
+@pytest.fixture(params=["shifted", "im2col", "images"])
 def conv_path(request, monkeypatch):
-    """Stride-1 convs through either kernel path, whatever their channel count."""
-    monkeypatch.setattr(cpu, "_SHIFT_MIN_CHANNELS", 1 if request.param == "shifted" else 10**9)
+    """Stride-1 convs through each kernel path, whatever their channel count and image size
+    ("images": the whole batch in one block)."""
+    if request.param == "images":
+        _force_image_blocks(monkeypatch, 1)
+    else:
+        monkeypatch.setattr(cpu, "_BLOCK_MAX_PIXELS", 0)
+        monkeypatch.setattr(cpu, "_SHIFT_MIN_CHANNELS",
+                            1 if request.param == "shifted" else 10**9)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -294,6 +311,7 @@ def test_conv_kernels_tile_output_rows(monkeypatch, rng, threads, parallel_convs
                                        padding, dilation, groups):
     monkeypatch.setattr(cpu, "_TILE_BYTES", 1)  # one output row per column tile
     monkeypatch.setattr(cpu, "_SHIFT_MIN_CHANNELS", 10**9)  # tiles are im2col's
+    monkeypatch.setattr(cpu, "_BLOCK_MAX_PIXELS", 0)  # of one image each
     _check_conv(rng, np.float64, xs, ws, (stride, padding, dilation, groups))
 
 
@@ -305,6 +323,71 @@ def test_conv_with_fewer_images_than_threads(monkeypatch, rng, parallel_convs, c
         _check_conv(rng, np.float64, (1, 4, 7, 5), (6, 2, 3, 3), ((1, 1), (1, 1), (1, 1), 2))
     finally:
         mg.set_num_threads(before)
+
+
+BLOCK_CASES = [  # ..., images per block
+    ((7, 6, 4, 4), (8, 6, 3, 3), (1, 1), (1, 1), (1, 1), 1, 3),   # 7 = 3 + 3 + 1
+    ((5, 4, 8, 8), (6, 2, 3, 3), (2, 2), (1, 1), (1, 1), 2, 2),   # stride 2, groups
+    ((6, 3, 2, 2), (4, 3, 3, 3), (1, 1), (1, 1), (1, 1), 1, 3),   # 2x2 images
+    ((5, 4, 5, 7), (6, 4, 3, 2), (1, 2), (2, 1), (2, 1), 1, 2),   # dilation, odd sizes
+    ((5, 6, 3, 3), (6, 1, 3, 3), (1, 1), (1, 1), (1, 1), 6, 2),   # depthwise
+    ((5, 4, 4, 4), (6, 4, 1, 1), (2, 2), (0, 0), (1, 1), 1, 3),   # strided 1x1
+    ((5, 2, 4, 4), (66, 2, 3, 3), (1, 1), (1, 1), (1, 1), 1, 2),  # dw as (Kg, R)
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups,block", BLOCK_CASES)
+def test_conv_kernels_on_blocks_of_images(monkeypatch, rng, threads, parallel_convs, dtype, xs,
+                                          ws, stride, padding, dilation, groups, block):
+    _force_image_blocks(monkeypatch, -(-xs[0] // block))
+    out_hw = cpu._conv_geometry(xs, ws, stride, padding, dilation)
+    for weight_grad in (False, True):
+        plan = cpu._conv_plan(xs, ws, out_hw, stride, padding, dilation, groups, dtype,
+                              weight_grad=weight_grad)
+        assert plan[1] == block
+    _check_conv(rng, dtype, xs, ws, (stride, padding, dilation, groups))
+
+
+def test_small_images_go_in_blocks_where_measured_faster():
+    def block(xs, ws, weight_grad=False):
+        pad = (ws[2] // 2, ws[3] // 2)
+        out_hw = cpu._conv_geometry(xs, ws, (1, 1), pad, (1, 1))
+        return cpu._conv_plan(xs, ws, out_hw, (1, 1), pad, (1, 1), 1, np.float32,
+                              weight_grad=weight_grad)[1]
+    assert block((32, 512, 4, 4), (512, 512, 3, 3)) == 8        # 4 blocks of 128 columns
+    assert block((32, 256, 8, 8), (256, 256, 3, 3)) == 4
+    assert block((32, 256, 8, 8), (256, 256, 3, 3), weight_grad=True) == 8
+    assert block((32, 16, 8, 8), (16, 16, 3, 3)) == 1            # too few channels
+    assert block((32, 16, 8, 8), (16, 16, 3, 3), weight_grad=True) == 8
+    assert block((32, 64, 16, 16), (64, 64, 3, 3), weight_grad=True) == 1  # wide enough
+    assert block((32, 512, 4, 4), (512, 512, 1, 1), weight_grad=True) == 1  # no im2col
+
+
+def test_conv_on_blocks_of_images_is_deterministic(monkeypatch, rng, parallel_convs):
+    """Blocks are fixed by the batch, not the thread count: y and dx agree exactly across
+    thread counts, dw (summed per block of blocks) exactly across runs."""
+    _force_image_blocks(monkeypatch, 4)  # 10 images: blocks of 3, 3, 3, 1
+    x, w = _rand(rng, (10, 16, 4, 4), np.float32), _rand(rng, (24, 16, 3, 3), np.float32)
+    dy = _rand(rng, (10, 24, 4, 4), np.float32)
+    args = ((1, 1), (1, 1), (1, 1), 1)
+    before = mg.get_num_threads()
+    outs = []
+    try:
+        for n in (1, 2, 3):
+            mg.set_num_threads(n)
+            outs.append((cpu.conv2d_forward(x, w, *args),
+                         cpu.conv2d_backward_input(dy, w, x.shape, *args)))
+        dws = [cpu.conv2d_backward_weight(x, dy, w.shape, *args) for _ in range(5)]
+    finally:
+        mg.set_num_threads(before)
+    for y, dx in outs[1:]:
+        np.testing.assert_array_equal(y, outs[0][0])
+        np.testing.assert_array_equal(dx, outs[0][1])
+    for dw in dws[1:]:
+        np.testing.assert_array_equal(dw, dws[0])
+    np.testing.assert_allclose(dws[0], numpy_ref.conv2d_backward_weight(x, dy, w.shape, *args),
+                               rtol=1e-4, atol=1e-4)
 
 
 def test_conv_results_do_not_depend_on_thread_count(rng, parallel_convs, conv_path):
@@ -408,6 +491,18 @@ def test_conv_and_pool_kernels_validate_before_running():
         _conv.conv2d_forward(x, w, taps, y, 1, 0, 0, 0, 1, 1, 1, 2, True, work)
     with pytest.raises(ValueError, match="tile of 3 output rows"):
         _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 1, 3, False, work)
+    with pytest.raises(ValueError, match="block of 3 images"):
+        _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 1, 2, False, work, 3)
+    with pytest.raises(ValueError, match="block of 0 images"):
+        _conv.conv2d_backward_weight(x, y, w, 1, 1, 0, 0, 1, 1, 1, 2, work,
+                                     np.zeros((1, 135)), 0)
+    with pytest.raises(ValueError, match="block of images is im2col"):
+        _conv.conv2d_backward_input(y, w, taps, x, 1, 1, 0, 0, 1, 1, 1, 2, True, work, 2)
+    with pytest.raises(ValueError, match="block of images is im2col"):
+        _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 1, 1, False, work, 2)
+    with pytest.raises(ValueError, match="work buffer"):  # (27 + 5) * 2 * 4 for a block
+        _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 1, 2, False,
+                             np.empty((1, 255)), 2)
     with pytest.raises(ValueError, match="partial sums"):
         _conv.conv2d_backward_weight(x, y, w, 1, 1, 0, 0, 1, 1, 1, 2, np.empty((1, 27 * 4)),
                                      np.zeros((9, 135)))

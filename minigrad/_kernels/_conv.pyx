@@ -1,11 +1,11 @@
 # cython: language_level=3
 """2-D convolution as GEMMs, parallel over images with OpenMP and BLAS in each thread.
 
-A work item is one image (or a tile of its output rows). Each OpenMP thread takes whole
-items, unfolds the input pixels an item needs into its own column buffer (im2col) and calls
-single-threaded BLAS in that thread: one thread pool, and no handing work back and forth
-between OpenMP and BLAS threads. The caller sizes a tile so its buffer stays in L2 while
-the GEMM reads it.
+A work item is one image (or a tile of its output rows), or a block of consecutive small
+images. Each OpenMP thread takes whole items, unfolds the input pixels an item needs into
+its own column buffer (im2col) and calls single-threaded BLAS in that thread: one thread
+pool, and no handing work back and forth between OpenMP and BLAS threads. The caller sizes
+a tile so its buffer stays in L2 while the GEMM reads it.
 
 For image n, group g and output rows [oh0, oh1) (Pt = (oh1 - oh0) * Wo pixels), the column
 tile has one row per (channel, kernel row, kernel column) of the group:
@@ -20,6 +20,21 @@ and, with W_g the group's (Kg, R) weight matrix,
     dW_g                += dy[n, group g, tile] @ col^T
 
 A 1x1 convolution with stride 1 and no padding has col = x and skips the copy.
+
+Small images make these GEMMs thin (P = 16 columns at 4x4), and BLAS repacks all of W_g
+for every one. So a work item may instead be a block of B consecutive images n0 .. n0+B-1,
+whole: their column matrices sit side by side in one (R, B * P) buffer, image-major,
+
+    colB[r, b * P + p] = col(image n0 + b)[r, p]
+
+and each product is one GEMM B times wider:
+
+    yB   = W_g @ colB,               then each image's (Kg, P) block is copied out to y
+    dcol = W_g^T @ dyB,              dyB (Kg, B * P) gathered from dy the same way,
+                                     then col2im image by image
+    dW_g += dyB @ colB^T             (inner dimension B * P)
+
+The caller picks B (and which of the three kinds of item) from the shapes.
 
 Other stride-1 convolutions skip im2col too ("shifted GEMMs"): copy the image into a
 zero-padded buffer xp of width Wp and compute every output row at full width Wp (the last
@@ -42,6 +57,14 @@ ctypedef fused real:
     double
 
 cdef Py_ssize_t _INT_MAX = 2147483647  # BLAS takes 32-bit dimensions and strides
+# dw's GEMMs make dw^T = col @ dy^T, (R, Kg), for groups of at most this many output
+# channels, else dw = dy @ col^T: OpenBLAS runs a short (Kg, R) result faster the first way
+# (single thread, float32, Kg x R x inner: 16 x 144 x 1024 at 73 GFLOP/s against 43,
+# 64 x 576 x 512 at 120 against 95). Whole dw passes, batch 32, 2 threads, paired in one
+# process, transposed / not: 0.83 at 16->16 @32x32, 0.82 at 32->32 @16x16, 0.90 at
+# 64->64 @32x32 and 32->64 @14x14; at 128 output channels even (a threshold of 128
+# against 64: 0.98-1.02), at 256 1.05 and at 512 (@4x4) 1.19.
+cdef Py_ssize_t _DWT_MAX_KG = 64
 
 
 cdef struct Geom:
@@ -55,7 +78,8 @@ cdef struct Geom:
 
 cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int sh, int sw,
                    int ph, int pw, int dh, int dw, int groups, Py_ssize_t tile,
-                   Py_ssize_t threads, Py_ssize_t work_len, bint shift) except -1:
+                   Py_ssize_t threads, Py_ssize_t work_len, bint shift,
+                   Py_ssize_t block) except -1:
     """Fill ``g`` from the shapes of x, w and y, raising unless they agree."""
     if sh < 1 or sw < 1 or dh < 1 or dw < 1 or ph < 0 or pw < 0 or groups < 1:
         raise ValueError("conv: stride, dilation and groups must be positive, padding not "
@@ -87,7 +111,15 @@ cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int 
     if not 1 <= tile <= g.Ho:
         raise ValueError(f"conv: tile of {tile} output rows, expected 1 to {g.Ho}")
     g.tile = tile
-    cdef Py_ssize_t need = (g.Cg * g.Sp + g.Kg * g.Ho * g.Wp if g.shift else
+    if not 1 <= block <= g.N:
+        raise ValueError(f"conv: block of {block} images, expected 1 to {g.N}")
+    if block > 1 and (shift or tile != g.Ho):
+        raise ValueError("conv: a block of images is im2col of whole images (tile = Ho, no "
+                         "shifted GEMMs)")
+    if block * g.P > _INT_MAX:
+        raise ValueError("conv: a matrix dimension exceeds BLAS's 32-bit limit")
+    cdef Py_ssize_t need = ((g.R + g.Kg) * block * g.P if block > 1 else
+                            g.Cg * g.Sp + g.Kg * g.Ho * g.Wp if g.shift else
                             0 if g.pointwise else g.R * tile * g.Wo)
     if threads < 1 or work_len < need:
         raise ValueError(f"conv: work buffer ({threads}, {work_len}) is too small, expected "
@@ -148,56 +180,62 @@ cdef inline Py_ssize_t _input_offset(const Geom *g, Py_ssize_t c, Py_ssize_t ih,
     return (c * g.H + ih) * g.W + lo * g.sw + j * g.dw - g.pw
 
 
-cdef void _im2col(const Geom *g, const real *x, Py_ssize_t oh0, Py_ssize_t oh1,
-                  real *col) noexcept nogil:
-    """Column tile of one image's group channels ``x`` (Cg, H, W) for output rows [oh0, oh1)."""
-    cdef Py_ssize_t Pt = (oh1 - oh0) * g.Wo, r, c, i, j, oh, ow, ih, lo, hi
+cdef void _im2col(const Geom *g, const real *x, Py_ssize_t nb, Py_ssize_t oh0,
+                  Py_ssize_t oh1, real *col, Py_ssize_t ld) noexcept nogil:
+    """Column tile for output rows [oh0, oh1) of nb consecutive images side by side (image
+    b's columns start at b * Pt), from their group channels ``x`` (Cg, H, W each, C * H * W
+    apart); the tile's rows are ``ld`` apart."""
+    cdef Py_ssize_t Pt = (oh1 - oh0) * g.Wo, r, c, i, j, b, oh, ow, ih, lo, hi
     cdef real *row
     cdef const real *src
     for r in range(g.R):
+        # once per row for all nb images (4x4 images have 16 entries per row; measured
+        # 0-4% faster than a call per image at 512->512 @4x4, one thread)
         _column_row(g, r, &c, &i, &j, &lo, &hi)
-        for oh in range(oh0, oh1):
-            row = col + r * Pt + (oh - oh0) * g.Wo
-            ih = oh * g.sh - g.ph + i * g.dh
-            if ih < 0 or ih >= g.H:
-                for ow in range(g.Wo):
+        for b in range(nb):
+            for oh in range(oh0, oh1):
+                row = col + r * ld + b * Pt + (oh - oh0) * g.Wo
+                ih = oh * g.sh - g.ph + i * g.dh
+                if ih < 0 or ih >= g.H:
+                    for ow in range(g.Wo):
+                        row[ow] = 0
+                    continue
+                src = x + b * g.C * g.H * g.W + _input_offset(g, c, ih, j, lo)
+                # Plain loops, not memset/memcpy: rows are a few dozen elements, where a libc
+                # call costs more than the copy and the compiler vectorizes these.
+                for ow in range(lo):
                     row[ow] = 0
-                continue
-            src = x + _input_offset(g, c, ih, j, lo)
-            # Plain loops, not memset/memcpy: rows are a few dozen elements, where a libc
-            # call costs more than the copy and the compiler vectorizes these.
-            for ow in range(lo):
-                row[ow] = 0
-            if g.sw == 1:
-                for ow in range(hi - lo):
-                    row[lo + ow] = src[ow]
-            else:
-                for ow in range(hi - lo):
-                    row[lo + ow] = src[ow * g.sw]
-            for ow in range(hi, g.Wo):
-                row[ow] = 0
+                if g.sw == 1:
+                    for ow in range(hi - lo):
+                        row[lo + ow] = src[ow]
+                else:
+                    for ow in range(hi - lo):
+                        row[lo + ow] = src[ow * g.sw]
+                for ow in range(hi, g.Wo):
+                    row[ow] = 0
 
 
-cdef void _col2im(const Geom *g, const real *col, Py_ssize_t oh0, Py_ssize_t oh1,
-                  real *dx) noexcept nogil:
+cdef void _col2im(const Geom *g, const real *col, Py_ssize_t nb, Py_ssize_t oh0,
+                  Py_ssize_t oh1, real *dx, Py_ssize_t ld) noexcept nogil:
     """The adjoint of _im2col: dx[...] += every column entry _im2col copied from there."""
-    cdef Py_ssize_t Pt = (oh1 - oh0) * g.Wo, r, c, i, j, oh, ow, ih, lo, hi
+    cdef Py_ssize_t Pt = (oh1 - oh0) * g.Wo, r, c, i, j, b, oh, ow, ih, lo, hi
     cdef const real *row
     cdef real *dst
     for r in range(g.R):
         _column_row(g, r, &c, &i, &j, &lo, &hi)
-        for oh in range(oh0, oh1):
-            ih = oh * g.sh - g.ph + i * g.dh
-            if ih < 0 or ih >= g.H:
-                continue
-            row = col + r * Pt + (oh - oh0) * g.Wo + lo
-            dst = dx + _input_offset(g, c, ih, j, lo)
-            if g.sw == 1:
-                for ow in range(hi - lo):
-                    dst[ow] += row[ow]
-            else:
-                for ow in range(hi - lo):
-                    dst[ow * g.sw] += row[ow]
+        for b in range(nb):
+            for oh in range(oh0, oh1):
+                ih = oh * g.sh - g.ph + i * g.dh
+                if ih < 0 or ih >= g.H:
+                    continue
+                row = col + r * ld + b * Pt + (oh - oh0) * g.Wo + lo
+                dst = dx + b * g.C * g.H * g.W + _input_offset(g, c, ih, j, lo)
+                if g.sw == 1:
+                    for ow in range(hi - lo):
+                        dst[ow] += row[ow]
+                else:
+                    for ow in range(hi - lo):
+                        dst[ow * g.sw] += row[ow]
 
 
 cdef void _pad(const Geom *g, const real *x, real *xp) noexcept nogil:
@@ -274,7 +312,7 @@ cdef void _forward_tile(const Geom *g, const real *x, const real *w, real *y, Py
     if g.pointwise:  # x is already the column matrix, rows of stride P
         _mm(False, False, g.Kg, Pt, g.R, w, g.R, x + oh0 * g.Wo, g.P, 0, y + oh0 * g.Wo, g.P)
     else:
-        _im2col(g, x, oh0, oh1, col)
+        _im2col(g, x, 1, oh0, oh1, col, Pt)
         _mm(False, False, g.Kg, Pt, g.R, w, g.R, col, Pt, 0, y + oh0 * g.Wo, g.P)
 
 
@@ -291,18 +329,120 @@ cdef void _input_grad(const Geom *g, const real *dy, const real *w, real *dx,
         oh1 = min(oh0 + g.tile, g.Ho)
         Pt = (oh1 - oh0) * g.Wo
         _mm(True, False, g.R, Pt, g.Kg, w, g.R, dy + oh0 * g.Wo, g.P, 0, col, Pt)
-        _col2im(g, col, oh0, oh1, dx)
+        _col2im(g, col, 1, oh0, oh1, dx, Pt)
+
+
+cdef inline void _dw_mm(const Geom *g, Py_ssize_t n, const real *col, Py_ssize_t ldc,
+                        const real *dy, Py_ssize_t ldd, real *dw) noexcept nogil:
+    """dw += dy @ col^T over n pixels, or dw^T += col @ dy^T (see _DWT_MAX_KG)."""
+    if g.Kg <= _DWT_MAX_KG:
+        _mm(False, True, g.R, g.Kg, n, col, ldc, dy, ldd, 1, dw, g.Kg)
+    else:
+        _mm(False, True, g.Kg, g.R, n, dy, ldd, col, ldc, 1, dw, g.R)
 
 
 cdef void _weight_grad_tile(const Geom *g, const real *x, const real *dy, real *dw,
                             Py_ssize_t oh0, real *col) noexcept nogil:
-    """dw (Kg, R) += one image and group's contribution from output rows [oh0, oh0 + tile)."""
+    """dw (Kg, R) or dw^T += one image and group's contribution from output rows
+    [oh0, oh0 + tile)."""
     cdef Py_ssize_t oh1 = min(oh0 + g.tile, g.Ho), Pt = (oh1 - oh0) * g.Wo
     if g.pointwise:
-        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, x + oh0 * g.Wo, g.P, 1, dw, g.R)
+        _dw_mm(g, Pt, x + oh0 * g.Wo, g.P, dy + oh0 * g.Wo, g.P, dw)
     else:
-        _im2col(g, x, oh0, oh1, col)
-        _mm(False, True, g.Kg, g.R, Pt, dy + oh0 * g.Wo, g.P, col, Pt, 1, dw, g.R)
+        _im2col(g, x, 1, oh0, oh1, col, Pt)
+        _dw_mm(g, Pt, col, Pt, dy + oh0 * g.Wo, g.P, dw)
+
+
+cdef void _gather(const Geom *g, const real *y, Py_ssize_t nb, real *buf) noexcept nogil:
+    """buf (Kg, nb * P): the group's (Kg, P) planes of nb consecutive images side by side."""
+    cdef Py_ssize_t L = nb * g.P, b, r, p
+    cdef const real *src
+    cdef real *dst
+    for b in range(nb):
+        for r in range(g.Kg):
+            src = y + b * g.K * g.P + r * g.P
+            dst = buf + r * L + b * g.P
+            for p in range(g.P):
+                dst[p] = src[p]
+
+
+cdef void _forward_block(const Geom *g, const real *x, const real *w, real *y, Py_ssize_t nb,
+                         real *buf) noexcept nogil:
+    """y of nb consecutive images and one group: one GEMM over their columns side by side,
+    then each image's (Kg, P) block copied out. x, y point at the first image's group."""
+    cdef Py_ssize_t L = nb * g.P, b, r, p
+    cdef real *col = buf
+    cdef real *out = buf + g.R * L
+    cdef real *dst
+    _im2col(g, x, nb, 0, g.Ho, col, L)
+    _mm(False, False, g.Kg, L, g.R, w, g.R, col, L, 0, out, L)
+    for b in range(nb):
+        for r in range(g.Kg):
+            dst = y + b * g.K * g.P + r * g.P
+            for p in range(g.P):
+                dst[p] = out[r * L + b * g.P + p]
+
+
+cdef void _input_grad_block(const Geom *g, const real *dy, const real *w, real *dx,
+                            Py_ssize_t nb, real *buf) noexcept nogil:
+    """dx of nb consecutive images and one group: dcol = W_g^T @ (their dy side by side),
+    then col2im image by image."""
+    cdef Py_ssize_t L = nb * g.P, b
+    cdef real *dcol = buf
+    cdef real *dyb = buf + g.R * L
+    _gather(g, dy, nb, dyb)
+    _mm(True, False, g.R, L, g.Kg, w, g.R, dyb, L, 0, dcol, L)
+    for b in range(nb):
+        memset(dx + b * g.C * g.H * g.W, 0, g.Cg * g.H * g.W * sizeof(real))
+    _col2im(g, dcol, nb, 0, g.Ho, dx, L)
+
+
+cdef void _weight_grad_block(const Geom *g, const real *x, const real *dy, real *dw,
+                             Py_ssize_t nb, real *buf) noexcept nogil:
+    """dw (Kg, R) or dw^T += nb consecutive images' contribution to one group, in one GEMM."""
+    cdef Py_ssize_t L = nb * g.P
+    cdef real *col = buf
+    cdef real *dyb = buf + g.R * L
+    _gather(g, dy, nb, dyb)
+    _im2col(g, x, nb, 0, g.Ho, col, L)
+    _dw_mm(g, L, col, L, dyb, L, dw)
+
+
+cdef void _sum_transposed(const Geom *g, const real *partial, Py_ssize_t blocks,
+                          Py_ssize_t stride, Py_ssize_t k, Py_ssize_t r0, real *dw) noexcept nogil:
+    """dw rows of group k, columns [r0, r0 + 32): the sum in block order of the partial
+    sums (``blocks`` rows ``stride`` apart, each holding every group's (R, Kg) dw^T), a
+    32 x 32 tile at a time so that reads and writes both run along rows."""
+    cdef real acc[32 * 32]
+    cdef Py_ssize_t r1 = min(r0 + 32, g.R), q0, q1, q, r, b
+    cdef const real *src
+    for q0 in range(0, g.Kg, 32):
+        q1 = min(q0 + 32, g.Kg)
+        for b in range(blocks):
+            for r in range(r0, r1):
+                src = partial + b * stride + (k * g.R + r) * g.Kg
+                if b == 0:
+                    for q in range(q0, q1):
+                        acc[(r - r0) * 32 + q - q0] = src[q]
+                else:
+                    for q in range(q0, q1):
+                        acc[(r - r0) * 32 + q - q0] += src[q]
+        for q in range(q0, q1):
+            for r in range(r0, r1):
+                dw[(k * g.Kg + q) * g.R + r] = acc[(r - r0) * 32 + q - q0]
+
+
+cdef void _sum_rows(const real *partial, Py_ssize_t blocks, Py_ssize_t stride, Py_ssize_t e0,
+                    Py_ssize_t e1, real *dw) noexcept nogil:
+    """dw[e0:e1] = the sum in block order of the partial sums (``blocks`` rows ``stride``
+    apart) over those entries."""
+    cdef Py_ssize_t e, b
+    cdef real s
+    for e in range(e0, e1):
+        s = partial[e]
+        for b in range(1, blocks):
+            s = s + partial[b * stride + e]
+        dw[e] = s
 
 
 cdef int _check_taps(const Geom *g, Py_ssize_t *ts) except -1:
@@ -315,23 +455,29 @@ cdef int _check_taps(const Geom *g, Py_ssize_t *ts) except -1:
 def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
                    const real[:, :, :, ::1] taps, real[:, :, :, ::1] y, int sh, int sw, int ph,
                    int pw, int dh, int dw, int groups, Py_ssize_t tile, bint shift,
-                   real[:, ::1] work):
+                   real[:, ::1] work, Py_ssize_t block=1):
     """y = conv(x, w), by shifted GEMMs when ``shift``, else im2col tiles of ``tile`` output
-    rows. ``work`` has one row of scratch per thread (the thread count); ``taps`` is w as
-    (kh, kw, K, Cg), read only when ``shift``."""
+    rows, or with ``block`` > 1 im2col of that many whole images per GEMM. ``work`` has one
+    row of scratch per thread (the thread count); ``taps`` is w as (kh, kw, K, Cg), read
+    only when ``shift``."""
     cdef Geom g
     _geometry(&g, &x.shape[0], &w.shape[0], &y.shape[0], sh, sw, ph, pw, dh, dw, groups,
-              tile, work.shape[0], work.shape[1], shift)
+              tile, work.shape[0], work.shape[1], shift, block)
     _check_taps(&g, &taps.shape[0])
     cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, item, n, k
     cdef int threads = <int>work.shape[0]
     with nogil:
         # dynamic: items are independent, so a thread that another process preempts
         # (the machine is shared) holds up only the items it has already taken
-        for item in prange(g.N * tiles, schedule="dynamic", num_threads=team(threads)):
-            n = item // tiles
+        for item in prange((g.N + block - 1) // block * tiles, schedule="dynamic",
+                           num_threads=team(threads)):
+            n = item // tiles * block
             for k in range(groups):
-                if g.shift:
+                if block > 1:
+                    _forward_block(&g, &x[n, k * g.Cg, 0, 0], &w[k * g.Kg, 0, 0, 0],
+                                   &y[n, k * g.Kg, 0, 0], min(block, g.N - n),
+                                   &work[threadid(), 0])
+                elif g.shift:
                     _forward_shift(&g, &x[n, k * g.Cg, 0, 0], &taps[0, 0, k * g.Kg, 0],
                                    &y[n, k * g.Kg, 0, 0], &work[threadid(), 0])
                 else:
@@ -343,20 +489,26 @@ def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
 def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] w,
                           const real[:, :, :, ::1] taps, real[:, :, :, ::1] dx, int sh, int sw,
                           int ph, int pw, int dh, int dw, int groups, Py_ssize_t tile,
-                          bint shift, real[:, ::1] work):
-    """dx = the adjoint of conv in x, applied to dy. A work item is one (image, group): its
-    thread owns those dx planes whole, so overlapping windows need no atomics."""
+                          bint shift, real[:, ::1] work, Py_ssize_t block=1):
+    """dx = the adjoint of conv in x, applied to dy. A work item is one (block of ``block``
+    images, group): its thread owns those dx planes whole, so overlapping windows need no
+    atomics."""
     cdef Geom g
     _geometry(&g, &dx.shape[0], &w.shape[0], &dy.shape[0], sh, sw, ph, pw, dh, dw, groups,
-              tile, work.shape[0], work.shape[1], shift)
+              tile, work.shape[0], work.shape[1], shift, block)
     _check_taps(&g, &taps.shape[0])
     cdef Py_ssize_t item, n, k
     cdef int threads = <int>work.shape[0]
     with nogil:
-        for item in prange(g.N * groups, schedule="dynamic", num_threads=team(threads)):
-            n = item // groups
+        for item in prange((g.N + block - 1) // block * groups, schedule="dynamic",
+                           num_threads=team(threads)):
+            n = item // groups * block
             k = item % groups
-            if g.shift:
+            if block > 1:
+                _input_grad_block(&g, &dy[n, k * g.Kg, 0, 0], &w[k * g.Kg, 0, 0, 0],
+                                  &dx[n, k * g.Cg, 0, 0], min(block, g.N - n),
+                                  &work[threadid(), 0])
+            elif g.shift:
                 _input_grad_shift(&g, &dy[n, k * g.Kg, 0, 0], &taps[0, 0, k * g.Kg, 0],
                                   &dx[n, k * g.Cg, 0, 0], &work[threadid(), 0])
             else:
@@ -367,38 +519,48 @@ def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] 
 def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] dy,
                            real[:, :, :, ::1] grad_w, int sh, int sw, int ph, int pw, int dh,
                            int dw, int groups, Py_ssize_t tile, real[:, ::1] work,
-                           real[:, ::1] partial):
+                           real[:, ::1] partial, Py_ssize_t block=1):
     """grad_w = the adjoint of conv in w, applied to dy, always through im2col tiles: as
     shifted GEMMs each tap's product has a small (Kg, Cg) result and a long inner dimension,
     which OpenBLAS runs slower than the one im2col GEMM per tile (measured).
 
     The work items are cut into ``partial.shape[0]`` blocks of consecutive items; a block
-    sums its items in order into its own (K, R) row of ``partial``, blocks go to whichever
-    thread is free, and the rows are added in block order at the end. So the result depends
-    on the block count the caller picks, never on which thread ran what.
+    sums its items in order into its own row of ``partial`` (each group's dw, or dw^T for
+    narrow groups, see _DWT_MAX_KG), blocks go to whichever thread is free, and the rows
+    are added in block order at the end. So the result depends on the block count the
+    caller picks, never on which thread ran what.
     """
     cdef Geom g
     _geometry(&g, &x.shape[0], &grad_w.shape[0], &dy.shape[0], sh, sw, ph, pw, dh, dw, groups,
-              tile, work.shape[0], work.shape[1], False)
-    cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, items = g.N * tiles
-    cdef Py_ssize_t blocks = partial.shape[0], b, item, n, k, e
+              tile, work.shape[0], work.shape[1], False, block)
+    cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile
+    cdef Py_ssize_t items = (g.N + block - 1) // block * tiles
+    cdef Py_ssize_t blocks = partial.shape[0], b, item, n, k, t
+    cdef Py_ssize_t strips = (g.R + 31) // 32, chunks = (g.K * g.R + 4095) // 4096
     if not 1 <= blocks <= items or partial.shape[1] != g.K * g.R:
         raise ValueError(f"conv: partial sums have shape {tuple(partial.shape)[:2]}, expected "
                          f"(1 to {items}, {g.K * g.R})")
     cdef int threads = <int>work.shape[0]
     cdef real *out = &grad_w[0, 0, 0, 0]
-    cdef real s
     with nogil:
         for b in prange(blocks, schedule="dynamic", num_threads=team(threads)):
             memset(&partial[b, 0], 0, g.K * g.R * sizeof(real))
             for item in range(b * items // blocks, (b + 1) * items // blocks):
-                n = item // tiles
+                n = item // tiles * block
                 for k in range(groups):
-                    _weight_grad_tile(&g, &x[n, k * g.Cg, 0, 0], &dy[n, k * g.Kg, 0, 0],
-                                      &partial[b, k * g.Kg * g.R], item % tiles * tile,
-                                      &work[threadid(), 0])
-        for e in range(g.K * g.R):
-            s = partial[0, e]
-            for b in range(1, blocks):
-                s = s + partial[b, e]
-            out[e] = s
+                    if block > 1:
+                        _weight_grad_block(&g, &x[n, k * g.Cg, 0, 0], &dy[n, k * g.Kg, 0, 0],
+                                           &partial[b, k * g.Kg * g.R], min(block, g.N - n),
+                                           &work[threadid(), 0])
+                    else:
+                        _weight_grad_tile(&g, &x[n, k * g.Cg, 0, 0], &dy[n, k * g.Kg, 0, 0],
+                                          &partial[b, k * g.Kg * g.R], item % tiles * tile,
+                                          &work[threadid(), 0])
+        if g.Kg <= _DWT_MAX_KG:
+            for t in prange(groups * strips, schedule="static", num_threads=team(threads)):
+                _sum_transposed(&g, &partial[0, 0], blocks, partial.shape[1], t // strips,
+                                t % strips * 32, out)
+        else:  # in parallel too: 512->512 has 2.4 million entries to add
+            for t in prange(chunks, schedule="static", num_threads=team(threads)):
+                _sum_rows(&partial[0, 0], blocks, partial.shape[1], t * 4096,
+                          min(t * 4096 + 4096, g.K * g.R), out)
