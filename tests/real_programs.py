@@ -167,6 +167,10 @@ def efficientnet(out, init, swish_memory_efficient):
     import torch
     from efficientnet_pytorch import EfficientNet
     torch.set_default_dtype(torch.float64)
+    # a fixed initialization: over random ones the eval logits' difference after training
+    # ranged from 2e-10 to 2.8e-6 (BatchNorm over 4 images at 1x1 amplifies some draws far
+    # more than others), so an unseeded test passed or failed by the draw
+    torch.manual_seed(0)
     net = EfficientNet.from_name("efficientnet-b0", image_size=32, num_classes=10,
                                  dropout_rate=0.0, drop_connect_rate=0.0)
     net.set_swish(memory_efficient=swish_memory_efficient)
