@@ -799,7 +799,8 @@ def test_dropout_mask_keeps_one_minus_p_and_seeds_differ():
 
 @pytest.mark.parametrize("module", [cpu, numpy_ref], ids=["cpu", "reference"])
 def test_dropout_mask_bad_input(module):
-    with pytest.raises(TypeError, match=r"dropout_mask: expected a float32 or float64 array, got int64"):
+    with pytest.raises(TypeError,
+                       match=r"dropout_mask: expected a float32 or float64 array, got int64"):
         module.dropout_mask(np.empty(4, np.int64), 0.5, 1)
     for p in (0.0, 1.0, -0.1, 1.5):
         with pytest.raises(ValueError, match=r"dropout_mask: p must be in \(0, 1\)"):

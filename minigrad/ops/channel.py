@@ -3,12 +3,12 @@
 ``channel_moments(x)`` gives the per-channel mean and biased variance over every axis but
 1, and ``channel_affine(x, scale, shift, center)`` maps each channel c to
 ``(x - center[c]) * scale[c] + shift[c]``. BatchNorm is "moments, then this affine map"
-with center = the mean, scale = gamma / sqrt(var + eps) and shift = beta (tiny per-channel
-ops in between); GroupNorm, InstanceNorm and LayerNorm are the same two primitives on a
-reshaped view. LayerNorm passes that view as ``as_shape`` (rows as channels, (1, -1, D),
-then gamma and beta over the columns, (-1, D)) rather than recording reshapes: 4 nodes
-instead of 6, 0.81x of the time for LayerNorm(100) on (60, 100) (CPU time, 1 thread). Each is one pass over memory forward and one backward, on the backend's
-kernels. Subtracting the centre inside the pass (rather than folding it into the shift)
+with center = the mean, scale = gamma / sqrt(var + eps) (one op in between) and shift =
+beta; GroupNorm, InstanceNorm and LayerNorm are the same two primitives on a reshaped view.
+LayerNorm passes that view as ``as_shape`` (rows as channels, (1, -1, D), then gamma and
+beta over the columns, (-1, D)) rather than recording reshapes: 4 nodes instead of 6, 0.81x
+of the time for LayerNorm(100) on (60, 100) (CPU time, 1 thread). Each primitive is one
+pass over memory forward and one backward, on the backend's kernels. Subtracting the centre inside the pass (rather than folding it into the shift)
 also keeps float32 exact-to-rounding when |mean| >> std.
 
 In a plain backward the engine runs their array-level rules (``backward_arrays``), which
