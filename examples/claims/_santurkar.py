@@ -12,9 +12,10 @@ the same batches, so differences over seeds are paired.
 """
 import contextlib
 import math
+import time
 
 import numpy as np
-from _common import batches, copy_linear_weights
+from _common import accuracy, batches, copy_linear_weights, train_step
 
 import minigrad as mg
 import minigrad.nn as nn
@@ -118,6 +119,35 @@ def training_batches(x_train, y_train, steps, seed, device, start=0):
     draws from ``seed`` (every net of a seed sees the same ones), numbered from ``start``."""
     for step, idx in enumerate(batches(len(x_train), BATCH_SIZE, steps, seed), start=start):
         yield step, mg.tensor(x_train[idx], device=device), mg.tensor(y_train[idx], device=device)
+
+
+def probed_training(name, args, mnist, steps, every, probe, report):
+    """Train the PAIRED nets of each activation and seed on the same batches; on every
+    ``every``-th step, before the update, ``probe(net, x, y, lr, record)`` adds to that net's
+    record (its "steps" are kept here). After training each record gets the test accuracy,
+    and ``name activation seed: report(records)`` is printed. Returns
+    {activation: {kind: [record of each seed]}} (the landscape and ics studies)."""
+    x_train, y_train, x_test, y_test = mnist
+    n_test = 1000 if args.quick else len(x_test)
+    runs = {act: {k: [] for k in PAIRED} for act in ACTIVATIONS}
+    for act in ACTIVATIONS:
+        for seed in args.seed_list:
+            start = time.perf_counter()
+            nets, optims = paired_training(PAIRED, act, seed, args.device)
+            records = {k: {"steps": []} for k in PAIRED}
+            for step, x, y in training_batches(x_train, y_train, steps, seed, args.device):
+                for k, net in nets.items():
+                    if step % every == 0:
+                        records[k]["steps"].append(step)
+                        probe(net, x, y, LR[act], records[k])
+                    train_step(net, optims[k], x, y)
+            for k, net in nets.items():
+                records[k]["test_accuracy"] = accuracy(net, x_test[:n_test], y_test[:n_test],
+                                                       args.device)
+                runs[act][k].append(records[k])
+            print(f"{name} {act} seed {seed}: {report(records)} "
+                  f"({time.perf_counter() - start:.0f} s)")
+    return runs
 
 
 def linears(model):

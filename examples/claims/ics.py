@@ -32,10 +32,7 @@ otherwise the cell favors it (BN's shift is similar or larger). Every cell favor
 reproduced; more favoring than opposing: partly; every cell opposing: reversed; otherwise not
 reproduced.
 """
-import time
-
 import numpy as np
-from _common import accuracy, train_step
 
 import minigrad.nn as nn
 from claims import _santurkar as S
@@ -84,36 +81,18 @@ def probe(net, x, y, lr):
 
 
 def run(args, mnist):
-    x_train, y_train, x_test, y_test = mnist
     steps = 40 if args.quick else args.ics_steps
     every = 10 if args.quick else args.ics_every
-    n_test = 1000 if args.quick else len(x_test)
-    runs = {act: {k: [] for k in KINDS} for act in S.ACTIVATIONS}
-    for act in S.ACTIVATIONS:
-        lr = S.LR[act]
-        for seed in args.seed_list:
-            start = time.perf_counter()
-            nets, optims = S.paired_training(KINDS, act, seed, args.device)
-            rec = {k: {"steps": [], "l2": [], "grad_norm": [], "cos": []} for k in KINDS}
-            for step, x, y in S.training_batches(x_train, y_train, steps, seed,
-                                                 args.device):
-                for k, net in nets.items():
-                    if step % every == 0:
-                        l2, gn, cos = zip(*probe(net, x, y, lr))
-                        rec[k]["steps"].append(step)
-                        rec[k]["l2"].append(list(l2))
-                        rec[k]["grad_norm"].append(list(gn))
-                        rec[k]["cos"].append(list(cos))
-                    train_step(net, optims[k], x, y)
-            for k, net in nets.items():
-                rec[k]["test_accuracy"] = accuracy(net, x_test[:n_test], y_test[:n_test],
-                                                   args.device)
-                runs[act][k].append(rec[k])
-            print(f"ics {act} seed {seed}: mean cos(G, G') by layer "
-                  + "; ".join(f"{k} " + ", ".join(f"{c:.3f}" for c in
-                                                  np.mean(rec[k]["cos"], axis=0))
-                              for k in KINDS)
-                  + f" ({time.perf_counter() - start:.0f} s)")
+
+    def record(net, x, y, lr, rec):
+        l2, gn, cos = zip(*probe(net, x, y, lr))
+        for key, values in (("l2", l2), ("grad_norm", gn), ("cos", cos)):
+            rec.setdefault(key, []).append(list(values))
+
+    runs = S.probed_training("ics", args, mnist, steps, every, record, lambda rec: (
+        "mean cos(G, G') by layer " + "; ".join(
+            f"{k} " + ", ".join(f"{c:.3f}" for c in np.mean(rec[k]["cos"], axis=0))
+            for k in KINDS)))
     return {"steps": steps, "every": every, "layers": [2, 3, 4], "lr": S.LR,
             "batch_size": S.BATCH_SIZE, "seeds": list(args.seed_list), "runs": runs}
 

@@ -31,10 +31,7 @@ difference over seeds, opposes it when above by more than that, else is neutral.
 cells: every cell favoring: reproduced; more favoring than opposing: partly; every cell
 opposing: reversed; otherwise not reproduced.
 """
-import time
-
 import numpy as np
-from _common import accuracy, train_step
 
 from claims import _santurkar as S
 
@@ -82,32 +79,15 @@ def probe(net, x, y, lr, sizes=STEP_SIZES):
 
 
 def run(args, mnist):
-    x_train, y_train, x_test, y_test = mnist
     steps = 40 if args.quick else args.landscape_steps
     every = 20 if args.quick else args.landscape_every
-    n_test = 1000 if args.quick else len(x_test)
-    runs = {act: {k: [] for k in KINDS} for act in S.ACTIVATIONS}
-    for act in S.ACTIVATIONS:
-        lr = S.LR[act]
-        for seed in args.seed_list:
-            start = time.perf_counter()
-            nets, optims = S.paired_training(KINDS, act, seed, args.device)
-            rec = {k: {"steps": []} for k in KINDS}
-            for step, x, y in S.training_batches(x_train, y_train, steps, seed,
-                                                 args.device):
-                for k, net in nets.items():
-                    if step % every == 0:
-                        rec[k]["steps"].append(step)
-                        for key, value in probe(net, x, y, lr).items():
-                            rec[k].setdefault(key, []).append(value)
-                    train_step(net, optims[k], x, y)
-            for k, net in nets.items():
-                rec[k]["test_accuracy"] = accuracy(net, x_test[:n_test], y_test[:n_test],
-                                                   args.device)
-                runs[act][k].append(rec[k])
-            print(f"landscape {act} seed {seed}: mean effective β "
-                  + ", ".join(f"{k} {np.mean(rec[k]['beta']):.3g}" for k in KINDS)
-                  + f" ({time.perf_counter() - start:.0f} s)")
+
+    def record(net, x, y, lr, rec):
+        for key, value in probe(net, x, y, lr).items():
+            rec.setdefault(key, []).append(value)
+
+    runs = S.probed_training("landscape", args, mnist, steps, every, record, lambda rec: (
+        "mean effective β " + ", ".join(f"{k} {np.mean(rec[k]['beta']):.3g}" for k in KINDS)))
     return {"steps": steps, "every": every, "step_sizes": list(STEP_SIZES), "lr": S.LR,
             "batch_size": S.BATCH_SIZE, "seeds": list(args.seed_list), "runs": runs}
 
