@@ -2,13 +2,28 @@
 with a row and a verdict per claim; ``--gather`` rewrites it from the results alone; an
 unknown study name fails before anything runs. (Each study's own numbers are checked in
 tests/test_claims_*.py, on the same quick run.)"""
+import json
 import subprocess
 import sys
 
-from test_examples import EXAMPLES
+from test_examples import EXAMPLES, _check_png
 
 sys.path.insert(0, str(EXAMPLES))
 import claims  # noqa: E402
+
+
+def quick_study(out, report, name):
+    """Study ``name``'s results from the shared --quick run, after the checks every study
+    gets (tests/test_claims_*.py): its plot, its header fields, and a verdict that its
+    ``summarize`` computes and the report shows under its title."""
+    study = claims.load(name)
+    r = json.loads((out / f"claim_{name}.json").read_text())
+    _check_png(out / f"claim_{name}.png")
+    assert r["name"] == name and r["quick"] is True and r["seeds"] == [0, 1]
+    s = study.summarize(r)
+    assert s["verdict"] in claims.VERDICTS and "±" in s["numbers"] and s["detail"]
+    assert f"## {study.TITLE}" in report and f"**Verdict: {s['verdict']}.**" in report
+    return r
 
 
 def _report_rows(report):
