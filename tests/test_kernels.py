@@ -243,6 +243,134 @@ def test_matmul_tiles_over_threads_match_numpy(rng, threads, shape):
         np.testing.assert_allclose(cpu.matmul(a, bt), np.matmul(a, b), rtol=1e-12, atol=1e-12)
 
 
+# ------------------------------------------------------------------ our float32 GEMM
+
+OWN_SGEMM = _gemm.own_sgemm_state()   # (can run here, the kernels use it)
+needs_own_sgemm = pytest.mark.skipif(not OWN_SGEMM[0], reason="no AVX-512F on this CPU (or not "
+                                     "an x86-64 GCC/Clang build): float32 GEMM is BLAS's alone")
+uses_own_sgemm = pytest.mark.skipif(not OWN_SGEMM[1], reason="the kernels do not use our float32 "
+                                    "GEMM here (no AVX-512F, or MINIGRAD_SGEMM=blas)")
+
+
+def _float32_product_error_ok(got, a, b, c=None):
+    """|got - (c + a @ b)| within the float32 rounding bound of a sum of K products (and c),
+    in any order and with or without FMA: |error| <= (K + 1) u (|c| + |a| @ |b|), u = 2^-24
+    (Higham, Accuracy and Stability of Numerical Algorithms, 2002, section 3.5), with the
+    exact result taken in float64."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    c64 = np.zeros(got.shape) if c is None else c.astype(np.float64)
+    bound = (a.shape[-1] + 2) * 2.0**-24 * (np.abs(c64) + np.abs(a64) @ np.abs(b64)) + 1e-30
+    err = np.abs(got - (c64 + a64 @ b64))
+    assert np.all(err <= bound), f"max error / bound {np.max(err / bound):.2f}"
+
+
+def _layouts(rng, M, K, N):
+    """(a, b) in each storage: row-major, column-major (a transposed view), and strided."""
+    for a_kind in ("row", "col", "strided"):
+        for b_kind in ("row", "col"):
+            a = {"row": lambda: _rand(rng, (M, K), np.float32),
+                 "col": lambda: _rand(rng, (K, M), np.float32).T,
+                 "strided": lambda: _rand(rng, (M, 2 * K), np.float32)[:, ::2]}[a_kind]()
+            b = _rand(rng, (K, N), np.float32) if b_kind == "row" \
+                else _rand(rng, (N, K), np.float32).T
+            yield f"{a_kind}-{b_kind}", a, b
+
+
+# every edge of the 12 x 32 tiles and of the 144-row, 256-deep and 1024-wide blocks
+OWN_SGEMM_SHAPES = [(1, 1, 1), (12, 32, 16), (13, 33, 17), (11, 31, 5), (1, 100, 40),
+                    (150, 20, 300), (37, 1100, 7), (24, 64, 600), (145, 47, 257)]
+
+
+@needs_own_sgemm
+@pytest.mark.parametrize("M,N,K", OWN_SGEMM_SHAPES)
+def test_own_sgemm_matches_float64_in_every_layout(rng, M, N, K):
+    for name, a, b in _layouts(rng, M, K, N):
+        out = np.full((M, N), np.nan, np.float32)    # never read without accumulate
+        assert _gemm.own_sgemm(a, b, out), name
+        _float32_product_error_ok(out, a, b)
+        before = _rand(rng, (M, N), np.float32)
+        out = before.copy()
+        assert _gemm.own_sgemm(a, b, out, accumulate=True), name
+        _float32_product_error_ok(out, a, b, c=before)
+
+
+@needs_own_sgemm
+def test_own_sgemm_writes_only_its_block_of_a_wider_output(rng):
+    a, b = _rand(rng, (20, 30), np.float32), _rand(rng, (30, 40), np.float32)
+    wide = np.full((20, 50), 7.0, np.float32)
+    assert _gemm.own_sgemm(a, b, wide[:, 5:45])
+    assert np.all(wide[:, :5] == 7.0) and np.all(wide[:, 45:] == 7.0)
+    _float32_product_error_ok(wide[:, 5:45], a, b)
+
+
+@needs_own_sgemm
+def test_own_sgemm_propagates_nan_and_inf(rng):
+    a, b = _rand(rng, (40, 50), np.float32), _rand(rng, (50, 64), np.float32)
+    a[3, 7], b[9, 20] = np.nan, np.inf
+    out = np.empty((40, 64), np.float32)
+    assert _gemm.own_sgemm(a, b, out)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
+
+
+def test_own_sgemm_refuses_bad_operands():
+    a, b = np.ones((3, 4), np.float32), np.ones((4, 5), np.float32)
+    with pytest.raises(ValueError, match="do not fit"):
+        _gemm.own_sgemm(a, b, np.empty((3, 6), np.float32))
+    with pytest.raises(ValueError, match="between 1"):
+        _gemm.own_sgemm(a[:, :0], b[:0], np.empty((3, 5), np.float32))
+    with pytest.raises(ValueError, match="rows must be contiguous"):
+        _gemm.own_sgemm(a, b, np.empty((3, 10), np.float32)[:, ::2])
+
+
+@uses_own_sgemm
+@pytest.mark.parametrize("M,K,N", [(64, 128, 512), (60, 784, 100), (100, 60, 784)])
+def test_matmul_takes_our_sgemm_where_it_is_faster(rng, threads, M, K, N):
+    """The LSTM's and the MLP's products go to our kernel (the same bits as calling it
+    directly) at any thread count, whichever layout, within float32's rounding bound."""
+    for name, a, b in _layouts(rng, M, K, N):
+        if name.startswith("strided"):
+            a = np.ascontiguousarray(a)
+        ours = np.empty((M, N), np.float32)
+        assert _gemm.own_sgemm(a, b, ours)
+        got = cpu.matmul(a, b)
+        np.testing.assert_array_equal(got, ours, err_msg=name)
+        _float32_product_error_ok(got, a, b)
+
+
+@uses_own_sgemm
+def test_convolutions_on_our_sgemm_match_float64(rng, threads):
+    """A 64 -> 64 channel conv at 16 x 16 makes products our kernel takes (M = 64 output
+    channels, K = 64 per tap, N = 288 columns): each pass within float32's rounding bound
+    of its 576-term sums, and y and dx the same bits at 1 and 2 threads."""
+    x, w = _rand(rng, (4, 64, 16, 16), np.float32), _rand(rng, (64, 64, 3, 3), np.float32)
+    args = ((1, 1), (1, 1), (1, 1), 1)
+    dy = _rand(rng, (4, 64, 16, 16), np.float32)
+    ax, aw, ady = (np.abs(v).astype(np.float64) for v in (x, w, dy))
+    passes = [(cpu.conv2d_forward(x, w, *args),
+               numpy_ref.conv2d_forward(x.astype(np.float64), w.astype(np.float64), *args),
+               numpy_ref.conv2d_forward(ax, aw, *args), 576),
+              (cpu.conv2d_backward_input(dy, w, x.shape, *args),
+               numpy_ref.conv2d_backward_input(dy.astype(np.float64), w.astype(np.float64),
+                                               x.shape, *args),
+               numpy_ref.conv2d_backward_input(ady, aw, x.shape, *args), 576),
+              (cpu.conv2d_backward_weight(x, dy, w.shape, *args),
+               numpy_ref.conv2d_backward_weight(x.astype(np.float64), dy.astype(np.float64),
+                                                w.shape, *args),
+               numpy_ref.conv2d_backward_weight(ax, ady, w.shape, *args), 4 * 256)]
+    for got, exact, scale, terms in passes:
+        assert np.all(np.abs(got - exact) <= (terms + 2) * 2.0**-24 * scale + 1e-30)
+    before = mg.get_num_threads()
+    mg.set_num_threads(3 - mg.get_num_threads())
+    try:
+        np.testing.assert_array_equal(cpu.conv2d_forward(x, w, *args), passes[0][0])
+        np.testing.assert_array_equal(cpu.conv2d_backward_input(dy, w, x.shape, *args),
+                                      passes[1][0])
+    finally:
+        mg.set_num_threads(before)
+
+
 # ------------------------------------------------------------------ convolution and pooling
 
 CONV_CASES = [

@@ -50,6 +50,7 @@ columns stay inside it.
 from cython.parallel cimport prange, threadid
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm
+from minigrad._kernels._sgemm cimport mg_sgemm, use_own_sgemm
 from minigrad._kernels._threads cimport team
 
 ctypedef fused real:
@@ -143,6 +144,11 @@ cdef inline void _mm(bint ta, bint tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
     cdef int m = <int>N, n = <int>M, k = <int>K, la = <int>lda, lb = <int>ldb, lc = <int>ldc
     cdef real one = 1
     if real is float:
+        # (our AVX-512 kernel above a size, see _sgemm.h; BLAS's when it declines)
+        if (beta == 0 or beta == 1) and use_own_sgemm(M, N, K) and mg_sgemm(
+                <int>M, <int>N, <int>K, a, 1 if ta else lda, lda if ta else 1,
+                b, 1 if tb else ldb, ldb if tb else 1, c, ldc, beta == 1) == 0:
+            return
         sgemm(&trb, &tra, &m, &n, &k, &one, <float *>b, &lb, <float *>a, &la, &beta, c, &lc)
     else:
         dgemm(&trb, &tra, &m, &n, &k, &one, <double *>b, &lb, <double *>a, &la, &beta, c, &lc)

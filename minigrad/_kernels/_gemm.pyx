@@ -1,5 +1,7 @@
 # cython: language_level=3
-"""Batched GEMM through the BLAS that SciPy ships (``scipy.linalg.cython_blas``).
+"""Batched GEMM through the BLAS that SciPy ships (``scipy.linalg.cython_blas``), and for
+mid-sized float32 products on CPUs with AVX-512 through our own kernel (``_sgemm.h``;
+``use_own_sgemm`` in ``_sgemm.pxd`` has the measured rule).
 
 BLAS is column-major; our arrays are row-major. A row-major M x K matrix read as
 column-major is its K x M transpose, so ``C = A @ B`` is computed as the column-major
@@ -14,6 +16,7 @@ hand-over between OpenMP and BLAS threads, and nothing to starve when either spi
 from cython.parallel cimport prange
 from minigrad._kernels._threads cimport team, threads_for
 from scipy.linalg.cython_blas cimport sgemm, dgemm
+from minigrad._kernels._sgemm cimport mg_sgemm, mg_sgemm_enabled, mg_sgemm_ready, use_own_sgemm
 
 ctypedef fused real:
     float
@@ -46,6 +49,36 @@ def blas_readable(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t s_row, Py_ssize_t
     return _matrix_layout(rows, cols, s_row, s_col, &ld) >= 0
 
 
+def own_sgemm_state():
+    """(whether this CPU and build can run our float32 GEMM, whether the kernels use it):
+    the second is False when MINIGRAD_SGEMM=blas is set."""
+    return bool(mg_sgemm_ready()), bool(mg_sgemm_enabled())
+
+
+def own_sgemm(const float[:, :] a, const float[:, :] b, float[:, :] out,
+              bint accumulate=False):
+    """``out = a @ b`` (``+=`` when ``accumulate``) through ``mg_sgemm`` alone, whatever the
+    size (for tests and measurements; ``gemm`` chooses by size). ``a`` and ``b`` may be
+    row- or column-major views; ``out``'s rows must be contiguous. Returns False, computing
+    nothing, where it cannot run."""
+    cdef Py_ssize_t M = a.shape[0], K = a.shape[1], N = b.shape[1]
+    cdef int rc
+    if b.shape[0] != K or out.shape[0] != M or out.shape[1] != N:
+        raise ValueError(f"own_sgemm: shapes {tuple(a.shape)[:2]} @ {tuple(b.shape)[:2]} -> "
+                         f"{tuple(out.shape)[:2]} do not fit")
+    if M == 0 or N == 0 or K == 0 or max(M, N, K) > 2147483647:
+        raise ValueError("own_sgemm: every dimension must be between 1 and 2^31 - 1")
+    if (a.strides[0] | a.strides[1] | b.strides[0] | b.strides[1] | out.strides[0]) % 4:
+        raise ValueError("own_sgemm: strides must be whole float32 elements")
+    if out.strides[1] != 4 and N > 1:
+        raise ValueError("own_sgemm: out's rows must be contiguous")
+    with nogil:
+        rc = mg_sgemm(<int>M, <int>N, <int>K, &a[0, 0], a.strides[0] // 4, a.strides[1] // 4,
+                      &b[0, 0], b.strides[0] // 4, b.strides[1] // 4, &out[0, 0],
+                      out.strides[0] // 4, accumulate)
+    return rc == 0
+
+
 def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
          const long long[::1] a_index, const long long[::1] b_index, bint accumulate=False):
     """``out[i] = a[a_index[i]] @ b[b_index[i]]`` for every batch entry ``i``
@@ -58,7 +91,8 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
     cdef Py_ssize_t item = sizeof(real), i, t, tiles, step, down, extent, lo, hi
     cdef int lda, ldb, nt
     cdef int layout_a, layout_b
-    cdef bint split_rows
+    cdef bint split_rows, own
+    cdef long rsa, csa, rsb, csb
     cdef char ta, tb
     cdef real beta = 1 if accumulate else 0
     cdef const real *pa
@@ -101,6 +135,13 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
     down = extent // tiles // 16 * 16
     if tiles > 1 and down > 0 and extent - down * (tiles - 1) < step:
         step = down
+    # float32 products above a size go to our AVX-512 kernel (``_sgemm.h``), which reads
+    # row-major strides: a column-major operand is its transpose's storage
+    own = real is float and use_own_sgemm(M, N, K)
+    rsa = lda if layout_a == 0 else 1
+    csa = 1 if layout_a == 0 else lda
+    rsb = ldb if layout_b == 0 else 1
+    csb = 1 if layout_b == 0 else ldb
     with nogil:
         for t in prange(B * tiles, schedule="static", num_threads=team(nt)):
             i = t // tiles
@@ -112,11 +153,19 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
             if split_rows:
                 pa = pa + lo * (lda if layout_a == 0 else 1)
                 pc = pc + lo * N
-                _gemm1(tb, ta, <int>N, <int>(hi - lo), <int>K, pb, ldb, pa, lda, beta, pc, <int>N)
+                if not (own and mg_sgemm(<int>(hi - lo), <int>N, <int>K, <float *>pa, rsa, csa,
+                                         <float *>pb, rsb, csb, <float *>pc, N,
+                                         accumulate) == 0):
+                    _gemm1(tb, ta, <int>N, <int>(hi - lo), <int>K, pb, ldb, pa, lda, beta, pc,
+                           <int>N)
             else:
                 pb = pb + lo * (1 if layout_b == 0 else ldb)
                 pc = pc + lo
-                _gemm1(tb, ta, <int>(hi - lo), <int>M, <int>K, pb, ldb, pa, lda, beta, pc, <int>N)
+                if not (own and mg_sgemm(<int>M, <int>(hi - lo), <int>K, <float *>pa, rsa, csa,
+                                         <float *>pb, rsb, csb, <float *>pc, N,
+                                         accumulate) == 0):
+                    _gemm1(tb, ta, <int>(hi - lo), <int>M, <int>K, pb, ldb, pa, lda, beta, pc,
+                           <int>N)
 
 
 cdef inline void _gemm1(char tb, char ta, int m, int n, int k, const real *pb, int ldb,
