@@ -116,12 +116,11 @@ MG_LSTM_FORWARD(d, double, mg_sigmoid, mg_tanh)
 
 /* The backward of rows [r0, r1): dgates (N, 4H) and dcp = dc * f, from the gradients of h
    and c (either may be NULL: none arrived) and what the forward saved. The products are
-   in the order of the NumPy rule (minigrad.backend.numpy_ref.lstm_gates_backward). */
-#define MG_LSTM_BACKWARD(S, T)                                                     \
-MG_CLONES                                                                                  \
-static void mg_lstm_backward_##S(const T *gh, const T *gc, const T *act, const T *tc,      \
-                                 const T *cp, ptrdiff_t H, ptrdiff_t r0, ptrdiff_t r1,     \
-                                 T *dgates, T *dcp) {                                      \
+   in the order of the NumPy rule (minigrad.backend.numpy_ref.lstm_gates_backward). The
+   loop is written once with HAS_H / HAS_C as constants and instantiated for each case
+   present: a pointer test inside it kept GCC from vectorizing it (19.5 us for a (64, 128)
+   step, against 4.5 us vectorized). */
+#define MG_LSTM_BACKWARD_ROWS(T, HAS_H, HAS_C)                                             \
     for (ptrdiff_t r = r0; r < r1; r++) {                                                  \
         const T *a = act + 4 * H * r;                                                      \
         T *d = dgates + 4 * H * r;                                                         \
@@ -129,15 +128,29 @@ static void mg_lstm_backward_##S(const T *gh, const T *gc, const T *act, const T
         _Pragma("omp simd")                                                                \
         for (ptrdiff_t j = 0; j < H; j++) {                                                \
             T i = a[j], f = a[H + j], g = a[2 * H + j], og = a[3 * H + j];                 \
-            T t = tc[o + j], dh = gh ? gh[o + j] : 0;                                      \
-            T dc = gc ? gc[o + j] : 0;                                                     \
-            if (gh) dc = dc + dh * og * (1 - t * t);                                       \
+            T t = tc[o + j], dh = HAS_H ? gh[o + j] : 0;                                   \
+            T dc = HAS_C ? gc[o + j] : 0;                                                  \
+            if (HAS_H) dc = dc + dh * og * (1 - t * t);                                    \
             d[j] = dc * g * i * (1 - i);                                                   \
             d[H + j] = dc * cp[o + j] * f * (1 - f);                                       \
             d[2 * H + j] = dc * i * (1 - g * g);                                           \
-            d[3 * H + j] = gh ? dh * t * og * (1 - og) : 0;   /* (0 as in the rule: t NaN) */\
+            d[3 * H + j] = HAS_H ? dh * t * og * (1 - og) : 0;   /* (0 as the rule: t NaN) */\
             dcp[o + j] = dc * f;                                                           \
         }                                                                                  \
+    }
+#define MG_LSTM_BACKWARD(S, T)                                                             \
+MG_CLONES                                                                                  \
+static void mg_lstm_backward_##S(const T *gh, const T *gc, const T *act, const T *tc,      \
+                                 const T *cp, ptrdiff_t H, ptrdiff_t r0, ptrdiff_t r1,     \
+                                 T *dgates, T *dcp) {                                      \
+    if (gh && gc) {                                                                        \
+        MG_LSTM_BACKWARD_ROWS(T, 1, 1)                                                     \
+    } else if (gh) {                                                                       \
+        MG_LSTM_BACKWARD_ROWS(T, 1, 0)                                                     \
+    } else if (gc) {                                                                       \
+        MG_LSTM_BACKWARD_ROWS(T, 0, 1)                                                     \
+    } else {                                                                               \
+        MG_LSTM_BACKWARD_ROWS(T, 0, 0)                                                     \
     }                                                                                      \
 }
 MG_LSTM_BACKWARD(f, float)
