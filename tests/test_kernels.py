@@ -1,12 +1,13 @@
 """Compiled kernels against the NumPy oracle: odd sizes, both dtypes, strided inputs,
 1 and 2 threads, and the errors they raise before entering nogil code."""
+import math
 import os
 import numpy as np
 import pytest
 
 import minigrad as mg
 from minigrad.backend import cpu, numpy_ref
-from minigrad._kernels import _channel, _gemm
+from minigrad._kernels import _channel, _conv, _gemm
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
@@ -539,6 +540,38 @@ def test_conv_results_do_not_depend_on_thread_count(rng, parallel_convs, conv_pa
         np.testing.assert_allclose(dw, outs[0][2], rtol=1e-5, atol=1e-5)
     again = cpu.conv2d_backward_weight(x, dy, w.shape, *args)
     np.testing.assert_array_equal(again, cpu.conv2d_backward_weight(x, dy, w.shape, *args))
+
+
+@uses_own_sgemm
+@pytest.mark.parametrize("xs,ws,padding,dilation,groups", [
+    ((3, 16, 12, 13), (16, 16, 3, 3), (1, 1), (1, 1), 1),   # 3 output channels per pass
+    ((2, 3, 9, 10), (64, 3, 3, 3), (1, 1), (1, 1), 1),      # dw^T partial sums (Kg <= 64)
+    ((2, 8, 7, 9), (70, 8, 3, 3), (1, 2), (1, 1), 1),       # dw partial sums (Kg > 64)
+    ((2, 8, 11, 9), (8, 8, 3, 3), (2, 1), (2, 1), 1),       # dilated
+    ((2, 16, 6, 33), (32, 8, 3, 3), (0, 1), (1, 1), 2),     # groups; rows not 16 wide
+])
+def test_weight_gradient_from_the_padded_image(rng, threads, xs, ws, padding, dilation,
+                                               groups):
+    """3 x 3 stride-1 float32 dw without im2col (_conv_dw.h): taken where the plan says,
+    within float32's rounding bound of the float64 result, and the same bits across runs."""
+    args = ((1, 1), padding, dilation, groups)
+    out_hw = cpu._conv_geometry(xs, ws, *args[:3])
+    assert cpu._conv_plan(xs, ws, out_hw, *args, np.float32, weight_grad=True)[4]
+    x, dy = _rand(rng, xs, np.float32), _rand(rng, (xs[0], ws[0]) + out_hw, np.float32)
+    dw = cpu.conv2d_backward_weight(x, dy, ws, *args)
+    x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
+    exact = numpy_ref.conv2d_backward_weight(x64, dy64, ws, *args)
+    scale = numpy_ref.conv2d_backward_weight(np.abs(x64), np.abs(dy64), ws, *args)
+    terms = xs[0] * math.prod(out_hw) + 2
+    assert np.all(np.abs(dw - exact) <= terms * 2.0**-24 * scale + 1e-30)
+    np.testing.assert_array_equal(cpu.conv2d_backward_weight(x, dy, ws, *args), dw)
+
+
+def test_shifted_weight_gradient_is_refused_where_it_cannot_run():
+    x, dy = np.ones((1, 2, 5, 5)), np.ones((1, 2, 5, 5))
+    with pytest.raises(ValueError, match="3 x 3 float32"):
+        _conv.conv2d_backward_weight(x, dy, np.empty((2, 2, 3, 3)), 1, 1, 1, 1, 1, 1, 1, 5,
+                                     np.empty((1, 1000)), np.empty((1, 36)), 1, True)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.int64])

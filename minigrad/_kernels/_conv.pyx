@@ -50,7 +50,7 @@ columns stay inside it.
 from cython.parallel cimport prange, threadid
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm
-from minigrad._kernels._sgemm cimport mg_sgemm, use_own_sgemm
+from minigrad._kernels._sgemm cimport mg_sgemm, mg_sgemm_ready, use_own_sgemm
 from minigrad._kernels._threads cimport team
 
 ctypedef fused real:
@@ -66,6 +66,10 @@ cdef Py_ssize_t _INT_MAX = 2147483647  # BLAS takes 32-bit dimensions and stride
 # 64->64 @32x32 and 32->64 @14x14; at 128 output channels even (a threshold of 128
 # against 64: 0.98-1.02), at 256 1.05 and at 512 (@4x4) 1.19.
 cdef Py_ssize_t _DWT_MAX_KG = 64
+
+cdef extern from "_conv_dw.h" nogil:
+    void mg_dw3x3_f(const float *dyp, const float *xp, long n, long Sp, long Kg, long Cg,
+                    const long *shift, float *out, long so, long sr)
 
 
 cdef struct Geom:
@@ -104,8 +108,8 @@ cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int 
         raise ValueError("conv: a matrix dimension exceeds BLAS's 32-bit limit")
     g.pointwise = (g.kh == 1 and g.kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
                    and dh == 1 and dw == 1)
-    if shift and (sh != 1 or sw != 1):
-        raise ValueError("conv: shifted GEMMs need stride 1")
+    if shift and (sh != 1 or sw != 1 or tile != g.Ho):
+        raise ValueError("conv: shifted GEMMs need stride 1 and whole images (tile = Ho)")
     g.shift = shift
     g.Wp = g.W + 2 * pw
     g.Sp = (g.H + 2 * ph) * g.Wp + (g.kw - 1) * dw
@@ -359,6 +363,25 @@ cdef void _weight_grad_tile(const Geom *g, const real *x, const real *dy, real *
         _dw_mm(g, Pt, col, Pt, dy + oh0 * g.Wo, g.P, dw)
 
 
+cdef void _weight_grad_shift(const Geom *g, const real *x, const real *dy, real *dw,
+                             real *buf) noexcept nogil:
+    """dw (Kg, R) or dw^T += one image and group's contribution, 3 x 3 taps in float32,
+    read from the padded image and dy at padded width (no im2col; see _conv_dw.h)."""
+    cdef long shift[9]
+    cdef Py_ssize_t t
+    cdef real *xp = buf
+    cdef real *dyp = buf + g.Cg * g.Sp
+    if real is float:
+        _pad(g, x, xp)
+        _widen(g, dy, dyp)
+        for t in range(9):
+            shift[t] = _tap_shift(g, t)
+        if g.Kg <= _DWT_MAX_KG:   # (the partial sums hold dw^T, (R, Kg))
+            mg_dw3x3_f(dyp, xp, g.Ho * g.Wp, g.Sp, g.Kg, g.Cg, shift, dw, 1, g.Kg)
+        else:
+            mg_dw3x3_f(dyp, xp, g.Ho * g.Wp, g.Sp, g.Kg, g.Cg, shift, dw, g.R, 1)
+
+
 cdef void _gather(const Geom *g, const real *y, Py_ssize_t nb, real *buf) noexcept nogil:
     """buf (Kg, nb * P): the group's (Kg, P) planes of nb consecutive images side by side."""
     cdef Py_ssize_t L = nb * g.P, b, r, p
@@ -525,10 +548,12 @@ def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] 
 def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] dy,
                            real[:, :, :, ::1] grad_w, int sh, int sw, int ph, int pw, int dh,
                            int dw, int groups, Py_ssize_t tile, real[:, ::1] work,
-                           real[:, ::1] partial, Py_ssize_t block=1):
-    """grad_w = the adjoint of conv in w, applied to dy, always through im2col tiles: as
-    shifted GEMMs each tap's product has a small (Kg, Cg) result and a long inner dimension,
-    which OpenBLAS runs slower than the one im2col GEMM per tile (measured).
+                           real[:, ::1] partial, Py_ssize_t block=1, bint shift=False):
+    """grad_w = the adjoint of conv in w, applied to dy, through im2col tiles, or with
+    ``shift`` (3 x 3, stride 1, float32, AVX-512) read from the padded image by
+    ``_conv_dw.h``'s kernel. Not as shifted GEMMs: each tap's product would have a small
+    (Kg, Cg) result and a long inner dimension, which BLAS runs slower than the one im2col
+    GEMM per tile (measured).
 
     The work items are cut into ``partial.shape[0]`` blocks of consecutive items; a block
     sums its items in order into its own row of ``partial`` (each group's dw, or dw^T for
@@ -537,8 +562,12 @@ def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] 
     caller picks, never on which thread ran what.
     """
     cdef Geom g
+    if shift and (real is double or not mg_sgemm_ready() or grad_w.shape[2] != 3
+                  or grad_w.shape[3] != 3):
+        raise ValueError("conv: the weight gradient reads the padded image only for 3 x 3 "
+                         "float32 kernels on a CPU with AVX-512")
     _geometry(&g, &x.shape[0], &grad_w.shape[0], &dy.shape[0], sh, sw, ph, pw, dh, dw, groups,
-              tile, work.shape[0], work.shape[1], False, block)
+              tile, work.shape[0], work.shape[1], shift, block)
     cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile
     cdef Py_ssize_t items = (g.N + block - 1) // block * tiles
     cdef Py_ssize_t blocks = partial.shape[0], b, item, n, k, t
@@ -554,7 +583,10 @@ def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] 
             for item in range(b * items // blocks, (b + 1) * items // blocks):
                 n = item // tiles * block
                 for k in range(groups):
-                    if block > 1:
+                    if g.shift:
+                        _weight_grad_shift(&g, &x[n, k * g.Cg, 0, 0], &dy[n, k * g.Kg, 0, 0],
+                                           &partial[b, k * g.Kg * g.R], &work[threadid(), 0])
+                    elif block > 1:
                         _weight_grad_block(&g, &x[n, k * g.Cg, 0, 0], &dy[n, k * g.Kg, 0, 0],
                                            &partial[b, k * g.Kg * g.R], min(block, g.N - n),
                                            &work[threadid(), 0])

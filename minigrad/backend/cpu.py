@@ -316,6 +316,14 @@ _SHIFT_MIN_CHANNELS = 8  # fewer input channels per group make each tap's GEMM (
 # y and dx gain once the weight has about 2048 entries per pixel (the im2col and copy-out
 # a block adds cost about 1/Kg of its GEMM, the repacking it saves about 1/P); dw gains at
 # any width up to 128 pixels (fewer passes over its (Kg, R) partial sums); 1x1 convs lose.
+# dw of a 3 x 3 stride-1 float32 conv straight from the padded image (_conv_dw.h) instead of
+# im2col + GEMM, for this range of (output, input) channel pairs per group. Measured at
+# batch 32 (64 at 28 x 28 and 14 x 14), 2 threads, time new / im2col: 16->16 @32x32 0.54,
+# 32->32 @16x16 0.84-0.88, 3->64 @32x32 0.71; with more pairs the GEMM's output is wide
+# enough for it to win (64->64 @32x32 1.02, 32->64 @14x14 1.22, 128->128 @16x16 1.13), and
+# with fewer, padding and widening the image cost more than the 9-row im2col (1->32 @28x28
+# 1.23).
+_DW_SHIFT_PAIRS = (64, 1024)
 _BLOCK_MAX_PIXELS = 128
 _BLOCK_WEIGHT_PER_PIXEL = 2048
 _BLOCK_COLUMNS = 256     # y, dx: columns per block GEMM (512 made the 8x8 forward 15% slower)
@@ -369,8 +377,14 @@ def _conv_plan(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtyp
         block = min(-(-(_BLOCK_COLUMNS_DW if weight_grad else _BLOCK_COLUMNS) // P),
                     -(-N // _BLOCK_MIN_ITEMS), _BLOCK_BYTES // ((R + Kg) * P * itemsize))
     block = max(1, block)
-    shift = block == 1 and not weight_grad and stride == (1, 1) and not pointwise \
-        and Cg >= _SHIFT_MIN_CHANNELS
+    if weight_grad:   # dw read from the padded image: 3 x 3 float32 on AVX-512 only
+        shift = block == 1 and stride == (1, 1) and (kh, kw) == (3, 3) \
+            and _DW_SHIFT_PAIRS[0] <= Kg * Cg <= _DW_SHIFT_PAIRS[1] \
+            and np.dtype(dtype) == np.float32 \
+            and _gemm.own_sgemm_state()[1]
+    else:
+        shift = block == 1 and stride == (1, 1) and not pointwise \
+            and Cg >= _SHIFT_MIN_CHANNELS
     if block > 1:
         rows, scratch = Ho, (R + Kg) * block * P
     elif shift:
@@ -430,8 +444,9 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
     if dw.size == 0 or dy.size == 0:
         dw.fill(0)
         return dw
-    rows, block, work, items, _ = _conv_plan(x.shape, w_shape, dy.shape[2:], stride, padding,
-                                             dilation, groups, x.dtype, weight_grad=True)
+    rows, block, work, items, shift = _conv_plan(x.shape, w_shape, dy.shape[2:], stride,
+                                                 padding, dilation, groups, x.dtype,
+                                                 weight_grad=True)
     # Partial sums per block of work items; a few per thread balance the load when one
     # thread stalls. The block count alone fixes the summation order: dw is deterministic.
     threads = work.shape[0]
@@ -440,7 +455,7 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
         blocks -= blocks % threads
     partial = np.empty((blocks, dw.size), dtype=x.dtype)
     _conv.conv2d_backward_weight(x, dy, dw, *_conv_args(stride, padding, dilation, groups),
-                                 rows, work, partial, block)
+                                 rows, work, partial, block, shift)
     return dw
 
 
