@@ -51,7 +51,7 @@ void mg_dw3x3_rows(const float *d0, const float *d1, const float *d2, const floa
         MG_TAPS(_mm512_loadu_ps)
     }
     if (j < n) {                               /* the last 1-15 columns, masked */
-        __mmask16 m = (__mmask16)((1u << (n - j)) - 1);
+        __mmask16 m = mg_lanes((int)(n - j));
 #define MG_MASKED(p) _mm512_maskz_loadu_ps(m, p)
         MG_TAPS(MG_MASKED)
 #undef MG_MASKED
