@@ -316,6 +316,13 @@ _SHIFT_MIN_CHANNELS = 8  # fewer input channels per group make each tap's GEMM (
 # y and dx gain once the weight has about 2048 entries per pixel (the im2col and copy-out
 # a block adds cost about 1/Kg of its GEMM, the repacking it saves about 1/P); dw gains at
 # any width up to 128 pixels (fewer passes over its (Kg, R) partial sums); 1x1 convs lose.
+_BLOCK_MAX_PIXELS = 128
+_BLOCK_WEIGHT_PER_PIXEL = 2048
+_BLOCK_COLUMNS = 256     # y, dx: columns per block GEMM (512 made the 8x8 forward 15% slower)
+_BLOCK_COLUMNS_DW = 512  # dw: its GEMM's inner dimension (256->256 @8x8 dw 13.6 ms at 256
+                         # columns, 12.1 at 512)
+_BLOCK_MIN_ITEMS = 4     # blocks per call, so a stalled thread leaves work to the others
+_BLOCK_BYTES = 8 * 2**20  # one thread's column block and GEMM output
 # dw of a 3 x 3 stride-1 float32 conv straight from the padded image (_conv_dw.h) instead of
 # im2col + GEMM, for this range of (output, input) channel pairs per group. Measured at
 # batch 32 (64 at 28 x 28 and 14 x 14), 2 threads, time new / im2col: 16->16 @32x32 0.54,
@@ -324,13 +331,6 @@ _SHIFT_MIN_CHANNELS = 8  # fewer input channels per group make each tap's GEMM (
 # with fewer, padding and widening the image cost more than the 9-row im2col (1->32 @28x28
 # 1.23).
 _DW_SHIFT_PAIRS = (64, 1024)
-_BLOCK_MAX_PIXELS = 128
-_BLOCK_WEIGHT_PER_PIXEL = 2048
-_BLOCK_COLUMNS = 256     # y, dx: columns per block GEMM (512 made the 8x8 forward 15% slower)
-_BLOCK_COLUMNS_DW = 512  # dw: its GEMM's inner dimension (256->256 @8x8 dw 13.6 ms at 256
-                         # columns, 12.1 at 512)
-_BLOCK_MIN_ITEMS = 4     # blocks per call, so a stalled thread leaves work to the others
-_BLOCK_BYTES = 8 * 2**20  # one thread's column block and GEMM output
 
 
 def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
@@ -359,8 +359,9 @@ def _conv_plan(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtyp
     Small images (see _BLOCK_MAX_PIXELS) go in blocks of whole images, im2col side by side
     (scratch: their columns and one GEMM output). Otherwise stride-1 convs with enough
     channels run as shifted GEMMs on a padded copy of each image (scratch: that copy and one
-    output at padded width) unless ``weight_grad`` (dw); others im2col a tile of output rows
-    at a time (scratch: the column tile); 1x1 stride-1 convs need no scratch.
+    output at padded width); for ``weight_grad`` (dw) that flag means the 3 x 3 float32
+    kernel of _conv_dw.h, in the channel range _DW_SHIFT_PAIRS; others im2col a tile of
+    output rows at a time (scratch: the column tile); 1x1 stride-1 convs need no scratch.
     A work item is a block of images or a tile of one image's output rows, with
     ``by_group`` (dx) for one group.
     """
