@@ -135,8 +135,9 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
     down = extent // tiles // 16 * 16
     if tiles > 1 and down > 0 and extent - down * (tiles - 1) < step:
         step = down
-    # float32 products above a size go to our AVX-512 kernel (``_sgemm.h``), which reads
-    # row-major strides: a column-major operand is its transpose's storage
+    # each operand's element strides (a column-major one is its transpose's storage): the
+    # tiles' offsets, and what our AVX-512 kernel (``_sgemm.h``) reads; float32 products
+    # above a size go to it
     own = real is float and use_own_sgemm(M, N, K)
     rsa = lda if layout_a == 0 else 1
     csa = 1 if layout_a == 0 else lda
@@ -151,7 +152,7 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
             pb = &b[0, 0, 0] + b_index[i] * sb0
             pc = &out[i, 0, 0]
             if split_rows:
-                pa = pa + lo * (lda if layout_a == 0 else 1)
+                pa = pa + lo * rsa
                 pc = pc + lo * N
                 if not (own and mg_sgemm(<int>(hi - lo), <int>N, <int>K, <float *>pa, rsa, csa,
                                          <float *>pb, rsb, csb, <float *>pc, N,
@@ -159,7 +160,7 @@ def gemm(const real[:, :, :] a, const real[:, :, :] b, real[:, :, ::1] out,
                     _gemm1(tb, ta, <int>N, <int>(hi - lo), <int>K, pb, ldb, pa, lda, beta, pc,
                            <int>N)
             else:
-                pb = pb + lo * (1 if layout_b == 0 else ldb)
+                pb = pb + lo * csb
                 pc = pc + lo
                 if not (own and mg_sgemm(<int>M, <int>(hi - lo), <int>K, <float *>pa, rsa, csa,
                                          <float *>pb, rsb, csb, <float *>pc, N,

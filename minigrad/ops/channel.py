@@ -8,8 +8,9 @@ beta; GroupNorm, InstanceNorm and LayerNorm are the same two primitives on a res
 LayerNorm passes that view as ``as_shape`` (rows as channels, (1, -1, D), then gamma and
 beta over the columns, (-1, D)) rather than recording reshapes: 4 nodes instead of 6, 0.81x
 of the time for LayerNorm(100) on (60, 100) (CPU time, 1 thread). Each primitive is one
-pass over memory forward and one backward, on the backend's kernels. Subtracting the centre inside the pass (rather than folding it into the shift)
-also keeps float32 exact-to-rounding when |mean| >> std.
+pass over memory forward and one backward, on the backend's kernels. Subtracting the
+centre inside the pass (rather than folding it into the shift) also keeps float32
+exact-to-rounding when |mean| >> std.
 
 In a plain backward the engine runs their array-level rules (``backward_arrays``), which
 call the kernels directly; when the backward is itself recorded (``create_graph=True``) it

@@ -19,9 +19,8 @@ batch, or packed sequences of one length) as one node: per step, the recurrent G
 the cell kernel with no node recorded, and backward the cell's rule and one GEMM per step,
 with the weight gradient as one GEMM over all steps (28 products and 28 additions into
 ``W_hh.grad`` before). ``nn.LSTM(28, 128)``, batch 64, 28 steps, forward + backward:
-12.3 ms against 17.4 ms with a node per step (idle, 2 threads; torch 6.7 ms). What is
-left is mostly the 57 GEMMs (a (64, 128) x (128, 512) product takes 60-70 us here, about
-35 us in torch) and the cell kernels (about 33 us each way per step). Its differentiable
+12.3 ms against 17.4 ms with a node per step when it came in (idle, 2 threads); where its
+time goes now is in docs/performance.md (mostly the per-step GEMMs). Its differentiable
 ``backward`` differentiates the per-step composite (``linear_add`` and ``lstm_gates`` at
 every step) with ``create_graph=True``, so higher derivatives are those of the
 step-by-step definition.
