@@ -932,6 +932,89 @@ def test_lstm_gates_kernels_refuse_bad_input():
             backend.lstm_gates_backward(c32, None, g32, g32, c32)
 
 
+# ------------------------------------------------------------------ a whole LSTM layer
+
+def _lstm_layer_case(rng, T, B, H, dtype):
+    gi = _rand(rng, (T, B, 4 * H), dtype)
+    h0, c0 = _rand(rng, (B, H), dtype), _rand(rng, (B, H), dtype)
+    w = _rand(rng, (4 * H, H), dtype) * 0.2
+    return gi, h0, c0, w
+
+
+def _lstm_layer_grads(rng, T, B, H, dtype, which):
+    """The gradients of (hs, h_T, c_T), those not named in ``which`` None."""
+    shapes = {"hs": (T, B, H), "h": (B, H), "c": (B, H)}
+    return [_rand(rng, shapes[k], dtype) if k in which else None for k in ("hs", "h", "c")]
+
+
+@uses_own_sgemm
+@pytest.mark.parametrize("T,B,H", [(1, 64, 64), (6, 64, 128), (3, 33, 96), (4, 40, 256)])
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+def test_lstm_layer_kernel_is_the_step_loop_bit_for_bit(rng, threads, T, B, H, reverse):
+    """The fused float32 layer (each thread a block of rows through every step) gives the
+    bits of the step loop on the same backend (one matmul and one cell kernel per step),
+    forward and backward, for every combination of arriving gradients; B = 33 splits
+    unevenly, H = 256 reads W_hh in place in the backward."""
+    from minigrad._kernels import _recurrent
+    assert _recurrent.layer_fits(B, H)
+    gi, h0, c0, w = _lstm_layer_case(rng, T, B, H, np.float32)
+    got = cpu.lstm_layer_forward(gi, h0, c0, w, reverse)
+    want = numpy_ref.lstm_layer_forward(gi, h0, c0, w, reverse, be=cpu)
+    for a, b in zip(got[:3] + got[3], want[:3] + want[3]):
+        assert a.dtype == np.float32 and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+    for which in ("hs", "h", "c", "hs h c", "hs c", ""):
+        grads = _lstm_layer_grads(rng, T, B, H, np.float32, which.split())
+        for a, b in zip(cpu.lstm_layer_backward(*grads, h0, c0, w, got[3], reverse),
+                        numpy_ref.lstm_layer_backward(*grads, h0, c0, w, want[3], reverse,
+                                                      be=cpu)):
+            assert a.dtype == np.float32 and a.shape == b.shape
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype,B", [(np.float64, 64), (np.float32, 4)],
+                         ids=["float64", "small-batch"])
+def test_lstm_layer_outside_the_fused_kernel_matches_the_reference(rng, dtype, B):
+    """float64 and batches our GEMM does not take run the step loop on the CPU kernels:
+    against the reference backend's own loop."""
+    from minigrad._kernels import _recurrent
+    T, H = 5, 64
+    assert dtype == np.float64 or not _recurrent.layer_fits(B, H)
+    gi, h0, c0, w = _lstm_layer_case(rng, T, B, H, dtype)
+    got = cpu.lstm_layer_forward(gi, h0, c0, w, True)
+    want = numpy_ref.lstm_layer_forward(gi, h0, c0, w, True)
+    for a, b in zip(got[:3] + got[3], want[:3] + want[3]):
+        np.testing.assert_allclose(a, b, **TOL[dtype])
+    grads = _lstm_layer_grads(rng, T, B, H, dtype, ["hs", "c"])
+    for a, b in zip(cpu.lstm_layer_backward(*grads, h0, c0, w, got[3], True),
+                    numpy_ref.lstm_layer_backward(*grads, h0, c0, w, want[3], True)):
+        np.testing.assert_allclose(a, b, **TOL[dtype])
+
+
+def test_lstm_layer_kernels_refuse_bad_input():
+    """The compiled entries name the op and the operand whose shape is wrong."""
+    from minigrad._kernels import _recurrent
+    T, B, H = 2, 3, 4
+    z = lambda *shape: np.zeros(shape, np.float32)   # noqa: E731
+    good = [z(T, B, 4 * H), z(B, H), z(B, H), z(H, 4 * H), z(B, 4 * H), z(T, B, H), z(T, B, H),
+            z(T, B, 4 * H), z(T, B, H)]
+    bad = list(good)
+    bad[3] = z(4 * H, H)
+    with pytest.raises(ValueError, match=r"lstm_layer_forward: wt has shape \(16, 4\), "
+                                         r"expected \(4, 16\)"):
+        _recurrent.layer_forward(*bad, False)
+    with pytest.raises(ValueError, match="lstm_layer_forward: empty"):
+        _recurrent.layer_forward(z(0, B, 4 * H), *good[1:5], z(0, B, H), z(0, B, H),
+                                 z(0, B, 4 * H), z(0, B, H), False)
+    back = [z(T, B, H), None, None, z(T, B, 4 * H), z(T, B, H), z(T, B, H), z(B, H),
+            z(4 * H, H), z(T, B, 4 * H), z(B, H), z(B, H), z(B, H)]
+    back[0] = z(T + 1, B, H)
+    with pytest.raises(ValueError, match=r"lstm_layer_backward: g_hs has shape \(3, 3, 4\)"):
+        _recurrent.layer_backward(*back, False)
+    with pytest.raises(ValueError, match="dtype mismatch|float"):
+        _recurrent.layer_forward(good[0].astype(np.float64), *good[1:], False)
+
+
 # ---------------------------------------------------------------- dropout's mask
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -244,9 +244,12 @@ static float *mg_sgemm_scratch(size_t n)
 
 /* C = A B (accumulate == 0) or C += A B (accumulate == 1), in the calling thread. A's
    element (i, k) is at A[i*rsa + k*csa], B's (k, j) at B[k*rsb + j*csb], C's (i, j) at
-   C[i*ldc + j]. Returns 0, or -1 when this path cannot run (see the top of the file). */
-static int mg_sgemm(int M, int N, int K, const float *A, long rsa, long csa,
-                    const float *B, long rsb, long csb, float *C, long ldc, int accumulate)
+   C[i*ldc + j]. Returns 0, or -1 when this path cannot run (see the top of the file).
+   ``direct_k``: the largest K at which a row-major B is read in place (see below); the
+   bits do not depend on it. */
+static int mg_sgemm_k(int M, int N, int K, const float *A, long rsa, long csa,
+                      const float *B, long rsb, long csb, float *C, long ldc, int accumulate,
+                      int direct_k)
 {
     if (!mg_sgemm_ready() || M <= 0 || N <= 0 || K <= 0)
         return -1;
@@ -261,8 +264,8 @@ static int mg_sgemm(int M, int N, int K, const float *A, long rsa, long csa,
     /* With few rows of A, B's panels are used by few tiles and packing them costs as much
        as it saves: a row-major B is then read in place (measured for M = 64: 121 -> 132
        GFLOP/s at K = 64, 124 -> 132 at K = 128; with K above a few hundred the rows it
-       reads span too many pages, and packing wins again). */
-    int direct = csb == 1 && M <= 96 && K <= 320;
+       reads span too many pages, and packing wins again: mg_sgemm's MG_DIRECT_K). */
+    int direct = csb == 1 && M <= 96 && K <= direct_k;
     for (int jc = 0; jc < N; jc += MG_NC) {
         int nc = N - jc < MG_NC ? N - jc : MG_NC;
         for (int pc = 0; pc < K; pc += MG_KC) {
@@ -291,9 +294,23 @@ static int mg_sgemm(int M, int N, int K, const float *A, long rsa, long csa,
     return 0;
 }
 
+enum { MG_DIRECT_K = 320 };
+
+static int mg_sgemm(int M, int N, int K, const float *A, long rsa, long csa,
+                    const float *B, long rsb, long csb, float *C, long ldc, int accumulate)
+{
+    return mg_sgemm_k(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, MG_DIRECT_K);
+}
+
 #else   /* not x86-64 GCC/Clang: BLAS always */
 static int mg_sgemm_ready(void) { return 0; }
 static int mg_sgemm_enabled(void) { return 0; }
+static int mg_sgemm_k(int M, int N, int K, const float *A, long rsa, long csa,
+                      const float *B, long rsb, long csb, float *C, long ldc, int accumulate,
+                      int direct_k)
+{
+    return -1;
+}
 static int mg_sgemm(int M, int N, int K, const float *A, long rsa, long csa,
                     const float *B, long rsb, long csb, float *C, long ldc, int accumulate)
 {

@@ -51,6 +51,14 @@ CONTRACT = {
                           "c = f c_prev + i g, tc = tanh(c), h = o tc",
     "lstm_gates_backward": "lstm_gates_backward(gh, gc, act, tc, c_prev): (dgates, dc_prev) "
                            "from the gradients of h and c (either may be None: zero)",
+    "lstm_layer_forward": "lstm_layer_forward(gi, h0, c0, w_hh, reverse=False): (hs, h_T, "
+                          "c_T, saved) of an LSTM layer over gi (T, B, 4H), the input "
+                          "projection with both biases, from (h0, c0) (B, H) with W_hh "
+                          "(4H, H), each step h W_hh^T + gi[t] and the cell, from the last "
+                          "step when reverse; saved: what lstm_layer_backward reads",
+    "lstm_layer_backward": "lstm_layer_backward(g_hs, g_h, g_c, h0, c0, w_hh, saved, "
+                           "reverse=False): (dgates (T, B, 4H), dh0, dc0) from the "
+                           "gradients of hs, h_T and c_T (any may be None: zero)",
     # -- per-channel primitives (BatchNorm and friends)
     "channel_moments": "channel_moments(x): per-channel (mean, biased variance), each (C,), "
                        "never as E[x^2] - E[x]^2",

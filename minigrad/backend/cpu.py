@@ -6,6 +6,7 @@ otherwise, and allocates outputs. The kernels then see buffers they can trust.
 """
 import math
 import os
+import sys
 
 import numpy as np
 
@@ -15,11 +16,13 @@ from minigrad._shapes import window_out_size
 from minigrad.backend.numpy_ref import (  # noqa: F401  (the host is the host either way,
     device_index, device_type, from_host, generator, synchronize, to_host, view,  # view is
     erf, erfinv, lgamma, is_channel_reduction)               # NumPy's rule, these SciPy's)
+from minigrad.backend import numpy_ref
 from minigrad.backend.numpy_ref import check_lstm, dropout_threshold
 from minigrad.errors import InvalidArgument, InvalidDtype
 
 xp = np
 name = "cpu"
+_this = sys.modules[__name__]   # (the backend the reference's layer loops run on)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ZERO_INDEX = np.zeros(1, dtype=np.int64)
@@ -199,6 +202,47 @@ def lstm_gates_backward(gh, gc, act, tc, c_prev):
     _recurrent.lstm_backward(_rows(act, 4 * H), _rows(tc, H), _rows(c_prev, H), _rows(gh, H),
                              _rows(gc, H), dgates.reshape(-1, 4 * H), dc_prev.reshape(-1, H))
     return dgates, dc_prev
+
+
+def lstm_layer_forward(gi, h0, c0, w_hh, reverse=False):
+    """A whole LSTM layer: float32 layers whose step products our GEMM takes run as one
+    kernel (``_recurrent.layer_forward``: each thread a block of rows through every step),
+    the rest as the reference's step loop on this backend's GEMM and cell kernel. Both
+    give the same bits."""
+    T, B = gi.shape[:2]
+    H = h0.shape[-1]
+    if not _fused_lstm(B, H, gi, h0, c0, w_hh):
+        return numpy_ref.lstm_layer_forward(gi, h0, c0, w_hh, reverse, be=_this)
+    hs, cs, tcs = (np.empty((T, B, H), dtype=np.float32) for _ in range(3))
+    acts = np.empty((T, B, 4 * H), dtype=np.float32)
+    _recurrent.layer_forward(np.ascontiguousarray(gi), np.ascontiguousarray(h0),
+                             np.ascontiguousarray(c0), np.ascontiguousarray(w_hh.T),
+                             np.empty((B, 4 * H), dtype=np.float32), hs, cs, acts, tcs,
+                             reverse)
+    last = 0 if reverse else T - 1
+    return hs, hs[last].copy(), cs[last].copy(), (acts, tcs, cs)
+
+
+def lstm_layer_backward(g_hs, g_h, g_c, h0, c0, w_hh, saved, reverse=False):
+    """Its backward, fused where the forward was (see ``lstm_layer_forward``)."""
+    acts, tcs, cs = saved
+    B, H = h0.shape
+    if not _fused_lstm(B, H, acts, h0, c0, w_hh, g_hs, g_h, g_c):
+        return numpy_ref.lstm_layer_backward(g_hs, g_h, g_c, h0, c0, w_hh, saved, reverse,
+                                             be=_this)
+    dgates = np.empty(acts.shape, dtype=np.float32)
+    dh, dc = np.empty((B, H), dtype=np.float32), np.empty((B, H), dtype=np.float32)
+    contiguous = (None if a is None else np.ascontiguousarray(a) for a in (g_hs, g_h, g_c))
+    _recurrent.layer_backward(*contiguous, acts, tcs, cs, np.ascontiguousarray(c0),
+                              np.ascontiguousarray(w_hh), dgates, dh, dc,
+                              np.empty((B, H), dtype=np.float32), reverse)
+    return dgates, dh, dc
+
+
+def _fused_lstm(B, H, *arrays):
+    """Whether the fused layer kernels take these (float32, sizes our GEMM takes)."""
+    return (B and H and all(a is None or a.dtype == np.float32 for a in arrays)
+            and _recurrent.layer_fits(B, H))
 
 
 def _as_channels(x, op, reduce=True):

@@ -7,6 +7,7 @@ the convolution and pooling kernels use NumPy's API (which CuPy mirrors) through
 namespace. Either way they allocate on the inputs' device and never touch the host.
 """
 import math
+import sys
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from minigrad.errors import InvalidArgument, InvalidDtype
 
 xp = np
 name = "reference"
+_this = sys.modules[__name__]   # (the default backend of the layer loops below)
 
 
 def _xp(a):
@@ -194,6 +196,41 @@ def lstm_gates_backward(gh, gc, act, tc, c_prev):
     dgates = xp_.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
                               dc * i * (1 - g * g), do], axis=-1)
     return dgates, dc * f
+
+
+def lstm_layer_forward(gi, h0, c0, w_hh, reverse=False, be=None):
+    """The layer step by step on backend ``be``'s GEMM and cell (this module's when None):
+    the definition the CPU backend's fused kernel reproduces bit for bit."""
+    be = _this if be is None else be
+    xp_ = _xp(gi)
+    T, B = gi.shape[:2]
+    hs, cs, tcs = (xp_.empty((T,) + tuple(h0.shape), dtype=h0.dtype) for _ in range(3))
+    acts = xp_.empty(gi.shape, dtype=gi.dtype)
+    w_t = w_hh.T
+    h, c = h0, c0
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        pre = be.matmul(h, w_t)        # as linear_add: h W^T, then + gi[t]
+        pre += gi[t]
+        h, c, acts[t], tcs[t] = be.lstm_gates_forward(pre, c)
+        hs[t], cs[t] = h, c
+    return hs, h, c, (acts, tcs, cs)
+
+
+def lstm_layer_backward(g_hs, g_h, g_c, h0, c0, w_hh, saved, reverse=False, be=None):
+    """``lstm_layer_forward``'s backward, step by step backwards (see the contract)."""
+    be = _this if be is None else be
+    acts, tcs, cs = saved
+    T = acts.shape[0]
+    dgates = _xp(acts).empty(acts.shape, dtype=acts.dtype)
+    dh, dc = g_h, g_c
+    for t in (range(T) if reverse else range(T - 1, -1, -1)):
+        if g_hs is not None:
+            dh = g_hs[t] if dh is None else dh + g_hs[t]
+        before = t + 1 if reverse else t - 1       # the step the forward ran before t
+        c_prev = c0 if before < 0 or before >= T else cs[before]
+        dgates[t], dc = be.lstm_gates_backward(dh, dc, acts[t], tcs[t], c_prev)
+        dh = be.matmul(dgates[t], w_hh)    # the gradient of the h this step read
+    return dgates, dh, dc
 
 
 def _per_channel(v, x):

@@ -17,7 +17,8 @@ import numpy as np
 
 from minigrad._shapes import window_out_size
 from minigrad.backend.numpy_ref import (dropout_mask, is_channel_reduction,
-                                        lstm_gates_backward, lstm_gates_forward, store)
+                                        lstm_gates_backward, lstm_gates_forward,
+                                        lstm_layer_backward, lstm_layer_forward, store)
 from minigrad.errors import InvalidArgument, InvalidDtype
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -84,6 +85,12 @@ class KernelBackend:
 
     def lstm_gates_backward(self, gh, gc, act, tc, c_prev):
         return lstm_gates_backward(gh, gc, act, tc, c_prev)
+
+    def lstm_layer_forward(self, gi, h0, c0, w_hh, reverse=False):
+        return lstm_layer_forward(gi, h0, c0, w_hh, reverse, be=self)   # (the step loop)
+
+    def lstm_layer_backward(self, g_hs, g_h, g_c, h0, c0, w_hh, saved, reverse=False):
+        return lstm_layer_backward(g_hs, g_h, g_c, h0, c0, w_hh, saved, reverse, be=self)
 
     def dropout_mask(self, like, p, seed):
         """The reference's xp composition (unsigned 64-bit array arithmetic, which CuPy's
