@@ -136,6 +136,49 @@ def test_python_scalars_keep_the_tensor_dtype():
     assert (mg.arange(3) + mg.ones(3)).dtype == mg.float32
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_a_python_float_gives_the_bits_of_the_tensor_form(rng, dtype):
+    """x + s, s + x, x - s, x * s, s * x and x / s for a Python float s run as one-input
+    nodes; values, gradients and second derivatives are those of s as a 0-d tensor."""
+    a = rng.standard_normal(7).astype(dtype) * 3
+    forms = {"add": lambda x, s: x + s, "radd": lambda x, s: s + x, "sub": lambda x, s: x - s,
+             "mul": lambda x, s: x * s, "rmul": lambda x, s: s * x,
+             "div": lambda x, s: x / s}
+    for s in (0.37, -2.5, 0.125, 3.0):
+        for name, f in forms.items():
+            x1, x2 = (mg.tensor(a, requires_grad=True) for _ in range(2))
+            y1, y2 = f(x1, s), f(x2, mg.tensor(np.asarray(s, dtype)))
+            assert y1.dtype == y2.dtype == getattr(mg, dtype), name
+            np.testing.assert_array_equal(y1.detach().numpy(), y2.detach().numpy(), name)
+            (g1,) = mg.autograd.grad((y1 * y1).sum(), x1, create_graph=True)
+            (g2,) = mg.autograd.grad((y2 * y2).sum(), x2, create_graph=True)
+            np.testing.assert_array_equal(g1.detach().numpy(), g2.detach().numpy(), name)
+            (h1,) = mg.autograd.grad(g1.sum(), x1)
+            (h2,) = mg.autograd.grad(g2.sum(), x2)
+            np.testing.assert_array_equal(h1.numpy(), h2.numpy(), name)
+
+
+def test_a_product_with_a_python_float_keeps_no_input_as_pytorch(torch):
+    """x * 2.0 and x / 4.0 need only the number for their gradient: changing x in place
+    afterwards is no error (PyTorch's rule), x * x still refuses; node names as PyTorch's."""
+    for lib in (mg, torch):
+        a = lib.ones(3, requires_grad=True)
+        x = a.clone()
+        y = x * 2.0 + x / 4.0
+        x.add_(1)
+        y.sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), [2.25] * 3)
+        x = a.clone()
+        y = x * x
+        x.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    x = mg.ones(3, requires_grad=True)
+    assert [(op(x)).grad_fn.name for op in (lambda x: x * 2.0, lambda x: x + 1.0,
+                                             lambda x: x - 1.0, lambda x: x / 2.0)] == \
+        ["MulBackward", "AddBackward", "SubBackward", "DivBackward"]
+
+
 def test_comparisons_are_boolean_and_not_differentiable():
     x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     for r in (x > 2, x >= 2, x < 2, x <= 2, x == 2, x != 2, ~(x > 2)):

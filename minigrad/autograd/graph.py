@@ -53,7 +53,7 @@ class Node:
 
     @property
     def name(self):
-        return self.op.__name__ + "Backward"
+        return getattr(self.op, "backward_name", None) or self.op.__name__ + "Backward"
 
     def __repr__(self):
         return f"<{self.name} #{self.seq}>"

@@ -6,6 +6,7 @@ every rule here is itself differentiable (a plain backward may use a rule's arra
 ``backward_arrays``). Broadcasting needs no care in backward: the engine sums each gradient
 back to its input's shape. The rounding family has PyTorch's zero gradient."""
 import numbers
+import operator
 
 import numpy
 
@@ -83,6 +84,74 @@ class Div(Primitive):
         a, b = ctx.inputs
         ga = g / b.array
         return ga, (-((ga * a.array) / b.array) if ctx.next[1] is not None else None)
+
+
+# A float tensor and a Python float (x * 0.5, x + 1e-3, x / 255.0): the number stays an
+# attribute of a one-input node rather than becoming a constant 0-d tensor, an edge and a
+# saved input. NumPy computes ``a * s`` as ``a * asarray(s, a.dtype)`` (a Python float is
+# "weak" in its promotion, as in PyTorch's), so the bits are those of the tensor form. The
+# nodes are named as PyTorch names them (MulBackward0 is x * 2.0's too), and, as in
+# PyTorch, x * 2.0 does not keep x: changing x in place afterwards is no error.
+
+class _ScalarOp(Primitive):
+    """``a (op) scalar``; subclasses set ``op_name``, ``compute`` and the rules."""
+
+    @classmethod
+    def forward(cls, ctx, a, scalar):
+        ctx.scalar = scalar
+        return cls.compute(a, scalar)
+
+
+class AddScalar(_ScalarOp):
+    op_name, backward_name = "add", "AddBackward"
+    compute = staticmethod(operator.add)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class SubScalar(_ScalarOp):
+    op_name, backward_name = "sub", "SubBackward"
+    compute = staticmethod(operator.sub)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class MulScalar(_ScalarOp):
+    op_name, backward_name = "mul", "MulBackward"
+    compute = staticmethod(operator.mul)
+
+    @staticmethod
+    def backward(ctx, g):
+        return mul(g, ctx.scalar)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        return g * ctx.scalar
+
+
+class DivScalar(_ScalarOp):
+    op_name, backward_name = "div", "DivBackward"
+    compute = staticmethod(operator.truediv)
+
+    @staticmethod
+    def backward(ctx, g):
+        return true_divide(g, ctx.scalar)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        return g / ctx.scalar
+
+
+def _float_tensor(a):
+    """True for a floating point tensor (the scalar ops' other operand)."""
+    if not isinstance(a, Tensor):
+        return False
+    backend.of(a.array)   # (every op's first step: an uninitialized parameter raises here)
+    return a.array.dtype.kind == "f"
 
 
 class Maximum(Primitive):
@@ -199,19 +268,31 @@ class Cast(Primitive):
 # ---------------------------------------------------------------- functions
 
 def add(a, b):
+    if type(b) is float and _float_tensor(a):
+        return AddScalar.apply(a, scalar=b)
+    if type(a) is float and _float_tensor(b):
+        return AddScalar.apply(b, scalar=a)
     return Add.apply(*pair(a, b))
 
 
 def sub(a, b):
+    if type(b) is float and _float_tensor(a):
+        return SubScalar.apply(a, scalar=b)
     return Sub.apply(*pair(a, b))
 
 
 def mul(a, b):
+    if type(b) is float and _float_tensor(a):
+        return MulScalar.apply(a, scalar=b)
+    if type(a) is float and _float_tensor(b):
+        return MulScalar.apply(b, scalar=a)
     return Mul.apply(*pair(a, b))
 
 
 def true_divide(a, b):
     """a / b; integers divide as floats (true division, as in PyTorch)."""
+    if type(b) is float and _float_tensor(a):
+        return DivScalar.apply(a, scalar=b)
     a, b = pair(a, b)
     if a.array.dtype.kind != "f" and b.array.dtype.kind != "f":  # true division, as in PyTorch
         a, b = cast(a, dtypes.default_float), cast(b, dtypes.default_float)
