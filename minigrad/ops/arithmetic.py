@@ -6,7 +6,6 @@ every rule here is itself differentiable (a plain backward may use a rule's arra
 ``backward_arrays``). Broadcasting needs no care in backward: the engine sums each gradient
 back to its input's shape. The rounding family has PyTorch's zero gradient."""
 import numbers
-import operator
 
 import numpy
 
@@ -93,36 +92,37 @@ class Div(Primitive):
 # nodes are named as PyTorch names them (MulBackward0 is x * 2.0's too), and, as in
 # PyTorch, x * 2.0 does not keep x: changing x in place afterwards is no error.
 
-class _ScalarOp(Primitive):
-    """``a (op) scalar``; subclasses set ``op_name``, ``compute`` and the rules."""
-
-    @classmethod
-    def forward(cls, ctx, a, scalar):
-        ctx.scalar = scalar
-        return cls.compute(a, scalar)
-
-
-class AddScalar(_ScalarOp):
+class AddScalar(Primitive):
     op_name, backward_name = "add", "AddBackward"
-    compute = staticmethod(operator.add)
+
+    @staticmethod
+    def forward(ctx, a, scalar):
+        return a + scalar
 
     @staticmethod
     def backward(ctx, g):
         return g
 
 
-class SubScalar(_ScalarOp):
+class SubScalar(Primitive):
     op_name, backward_name = "sub", "SubBackward"
-    compute = staticmethod(operator.sub)
+
+    @staticmethod
+    def forward(ctx, a, scalar):
+        return a - scalar
 
     @staticmethod
     def backward(ctx, g):
         return g
 
 
-class MulScalar(_ScalarOp):
+class MulScalar(Primitive):
     op_name, backward_name = "mul", "MulBackward"
-    compute = staticmethod(operator.mul)
+
+    @staticmethod
+    def forward(ctx, a, scalar):
+        ctx.scalar = scalar
+        return a * scalar
 
     @staticmethod
     def backward(ctx, g):
@@ -133,9 +133,13 @@ class MulScalar(_ScalarOp):
         return g * ctx.scalar
 
 
-class DivScalar(_ScalarOp):
+class DivScalar(Primitive):
     op_name, backward_name = "div", "DivBackward"
-    compute = staticmethod(operator.truediv)
+
+    @staticmethod
+    def forward(ctx, a, scalar):
+        ctx.scalar = scalar
+        return a / scalar
 
     @staticmethod
     def backward(ctx, g):
