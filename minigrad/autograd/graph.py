@@ -200,7 +200,7 @@ class Primitive:
             out = _forward(cls, node, inputs, attrs)
             if cls.n_outputs > 1:
                 node._outs = out
-                outs = tuple(node.output_tensor(k) for k in range(cls.n_outputs))
+                outs = tuple([node.output_tensor(k) for k in range(cls.n_outputs)])
                 _saved_outputs(node, outs)
                 if saved_tensors_hook_stack:
                     pack_saved(node, outs)

@@ -30,6 +30,7 @@ from minigrad.ops.shape import reshape
 
 def values_per_channel(shape):
     """How many values each channel of an (N, C, ...) shape holds (0 for an empty batch)."""
+    shape = tuple(shape)   # (a Size's slices are Sizes, made in Python: 6x slower)
     return math.prod(shape[:1] + shape[2:])
 
 
@@ -163,7 +164,7 @@ def channel_affine(x, scale, shift=None, center=None, as_shape=None):
     shift = zeros if shift is None else shift
     center = zeros if center is None else center
     for name, v in (("scale", scale), ("shift", shift), ("center", center)):
-        if v.shape != (C,):
+        if v.array.shape != (C,):
             raise InvalidArgument(f"channel_affine: {name} must have shape ({C},) for an input of "
                                   f"shape {x.shape}, got {v.shape}")
         if v.array.dtype != x.array.dtype:

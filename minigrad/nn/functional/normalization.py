@@ -103,7 +103,7 @@ def _check_dtypes(op, input, **tensors):
 
 
 def _running(t, C, name):
-    if t is not None and t.shape != (C,):
+    if t is not None and t.array.shape != (C,):
         raise InvalidArgument(f"batch_norm: {name} must have shape ({C},) for an input with {C} "
                               f"channels, got {tuple(t.shape)}")
     return t
@@ -171,7 +171,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                               f"(N, C, ...), got shape {input.shape}")
     if training and eps <= 0:
         raise InvalidArgument(f"batch_norm: eps must be positive during training, but got {eps}")
-    C = input.shape[1]
+    C = input.array.shape[1]
     running_mean = _running(running_mean, C, "running_mean")
     running_var = _running(running_var, C, "running_var")
     _check_dtypes("batch_norm", input, weight=weight, bias=bias, running_mean=running_mean,

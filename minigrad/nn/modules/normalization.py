@@ -54,15 +54,18 @@ class _NormBase(Module):
                 init.zeros_(self.bias)
 
     def _check_input(self, x):
-        if x.ndim not in self._input_dims:
+        shape = x.array.shape
+        if len(shape) not in self._input_dims:
             raise ValueError(f"{type(self).__name__}: expected "
                              f"{' or '.join(f'{d}D' for d in self._input_dims)} input "
                              f"(got {x.ndim}D input)")
         # the channels the statistics or the affine map have (a lazy BatchNorm loaded from a
         # state dict keeps num_features=0, as in PyTorch; one with neither takes any count)
-        own = self.running_mean if self.running_mean is not None else self.weight
-        C = self.num_features if own is None else own.shape[0]
-        if (own is not None or C) and x.shape[1] != C:
+        own = self.running_mean
+        if own is None:
+            own = self.weight
+        C = self.num_features if own is None else own.array.shape[0]
+        if (own is not None or C) and shape[1] != C:
             raise ValueError(f"{type(self).__name__}: expected {C} channels "
                              f"(num_features) in dimension 1, got input of shape {x.shape}")
 
