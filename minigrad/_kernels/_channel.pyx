@@ -27,7 +27,9 @@ from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
 from cython.parallel cimport prange
 from libc.stdlib cimport calloc, free
 from minigrad._kernels._simd cimport (mg_dev_sums_d, mg_dev_sums_f, mg_grad_sums_d,
-                                      mg_grad_sums_f, mg_sum_d, mg_sum_f)
+                                      mg_grad_sums_f, mg_rows_affine_d, mg_rows_affine_f,
+                                      mg_rows_grad_d, mg_rows_grad_f, mg_rows_moments_d,
+                                      mg_rows_moments_f, mg_sum_d, mg_sum_f)
 from minigrad._kernels._threads cimport team, threads_for
 
 ctypedef fused real:
@@ -322,8 +324,7 @@ cdef int _moments(const real *base, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
     cdef double *scratch
     cdef double *pm
     cdef double *pq
-    cdef double tc, tm, tq, d
-    cdef const real *row
+    cdef double tc, tm, tq
     cdef int nt = threads_for(N * C * S)
     nb = _blocks(N, C, S, nt, &chunks)
     slots = nb * (C if S == 1 else 1)   # one (count, mean, M2) per block (and channel)
@@ -360,20 +361,10 @@ cdef int _moments(const real *base, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
                         p0 = r0 + q * chunks
                         p1 = min(r1, p0 + chunks)
                         rows = p1 - p0
-                        for c in range(C):
-                            pm[c] = 0
-                            pq[c] = 0
-                        for r in range(p0, p1):
-                            row = base + r * C
-                            for c in range(C):
-                                pm[c] += row[c]
-                        for c in range(C):
-                            pm[c] /= rows
-                        for r in range(p0, p1):
-                            row = base + r * C
-                            for c in range(C):
-                                d = row[c] - pm[c]
-                                pq[c] += d * d
+                        if real is float:
+                            mg_rows_moments_f(base, p0, p1, C, pm, pq)
+                        else:
+                            mg_rows_moments_d(base, p0, p1, C, pm, pq)
                         for c in range(C):   # fold the piece into the block's slots
                             tc = cnt[b]
                             _chan_merge(&tc, &mu[b * C + c], &m2[b * C + c], <double>rows,
@@ -417,14 +408,10 @@ cdef void _affine(const real *x, const real *scale, const real *shift, const rea
                         dst[s] = (src[s] - m) * a + b
         else:
             for r in prange(N, schedule="static", num_threads=team(nt)):
-                src = x + r * C
-                dst = y + r * C
-                if accumulate:
-                    for c in range(C):
-                        dst[c] = dst[c] + ((src[c] - center[c]) * scale[c] + shift[c])
+                if real is float:
+                    mg_rows_affine_f(x, scale, shift, center, y, r, r + 1, C, accumulate)
                 else:
-                    for c in range(C):
-                        dst[c] = (src[c] - center[c]) * scale[c] + shift[c]
+                    mg_rows_affine_d(x, scale, shift, center, y, r, r + 1, C, accumulate)
 
 
 cdef int _affine_backward(const real *g, const real *x, const real *scale, const real *center,
@@ -465,13 +452,12 @@ cdef int _affine_backward(const real *g, const real *x, const real *scale, const
                 for b in prange(nb, schedule="static", num_threads=team(nt)):
                     r0 = b * N // nb
                     r1 = (b + 1) * N // nb
-                    for r in range(r0, r1):
-                        for c in range(C):
-                            p1[b * C + c] += g[r * C + c]
-                            if x != NULL:
-                                p2[b * C + c] += g[r * C + c] * (x[r * C + c] - center[c])
-                            if dx != NULL:
-                                dx[r * C + c] = g[r * C + c] * scale[c]
+                    if real is float:
+                        mg_rows_grad_f(g, x, scale, center, dx, r0, r1, C, p1 + b * C,
+                                       p2 + b * C)
+                    else:
+                        mg_rows_grad_d(g, x, scale, center, dx, r0, r1, C, p1 + b * C,
+                                       p2 + b * C)
                 for c in range(C):   # slots b * C + c
                     _finish(p1, p2, c, c, C, nb, sum_g, sum_gx, x != NULL)
     finally:

@@ -12,3 +12,19 @@ cdef extern from "_simd.h" nogil:
                            int sw, Py_ssize_t Wo, float *out, long long *index)
     void mg_max_pool_row_d(const double *plane, Py_ssize_t W, Py_ssize_t row0, int kh, int kw,
                            int sw, Py_ssize_t Wo, double *out, long long *index)
+    void mg_rows_moments_f(const float *x, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C,
+                           double *pm, double *pq)
+    void mg_rows_moments_d(const double *x, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C,
+                           double *pm, double *pq)
+    void mg_rows_grad_f(const float *g, const float *x, const float *scale, const float *center,
+                        float *dx, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C, double *p1,
+                        double *p2)
+    void mg_rows_grad_d(const double *g, const double *x, const double *scale,
+                        const double *center, double *dx, Py_ssize_t r0, Py_ssize_t r1,
+                        Py_ssize_t C, double *p1, double *p2)
+    void mg_rows_affine_f(const float *x, const float *scale, const float *shift,
+                          const float *center, float *y, Py_ssize_t r0, Py_ssize_t r1,
+                          Py_ssize_t C, int accumulate)
+    void mg_rows_affine_d(const double *x, const double *scale, const double *shift,
+                          const double *center, double *y, Py_ssize_t r0, Py_ssize_t r1,
+                          Py_ssize_t C, int accumulate)
