@@ -110,7 +110,9 @@ class ChannelAffine(Primitive):
         x, scale, center = inputs[0].array, inputs[1].array, inputs[3].array
         if ctx.as_shape is not None:
             x, g = x.reshape(ctx.as_shape), g.reshape(ctx.as_shape)
-        want_x, want_scale, want_shift, want_center = (e is not None for e in ctx.next)
+        edges = ctx.next
+        want_x, want_scale = edges[0] is not None, edges[1] is not None
+        want_shift, want_center = edges[2] is not None, edges[3] is not None
         dx, sum_g, sum_gx = backend.of(x).channel_affine_backward(g, x, scale, center, want_x)
         if want_x and ctx.as_shape is not None:
             dx = dx.reshape(ctx.shapes[0])

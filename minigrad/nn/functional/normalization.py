@@ -292,14 +292,14 @@ def _per_sample_norm(input, groups, weight, bias, eps):
 
 def _reshaped(t, shape):
     """``t`` reshaped to ``shape``: itself when it has that shape (no node for it)."""
-    return t if t.shape == shape else ops.reshape(t, shape)
+    return t if t.array.shape == shape else ops.reshape(t, shape)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) \
         else tuple(normalized_shape)
     k = len(normalized_shape)
-    if input.shape[input.ndim - k:] != normalized_shape:
+    if input.array.shape[input.array.ndim - k:] != normalized_shape:
         raise InvalidArgument(f"layer_norm: expected input with trailing shape {normalized_shape}, "
                               f"got {input.shape}")
     D = math.prod(normalized_shape)
