@@ -36,16 +36,22 @@ class Node:
     def __init__(self, op, inputs, n_out=1):
         self.op = op
         self.seq = next(_tape_position)
-        # one loop with _edge inlined: this runs once per recorded op
-        edges, shapes, dtypes = [], [], []
-        for t in inputs:
-            node = t._node
-            edges.append((node if t._slot is None else (node, t._slot)) if node is not None
-                         else (t if t.requires_grad else None))
-            a = t.array
-            shapes.append(a.shape)
-            dtypes.append(a.dtype)
-        self.next, self.shapes, self.dtypes = tuple(edges), tuple(shapes), tuple(dtypes)
+        if len(inputs) == 1:   # (the commonest case, without the lists; _edge inlined)
+            t = inputs[0]
+            node, a = t._node, t.array
+            self.next = ((node if t._slot is None else (node, t._slot)) if node is not None
+                         else (t if t.requires_grad else None),)
+            self.shapes, self.dtypes = (a.shape,), (a.dtype,)
+        else:   # one loop with _edge inlined: this runs once per recorded op
+            edges, shapes, dtypes = [], [], []
+            for t in inputs:
+                node = t._node
+                edges.append((node if t._slot is None else (node, t._slot)) if node is not None
+                             else (t if t.requires_grad else None))
+                a = t.array
+                shapes.append(a.shape)
+                dtypes.append(a.dtype)
+            self.next, self.shapes, self.dtypes = tuple(edges), tuple(shapes), tuple(dtypes)
         self.n_out = n_out
         self.released = False
         if _anomaly.enabled:   # (the only cost of anomaly mode while it is off)
@@ -288,9 +294,11 @@ def check_versions(node):
 
 
 def _forward(op, ctx, inputs, attrs):
-    arrays = [t.array for t in inputs]
-    if len(arrays) > 1:
-        kind = type(arrays[0])
+    if len(inputs) == 1:   # (no other device to meet)
+        arrays = (inputs[0].array,)
+    else:
+        arrays = [t.array for t in inputs]
+        kind = type(arrays[0]) if arrays else None
         for a in arrays:
             if type(a) is not kind:
                 check_one_device(getattr(op, "op_name", op.__name__.lower()), inputs)
