@@ -104,16 +104,12 @@ class AddScalar(Primitive):
         return g
 
 
-class SubScalar(Primitive):
+class SubScalar(AddScalar):   # (the same gradient)
     op_name, backward_name = "sub", "SubBackward"
 
     @staticmethod
     def forward(ctx, a, scalar):
         return a - scalar
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
 
 
 class MulScalar(Primitive):
