@@ -150,8 +150,10 @@ def _float_tensor(a):
     """True for a floating point tensor (the scalar ops' other operand)."""
     if not isinstance(a, Tensor):
         return False
-    backend.of(a.array)   # (every op's first step: an uninitialized parameter raises here)
-    return a.array.dtype.kind == "f"
+    arr = a.array
+    if type(arr) is not np.ndarray:
+        backend.of(arr)   # (every op's first step: an uninitialized parameter raises here)
+    return arr.dtype.kind == "f"
 
 
 class Maximum(Primitive):
