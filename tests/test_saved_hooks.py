@@ -50,6 +50,32 @@ def test_round_trip_hooks_leave_gradients_unchanged():
         np.testing.assert_allclose(g.grad.numpy(), p, rtol=1e-15, atol=0)
 
 
+def test_unpacked_values_in_another_layout_give_the_same_lstm_gradients():
+    """An unpack hook may hand back a copy in another memory layout (Fortran order here):
+    the LSTM layer's kernels take what it saved that way, with the gradients' bits."""
+    from minigrad.ops.recurrent import lstm_layer
+    rng = np.random.default_rng(5)
+    T, B, H = 5, 64, 64
+    arrays = [rng.standard_normal(shape).astype(np.float32) * scale for shape, scale in
+              (((T, B, 4 * H), 1), ((B, H), 1), ((B, H), 1), ((4 * H, H), 0.2))]
+
+    def fortran(t):
+        return mg.tensor(np.asfortranarray(t.detach().numpy())) if t.ndim > 1 else t
+
+    def grads(hooks):
+        ts = [mg.tensor(a, requires_grad=True) for a in arrays]
+        if hooks:
+            with saved_tensors_hooks(lambda t: t, fortran):
+                hs, h, c = lstm_layer(*ts)
+        else:
+            hs, h, c = lstm_layer(*ts)
+        ((hs * hs).sum() + (c * h).sum()).backward()
+        return [t.grad.numpy() for t in ts]
+
+    for a, b in zip(grads(False), grads(True)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_pack_sees_the_saved_tensors_and_outputs():
     a = mg.tensor([1.0, 2.0], requires_grad=True)
     b = mg.tensor([3.0, 4.0])

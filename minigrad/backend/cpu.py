@@ -232,8 +232,10 @@ def lstm_layer_backward(g_hs, g_h, g_c, h0, c0, w_hh, saved, reverse=False):
                                              be=_this)
     dgates = np.empty(acts.shape, dtype=np.float32)
     dh, dc = np.empty((B, H), dtype=np.float32), np.empty((B, H), dtype=np.float32)
-    contiguous = (None if a is None else np.ascontiguousarray(a) for a in (g_hs, g_h, g_c))
-    _recurrent.layer_backward(*contiguous, acts, tcs, cs, np.ascontiguousarray(c0),
+    # (what the forward saved may come back from saved_tensors_hooks in another layout)
+    contiguous = [None if a is None else np.ascontiguousarray(a)
+                  for a in (g_hs, g_h, g_c, acts, tcs, cs)]
+    _recurrent.layer_backward(*contiguous, np.ascontiguousarray(c0),
                               np.ascontiguousarray(w_hh), dgates, dh, dc,
                               np.empty((B, H), dtype=np.float32), reverse)
     return dgates, dh, dc
