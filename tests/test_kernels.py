@@ -372,6 +372,78 @@ def test_convolutions_on_our_sgemm_match_float64(rng, threads):
         mg.set_num_threads(before)
 
 
+def _openblas_skylakex():
+    """Whether SciPy's BLAS is OpenBLAS with its SkylakeX kernels, on which a tap's product
+    with N a multiple of 16 and at most 256 terms has our GEMM's bits (see _conv.pyx)."""
+    from threadpoolctl import threadpool_info
+    import scipy
+    scipy_dir = os.path.dirname(scipy.__file__)
+    return any(i["user_api"] == "blas" and i.get("internal_api") == "openblas"
+               and i.get("architecture") == "SkylakeX"
+               and os.path.dirname(i["filepath"]).startswith(scipy_dir)
+               for i in threadpool_info())
+
+
+# (x shape, w shape, padding, dilation, groups, where the per-tap GEMMs are ours: the fused
+# pass then has their bits by construction; elsewhere they are OpenBLAS's)
+TAPS_CASES = [
+    ((2, 16, 32, 32), (16, 16, 3, 3), 1, 1, 1, False),   # ResNet-20's first stage
+    ((2, 32, 16, 16), (32, 32, 3, 3), 1, 1, 1, False),
+    ((3, 16, 14, 14), (32, 16, 3, 3), 1, 1, 1, False),   # cnn_mnist's second conv
+    ((2, 64, 32, 32), (64, 64, 3, 3), 1, 1, 1, True),
+    ((2, 128, 16, 16), (128, 128, 3, 3), 1, 1, 1, True),
+    ((2, 64, 12, 12), (64, 64, 3, 3), 1, 1, 1, True),    # N = 168: ours, not a multiple of 16
+    ((2, 300, 14, 14), (40, 300, 3, 3), 1, 1, 1, True),  # 300 terms per tap: two k blocks
+    ((2, 16, 12, 12), (24, 16, 5, 5), 2, 1, 1, False),
+    ((2, 16, 12, 12), (16, 16, 3, 3), 2, 2, 1, False),
+    ((2, 32, 16, 14), (48, 16, 3, 3), 1, 1, 2, False),
+    ((2, 24, 10, 14), (20, 24, 3, 3), 1, 1, 1, False),   # 20 rows: a part-empty 8-row tile
+]
+
+
+@uses_own_sgemm
+@pytest.mark.parametrize("case", TAPS_CASES, ids=lambda c: f"{c[0]}-{c[1]}-p{c[2]}d{c[3]}g{c[4]}")
+def test_conv_taps_in_one_pass_keep_the_bits_of_a_gemm_per_tap(rng, threads, case):
+    """Stride-1 float32 convs whose taps mg_sgemm_taps sums in one pass (forward, and dx by
+    gathering from dy with zero margins) give exactly what a GEMM per tap gave, so turning
+    it on changed no trained result; and the pass is taken for these shapes."""
+    x_shape, w_shape, pad, dil, groups, ours = case
+    if not ours and not _openblas_skylakex():
+        pytest.skip("the per-tap GEMMs here are BLAS's, and this BLAS is not OpenBLAS's "
+                    "SkylakeX kernels, whose bits the rule was measured on")
+    x, w = _rand(rng, x_shape, np.float32), _rand(rng, w_shape, np.float32)
+    args = ((1, 1), (pad, pad), (dil, dil), groups)
+    out_hw = tuple(n + 2 * pad - dil * (k - 1) for n, k in zip(x_shape[2:], w_shape[2:]))
+    for for_dx in (False, True):   # (the plan shifts, whole images, and the pass is taken)
+        _, block, _, _, shift = cpu._conv_plan(x_shape, w_shape, out_hw, *args, np.float32,
+                                               by_group=for_dx)
+        assert shift and block == 1
+        assert _conv.packs_taps(x_shape, w_shape, pad, pad, dil, dil, groups, for_dx)
+    y = cpu.conv2d_forward(x, w, *args)
+    dy = _rand(rng, y.shape, np.float32)
+    fused = (y, cpu.conv2d_backward_input(dy, w, x.shape, *args))
+    before = _conv.taps_in_one_pass(False)
+    try:
+        per_tap = (cpu.conv2d_forward(x, w, *args),
+                   cpu.conv2d_backward_input(dy, w, x.shape, *args))
+    finally:
+        _conv.taps_in_one_pass(before)
+    for got, want in zip(fused, per_tap):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(fused[0], numpy_ref.conv2d_forward(
+        x.astype(np.float64), w.astype(np.float64), *args), rtol=1e-4, atol=1e-4)
+
+
+@uses_own_sgemm
+def test_conv_taps_stay_per_tap_where_the_bits_would_change():
+    """At 20 x 20 (N = 440, not a multiple of 16) with 16 output channels the per-tap
+    GEMMs are BLAS's, whose small-M kernels sum differently from ours: no fused pass. Nor
+    at 8 x 8 (N = 80), where it is slower."""
+    assert not _conv.packs_taps((2, 64, 20, 20), (16, 64, 3, 3), 1, 1, 1, 1, 1, False)
+    assert not _conv.packs_taps((2, 64, 8, 8), (64, 64, 3, 3), 1, 1, 1, 1, 1, False)
+    assert _conv.packs_taps((2, 64, 16, 16), (64, 64, 3, 3), 1, 1, 1, 1, 1, False)
+
+
 # ------------------------------------------------------------------ convolution and pooling
 
 CONV_CASES = [
@@ -633,7 +705,9 @@ def test_avg_pool_kernels_match_numpy(rng, threads, dtype):
 def test_conv_and_pool_kernels_validate_before_running():
     from minigrad._kernels import _conv, _pool
     x, w = np.ones((2, 3, 4, 4)), np.ones((5, 3, 3, 3))
-    y, work = np.empty((2, 5, 2, 2)), np.empty((1, 3 * 18 + 5 * 8))
+    # shifted GEMMs' scratch: Cg padded planes of 4 * 4 + 2, then Kg rows of dy with dx's
+    # zero margins, 2 * 4 + 2 + 4 rows * 4
+    y, work = np.empty((2, 5, 2, 2)), np.empty((1, 3 * 18 + 5 * 26))
     taps = w.transpose(2, 3, 0, 1).copy()
     with pytest.raises(ValueError, match="output has shape"):
         _conv.conv2d_forward(x, w, taps, np.empty((2, 5, 3, 3)), 1, 1, 0, 0, 1, 1, 1, 2, True,
@@ -642,7 +716,7 @@ def test_conv_and_pool_kernels_validate_before_running():
         _conv.conv2d_forward(x, w, taps, y, 1, 1, 0, 0, 1, 1, 2, 2, True, work)
     with pytest.raises(ValueError, match="work buffer"):
         _conv.conv2d_backward_input(y, w, taps, x, 1, 1, 0, 0, 1, 1, 1, 2, True,
-                                    np.empty((1, 93)))
+                                    np.empty((1, 3 * 18 + 5 * 26 - 1)))
     with pytest.raises(ValueError, match="taps have shape"):
         _conv.conv2d_forward(x, w, w, y, 1, 1, 0, 0, 1, 1, 1, 2, True, work)
     with pytest.raises(ValueError, match="need stride 1"):

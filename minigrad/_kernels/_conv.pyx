@@ -45,12 +45,17 @@ pixels under all outputs form one strided matrix, xp shifted by i * dh * Wp + j 
 
 dx is the same shifted views with the GEMM's roles swapped (dw stays on im2col, see
 there). Each padded channel plane has (kw - 1) * dw spare elements, so the last tap's junk
-columns stay inside it.
+columns stay inside it. In float32 the taps' GEMMs are usually one pass, _sgemm.h's
+mg_sgemm_taps: each output tile takes every tap's product in turn while it sits in L1,
+with the bits of the separate GEMMs (see _packed_taps).
 """
 from cython.parallel cimport prange, threadid
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm
-from minigrad._kernels._sgemm cimport mg_sgemm, mg_sgemm_ready, use_own_sgemm
+from minigrad._kernels._sgemm cimport (mg_sgemm, mg_sgemm_enabled, mg_sgemm_ready,
+                                      mg_sgemm_taps, mg_taps_pack, mg_taps_packed_len,
+                                      use_own_sgemm)
 from minigrad._kernels._threads cimport team
 
 ctypedef fused real:
@@ -79,6 +84,7 @@ cdef struct Geom:
     bint pointwise  # 1x1, stride 1, no padding: x is its own column matrix
     bint shift      # stride 1: shifted GEMMs on a padded copy, no im2col (caller decides)
     Py_ssize_t Wp, Sp  # padded row width and channel-plane stride for ``shift``
+    Py_ssize_t Lp      # row stride of dx's zero-margined dy for ``shift`` (_input_grad_shift)
 
 
 cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int sh, int sw,
@@ -113,6 +119,7 @@ cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int 
     g.shift = shift
     g.Wp = g.W + 2 * pw
     g.Sp = (g.H + 2 * ph) * g.Wp + (g.kw - 1) * dw
+    g.Lp = _tap_shift(g, g.kh * g.kw - 1) + max(g.Ho, g.H + ph) * g.Wp
     if not 1 <= tile <= g.Ho:
         raise ValueError(f"conv: tile of {tile} output rows, expected 1 to {g.Ho}")
     g.tile = tile
@@ -124,12 +131,12 @@ cdef int _geometry(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys, int 
     if block * g.P > _INT_MAX:
         raise ValueError("conv: a matrix dimension exceeds BLAS's 32-bit limit")
     cdef Py_ssize_t need = ((g.R + g.Kg) * block * g.P if block > 1 else
-                            g.Cg * g.Sp + g.Kg * g.Ho * g.Wp if g.shift else
+                            g.Cg * g.Sp + g.Kg * g.Lp if g.shift else
                             0 if g.pointwise else g.R * tile * g.Wo)
     if threads < 1 or work_len < need:
         raise ValueError(f"conv: work buffer ({threads}, {work_len}) is too small, expected "
                          f"(>= 1, >= {need})")
-    if max(g.Sp, g.Ho * g.Wp) > _INT_MAX:
+    if max(g.Sp, g.Lp) > _INT_MAX:
         raise ValueError("conv: a matrix dimension exceeds BLAS's 32-bit limit")
     return 0
 
@@ -281,34 +288,154 @@ cdef inline Py_ssize_t _tap_shift(const Geom *g, Py_ssize_t t) noexcept nogil:
     return t // g.kw * g.dh * g.Wp + t % g.kw * g.dw
 
 
+# The taps in one pass (mg_sgemm_taps) where its bits are the per-tap GEMMs' (a tap's
+# product has inner dimension Cg forward, Kg for dx, and N = Ho * Wp columns): float32, and
+# either every tap's GEMM would be ours anyway, or its inner dimension is within one of our
+# GEMM's k blocks and N is a multiple of 16, where OpenBLAS (the SkylakeX kernels) sums
+# each output as ours does. (Measured: 10 M x 10 K x 5 N in 8-256 x 8-256 x 80-1088, both
+# A layouts, bit for bit; an N with a remainder of 8, as 440 at 20 x 20, differs for small
+# M. test_kernels checks the conv shapes.)
+#
+# Measured (batch 32, 2 threads, ms per pass, fwd / dx, per-tap GEMMs -> one pass):
+#   16->16 @32x32  1.02 / 1.13 -> 0.85 / 0.87     64->64  @32x32 11.1 / 11.8 -> 10.3 / 10.2
+#   32->32 @16x16  0.82 / 0.84 -> 0.73 / 0.74     128->128 @16x16 10.0 / 10.3 -> 9.4 / 9.8
+#   64->64 @12x12  1.99 / 2.08 -> 1.74 / 1.75     16->32 @14x14 0.79 / 0.78 -> 0.72 / 0.69
+#                                                 (batch 64)
+# but 64->64 @8x8 0.87 / 0.83 -> 0.94 / 0.96 (128->128 even): with N = 80 the pass's 48-wide
+# tiles run a third empty, so products narrower than _TAPS_MIN_N keep a GEMM per tap.
+cdef Py_ssize_t _TAPS_MAX_K = 256
+cdef Py_ssize_t _TAPS_MAX = 64
+cdef Py_ssize_t _TAPS_MIN_N = 96
+cdef bint _taps_on = True    # (off: a GEMM per tap everywhere, for tests and measurements)
+
+
+def taps_in_one_pass(on=None):
+    """Whether stride-1 convolutions may sum their taps in one pass (mg_sgemm_taps) where
+    the bits allow; ``on`` sets it (tests compare the two paths). Returns the old value."""
+    global _taps_on
+    old = _taps_on
+    if on is not None:
+        _taps_on = bool(on)
+    return old
+
+
+def packs_taps(x_shape, w_shape, Py_ssize_t ph, Py_ssize_t pw, int dh, int dw, int groups,
+               bint for_dx):
+    """Whether conv2d (``for_dx``: its input gradient) of these float32 shapes, stride 1,
+    sums its taps in one pass (for tests)."""
+    cdef Geom g
+    cdef Py_ssize_t xs[4]
+    cdef Py_ssize_t ws[4]
+    cdef Py_ssize_t ys[4]
+    cdef size_t per_group
+    for i in range(4):
+        xs[i], ws[i] = x_shape[i], w_shape[i]
+    ys[0], ys[1] = xs[0], ws[0]
+    ys[2] = xs[2] + 2 * ph - dh * (ws[2] - 1)
+    ys[3] = xs[3] + 2 * pw - dw * (ws[3] - 1)
+    _geometry(&g, xs, ws, ys, 1, 1, <int>ph, <int>pw, dh, dw, groups, ys[2], 1, 2**40, True, 1)
+    cdef float *taps = <float *>calloc(ws[0] * ws[1] * ws[2] * ws[3], sizeof(float))
+    if taps == NULL:
+        raise MemoryError()
+    cdef float *packed = _packed_taps(&g, taps, for_dx, &per_group)
+    cdef bint taken = packed != NULL
+    free(taps)
+    free(packed)
+    return taken
+
+
+cdef float *_packed_taps(const Geom *g, const float *taps, bint for_dx,
+                         size_t *per_group) noexcept nogil:
+    """Every group's taps packed for mg_sgemm_taps (W_t forward, W_t^T for dx; group k's at
+    ``k * per_group[0]``), or NULL where the per-tap GEMMs run instead (see above) or memory
+    is short. The caller frees it."""
+    cdef Py_ssize_t n = g.Ho * g.Wp, T = g.kh * g.kw, k
+    cdef Py_ssize_t M = g.Cg if for_dx else g.Kg, inner = g.Kg if for_dx else g.Cg
+    if not _taps_on or not g.shift or T > _TAPS_MAX or n < _TAPS_MIN_N \
+            or not mg_sgemm_enabled() \
+            or not (use_own_sgemm(M, n, inner) or (inner <= _TAPS_MAX_K and n % 16 == 0)):
+        return NULL
+    cdef size_t one = mg_taps_packed_len(<int>M, <int>inner, <int>T)
+    per_group[0] = one
+    cdef float *packed = <float *>malloc(one * g.groups * sizeof(float))
+    if packed == NULL:
+        return NULL
+    for k in range(g.groups):   # (taps: (T, K, Cg); group k's rows start at k * Kg)
+        if for_dx:
+            mg_taps_pack(<int>M, <int>inner, <int>T, taps + k * g.Kg * g.Cg, 1, g.Cg, g.K * g.Cg,
+                         packed + k * one)
+        else:
+            mg_taps_pack(<int>M, <int>inner, <int>T, taps + k * g.Kg * g.Cg, g.Cg, 1, g.K * g.Cg,
+                         packed + k * one)
+    return packed
+
+
 cdef void _forward_shift(const Geom *g, const real *x, const real *taps, real *y,
-                         real *buf) noexcept nogil:
-    """y (Kg, Ho, Wo) of one image and group; ``taps`` is W as (kh * kw, K, Cg) at the group."""
+                         real *buf, const float *packed) noexcept nogil:
+    """y (Kg, Ho, Wo) of one image and group; ``taps`` is W as (kh * kw, K, Cg) at the group,
+    ``packed`` the group's taps packed for mg_sgemm_taps (NULL: a GEMM per tap)."""
     cdef Py_ssize_t n = g.Ho * g.Wp, t, r, w
     cdef real *xp = buf
     cdef real *yp = buf + g.Cg * g.Sp
+    cdef long off[64]
+    cdef bint done = False
     _pad(g, x, xp)
-    for t in range(g.kh * g.kw):
-        _mm(False, False, g.Kg, n, g.Cg, taps + t * g.K * g.Cg, g.Cg, xp + _tap_shift(g, t),
-            g.Sp, 0 if t == 0 else 1, yp, n)
+    if real is float:
+        if packed != NULL:
+            for t in range(g.kh * g.kw):
+                off[t] = _tap_shift(g, t)
+            done = mg_sgemm_taps(<int>g.Kg, <int>n, <int>g.Cg, <int>(g.kh * g.kw), packed, xp,
+                                 g.Sp, off, yp, n, 0) == 0
+    if not done:
+        for t in range(g.kh * g.kw):
+            _mm(False, False, g.Kg, n, g.Cg, taps + t * g.K * g.Cg, g.Cg, xp + _tap_shift(g, t),
+                g.Sp, 0 if t == 0 else 1, yp, n)
     for r in range(g.Kg * g.Ho):
         for w in range(g.Wo):
             y[r * g.Wo + w] = yp[r * g.Wp + w]
 
 
 cdef void _input_grad_shift(const Geom *g, const real *dy, const real *taps, real *dx,
-                            real *buf) noexcept nogil:
+                            real *buf, const float *packed) noexcept nogil:
     """dx (Cg, H, W) of one image and group: each tap scatters W_tap^T @ dy into the padded
-    dx at its shift."""
-    cdef Py_ssize_t n = g.Ho * g.Wp, t, c, h, w
+    dx at its shift.
+
+    In one pass (mg_sgemm_taps) the taps gather instead: dx's padded column q takes tap t's
+    product at dy column q - shift(t), read from a copy of dy with zero margins (``front``
+    columns before, zeros after its Ho * Wp), so every tap covers the rows copied out.
+    Where the scatter added nothing the gather adds +0, which changes no value: a sum
+    that starts from +0 never becomes -0."""
+    cdef Py_ssize_t n = g.Ho * g.Wp, t, c, h, w, r
+    cdef Py_ssize_t front = _tap_shift(g, g.kh * g.kw - 1)
     cdef real *dxp = buf
     cdef real *dyp = buf + g.Cg * g.Sp
+    cdef long off[64]
+    if real is float:
+        if packed != NULL:
+            for r in range(g.Kg):
+                for t in range(g.Lp):
+                    dyp[r * g.Lp + t] = 0
+                for h in range(g.Ho):
+                    for w in range(g.Wo):
+                        dyp[r * g.Lp + front + h * g.Wp + w] = dy[(r * g.Ho + h) * g.Wo + w]
+            for t in range(g.kh * g.kw):
+                off[t] = front + g.ph * g.Wp - _tap_shift(g, t)
+            if mg_sgemm_taps(<int>g.Cg, <int>(g.H * g.Wp), <int>g.Kg, <int>(g.kh * g.kw),
+                             packed, dyp, g.Lp, off, dxp + g.ph * g.Wp, g.Sp, 0) == 0:
+                _unpad(g, dxp, dx)
+                return
     _widen(g, dy, dyp)
     for t in range(g.Cg * g.Sp):
         dxp[t] = 0
     for t in range(g.kh * g.kw):
         _mm(True, False, g.Cg, n, g.Kg, taps + t * g.K * g.Cg, g.Cg, dyp, n, 1,
             dxp + _tap_shift(g, t), g.Sp)
+    _unpad(g, dxp, dx)
+
+
+cdef void _unpad(const Geom *g, const real *dxp, real *dx) noexcept nogil:
+    """dx (Cg, H, W): the image inside the padded planes dxp (Cg, Sp)."""
+    cdef Py_ssize_t c, h, w
     for c in range(g.Cg):
         for h in range(g.H):
             for w in range(g.W):
@@ -495,24 +622,32 @@ def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
     _check_taps(&g, &taps.shape[0])
     cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, item, n, k
     cdef int threads = <int>work.shape[0]
-    with nogil:
-        # dynamic: items are independent, so a thread that another process preempts
-        # (the machine is shared) holds up only the items it has already taken
-        for item in prange((g.N + block - 1) // block * tiles, schedule="dynamic",
-                           num_threads=team(threads)):
-            n = item // tiles * block
-            for k in range(groups):
-                if block > 1:
-                    _forward_block(&g, &x[n, k * g.Cg, 0, 0], &w[k * g.Kg, 0, 0, 0],
-                                   &y[n, k * g.Kg, 0, 0], min(block, g.N - n),
-                                   &work[threadid(), 0])
-                elif g.shift:
-                    _forward_shift(&g, &x[n, k * g.Cg, 0, 0], &taps[0, 0, k * g.Kg, 0],
-                                   &y[n, k * g.Kg, 0, 0], &work[threadid(), 0])
-                else:
-                    _forward_tile(&g, &x[n, k * g.Cg, 0, 0], &w[k * g.Kg, 0, 0, 0],
-                                  &y[n, k * g.Kg, 0, 0], item % tiles * tile,
-                                  &work[threadid(), 0])
+    cdef float *packed = NULL
+    cdef size_t per_group = 0
+    if real is float:
+        packed = _packed_taps(&g, &taps[0, 0, 0, 0], False, &per_group)
+    try:
+        with nogil:
+            # dynamic: items are independent, so a thread that another process preempts
+            # (the machine is shared) holds up only the items it has already taken
+            for item in prange((g.N + block - 1) // block * tiles, schedule="dynamic",
+                               num_threads=team(threads)):
+                n = item // tiles * block
+                for k in range(groups):
+                    if block > 1:
+                        _forward_block(&g, &x[n, k * g.Cg, 0, 0], &w[k * g.Kg, 0, 0, 0],
+                                       &y[n, k * g.Kg, 0, 0], min(block, g.N - n),
+                                       &work[threadid(), 0])
+                    elif g.shift:
+                        _forward_shift(&g, &x[n, k * g.Cg, 0, 0], &taps[0, 0, k * g.Kg, 0],
+                                       &y[n, k * g.Kg, 0, 0], &work[threadid(), 0],
+                                       NULL if packed == NULL else packed + k * per_group)
+                    else:
+                        _forward_tile(&g, &x[n, k * g.Cg, 0, 0], &w[k * g.Kg, 0, 0, 0],
+                                      &y[n, k * g.Kg, 0, 0], item % tiles * tile,
+                                      &work[threadid(), 0])
+    finally:
+        free(packed)
 
 
 def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] w,
@@ -528,21 +663,29 @@ def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] 
     _check_taps(&g, &taps.shape[0])
     cdef Py_ssize_t item, n, k
     cdef int threads = <int>work.shape[0]
-    with nogil:
-        for item in prange((g.N + block - 1) // block * groups, schedule="dynamic",
-                           num_threads=team(threads)):
-            n = item // groups * block
-            k = item % groups
-            if block > 1:
-                _input_grad_block(&g, &dy[n, k * g.Kg, 0, 0], &w[k * g.Kg, 0, 0, 0],
-                                  &dx[n, k * g.Cg, 0, 0], min(block, g.N - n),
-                                  &work[threadid(), 0])
-            elif g.shift:
-                _input_grad_shift(&g, &dy[n, k * g.Kg, 0, 0], &taps[0, 0, k * g.Kg, 0],
-                                  &dx[n, k * g.Cg, 0, 0], &work[threadid(), 0])
-            else:
-                _input_grad(&g, &dy[n, k * g.Kg, 0, 0], &w[k * g.Kg, 0, 0, 0],
-                            &dx[n, k * g.Cg, 0, 0], &work[threadid(), 0])
+    cdef float *packed = NULL
+    cdef size_t per_group = 0
+    if real is float:
+        packed = _packed_taps(&g, &taps[0, 0, 0, 0], True, &per_group)
+    try:
+        with nogil:
+            for item in prange((g.N + block - 1) // block * groups, schedule="dynamic",
+                               num_threads=team(threads)):
+                n = item // groups * block
+                k = item % groups
+                if block > 1:
+                    _input_grad_block(&g, &dy[n, k * g.Kg, 0, 0], &w[k * g.Kg, 0, 0, 0],
+                                      &dx[n, k * g.Cg, 0, 0], min(block, g.N - n),
+                                      &work[threadid(), 0])
+                elif g.shift:
+                    _input_grad_shift(&g, &dy[n, k * g.Kg, 0, 0], &taps[0, 0, k * g.Kg, 0],
+                                      &dx[n, k * g.Cg, 0, 0], &work[threadid(), 0],
+                                      NULL if packed == NULL else packed + k * per_group)
+                else:
+                    _input_grad(&g, &dy[n, k * g.Kg, 0, 0], &w[k * g.Kg, 0, 0, 0],
+                                &dx[n, k * g.Cg, 0, 0], &work[threadid(), 0])
+    finally:
+        free(packed)
 
 
 def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] dy,

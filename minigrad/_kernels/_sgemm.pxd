@@ -6,6 +6,11 @@ cdef extern from "_sgemm.h" nogil:
     int mg_sgemm_enabled()
     int mg_sgemm(int M, int N, int K, const float *A, long rsa, long csa,
                  const float *B, long rsb, long csb, float *C, long ldc, int accumulate)
+    size_t mg_taps_packed_len(int M, int K, int T)
+    void mg_taps_pack(int M, int K, int T, const float *A, long rsa, long csa, long tsa,
+                      float *Ap)
+    int mg_sgemm_taps(int M, int N, int K, int T, const float *Ap, const float *B, long rsb,
+                      const long *off, float *C, long ldc, int accumulate)
 
 
 cdef inline bint use_own_sgemm(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K) noexcept nogil:

@@ -405,9 +405,10 @@ def _conv_plan(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtyp
     Small images (see _BLOCK_MAX_PIXELS) go in blocks of whole images, im2col side by side
     (scratch: their columns and one GEMM output). Otherwise stride-1 convs with enough
     channels run as shifted GEMMs on a padded copy of each image (scratch: that copy and one
-    output at padded width); for ``weight_grad`` (dw) that flag means the 3 x 3 float32
-    kernel of _conv_dw.h, in the channel range _DW_SHIFT_PAIRS; others im2col a tile of
-    output rows at a time (scratch: the column tile); 1x1 stride-1 convs need no scratch.
+    output at padded width, with zero margins for dx); for ``weight_grad`` (dw) that flag
+    means the 3 x 3 float32 kernel of _conv_dw.h, in the channel range _DW_SHIFT_PAIRS;
+    others im2col a tile of output rows at a time (scratch: the column tile); 1x1 stride-1
+    convs need no scratch.
     A work item is a block of images or a tile of one image's output rows, with
     ``by_group`` (dx) for one group.
     """
@@ -434,10 +435,11 @@ def _conv_plan(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtyp
             and Cg >= _SHIFT_MIN_CHANNELS
     if block > 1:
         rows, scratch = Ho, (R + Kg) * block * P
-    elif shift:
+    elif shift:   # (the padded image, then dy with dx's zero margins: _conv.pyx's Lp)
         Wp = W + 2 * padding[1]
+        front = (kh - 1) * dilation[0] * Wp + (kw - 1) * dilation[1]
         rows, scratch = Ho, Cg * ((H + 2 * padding[0]) * Wp + (kw - 1) * dilation[1]) \
-            + K // groups * Ho * Wp
+            + K // groups * (front + max(Ho, H + padding[0]) * Wp)
     else:
         rows = max(1, min(Ho, _TILE_BYTES // (R * Wo * itemsize)))
         scratch = 0 if pointwise else R * rows * Wo
