@@ -746,8 +746,9 @@ def test_conv_and_pool_kernels_validate_before_running():
         _pool.max_pool_backward(np.ones((2, 1, 1)), np.full((2, 1, 1), 99, np.int64), planes)
     with pytest.raises(IndexError, match="index -2 outside a plane"):
         _pool.max_pool_backward(np.ones((2, 1, 1)), np.full((2, 1, 1), -2, np.int64), planes)
+    assert np.all(planes == 1)   # (checked before anything is written)
     _pool.max_pool_backward(np.ones((2, 1, 1)), np.full((2, 1, 1), -1, np.int64), planes)
-    assert np.all(planes == 1)   # -1 (a window of padding only) scatters nothing
+    assert np.all(planes == 0)   # -1 (a window of padding only) scatters nothing
     with pytest.raises(ValueError, match="window"):
         _pool.avg_pool(planes, np.array([0]), np.array([9]), np.array([0]), np.array([1]),
                        np.ones((1, 1)), np.empty((2, 1, 1)))

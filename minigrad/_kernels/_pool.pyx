@@ -107,25 +107,44 @@ def max_pool(const pooled[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, 
 
 def max_pool_backward(const real[:, :, ::1] grad, const long long[:, :, ::1] index,
                       real[:, :, ::1] dx):
-    """dx (zeroed by the caller) += grad at the recorded argmax positions."""
+    """dx = grad scattered to the recorded argmax positions (added where windows share one),
+    zeros elsewhere: each plane is cleared by the thread that fills it. The indices come
+    from our forward, but are checked (in parallel, before anything is written)."""
     cdef Py_ssize_t B = grad.shape[0], Ho = grad.shape[1], Wo = grad.shape[2]
-    cdef Py_ssize_t HW = dx.shape[1] * dx.shape[2], p, o, k
+    cdef Py_ssize_t HW = dx.shape[1] * dx.shape[2], n = Ho * Wo, p, o, k, bad = 0
     cdef real *plane
+    cdef const real *g
+    cdef const long long *idx
     if index.shape[0] != B or index.shape[1] != Ho or index.shape[2] != Wo or dx.shape[0] != B:
         raise ValueError(f"max_pool_backward: grad {tuple(grad.shape)[:3]}, index "
                          f"{tuple(index.shape)[:3]} and dx {tuple(dx.shape)[:3]} do not fit")
-    for p in range(B):  # indices come from our forward, but check before trusting them
-        for o in range(Ho * Wo):
-            k = index[p, o // Wo, o % Wo]
-            if k < -1 or k >= HW:
-                raise IndexError(f"max_pool_backward: index {k} outside a plane of {HW}")
+    if B == 0:
+        return
+    cdef int threads = team(threads_for(B * HW))
     with nogil:
-        for p in prange(B, schedule="static", num_threads=team(threads_for(B * HW))):
-            plane = &dx[p, 0, 0]
-            for o in range(Ho * Wo):
+        for p in prange(B, schedule="static", num_threads=threads):
+            idx = &index[p, 0, 0] if n else NULL
+            for o in range(n):
+                if idx[o] < -1 or idx[o] >= HW:
+                    bad += 1
+    if bad:
+        for p in range(B):
+            for o in range(n):
                 k = index[p, o // Wo, o % Wo]
-                if k >= 0:  # (-1: a window of padding only)
-                    plane[k] += grad[p, o // Wo, o % Wo]
+                if k < -1 or k >= HW:
+                    raise IndexError(f"max_pool_backward: index {k} outside a plane of {HW}")
+    with nogil:
+        for p in prange(B, schedule="static", num_threads=threads):
+            plane = &dx[p, 0, 0] if HW else NULL
+            for o in range(HW):
+                plane[o] = 0
+            if n == 0:
+                continue
+            g = &grad[p, 0, 0]
+            idx = &index[p, 0, 0]
+            for o in range(n):
+                if idx[o] >= 0:  # (-1: a window of padding only)
+                    plane[idx[o]] += g[o]
 
 
 def _check_windows(str op, Py_ssize_t H, Py_ssize_t W, hs, he, ws, we, div, Py_ssize_t Ho,

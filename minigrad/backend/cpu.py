@@ -535,7 +535,8 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
 
 
 def max_pool2d_backward(grad, index, x_shape, window=None):
-    dx = np.zeros((int(np.prod(x_shape[:-2])),) + tuple(x_shape[-2:]), dtype=grad.dtype)
+    # (empty: the kernel clears each plane in the thread that fills it)
+    dx = np.empty((int(np.prod(x_shape[:-2])),) + tuple(x_shape[-2:]), dtype=grad.dtype)
     g = _planes(grad, "max_pool2d backward")
     _pool.max_pool_backward(g, np.ascontiguousarray(index, dtype=np.int64).reshape(g.shape), dx)
     return dx.reshape(x_shape)
