@@ -771,6 +771,40 @@ def test_elementwise_kernels_match_numpy(rng, threads, dtype, n):
     np.testing.assert_array_equal(cpu.add_inplace(a, x), numpy_ref.add_inplace(b, x))
 
 
+SGD_RULES = [dict(momentum=m, dampening=d, nesterov=nv, weight_decay=wd, maximize=mx)
+             for m, d, nv in ((0.0, 0.0, False), (0.9, 0.0, False), (0.9, 0.0, True),
+                              (0.7, 0.3, False))
+             for wd in (0.0, 1e-3) for mx in (False, True)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [7, 200003])   # (the second runs threaded)
+@pytest.mark.parametrize("rule", SGD_RULES, ids=lambda r: "-".join(
+    k for k, v in r.items() if v))
+def test_sgd_step_kernel_matches_the_reference_bit_for_bit(rng, threads, dtype, n, rule):
+    """optim.SGD's update as one pass has the bits of the reference's NumPy ops, on the
+    first step (the buffer made from the gradient) and the next ones, for every rule."""
+    p = _rand(rng, (n,), dtype)
+    p_ref, buf, buf_ref = p.copy(), None, None
+    for _ in range(3):
+        g = _rand(rng, (n,), dtype)
+        g_before = g.copy()
+        buf = cpu.sgd_step(p, g, buf, 0.05, **rule)
+        buf_ref = numpy_ref.sgd_step(p_ref, g, buf_ref, 0.05, **rule)
+        np.testing.assert_array_equal(p, p_ref)
+        np.testing.assert_array_equal(g, g_before)           # (the gradient is only read)
+        if rule["momentum"]:
+            np.testing.assert_array_equal(buf, buf_ref)
+        else:
+            assert buf is None and buf_ref is None
+    # a layout the kernel does not take goes to the reference
+    q_ref = p[::2].copy()
+    strided = np.repeat(q_ref, 2)[::2]      # (the same values, every other element)
+    cpu.sgd_step(strided, g[::2], None, 0.05, **rule)
+    numpy_ref.sgd_step(q_ref, g[::2], None, 0.05, **rule)
+    np.testing.assert_array_equal(strided, q_ref)
+
+
 def test_relu_gradient_is_zero_where_blocked_even_for_nan_upstream():
     """PyTorch's threshold_backward: a blocked position gets 0, whatever arrives."""
     x = mg.tensor(np.array([-1.0, 2.0, -3.0] * 30000), requires_grad=True)

@@ -55,3 +55,32 @@ def add_inplace(real[::1] a, const real[::1] b):
     with nogil:
         for i in prange(n, schedule="static", num_threads=team(threads_for(n))):
             a[i] += b[i]
+
+
+def sgd_step(real[::1] p, const real[::1] g, real[::1] buf, double lr, double momentum,
+             double dampening, bint nesterov, double weight_decay, bint maximize, bint first):
+    """optim.SGD's update of p in place, elementwise in the reference's order (numpy_ref's
+    sgd_step), each scalar rounded to ``real`` first as NumPy does with a Python float:
+    g' = -g if maximize; + wd * p; b = g' on the ``first`` step, else b * m + (1 - d) g'
+    (g' itself when d = 0), stored in buf; g' + m * b if nesterov else b; p - lr * that.
+    Without momentum ``buf`` is not touched (pass p)."""
+    cdef Py_ssize_t n = p.shape[0], i
+    cdef real lr_ = <real>lr, m = <real>momentum, d = <real>(1 - dampening)
+    cdef real wd = <real>weight_decay, v, b
+    cdef bint damp = dampening != 0, decay = weight_decay != 0, use_m = momentum != 0
+    _check("sgd_step", p, g)
+    _check("sgd_step", p, buf)
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=team(threads_for(n))):
+            v = -g[i] if maximize else g[i]
+            if decay:
+                v = v + wd * p[i]
+            if use_m:
+                if first:
+                    b = v
+                else:
+                    b = buf[i] * m
+                    b = b + (d * v if damp else v)
+                buf[i] = b
+                v = v + m * b if nesterov else b
+            p[i] = p[i] - lr_ * v

@@ -42,6 +42,11 @@ CONTRACT = {
     "relu_backward": "relu_backward(g, y): g where the ReLU output y > 0, else 0",
     "add": "add(a, b): a + b with NumPy's broadcasting (threaded for a per-channel b)",
     "add_inplace": "add_inplace(a, b): a += b for equal shapes; returns a",
+    "sgd_step": "sgd_step(p, grad, buf, lr, momentum, dampening, nesterov, weight_decay, "
+                "maximize): PyTorch's SGD update of p in place (optim.SGD's rule, each op "
+                "rounded as NumPy rounds it: Python floats at the arrays' precision); returns "
+                "the momentum buffer, buf updated in place or a new one when buf is None "
+                "(None without momentum)",
     "dropout_mask": "dropout_mask(like, p, seed): an array of like's shape, dtype and device, "
                     "1 / (1 - p) where SplitMix64's draw from seed keeps the element "
                     "(numpy_ref's bit-exact rule), else 0; 0 < p < 1, seed in [0, 2**64)",

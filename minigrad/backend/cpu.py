@@ -122,6 +122,26 @@ def _threadable(*arrays):
                     for b in arrays))
 
 
+def sgd_step(p, grad, buf, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0,
+             maximize=False):
+    """The reference's update in one pass (threaded for large parameters), with its bits:
+    the same operations on each element in the same order, scalars rounded to the
+    parameter's precision as NumPy rounds Python floats. Other dtypes and layouts go to
+    the reference."""
+    arrays = (p, grad) if buf is None else (p, grad, buf)
+    if p.dtype not in _FLOATS or p.size == 0 or not all(
+            a.dtype == p.dtype and a.shape == p.shape and a.flags.c_contiguous for a in arrays) \
+            or not p.flags.writeable:
+        return numpy_ref.sgd_step(p, grad, buf, lr, momentum, dampening, nesterov,
+                                  weight_decay, maximize)
+    first = momentum != 0 and buf is None
+    if first:
+        buf = np.empty_like(p)
+    _elementwise.sgd_step(p.reshape(-1), grad.reshape(-1), (p if buf is None else buf).reshape(-1),
+                          lr, momentum, dampening, nesterov, weight_decay, maximize, first)
+    return buf if momentum != 0 else None
+
+
 def relu(x):
     if _threadable(x):
         y = np.empty_like(x)

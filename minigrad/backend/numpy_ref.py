@@ -121,6 +121,29 @@ def add_inplace(a, b):
     return a
 
 
+def sgd_step(p, grad, buf, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0,
+             maximize=False):
+    """One SGD update of ``p`` in place, PyTorch's order (see optim.SGD); ``grad`` is only
+    read. Returns the momentum buffer (``buf`` updated in place; a copy of the first
+    gradient when ``buf`` is None), or None without momentum."""
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * p
+    if momentum != 0:
+        if buf is None:
+            buf = grad.copy()
+        else:
+            buf *= momentum
+            # (without dampening (1 - 0) * grad is grad: skip that pass and temporary)
+            buf += grad if dampening == 0 else (1 - dampening) * grad
+        grad = grad + momentum * buf if nesterov else buf
+    else:
+        buf = None
+    p -= lr * grad
+    return buf
+
+
 def dropout_threshold(op, like, p, seed):
     """The contract's checks for ``dropout_mask``, and its threshold: an element keeps when
     its 32-bit draw is >= round(p * 2**32), probability 1 - p to within 2**-33."""

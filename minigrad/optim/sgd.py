@@ -1,4 +1,5 @@
 """Stochastic gradient descent with PyTorch's momentum, dampening, weight decay and Nesterov rule."""
+from minigrad import backend
 from minigrad.optim.optimizer import Optimizer, _check_nonnegative
 from minigrad.tensor import Tensor
 
@@ -23,19 +24,9 @@ class SGD(Optimizer):
                                       maximize=maximize))
 
     def _update(self, p, grad, state, group):
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.array
-        momentum = group["momentum"]
-        if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = Tensor._make(grad.copy())
-            else:
-                buf.array *= momentum
-                dampening = group["dampening"]
-                # (without dampening (1 - 0) * grad is grad: skip that pass and temporary)
-                buf.array += grad if dampening == 0 else (1 - dampening) * grad
-            grad = grad + momentum * buf.array if group["nesterov"] else buf.array
-        p.array -= group["lr"] * grad
+        buf = state.get("momentum_buffer")
+        new = backend.of(p.array).sgd_step(
+            p.array, grad, None if buf is None else buf.array, group["lr"], group["momentum"],
+            group["dampening"], group["nesterov"], group["weight_decay"], group["maximize"])
+        if buf is None and new is not None:
+            state["momentum_buffer"] = Tensor._make(new)

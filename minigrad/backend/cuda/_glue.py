@@ -18,7 +18,8 @@ import numpy as np
 from minigrad._shapes import window_out_size
 from minigrad.backend.numpy_ref import (dropout_mask, is_channel_reduction,
                                         lstm_gates_backward, lstm_gates_forward,
-                                        lstm_layer_backward, lstm_layer_forward, store)
+                                        lstm_layer_backward, lstm_layer_forward, sgd_step,
+                                        store)
 from minigrad.errors import InvalidArgument, InvalidDtype
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -91,6 +92,12 @@ class KernelBackend:
 
     def lstm_layer_backward(self, g_hs, g_h, g_c, h0, c0, w_hh, saved, reverse=False):
         return lstm_layer_backward(g_hs, g_h, g_c, h0, c0, w_hh, saved, reverse, be=self)
+
+    def sgd_step(self, p, grad, buf, lr, momentum=0.0, dampening=0.0, nesterov=False,
+                 weight_decay=0.0, maximize=False):
+        """The reference's xp composition (a few CuPy ufunc launches per parameter)."""
+        return sgd_step(p, grad, buf, lr, momentum, dampening, nesterov, weight_decay,
+                        maximize)
 
     def dropout_mask(self, like, p, seed):
         """The reference's xp composition (unsigned 64-bit array arithmetic, which CuPy's

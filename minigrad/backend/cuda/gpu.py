@@ -51,6 +51,7 @@ relu = _impl.relu
 relu_backward = _impl.relu_backward
 add = _impl.add
 add_inplace = _impl.add_inplace
+sgd_step = _impl.sgd_step
 lstm_gates_forward = _impl.lstm_gates_forward
 lstm_gates_backward = _impl.lstm_gates_backward
 lstm_layer_forward = _impl.lstm_layer_forward
