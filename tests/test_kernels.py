@@ -769,6 +769,9 @@ def test_elementwise_kernels_match_numpy(rng, threads, dtype, n):
     np.testing.assert_array_equal(cpu.relu_backward(g, y), numpy_ref.relu_backward(g, y))
     a, b = g.copy(), g.copy()
     np.testing.assert_array_equal(cpu.add_inplace(a, x), numpy_ref.add_inplace(b, x))
+    np.testing.assert_array_equal(cpu.add(g, x), numpy_ref.add(g, x))
+    np.testing.assert_array_equal(cpu.add(g.reshape(-1, 1)[::1], x.reshape(-1, 1)),
+                                  g.reshape(-1, 1) + x.reshape(-1, 1))
 
 
 SGD_RULES = [dict(momentum=m, dampening=d, nesterov=nv, weight_decay=wd, maximize=mx)

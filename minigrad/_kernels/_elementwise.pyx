@@ -48,6 +48,16 @@ def relu_backward(const real[::1] g, const real[::1] y, real[::1] dx):
                 mg_relu_backward_d(&g[lo], &y[lo], &dx[lo], (b + 1) * n // nb - lo)
 
 
+def add(const real[::1] a, const real[::1] b, real[::1] out):
+    """out = a + b."""
+    cdef Py_ssize_t n = a.shape[0], i
+    _check("add", a, b)
+    _check("add", a, out)
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=team(threads_for(n))):
+            out[i] = a[i] + b[i]
+
+
 def add_inplace(real[::1] a, const real[::1] b):
     """a += b."""
     cdef Py_ssize_t n = a.shape[0], i

@@ -170,10 +170,15 @@ def _per_channel_operand(a, b):
 
 
 def add(a, b):
-    """``a + b`` with NumPy's broadcasting; a per-channel ``b`` added to an activation-sized
-    ``a`` (or the other way round) is one threaded channel-affine pass."""
+    """``a + b`` with NumPy's broadcasting; two activation-sized arrays of one shape (a
+    residual connection), or a per-channel ``b`` added to one (or the other way round), is
+    one threaded pass."""
     big, small = (a, b) if a.size >= b.size else (b, a)
     if big.size >= _PARALLEL_SIZE:  # (most adds are small: one size test and out)
+        if _threadable(a, b):
+            out = np.empty_like(a)
+            _elementwise.add(a.reshape(-1), b.reshape(-1), out.reshape(-1))
+            return out
         v = _per_channel_operand(big, small)
         if v is not None:
             return channel_affine(big, np.ones_like(v), v)
