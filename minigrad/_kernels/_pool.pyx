@@ -11,7 +11,8 @@ Python and one pair of loops serves both.
 """
 from cython.parallel cimport prange
 from libc.math cimport INFINITY
-from minigrad._kernels._simd cimport mg_max_pool_row_d, mg_max_pool_row_f
+from minigrad._kernels._simd cimport (mg_max_pool_row_2x2_f, mg_max_pool_row_d,
+                                     mg_max_pool_row_f)
 from minigrad._kernels._threads cimport team, threads_for
 
 ctypedef fused real:
@@ -40,7 +41,7 @@ def max_pool(const pooled[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, 
              int dh, int dw, pooled[:, :, ::1] out, long long[:, :, ::1] index):
     cdef Py_ssize_t B = x.shape[0], H = x.shape[1], W = x.shape[2]
     cdef Py_ssize_t Ho = out.shape[1], Wo = out.shape[2], p, oh, ow, i, j, ih, iw, best_at
-    cdef Py_ssize_t start
+    cdef Py_ssize_t start, done
     cdef bint inside
     cdef pooled best, v, lowest
     cdef const pooled *plane
@@ -75,8 +76,13 @@ def max_pool(const pooled[:, :, ::1] x, int kh, int kw, int sh, int sw, int ph, 
                 plane = &x[p, 0, 0]
                 for oh in range(Ho):
                     if pooled is float:
-                        mg_max_pool_row_f(plane, W, oh * sh * W, kh, kw, sw, Wo,
-                                          &out[p, oh, 0], &index[p, oh, 0])
+                        done = 0
+                        if kh == 2 and kw == 2 and sw == 2:   # (MaxPool2d(2): vectorized)
+                            done = mg_max_pool_row_2x2_f(plane, W, oh * sh * W, Wo,
+                                                         &out[p, oh, 0], &index[p, oh, 0])
+                        if done < Wo:
+                            mg_max_pool_row_f(plane, W, oh * sh * W + done * sw, kh, kw, sw,
+                                              Wo - done, &out[p, oh, done], &index[p, oh, done])
                     elif pooled is double:
                         mg_max_pool_row_d(plane, W, oh * sh * W, kh, kw, sw, Wo,
                                           &out[p, oh, 0], &index[p, oh, 0])

@@ -152,6 +152,92 @@ static void mg_rows_affine_##S(const T *x, const T *restrict scale,             
     }                                                                                    \
 }
 
+/* mg_max_pool_row's rule for 2 x 2 windows at stride 2 (MaxPool2d(2)) in float32, 16
+   outputs at a time on AVX-512 (the window's four elements are the even and odd columns
+   of two rows, split with two permutes each): best = e0, then each of e1, e2, e3 in turn
+   replaces it when greater; the index is the last NaN's if the window has one, else the
+   first element equal to best. The same comparisons in the same order, so the same
+   values and indices (the last block of a row masked). Returns how many outputs it wrote:
+   Wo, or 0 on a CPU without AVX-512 (mg_max_pool_row then takes the row). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+__attribute__((target("avx512f"), unused))
+static ptrdiff_t mg_max_pool_row_2x2_f(const float *plane, ptrdiff_t W, ptrdiff_t row0,
+                                       ptrdiff_t Wo, float *out, long long *index) {
+    static int ready = -1;
+    if (ready < 0)
+        ready = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    if (!ready)
+        return 0;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    const __m512i three = _mm512_set1_epi32(3), zero = _mm512_setzero_si512();
+    const __m512i step = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    const float *r0 = plane + row0, *r1 = plane + row0 + W;
+    ptrdiff_t ow = 0;
+    for (; ow < Wo; ow += 16) {
+        int n = Wo - ow < 16 ? (int)(Wo - ow) : 16;      /* (the last block: masked) */
+        __mmask16 in0 = (__mmask16)(n >= 8 ? 0xFFFF : (1u << (2 * n)) - 1);
+        __mmask16 in1 = (__mmask16)(n >= 16 ? 0xFFFF : n <= 8 ? 0 : (1u << (2 * n - 16)) - 1);
+        __mmask16 keep = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+        __m512 a0 = _mm512_maskz_loadu_ps(in0, r0 + 2 * ow);
+        __m512 a1 = _mm512_maskz_loadu_ps(in1, r0 + 2 * ow + 16);
+        __m512 b0 = _mm512_maskz_loadu_ps(in0, r1 + 2 * ow);
+        __m512 b1 = _mm512_maskz_loadu_ps(in1, r1 + 2 * ow + 16);
+        __m512 e0 = _mm512_permutex2var_ps(a0, even, a1), e1 = _mm512_permutex2var_ps(a0, odd, a1);
+        __m512 e2 = _mm512_permutex2var_ps(b0, even, b1), e3 = _mm512_permutex2var_ps(b0, odd, b1);
+        __m512 best = e0;
+        best = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(e1, best, _CMP_GT_OQ), best, e1);
+        best = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(e2, best, _CMP_GT_OQ), best, e2);
+        best = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(e3, best, _CMP_GT_OQ), best, e3);
+        __m512i code = zero;                       /* the first element equal to best */
+        code = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(e3, best, _CMP_EQ_OQ), code, three);
+        code = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(e2, best, _CMP_EQ_OQ), code, two);
+        code = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(e1, best, _CMP_EQ_OQ), code, one);
+        code = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(e0, best, _CMP_EQ_OQ), code, zero);
+        __mmask16 n0 = _mm512_cmp_ps_mask(e0, e0, _CMP_UNORD_Q);
+        __mmask16 n1 = _mm512_cmp_ps_mask(e1, e1, _CMP_UNORD_Q);
+        __mmask16 n2 = _mm512_cmp_ps_mask(e2, e2, _CMP_UNORD_Q);
+        __mmask16 n3 = _mm512_cmp_ps_mask(e3, e3, _CMP_UNORD_Q);
+        __m512i last = zero;                       /* the last NaN */
+        __m512 nan_value = e0;
+        last = _mm512_mask_blend_epi32(n1, last, one);
+        nan_value = _mm512_mask_blend_ps(n1, nan_value, e1);
+        last = _mm512_mask_blend_epi32(n2, last, two);
+        nan_value = _mm512_mask_blend_ps(n2, nan_value, e2);
+        last = _mm512_mask_blend_epi32(n3, last, three);
+        nan_value = _mm512_mask_blend_ps(n3, nan_value, e3);
+        __mmask16 nan = n0 | n1 | n2 | n3;
+        _mm512_mask_storeu_ps(out + ow, keep, _mm512_mask_blend_ps(nan, best, nan_value));
+        code = _mm512_mask_blend_epi32(nan, code, last);
+        /* index = row0 + 2 ow + (code & 1) + (code >> 1) * W, in 64 bits */
+        __m512i col = _mm512_and_si512(code, one), row = _mm512_srli_epi32(code, 1);
+        __m512i base = _mm512_add_epi64(_mm512_set1_epi64(row0 + 2 * ow), step);
+        __m512i wv = _mm512_set1_epi64(W);
+        for (int h = 0; h < 2; h++) {
+            __m256i c8 = h ? _mm512_extracti64x4_epi64(col, 1) : _mm512_castsi512_si256(col);
+            __m256i r8 = h ? _mm512_extracti64x4_epi64(row, 1) : _mm512_castsi512_si256(row);
+            __m512i at = _mm512_add_epi64(base, _mm512_cvtepi32_epi64(c8));
+            __mmask8 lower = _mm512_cmpneq_epi64_mask(_mm512_cvtepi32_epi64(r8),
+                                                     _mm512_setzero_si512());
+            at = _mm512_mask_add_epi64(at, lower, at, wv);   /* (the second row: + W) */
+            if (h)
+                at = _mm512_add_epi64(at, _mm512_set1_epi64(16));
+            _mm512_mask_storeu_epi64((void *)(index + ow + 8 * h),
+                                     (__mmask8)(h ? keep >> 8 : keep & 0xFF), at);
+        }
+    }
+    return ow;
+}
+#else
+static ptrdiff_t mg_max_pool_row_2x2_f(const float *plane, ptrdiff_t W, ptrdiff_t row0,
+                                       ptrdiff_t Wo, float *out, long long *index) {
+    return 0;
+}
+#endif
+
 MG_SIMD_FUNCTIONS(float, f)
 MG_SIMD_FUNCTIONS(double, d)
 MG_ROWS_MOMENTS(float, f)

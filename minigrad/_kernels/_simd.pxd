@@ -12,6 +12,8 @@ cdef extern from "_simd.h" nogil:
                            int sw, Py_ssize_t Wo, float *out, long long *index)
     void mg_max_pool_row_d(const double *plane, Py_ssize_t W, Py_ssize_t row0, int kh, int kw,
                            int sw, Py_ssize_t Wo, double *out, long long *index)
+    Py_ssize_t mg_max_pool_row_2x2_f(const float *plane, Py_ssize_t W, Py_ssize_t row0,
+                                     Py_ssize_t Wo, float *out, long long *index)
     void mg_rows_moments_f(const float *x, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C,
                            double *pm, double *pq)
     void mg_rows_moments_d(const double *x, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C,
