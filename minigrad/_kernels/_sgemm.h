@@ -373,21 +373,29 @@ static int mg_sgemm(int M, int N, int K, const float *A, long rsa, long csa,
    into it, where T calls would stream all of C through the cache T times. B is read in
    place (off[t] may be negative: the caller owns the memory the shifted columns reach).
 
-   The A_t are packed once (mg_taps_pack, into mg_taps_packed_len(M, N, K, T) floats) for
+   The A_t are packed once (mg_taps_pack, into mg_taps_packed_len(M, K, T) floats) for
    every call that shares them: a convolution's images all have the same weight. */
+enum { MG_TAPS_MR = 8, MG_TAPS_NR = 48 };   /* the pass's tile: mg_tile_8x48_direct */
+
+/* M rounded up to whole tiles: the rows of each packed tap */
+static inline size_t mg_taps_rows(int M)
+{
+    return (size_t)((M + MG_TAPS_MR - 1) / MG_TAPS_MR * MG_TAPS_MR);
+}
+
 static inline size_t mg_taps_packed_len(int M, int K, int T)
 {
-    return (size_t)T * K * ((M + 7) / 8 * 8);
+    return (size_t)T * K * mg_taps_rows(M);
 }
 
 MG_AVX512 static inline void mg_taps_pack(int M, int K, int T, const float *A, long rsa,
                                           long csa, long tsa, float *Ap)
 {
-    size_t mpad = (size_t)((M + 7) / 8 * 8);
+    size_t mpad = mg_taps_rows(M);
     for (int t = 0; t < T; t++)               /* Ap[t][k block][panel][k][i] */
         for (int pc = 0; pc < K; pc += MG_KC)
             mg_pack_a(M, K - pc < MG_KC ? K - pc : MG_KC, A + t * tsa + pc * csa, rsa, csa,
-                      Ap + ((size_t)t * K + pc) * mpad, 8);
+                      Ap + ((size_t)t * K + pc) * mpad, MG_TAPS_MR);
 }
 
 /* Returns -1 (nothing computed) where mg_sgemm could not run. */
@@ -396,8 +404,8 @@ static inline int mg_sgemm_taps(int M, int N, int K, int T, const float *Ap, con
 {
     if (!mg_sgemm_ready() || M <= 0 || N <= 0 || K <= 0 || T <= 0)
         return -1;
-    const int mr_t = 8, nr_t = 48;
-    size_t mpad = (size_t)((M + mr_t - 1) / mr_t * mr_t);
+    const int mr_t = MG_TAPS_MR, nr_t = MG_TAPS_NR;
+    size_t mpad = mg_taps_rows(M);
     for (int ic = 0; ic < M; ic += MG_MC) {
         int mc = M - ic < MG_MC ? M - ic : MG_MC;
         for (int jr = 0; jr < N; jr += nr_t)
