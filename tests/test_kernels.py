@@ -341,25 +341,31 @@ def test_matmul_takes_our_sgemm_where_it_is_faster(rng, threads, M, K, N):
 
 
 @uses_own_sgemm
-def test_convolutions_on_our_sgemm_match_float64(rng, threads):
-    """A 64 -> 64 channel conv at 16 x 16 makes products our kernel takes (M = 64 output
-    channels, K = 64 per tap, N = 288 columns): each pass within float32's rounding bound
-    of its 576-term sums, and y and dx the same bits at 1 and 2 threads."""
-    x, w = _rand(rng, (4, 64, 16, 16), np.float32), _rand(rng, (64, 64, 3, 3), np.float32)
+@pytest.mark.parametrize("xs,ws", [
+    ((4, 64, 16, 16), (64, 64, 3, 3)),  # shifted GEMMs: M = 64, K = 64 a tap, N = 288
+    ((8, 128, 4, 4), (128, 128, 3, 3)),  # blocks of images, dx and dw on our GEMM at every
+    ((8, 64, 4, 4), (64, 64, 3, 3)),     # size; dw as (Kg, R) at 128 channels, dw^T at 64
+    ((8, 16, 7, 7), (32, 16, 3, 3)),     # blocks because the images are too small for the
+])                                       # taps pass (small_batch's third conv)
+def test_convolutions_on_our_sgemm_match_float64(rng, threads, xs, ws):
+    """Convolutions whose products our kernel takes: each pass within float32's rounding
+    bound of its sums, and y and dx the same bits at 1 and 2 threads."""
+    x, w = _rand(rng, xs, np.float32), _rand(rng, ws, np.float32)
     args = ((1, 1), (1, 1), (1, 1), 1)
-    dy = _rand(rng, (4, 64, 16, 16), np.float32)
+    dy = _rand(rng, (xs[0], ws[0]) + xs[2:], np.float32)
+    R, pixels = ws[1] * 9, xs[0] * xs[2] * xs[3]
     ax, aw, ady = (np.abs(v).astype(np.float64) for v in (x, w, dy))
     passes = [(cpu.conv2d_forward(x, w, *args),
                numpy_ref.conv2d_forward(x.astype(np.float64), w.astype(np.float64), *args),
-               numpy_ref.conv2d_forward(ax, aw, *args), 576),
+               numpy_ref.conv2d_forward(ax, aw, *args), R),
               (cpu.conv2d_backward_input(dy, w, x.shape, *args),
                numpy_ref.conv2d_backward_input(dy.astype(np.float64), w.astype(np.float64),
                                                x.shape, *args),
-               numpy_ref.conv2d_backward_input(ady, aw, x.shape, *args), 576),
+               numpy_ref.conv2d_backward_input(ady, aw, x.shape, *args), ws[0] * 9),
               (cpu.conv2d_backward_weight(x, dy, w.shape, *args),
                numpy_ref.conv2d_backward_weight(x.astype(np.float64), dy.astype(np.float64),
                                                 w.shape, *args),
-               numpy_ref.conv2d_backward_weight(ax, ady, w.shape, *args), 4 * 256)]
+               numpy_ref.conv2d_backward_weight(ax, ady, w.shape, *args), pixels)]
     for got, exact, scale, terms in passes:
         assert np.all(np.abs(got - exact) <= (terms + 2) * 2.0**-24 * scale + 1e-30)
     before = mg.get_num_threads()
@@ -559,10 +565,31 @@ def test_small_images_go_in_blocks_where_measured_faster():
     assert block((32, 512, 4, 4), (512, 512, 3, 3)) == 8        # 4 blocks of 128 columns
     assert block((32, 256, 8, 8), (256, 256, 3, 3)) == 4
     assert block((32, 256, 8, 8), (256, 256, 3, 3), weight_grad=True) == 8
-    assert block((32, 16, 8, 8), (16, 16, 3, 3)) == 1            # too few channels
+    # images whose padded rows give the taps pass under _TAPS_MIN_N columns: blocks,
+    # whatever the channels (8 x 8: 80 columns; 11 x 11: 143, the taps pass)
+    assert block((32, 16, 8, 8), (16, 16, 3, 3)) == 4
+    assert block((32, 64, 8, 8), (64, 64, 3, 3)) == 4
+    assert block((32, 16, 7, 7), (32, 16, 3, 3)) == 6
+    assert block((32, 64, 11, 11), (64, 64, 3, 3)) == 1
     assert block((32, 16, 8, 8), (16, 16, 3, 3), weight_grad=True) == 8
     assert block((32, 64, 16, 16), (64, 64, 3, 3), weight_grad=True) == 1  # wide enough
     assert block((32, 512, 4, 4), (512, 512, 1, 1), weight_grad=True) == 1  # no im2col
+
+
+@uses_own_sgemm
+def test_conv_blocks_of_images_are_our_gemm_on_their_columns(rng, threads):
+    """A block of images' forward is one product of our GEMM, W (Kg, R) @ their im2col
+    columns side by side: its bits, whatever the block."""
+    x, w = _rand(rng, (8, 64, 4, 4), np.float32), _rand(rng, (64, 64, 3, 3), np.float32)
+    args = ((1, 1), (1, 1), (1, 1), 1)
+    out_hw = cpu._conv_geometry(x.shape, w.shape, *args[:3])
+    assert cpu._conv_plan(x.shape, w.shape, out_hw, *args, np.float32)[1] > 1
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    col = np.stack([xp[:, :, i:i + 4, j:j + 4] for i in range(3) for j in range(3)], 2)
+    col = np.ascontiguousarray(col.transpose(1, 2, 0, 3, 4).reshape(64 * 9, 8 * 16))
+    expected = cpu.matmul(np.ascontiguousarray(w.reshape(64, -1)), col)  # (our GEMM's size)
+    expected = expected.reshape(64, 8, 4, 4).transpose(1, 0, 2, 3)
+    np.testing.assert_array_equal(cpu.conv2d_forward(x, w, *args), expected)
 
 
 def test_conv_on_blocks_of_images_is_deterministic(monkeypatch, rng, parallel_convs):

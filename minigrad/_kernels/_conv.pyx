@@ -317,6 +317,7 @@ cdef inline Py_ssize_t _tap_shift(const Geom *g, Py_ssize_t t) noexcept nogil:
 cdef Py_ssize_t _TAPS_MAX_K = 256
 cdef Py_ssize_t _TAPS_MAX = 64
 cdef Py_ssize_t _TAPS_MIN_N = 96
+TAPS_MIN_N = _TAPS_MIN_N   # (the plan in minigrad.backend.cpu reads it)
 cdef bint _taps_on = True    # (off: a GEMM per tap everywhere, for tests and measurements)
 
 
@@ -558,7 +559,10 @@ cdef void _input_grad_block(const Geom *g, const real *dy, const real *w, real *
     cdef real *dcol = buf
     cdef real *dyb = buf + g.R * L
     _gather(g, dy, nb, dyb)
-    _mm(True, False, g.R, L, g.Kg, w, g.R, dyb, L, 0, dcol, L)
+    # (our GEMM at every size: see _weight_grad_block)
+    if real is double or mg_sgemm(<int>g.R, <int>L, <int>g.Kg, <float *>w, 1, g.R,
+                                  <float *>dyb, L, 1, <float *>dcol, L, 0) != 0:
+        _mm(True, False, g.R, L, g.Kg, w, g.R, dyb, L, 0, dcol, L)
     for b in range(nb):
         memset(dx + b * g.C * g.H * g.W, 0, g.Cg * g.H * g.W * sizeof(real))
     _col2im(g, dcol, nb, 0, g.Ho, dx, L)
@@ -572,6 +576,21 @@ cdef void _weight_grad_block(const Geom *g, const real *x, const real *dy, real 
     cdef real *dyb = buf + g.R * L
     _gather(g, dy, nb, dyb)
     _im2col(g, x, nb, 0, g.Ho, col, L)
+    # In float32 our GEMM at every size, where _mm leaves products with over 2^18 results
+    # to BLAS: here OpenBLAS runs its AVX2 (Haswell) kernels on an AVX-512 CPU (AMD EPYC),
+    # and ours took 0.55-0.8 of its time on these products (batch 32, 2 threads, ms per
+    # pass, BLAS -> ours: dx 128->256 @8x8 8.5 -> 4.9, 256->256 @8x8 16.6 -> 9.6,
+    # 512->512 @4x4 16.2 -> 12.2; dw 8.0 -> 3.7, 15.5 -> 10.2, 16.4 -> 13.0). (On the Xeon
+    # whose OpenBLAS ran SkylakeX kernels, _sgemm.pxd's measurement put BLAS 1.03-1.2x
+    # ahead on such large results; not measured there for these.)
+    if real is float:
+        if g.Kg > _DWT_MAX_KG:
+            if mg_sgemm(<int>g.Kg, <int>g.R, <int>L, <float *>dyb, L, 1, <float *>col, 1, L,
+                        <float *>dw, g.R, 1) == 0:
+                return
+        elif mg_sgemm(<int>g.R, <int>g.Kg, <int>L, <float *>col, L, 1, <float *>dyb, 1, L,
+                      <float *>dw, g.Kg, 1) == 0:
+            return
     _dw_mm(g, L, col, L, dyb, L, dw)
 
 

@@ -445,8 +445,15 @@ def _conv_plan(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtyp
     pointwise = (kh, kw) == (1, 1) and stride == (1, 1) and padding == (0, 0) \
         and dilation == (1, 1)
     block = 1
+    # Stride-1 images too small for the taps pass (under _TAPS_MIN_N columns of padded
+    # rows) go in blocks whatever their channels: a GEMM per tap was slower (AMD EPYC,
+    # batch 32, 2 threads, ms fwd / dx, per-tap GEMMs -> blocks: 64->64 @8x8 1.59 / 1.76 ->
+    # 0.96 / 1.08, 32->32 @8x8 0.64 / 0.72 -> 0.34 / 0.41, 16->32 @7x7 0.38 / 0.38 -> 0.13 /
+    # 0.17, 32->32 @3x3 0.18 / 0.21 -> 0.10 / 0.10; but 64->64 @11x11, 143 columns, 1.12 /
+    # 1.05 on the taps pass against 1.50 / 1.58 in blocks)
+    thin = stride == (1, 1) and Ho * (W + 2 * padding[1]) < _conv.TAPS_MIN_N
     if not pointwise and P <= _BLOCK_MAX_PIXELS \
-            and (weight_grad or Kg * R >= _BLOCK_WEIGHT_PER_PIXEL * P):
+            and (weight_grad or thin or Kg * R >= _BLOCK_WEIGHT_PER_PIXEL * P):
         block = min(-(-(_BLOCK_COLUMNS_DW if weight_grad else _BLOCK_COLUMNS) // P),
                     -(-N // _BLOCK_MIN_ITEMS), _BLOCK_BYTES // ((R + Kg) * P * itemsize))
     block = max(1, block)
