@@ -642,6 +642,31 @@ def test_conv_results_do_not_depend_on_thread_count(rng, parallel_convs, conv_pa
 
 
 @uses_own_sgemm
+@pytest.mark.parametrize("wide", [None, (16384, 256)])
+def test_weight_gradient_kernel_takes_more_channels_where_measured_faster(monkeypatch, rng,
+                                                                          threads, wide):
+    """Where _DW_SHIFT_WIDE is set (AMD EPYC), dw of 64 -> 64 channels at 16 x 16 reads the
+    padded image (within float32's rounding bound), and 32 -> 64 at 14 x 14 (196 pixels)
+    stays on im2col; elsewhere both do."""
+    monkeypatch.setattr(cpu, "_DW_SHIFT_WIDE", wide)
+    args = ((1, 1), (1, 1), (1, 1), 1)
+
+    def shift(xs, ws):
+        out_hw = cpu._conv_geometry(xs, ws, *args[:3])
+        return cpu._conv_plan(xs, ws, out_hw, *args, np.float32, weight_grad=True)[4]
+    assert shift((2, 64, 16, 16), (64, 64, 3, 3)) == (wide is not None)
+    assert not shift((2, 32, 14, 14), (64, 32, 3, 3))
+    assert not shift((2, 128, 16, 16), (256, 128, 3, 3))   # 32768 pairs
+    xs, ws = (2, 64, 16, 16), (64, 64, 3, 3)
+    x, dy = _rand(rng, xs, np.float32), _rand(rng, (2, 64, 16, 16), np.float32)
+    dw = cpu.conv2d_backward_weight(x, dy, ws, *args)
+    x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
+    exact = numpy_ref.conv2d_backward_weight(x64, dy64, ws, *args)
+    scale = numpy_ref.conv2d_backward_weight(np.abs(x64), np.abs(dy64), ws, *args)
+    assert np.all(np.abs(dw - exact) <= (2 * 256 + 2) * 2.0**-24 * scale + 1e-30)
+
+
+@uses_own_sgemm
 @pytest.mark.parametrize("xs,ws,padding,dilation,groups", [
     ((3, 16, 12, 13), (16, 16, 3, 3), (1, 1), (1, 1), 1),   # 3 output channels per pass
     ((2, 3, 9, 10), (64, 3, 3, 3), (1, 1), (1, 1), 1),      # dw^T partial sums (Kg <= 64)

@@ -404,6 +404,27 @@ _BLOCK_BYTES = 8 * 2**20  # one thread's column block and GEMM output
 _DW_SHIFT_PAIRS = (64, 1024)
 
 
+def _cpu_vendor():
+    """The CPU's vendor string as Linux reports it ('' where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+# (most pairs, fewest pixels) where the kernel also wins with more pairs than above: on the
+# AMD EPYC (Zen 5) VMs, whose two 512-bit FMA units it keeps busier than the GEMM does,
+# for images of at least 16 x 16 (batch 32, 2 threads, ms, im2col -> kernel, interleaved
+# in one process: 64->64 @32x32 11.4 -> 7.9, 128->128 @16x16 11.7 -> 9.8, 64->128 @16x16
+# level at 4.9; 32->64 @14x14, 196 pixels, 2.0-2.4 against 2.1-2.5, left on im2col). Not
+# on the Intel Xeons, where it measured slower (above).
+_DW_SHIFT_WIDE = (16384, 256) if _cpu_vendor() == "AuthenticAMD" else None
+
+
 def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
     """(Ho, Wo) of a convolution."""
     H, W = x_shape[2:]
@@ -431,7 +452,8 @@ def _conv_plan(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtyp
     (scratch: their columns and one GEMM output). Otherwise stride-1 convs with enough
     channels run as shifted GEMMs on a padded copy of each image (scratch: that copy and one
     output at padded width, with zero margins for dx); for ``weight_grad`` (dw) that flag
-    means the 3 x 3 float32 kernel of _conv_dw.h, in the channel range _DW_SHIFT_PAIRS;
+    means the 3 x 3 float32 kernel of _conv_dw.h, in the channel range _DW_SHIFT_PAIRS (and
+    _DW_SHIFT_WIDE's);
     others im2col a tile of output rows at a time (scratch: the column tile); 1x1 stride-1
     convs need no scratch.
     A work item is a block of images or a tile of one image's output rows, with
@@ -458,8 +480,10 @@ def _conv_plan(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtyp
                     -(-N // _BLOCK_MIN_ITEMS), _BLOCK_BYTES // ((R + Kg) * P * itemsize))
     block = max(1, block)
     if weight_grad:   # dw read from the padded image: 3 x 3 float32 on AVX-512 only
+        wide = _DW_SHIFT_WIDE is not None and Kg * Cg <= _DW_SHIFT_WIDE[0] \
+            and P >= _DW_SHIFT_WIDE[1]
         shift = block == 1 and stride == (1, 1) and (kh, kw) == (3, 3) \
-            and _DW_SHIFT_PAIRS[0] <= Kg * Cg <= _DW_SHIFT_PAIRS[1] \
+            and _DW_SHIFT_PAIRS[0] <= Kg * Cg and (Kg * Cg <= _DW_SHIFT_PAIRS[1] or wide) \
             and np.dtype(dtype) == np.float32 \
             and _gemm.own_sgemm_state()[1]
     else:
