@@ -266,12 +266,13 @@ def flatten(a, start_dim=0, end_dim=-1):
         normalize_dim("flatten", start_dim, 1)
         normalize_dim("flatten", end_dim, 1)
         return reshape(a, (1,))
-    s = normalize_dim("flatten", start_dim, a.ndim)
-    e = normalize_dim("flatten", end_dim, a.ndim)
+    shape = a.array.shape   # (the array's plain tuple: no Size to build on the way)
+    s = normalize_dim("flatten", start_dim, len(shape))
+    e = normalize_dim("flatten", end_dim, len(shape))
     if s > e:
         raise InvalidArgument(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     # the flattened size spelled out: -1 is ambiguous when the tensor is empty
-    return reshape(a, a.shape[:s] + (math.prod(a.shape[s:e + 1]),) + a.shape[e + 1:])
+    return Reshape.apply(a, shape=shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
 def squeeze(a, dim=None, *, axis=None):
