@@ -346,10 +346,15 @@ def test_matmul_takes_our_sgemm_where_it_is_faster(rng, threads, M, K, N):
     ((8, 128, 4, 4), (128, 128, 3, 3)),  # blocks of images, dx and dw on our GEMM at every
     ((8, 64, 4, 4), (64, 64, 3, 3)),     # size; dw as (Kg, R) at 128 channels, dw^T at 64
     ((8, 16, 7, 7), (32, 16, 3, 3)),     # blocks because the images are too small for the
-])                                       # taps pass (small_batch's third conv)
-def test_convolutions_on_our_sgemm_match_float64(rng, threads, xs, ws):
-    """Convolutions whose products our kernel takes: each pass within float32's rounding
-    bound of its sums, and y and dx the same bits at 1 and 2 threads."""
+])                                       # taps pass (small_batch's third conv, on AMD)
+@pytest.mark.parametrize("own_block_gemm", [False, True])
+def test_convolutions_on_our_sgemm_match_float64(monkeypatch, rng, threads, xs, ws,
+                                                 own_block_gemm):
+    """Convolutions whose products our kernel takes (the blocks' dx and dw at every size
+    with _BLOCK_OWN_GEMM, as on AMD EPYC): each pass within float32's rounding bound of its
+    sums, and y and dx the same bits at 1 and 2 threads."""
+    monkeypatch.setattr(cpu, "_BLOCK_OWN_GEMM", own_block_gemm)
+    monkeypatch.setattr(cpu, "_THIN_BLOCKS", True)
     x, w = _rand(rng, xs, np.float32), _rand(rng, ws, np.float32)
     args = ((1, 1), (1, 1), (1, 1), 1)
     dy = _rand(rng, (xs[0], ws[0]) + xs[2:], np.float32)
@@ -556,7 +561,10 @@ def test_conv_kernels_on_blocks_of_images(monkeypatch, rng, threads, parallel_co
     _check_conv(rng, dtype, xs, ws, (stride, padding, dilation, groups))
 
 
-def test_small_images_go_in_blocks_where_measured_faster():
+@pytest.mark.parametrize("thin_blocks", [False, True])
+def test_small_images_go_in_blocks_where_measured_faster(monkeypatch, thin_blocks):
+    monkeypatch.setattr(cpu, "_THIN_BLOCKS", thin_blocks)   # (True on AMD EPYC)
+
     def block(xs, ws, weight_grad=False):
         pad = (ws[2] // 2, ws[3] // 2)
         out_hw = cpu._conv_geometry(xs, ws, (1, 1), pad, (1, 1))
@@ -565,11 +573,12 @@ def test_small_images_go_in_blocks_where_measured_faster():
     assert block((32, 512, 4, 4), (512, 512, 3, 3)) == 8        # 4 blocks of 128 columns
     assert block((32, 256, 8, 8), (256, 256, 3, 3)) == 4
     assert block((32, 256, 8, 8), (256, 256, 3, 3), weight_grad=True) == 8
-    # images whose padded rows give the taps pass under _TAPS_MIN_N columns: blocks,
-    # whatever the channels (8 x 8: 80 columns; 11 x 11: 143, the taps pass)
-    assert block((32, 16, 8, 8), (16, 16, 3, 3)) == 4
-    assert block((32, 64, 8, 8), (64, 64, 3, 3)) == 4
-    assert block((32, 16, 7, 7), (32, 16, 3, 3)) == 6
+    # with _THIN_BLOCKS, images whose padded rows give the taps pass under _TAPS_MIN_N
+    # columns go in blocks whatever the channels (8 x 8: 80 columns; 11 x 11: 143, the
+    # taps pass); without, only with enough weight per pixel
+    assert block((32, 16, 8, 8), (16, 16, 3, 3)) == (4 if thin_blocks else 1)
+    assert block((32, 64, 8, 8), (64, 64, 3, 3)) == (4 if thin_blocks else 1)
+    assert block((32, 16, 7, 7), (32, 16, 3, 3)) == (6 if thin_blocks else 1)
     assert block((32, 64, 11, 11), (64, 64, 3, 3)) == 1
     assert block((32, 16, 8, 8), (16, 16, 3, 3), weight_grad=True) == 8
     assert block((32, 64, 16, 16), (64, 64, 3, 3), weight_grad=True) == 1  # wide enough

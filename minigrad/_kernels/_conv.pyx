@@ -552,15 +552,15 @@ cdef void _forward_block(const Geom *g, const real *x, const real *w, real *y, P
 
 
 cdef void _input_grad_block(const Geom *g, const real *dy, const real *w, real *dx,
-                            Py_ssize_t nb, real *buf) noexcept nogil:
+                            Py_ssize_t nb, real *buf, bint own) noexcept nogil:
     """dx of nb consecutive images and one group: dcol = W_g^T @ (their dy side by side),
-    then col2im image by image."""
+    then col2im image by image; ``own``: that product on our GEMM at every size."""
     cdef Py_ssize_t L = nb * g.P, b
     cdef real *dcol = buf
     cdef real *dyb = buf + g.R * L
     _gather(g, dy, nb, dyb)
-    # (our GEMM at every size: see _weight_grad_block)
-    if real is double or mg_sgemm(<int>g.R, <int>L, <int>g.Kg, <float *>w, 1, g.R,
+    # (``own``: see _weight_grad_block)
+    if real is double or not own or mg_sgemm(<int>g.R, <int>L, <int>g.Kg, <float *>w, 1, g.R,
                                   <float *>dyb, L, 1, <float *>dcol, L, 0) != 0:
         _mm(True, False, g.R, L, g.Kg, w, g.R, dyb, L, 0, dcol, L)
     for b in range(nb):
@@ -569,21 +569,22 @@ cdef void _input_grad_block(const Geom *g, const real *dy, const real *w, real *
 
 
 cdef void _weight_grad_block(const Geom *g, const real *x, const real *dy, real *dw,
-                             Py_ssize_t nb, real *buf) noexcept nogil:
-    """dw (Kg, R) or dw^T += nb consecutive images' contribution to one group, in one GEMM."""
+                             Py_ssize_t nb, real *buf, bint own) noexcept nogil:
+    """dw (Kg, R) or dw^T += nb consecutive images' contribution to one group, in one GEMM
+    (``own``: in float32 on our GEMM at every size)."""
     cdef Py_ssize_t L = nb * g.P
     cdef real *col = buf
     cdef real *dyb = buf + g.R * L
     _gather(g, dy, nb, dyb)
     _im2col(g, x, nb, 0, g.Ho, col, L)
-    # In float32 our GEMM at every size, where _mm leaves products with over 2^18 results
-    # to BLAS: here OpenBLAS runs its AVX2 (Haswell) kernels on an AVX-512 CPU (AMD EPYC),
-    # and ours took 0.55-0.8 of its time on these products (batch 32, 2 threads, ms per
-    # pass, BLAS -> ours: dx 128->256 @8x8 8.5 -> 4.9, 256->256 @8x8 16.6 -> 9.6,
-    # 512->512 @4x4 16.2 -> 12.2; dw 8.0 -> 3.7, 15.5 -> 10.2, 16.4 -> 13.0). (On the Xeon
-    # whose OpenBLAS ran SkylakeX kernels, _sgemm.pxd's measurement put BLAS 1.03-1.2x
-    # ahead on such large results; not measured there for these.)
-    if real is float:
+    # ``own`` (the caller's choice, minigrad.backend.cpu's _BLOCK_OWN_GEMM): in float32 our
+    # GEMM at every size, where _mm leaves products with over 2^18 results to BLAS. On the
+    # AMD EPYC VMs OpenBLAS runs its AVX2 (Haswell) kernels, and ours took 0.55-0.8 of its
+    # time on these products (batch 32, 2 threads, ms per pass, BLAS -> ours: dx 128->256
+    # @8x8 8.5 -> 4.9, 256->256 @8x8 16.6 -> 9.6, 512->512 @4x4 16.2 -> 12.2; dw 8.0 ->
+    # 3.7, 15.5 -> 10.2, 16.4 -> 13.0). On the Xeons, whose OpenBLAS runs SkylakeX kernels,
+    # _sgemm.pxd's measurement put BLAS 1.03-1.2x ahead on such large results.
+    if real is float and own:
         if g.Kg > _DWT_MAX_KG:
             if mg_sgemm(<int>g.Kg, <int>g.R, <int>L, <float *>dyb, L, 1, <float *>col, 1, L,
                         <float *>dw, g.R, 1) == 0:
@@ -683,10 +684,11 @@ def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
 def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] w,
                           const real[:, :, :, ::1] taps, real[:, :, :, ::1] dx, int sh, int sw,
                           int ph, int pw, int dh, int dw, int groups, Py_ssize_t tile,
-                          bint shift, real[:, ::1] work, Py_ssize_t block=1):
+                          bint shift, real[:, ::1] work, Py_ssize_t block=1,
+                          bint own_gemm=False):
     """dx = the adjoint of conv in x, applied to dy. A work item is one (block of ``block``
     images, group): its thread owns those dx planes whole, so overlapping windows need no
-    atomics."""
+    atomics. ``own_gemm``: the blocks' products on our float32 GEMM at every size."""
     cdef Geom g
     _geometry(&g, &dx.shape[0], &w.shape[0], &dy.shape[0], sh, sw, ph, pw, dh, dw, groups,
               tile, work.shape[0], work.shape[1], shift, block)
@@ -706,7 +708,7 @@ def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] 
                 if block > 1:
                     _input_grad_block(&g, &dy[n, k * g.Kg, 0, 0], &w[k * g.Kg, 0, 0, 0],
                                       &dx[n, k * g.Cg, 0, 0], min(block, g.N - n),
-                                      &work[threadid(), 0])
+                                      &work[threadid(), 0], own_gemm)
                 elif g.shift:
                     _input_grad_shift(&g, &dy[n, k * g.Kg, 0, 0], &taps[0, 0, k * g.Kg, 0],
                                       &dx[n, k * g.Cg, 0, 0], &work[threadid(), 0],
@@ -721,7 +723,8 @@ def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] 
 def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] dy,
                            real[:, :, :, ::1] grad_w, int sh, int sw, int ph, int pw, int dh,
                            int dw, int groups, Py_ssize_t tile, real[:, ::1] work,
-                           real[:, ::1] partial, Py_ssize_t block=1, bint shift=False):
+                           real[:, ::1] partial, Py_ssize_t block=1, bint shift=False,
+                           bint own_gemm=False):
     """grad_w = the adjoint of conv in w, applied to dy, through im2col tiles, or with
     ``shift`` (3 x 3, stride 1, float32, AVX-512) read from the padded image by
     ``_conv_dw.h``'s kernel. Not as shifted GEMMs: each tap's product would have a small
@@ -762,7 +765,7 @@ def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] 
                     elif block > 1:
                         _weight_grad_block(&g, &x[n, k * g.Cg, 0, 0], &dy[n, k * g.Kg, 0, 0],
                                            &partial[b, k * g.Kg * g.R], min(block, g.N - n),
-                                           &work[threadid(), 0])
+                                           &work[threadid(), 0], own_gemm)
                     else:
                         _weight_grad_tile(&g, &x[n, k * g.Cg, 0, 0], &dy[n, k * g.Kg, 0, 0],
                                           &partial[b, k * g.Kg * g.R], item % tiles * tile,

@@ -423,6 +423,12 @@ def _cpu_vendor():
 # level at 4.9; 32->64 @14x14, 196 pixels, 2.0-2.4 against 2.1-2.5, left on im2col). Not
 # on the Intel Xeons, where it measured slower (above).
 _DW_SHIFT_WIDE = (16384, 256) if _cpu_vendor() == "AuthenticAMD" else None
+# Issue 24's sixth round measured these two on the AMD EPYC VMs, where SciPy's OpenBLAS
+# runs AVX2 kernels, and keeps them there: stride-1 images too small for the taps pass go
+# in blocks (see _conv_plan; on the Xeon, blocks measured slower at 64->64 @8x8, the table
+# above), and the blocks' dx and dw products run on our GEMM at every size (_conv.pyx's
+# _weight_grad_block). Elsewhere the paths, and so the bits, are as before.
+_THIN_BLOCKS = _BLOCK_OWN_GEMM = _DW_SHIFT_WIDE is not None
 
 
 def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
@@ -468,12 +474,13 @@ def _conv_plan(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtyp
         and dilation == (1, 1)
     block = 1
     # Stride-1 images too small for the taps pass (under _TAPS_MIN_N columns of padded
-    # rows) go in blocks whatever their channels: a GEMM per tap was slower (AMD EPYC,
+    # rows) go in blocks whatever their channels where _THIN_BLOCKS: a GEMM per tap was
+    # slower there (AMD EPYC,
     # batch 32, 2 threads, ms fwd / dx, per-tap GEMMs -> blocks: 64->64 @8x8 1.59 / 1.76 ->
     # 0.96 / 1.08, 32->32 @8x8 0.64 / 0.72 -> 0.34 / 0.41, 16->32 @7x7 0.38 / 0.38 -> 0.13 /
     # 0.17, 32->32 @3x3 0.18 / 0.21 -> 0.10 / 0.10; but 64->64 @11x11, 143 columns, 1.12 /
     # 1.05 on the taps pass against 1.50 / 1.58 in blocks)
-    thin = stride == (1, 1) and Ho * (W + 2 * padding[1]) < _conv.TAPS_MIN_N
+    thin = _THIN_BLOCKS and stride == (1, 1) and Ho * (W + 2 * padding[1]) < _conv.TAPS_MIN_N
     if not pointwise and P <= _BLOCK_MAX_PIXELS \
             and (weight_grad or thin or Kg * R >= _BLOCK_WEIGHT_PER_PIXEL * P):
         block = min(-(-(_BLOCK_COLUMNS_DW if weight_grad else _BLOCK_COLUMNS) // P),
@@ -539,7 +546,7 @@ def conv2d_backward_input(dy, w, x_shape, stride, padding, dilation, groups):
                                              dilation, groups, dy.dtype, by_group=True)
     _conv.conv2d_backward_input(dy, w, _taps(w, shift), dx,
                                 *_conv_args(stride, padding, dilation, groups), rows, shift, work,
-                                block)
+                                block, _BLOCK_OWN_GEMM)
     return dx
 
 
@@ -560,7 +567,7 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
         blocks -= blocks % threads
     partial = np.empty((blocks, dw.size), dtype=x.dtype)
     _conv.conv2d_backward_weight(x, dy, dw, *_conv_args(stride, padding, dilation, groups),
-                                 rows, work, partial, block, shift)
+                                 rows, work, partial, block, shift, _BLOCK_OWN_GEMM)
     return dw
 
 
