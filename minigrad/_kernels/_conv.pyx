@@ -639,6 +639,23 @@ cdef int _check_taps(const Geom *g, Py_ssize_t *ts) except -1:
     return 0
 
 
+cdef int _prepare(Geom *g, Py_ssize_t *xs, Py_ssize_t *ws, Py_ssize_t *ys,
+                  const real[:, :, :, ::1] taps, int sh, int sw, int ph, int pw, int dh, int dw,
+                  int groups, Py_ssize_t tile, bint shift, Py_ssize_t threads,
+                  Py_ssize_t work_len, Py_ssize_t block, bint for_dx, float **packed,
+                  size_t *per_group) except -1:
+    """The forward's and dx's common start: ``g`` from the shapes (checked), the taps'
+    shape checked, and in float32 every group's taps packed for the taps pass (``packed``,
+    NULL where it does not run; the caller frees it)."""
+    _geometry(g, xs, ws, ys, sh, sw, ph, pw, dh, dw, groups, tile, threads, work_len, shift,
+              block)
+    _check_taps(g, &taps.shape[0])
+    packed[0] = NULL
+    if real is float:
+        packed[0] = _packed_taps(g, &taps[0, 0, 0, 0], for_dx, per_group)
+    return 0
+
+
 def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
                    const real[:, :, :, ::1] taps, real[:, :, :, ::1] y, int sh, int sw, int ph,
                    int pw, int dh, int dw, int groups, Py_ssize_t tile, bint shift,
@@ -648,15 +665,12 @@ def conv2d_forward(const real[:, :, :, ::1] x, const real[:, :, :, ::1] w,
     row of scratch per thread (the thread count); ``taps`` is w as (kh, kw, K, Cg), read
     only when ``shift``."""
     cdef Geom g
-    _geometry(&g, &x.shape[0], &w.shape[0], &y.shape[0], sh, sw, ph, pw, dh, dw, groups,
-              tile, work.shape[0], work.shape[1], shift, block)
-    _check_taps(&g, &taps.shape[0])
+    cdef float *packed
+    cdef size_t per_group = 0
+    _prepare(&g, &x.shape[0], &w.shape[0], &y.shape[0], taps, sh, sw, ph, pw, dh, dw, groups,
+             tile, shift, work.shape[0], work.shape[1], block, False, &packed, &per_group)
     cdef Py_ssize_t tiles = (g.Ho + tile - 1) // tile, item, n, k
     cdef int threads = <int>work.shape[0]
-    cdef float *packed = NULL
-    cdef size_t per_group = 0
-    if real is float:
-        packed = _packed_taps(&g, &taps[0, 0, 0, 0], False, &per_group)
     try:
         with nogil:
             # dynamic: items are independent, so a thread that another process preempts
@@ -690,15 +704,12 @@ def conv2d_backward_input(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] 
     images, group): its thread owns those dx planes whole, so overlapping windows need no
     atomics. ``own_gemm``: the blocks' products on our float32 GEMM at every size."""
     cdef Geom g
-    _geometry(&g, &dx.shape[0], &w.shape[0], &dy.shape[0], sh, sw, ph, pw, dh, dw, groups,
-              tile, work.shape[0], work.shape[1], shift, block)
-    _check_taps(&g, &taps.shape[0])
+    cdef float *packed
+    cdef size_t per_group = 0
+    _prepare(&g, &dx.shape[0], &w.shape[0], &dy.shape[0], taps, sh, sw, ph, pw, dh, dw, groups,
+             tile, shift, work.shape[0], work.shape[1], block, True, &packed, &per_group)
     cdef Py_ssize_t item, n, k
     cdef int threads = <int>work.shape[0]
-    cdef float *packed = NULL
-    cdef size_t per_group = 0
-    if real is float:
-        packed = _packed_taps(&g, &taps[0, 0, 0, 0], True, &per_group)
     try:
         with nogil:
             for item in prange((g.N + block - 1) // block * groups, schedule="dynamic",
