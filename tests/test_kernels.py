@@ -414,11 +414,12 @@ TAPS_CASES = [
 
 @uses_own_sgemm
 @pytest.mark.parametrize("case", TAPS_CASES, ids=lambda c: f"{c[0]}-{c[1]}-p{c[2]}d{c[3]}g{c[4]}")
-def test_conv_taps_in_one_pass_keep_the_bits_of_a_gemm_per_tap(rng, threads, case):
+def test_conv_taps_in_one_pass_keep_the_bits_of_a_gemm_per_tap(monkeypatch, rng, threads, case):
     """Stride-1 float32 convs whose taps mg_sgemm_taps sums in one pass (forward, and dx by
     gathering from dy with zero margins) give exactly what a GEMM per tap gave, so turning
     it on changed no trained result; and the pass is taken for these shapes."""
     x_shape, w_shape, pad, dil, groups, ours = case
+    monkeypatch.setattr(cpu, "_WINOGRAD", False)   # (these paths, not Winograd's)
     if not ours and not _openblas_skylakex():
         pytest.skip("the per-tap GEMMs here are BLAS's, and this BLAS is not OpenBLAS's "
                     "SkylakeX kernels, whose bits the rule was measured on")
@@ -586,9 +587,10 @@ def test_small_images_go_in_blocks_where_measured_faster(monkeypatch, thin_block
 
 
 @uses_own_sgemm
-def test_conv_blocks_of_images_are_our_gemm_on_their_columns(rng, threads):
+def test_conv_blocks_of_images_are_our_gemm_on_their_columns(monkeypatch, rng, threads):
     """A block of images' forward is one product of our GEMM, W (Kg, R) @ their im2col
     columns side by side: its bits, whatever the block."""
+    monkeypatch.setattr(cpu, "_WINOGRAD", False)   # (64 -> 64 @4x4 is Winograd's on AMD)
     x, w = _rand(rng, (8, 64, 4, 4), np.float32), _rand(rng, (64, 64, 3, 3), np.float32)
     args = ((1, 1), (1, 1), (1, 1), 1)
     out_hw = cpu._conv_geometry(x.shape, w.shape, *args[:3])
@@ -813,6 +815,118 @@ def test_conv_and_pool_kernels_validate_before_running():
     with pytest.raises(ValueError, match="window"):
         _pool.avg_pool(planes, np.array([0]), np.array([9]), np.array([0]), np.array([1]),
                        np.ones((1, 1)), np.empty((2, 1, 1)))
+
+
+# ------------------------------------------------------------------ Winograd F(4 x 4, 3 x 3)
+
+# (x shape, w shape, padding): ragged tiles (13 x 10, 7 x 7), no padding and padding 2,
+# channel counts of 32 to 256, groups of 2 images (16 x 16) and of all (4 x 4)
+WINO_CASES = [
+    ((3, 32, 14, 14), (48, 32, 3, 3), 1),
+    ((3, 64, 8, 8), (64, 64, 3, 3), 1), ((2, 64, 13, 10), (128, 64, 3, 3), 1),
+    ((2, 128, 6, 9), (64, 128, 3, 3), 0), ((2, 64, 7, 7), (64, 64, 3, 3), 2),
+    ((5, 256, 4, 4), (256, 256, 3, 3), 1), ((2, 64, 16, 16), (64, 64, 3, 3), 1),
+]
+
+
+@uses_own_sgemm
+@pytest.mark.parametrize("case", WINO_CASES, ids=lambda c: f"{c[0]}-{c[1]}-p{c[2]}")
+def test_conv_winograd_is_as_accurate_as_a_direct_sum(monkeypatch, rng, threads, case):
+    """Forward and dx by Winograd F(4 x 4, 3 x 3) against float64: each output within the
+    worst-case bound of a direct float32 sum of its 9 C products, (9 C + 2) u (|x| * |w|)
+    (* the convolution, u = 2^-24). Measured it stays under 71 u (|x| * |w|), and its RMS
+    error relative to the output's is 1.5e-6 to 3.7e-6, about ten times a direct sum's;
+    the float32 rounding the transforms add (values scaled by up to 100) is the price of a
+    quarter of the multiplications."""
+    monkeypatch.setattr(cpu, "_WINOGRAD", True)
+    x_shape, w_shape, pad = case
+    x, w = _rand(rng, x_shape, np.float32), _rand(rng, w_shape, np.float32)
+    args = ((1, 1), (pad, pad), (1, 1), 1)
+    out_hw = cpu._conv_geometry(x_shape, w_shape, *args[:3])
+    assert cpu._winograd_fits(x_shape, w_shape, out_hw, *args, np.float32)
+    y = cpu.conv2d_forward(x, w, *args)
+    dy = _rand(rng, y.shape, np.float32)
+    dx = cpu.conv2d_backward_input(dy, w, x_shape, *args)
+    f64 = lambda a: np.abs(a).astype(np.float64)  # noqa: E731
+    for got, exact, scale, n in (
+            (y, numpy_ref.conv2d_forward(x.astype(np.float64), w.astype(np.float64), *args),
+             numpy_ref.conv2d_forward(f64(x), f64(w), *args), 9 * x_shape[1]),
+            (dx, numpy_ref.conv2d_backward_input(dy.astype(np.float64), w.astype(np.float64),
+                                                 x_shape, *args),
+             numpy_ref.conv2d_backward_input(f64(dy), f64(w), x_shape, *args), 9 * w_shape[0])):
+        assert got.dtype == np.float32
+        assert np.all(np.abs(got - exact) <= (n + 2) * 2.0**-24 * scale)
+        assert np.sqrt(np.mean((got - exact) ** 2) / np.mean(exact ** 2)) < 1e-5
+
+
+@uses_own_sgemm
+def test_conv_winograd_bits_do_not_depend_on_threads_or_groups(monkeypatch, rng):
+    """A tile is computed alone and the products' order is fixed by C: y and dx agree
+    exactly across thread counts and group sizes."""
+    monkeypatch.setattr(cpu, "_WINOGRAD", True)
+    x, w = _rand(rng, (7, 64, 9, 9), np.float32), _rand(rng, (80, 64, 3, 3), np.float32)
+    dy = _rand(rng, (7, 80, 9, 9), np.float32)
+    args = ((1, 1), (1, 1), (1, 1), 1)
+    before = mg.get_num_threads()
+    outs = []
+    try:
+        for n, tiles in ((1, 256), (2, 256), (2, 9), (3, 20)):  # groups of 7, 7, 1, 2 images
+            mg.set_num_threads(n)
+            monkeypatch.setattr(cpu, "_WINO_TILES", tiles)
+            outs.append((cpu.conv2d_forward(x, w, *args),
+                         cpu.conv2d_backward_input(dy, w, x.shape, *args)))
+    finally:
+        mg.set_num_threads(before)
+    for y, dx in outs[1:]:
+        np.testing.assert_array_equal(y, outs[0][0])
+        np.testing.assert_array_equal(dx, outs[0][1])
+
+
+def test_conv_winograd_is_chosen_by_shape(monkeypatch):
+    """Where it is on (AMD EPYC): 3 x 3 stride-1 float32 convs with at least 32 channels a
+    side (multiples of 16) and at most 2^17 channel pairs; never float64, groups, strides,
+    dilation, 5 x 5 or padding over 2."""
+    monkeypatch.setattr(cpu, "_WINOGRAD", True)
+    monkeypatch.setattr(cpu._gemm, "own_sgemm_state", lambda: (True, True))
+
+    def fits(x_shape, w_shape, stride=1, pad=1, dil=1, groups=1, dtype=np.float32):
+        args = ((stride, stride), (pad, pad), (dil, dil))
+        return cpu._winograd_fits(x_shape, w_shape, cpu._conv_geometry(x_shape, w_shape, *args),
+                                  *args, groups, dtype)
+    assert fits((32, 64, 8, 8), (64, 64, 3, 3))             # ResNet-20's last stage
+    assert fits((32, 64, 32, 32), (64, 64, 3, 3))
+    assert fits((32, 256, 8, 8), (512, 256, 3, 3))          # 2^17 channel pairs
+    assert fits((64, 32, 14, 14), (64, 32, 3, 3))           # cnn_mnist's second conv
+    assert not fits((32, 512, 4, 4), (512, 512, 3, 3))      # 2^18 channel pairs
+    assert not fits((32, 16, 32, 32), (16, 16, 3, 3))       # ResNet-20's first stage
+    assert not fits((32, 72, 8, 8), (64, 72, 3, 3))         # 72 is no multiple of 16
+    assert not fits((32, 64, 8, 8), (64, 64, 3, 3), dtype=np.float64)
+    assert not fits((32, 64, 8, 8), (64, 32, 3, 3), groups=2)
+    assert not fits((32, 64, 16, 16), (64, 64, 3, 3), stride=2)
+    assert not fits((32, 64, 8, 8), (64, 64, 3, 3), dil=2, pad=2)
+    assert not fits((32, 64, 8, 8), (64, 64, 5, 5), pad=2)
+    assert not fits((32, 64, 8, 8), (64, 64, 3, 3), pad=3)
+    monkeypatch.setattr(cpu, "_WINOGRAD", False)            # (Intel: not measured there)
+    assert not fits((32, 64, 8, 8), (64, 64, 3, 3))
+
+
+@uses_own_sgemm
+def test_conv_winograd_kernel_refuses_bad_operands():
+    x, y = np.zeros((2, 16, 6, 6), np.float32), np.zeros((2, 16, 6, 6), np.float32)
+    U = np.zeros((36, 16, 16), np.float32)
+    shared, per_thread = _conv.winograd_scratch(2, 16, 16, 6, 6)
+    work, sh = np.zeros((1, per_thread), np.float32), np.zeros(shared, np.float32)
+    _conv.conv2d_winograd(x, U, y, 1, 1, 2, sh, work)          # (fits: no error)
+    with pytest.raises(ValueError, match="does not fit input"):
+        _conv.conv2d_winograd(x, U, y, 0, 1, 2, sh, work)
+    with pytest.raises(ValueError, match="multiples of 16"):
+        _conv.conv2d_winograd(np.zeros((2, 8, 6, 6), np.float32), U, y, 1, 1, 2, sh, work)
+    with pytest.raises(ValueError, match="too small"):
+        _conv.conv2d_winograd(x, U, y, 1, 1, 2, sh[:-1], work)
+    with pytest.raises(ValueError, match="expected a 3 x 3 weight"):
+        _conv.winograd_filter(np.zeros((16, 16, 5, 5), np.float32), U, False)
+    with pytest.raises(ValueError, match="expected \\(36, 32, 16\\)"):
+        _conv.winograd_filter(np.zeros((16, 32, 3, 3), np.float32), U, False)
 
 
 # ------------------------------------------------------------------ elementwise kernels

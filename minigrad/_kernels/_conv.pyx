@@ -82,6 +82,20 @@ cdef extern from "_conv_dw.h" nogil:
                     const long *shift, float *out, long so, long sr)
 
 
+cdef extern from "_winograd.h" nogil:
+    long mg_wino_tiles(long n_out)
+    long mg_wino_plane(long T, long n)
+    size_t mg_wino_image_len(long Cin, long Ho, long Wo)
+    void mg_wino_filter(const float *w, long K, long C, int for_dx, long ci0, long ci1,
+                        float *U)
+    void mg_wino_input(const float *x, long Cin, long H, long W, long ph, long pw, long th,
+                       long tw, long n, long T, float *xt, float *V)
+    int mg_wino_product(int xi, long T, long Cin, long Cout, const float *V, const float *U,
+                        float *M)
+    void mg_wino_output(const float *M, long T, long Cout, float *y, long Ho, long Wo,
+                        long th, long tw, long u0, long u1, float *buf)
+
+
 cdef struct Geom:
     Py_ssize_t N, C, H, W, K, Cg, Kg, kh, kw, Ho, Wo, P, R
     Py_ssize_t tile  # output rows per work item
@@ -789,3 +803,84 @@ def conv2d_backward_weight(const real[:, :, :, ::1] x, const real[:, :, :, ::1] 
             for t in prange(chunks, schedule="static", num_threads=team(threads)):
                 _sum_rows(&partial[0, 0], blocks, partial.shape[1], t * 4096,
                           min(t * 4096 + 4096, g.K * g.R), out)
+
+
+# ---------------------------------------------------------------- Winograd F(4 x 4, 3 x 3)
+# _winograd.h: 3 x 3 stride-1 float32 convolutions with channel counts that are multiples
+# of 16, on AVX-512. The caller (cpu.py's _winograd_fits) chooses them by shape.
+
+def winograd_filter(const float[:, :, :, ::1] w, float[:, :, ::1] U, bint for_dx,
+                    int threads=1):
+    """U[xi, ci, co] = (G w G^T)[xi] for each pair of channels of the (K, C, 3, 3) weight:
+    ci over C and co over K, or (``for_dx``) the filters turned by 180 degrees with ci over
+    K and co over C."""
+    cdef long K = w.shape[0], C = w.shape[1], cin = K if for_dx else C, ci
+    if w.shape[2] != 3 or w.shape[3] != 3:
+        raise ValueError(f"winograd: expected a 3 x 3 weight, got {tuple(w.shape)[:4]}")
+    expected = (36, K, C) if for_dx else (36, C, K)
+    if tuple(U.shape)[:3] != expected:
+        raise ValueError(f"winograd: the transformed filters have shape {tuple(U.shape)[:3]}, "
+                         f"expected {expected}")
+    if not mg_sgemm_ready():
+        raise ValueError("winograd: needs a CPU with AVX-512")
+    if K and C:
+        with nogil:
+            for ci in prange(cin, schedule="static", num_threads=team(threads)):
+                mg_wino_filter(&w[0, 0, 0, 0], K, C, for_dx, ci, ci + 1, &U[0, 0, 0])
+
+
+def winograd_scratch(long group, long Cin, long Cout, long Ho, long Wo):
+    """(floats of shared scratch for groups of ``group`` images, floats per thread)."""
+    cdef long T = group * mg_wino_tiles(Ho) * mg_wino_tiles(Wo)
+    return 36 * (mg_wino_plane(T, Cin) + mg_wino_plane(T, Cout)), mg_wino_image_len(Cin, Ho, Wo)
+
+
+def conv2d_winograd(const float[:, :, :, ::1] x, const float[:, :, ::1] U,
+                    float[:, :, :, ::1] y, long ph, long pw, Py_ssize_t group,
+                    float[::1] shared, float[:, ::1] work):
+    """y = the 3 x 3 stride-1 convolution of x (padded by ph, pw) whose transformed filters
+    are U (winograd_filter). Groups of ``group`` images in turn, each in three parallel
+    phases: input transforms image by image, the 36 products, output transforms in runs of
+    tiles. ``shared`` holds a group's V and M, ``work`` a row per thread (sizes:
+    winograd_scratch)."""
+    cdef long N = x.shape[0], Cin = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef long Cout = y.shape[1], Ho = y.shape[2], Wo = y.shape[3]
+    cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), g0, ng, T, i, xi, r, runs
+    cdef int threads = <int>work.shape[0], failed = 0
+    cdef float *V
+    cdef float *M
+    if ph < 0 or pw < 0 or Ho != H + 2 * ph - 2 or Wo != W + 2 * pw - 2 or Ho < 1 or Wo < 1 \
+            or y.shape[0] != N:
+        raise ValueError(f"winograd: output {tuple(y.shape)[:4]} does not fit input "
+                         f"{tuple(x.shape)[:4]} with padding ({ph}, {pw})")
+    if Cin % 16 or Cout % 16 or tuple(U.shape)[:3] != (36, Cin, Cout):
+        raise ValueError(f"winograd: channels ({Cin} -> {Cout}) must be multiples of 16 and "
+                         f"the filters (36, {Cin}, {Cout}), got {tuple(U.shape)[:3]}")
+    need = winograd_scratch(group, Cin, Cout, Ho, Wo)
+    if group < 1 or threads < 1 or shared.shape[0] < need[0] or work.shape[1] < need[1]:
+        raise ValueError(f"winograd: scratch ({shared.shape[0]}, {tuple(work.shape)[:2]}) too "
+                         f"small for groups of {group} images (need {need})")
+    if not mg_sgemm_ready():
+        raise ValueError("winograd: needs a CPU with AVX-512")
+    with nogil:
+        g0 = 0
+        while g0 < N:
+            ng = min(group, N - g0)
+            T = ng * th * tw
+            V = &shared[0]
+            M = V + 36 * mg_wino_plane(T, Cin)
+            for i in prange(ng, schedule="dynamic", num_threads=team(threads)):
+                mg_wino_input(&x[g0 + i, 0, 0, 0], Cin, H, W, ph, pw, th, tw, i, T,
+                              &work[threadid(), 0], V)
+            for xi in prange(36, schedule="dynamic", num_threads=team(threads)):
+                if mg_wino_product(<int>xi, T, Cin, Cout, V, &U[0, 0, 0], M) < 0:
+                    failed = 1
+            runs = min(ng * th, 8 * threads)
+            for r in prange(runs, schedule="dynamic", num_threads=team(threads)):
+                mg_wino_output(M, T, Cout, &y[g0, 0, 0, 0], Ho, Wo, th, tw, r * ng * th // runs,
+                               (r + 1) * ng * th // runs, &work[threadid(), 0])
+            g0 += group
+    if failed:
+        raise MemoryError("winograd: our GEMM could not get its scratch memory")
+
+

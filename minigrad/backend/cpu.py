@@ -431,6 +431,52 @@ _DW_SHIFT_WIDE = (16384, 256) if _cpu_vendor() == "AuthenticAMD" else None
 _THIN_BLOCKS = _BLOCK_OWN_GEMM = _DW_SHIFT_WIDE is not None
 
 
+# Winograd F(4 x 4, 3 x 3) (_winograd.h) for 3 x 3 stride-1 float32 convs: a quarter of
+# the multiplications, more rounding (bounded in tests/test_kernels.py against float64).
+# Interleaved in one process on the AMD EPYC VMs (batch 32, 2 threads, time Winograd /
+# our GEMM path, forward / dx, filter transform and scratch included): 64->64 @32x32
+# 0.60 / 0.60, 64->64 @16x16 0.65 / 0.70, 128->128 @16x16 0.52 / 0.54, 256->256 @8x8
+# 0.47 / 0.52, 64->64 @8x8 0.32 / 0.34, 32->32 @16x16 0.61 / 0.63, 32->64 @14x14
+# (batch 64) 0.77 / 0.82, 48->48 @16x16 0.78 / 0.76, 256->512 @4x4 0.79 / 0.84,
+# 128->128 @28x28 (batch 16) 0.68 / 0.65, 64->64 @56x56 (batch 8) 0.87 / 0.88; but
+# 16->16 @32x32 0.98 / 0.87 (too few channels for the transforms to pay) and 512->512
+# @4x4 1.15 / 1.18 (36 transformed filters per channel pair to read for 32 tiles).
+# Measured on AMD only, so keyed on it like the rules above.
+_WINOGRAD = _THIN_BLOCKS
+_WINO_MIN_CHANNELS = 32    # input and output channels, each a multiple of 16
+_WINO_MAX_PAIRS = 2**17    # input x output channels
+_WINO_TILES = 256          # 4 x 4 output tiles per group of images (a group's products)
+
+
+def _winograd_fits(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtype):
+    """Whether this convolution's forward and dx run as Winograd F(4 x 4, 3 x 3)."""
+    K, C, kh, kw = w_shape
+    return bool(_WINOGRAD and np.dtype(dtype) == np.float32 and groups == 1
+                and (kh, kw) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
+                and 0 <= min(padding) and max(padding) <= 2
+                and C % 16 == 0 and K % 16 == 0 and min(C, K) >= _WINO_MIN_CHANNELS
+                and C * K <= _WINO_MAX_PAIRS
+                and _gemm.own_sgemm_state()[1])
+
+
+def _winograd(x, w, out, padding, for_dx):
+    """out = the forward (x the input) or dx (x = dy, ``for_dx``) of the 3 x 3 stride-1
+    convolution with weight w, by Winograd F(4 x 4, 3 x 3): dx is the convolution of dy,
+    padded by 2 - p, with the filters turned and the channel roles swapped."""
+    cin, cout = x.shape[1], out.shape[1]
+    threads = get_num_threads()
+    U = np.empty((36, cin, cout), dtype=np.float32)
+    _conv.winograd_filter(w, U, for_dx, threads)
+    Ho, Wo = out.shape[2:]
+    # (at least 2 images a group where the batch has them: the input phase splits images)
+    group = max(min(2, x.shape[0]), min(x.shape[0], _WINO_TILES // (-(-Ho // 4) * -(-Wo // 4))))
+    shared, per_thread = _conv.winograd_scratch(group, cin, cout, Ho, Wo)
+    pad = (2 - padding[0], 2 - padding[1]) if for_dx else padding
+    _conv.conv2d_winograd(x, U, out, pad[0], pad[1], group, np.empty(shared, np.float32),
+                          np.empty((threads, per_thread), np.float32))
+    return out
+
+
 def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
     """(Ho, Wo) of a convolution."""
     H, W = x_shape[2:]
@@ -527,6 +573,8 @@ def conv2d_forward(x, w, stride, padding, dilation, groups):
     if y.size == 0 or w.shape[1] == 0:
         y.fill(0)
         return y
+    if _winograd_fits(x.shape, w.shape, out_hw, stride, padding, dilation, groups, x.dtype):
+        return _winograd(x, w, y, padding, False)
     rows, block, work, _, shift = _conv_plan(x.shape, w.shape, out_hw, stride, padding,
                                              dilation, groups, x.dtype)
     _conv.conv2d_forward(x, w, _taps(w, shift), y, *_conv_args(stride, padding, dilation, groups),
@@ -540,6 +588,9 @@ def conv2d_backward_input(dy, w, x_shape, stride, padding, dilation, groups):
     if dx.size == 0 or dy.size == 0:
         dx.fill(0)
         return dx
+    if _winograd_fits(x_shape, w.shape, dy.shape[2:], stride, padding, dilation, groups,
+                      dy.dtype):
+        return _winograd(dy, w, dx, padding, True)
     # An (image or block of images, group) is one work item, so its thread owns those dx
     # planes outright.
     rows, block, work, _, shift = _conv_plan(x_shape, w.shape, dy.shape[2:], stride, padding,

@@ -1,0 +1,240 @@
+/* 3 x 3 stride-1 float32 convolution by Winograd's minimal filtering, F(4 x 4, 3 x 3)
+   (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016).
+
+   The output is cut into 4 x 4 tiles; tile t of image n reads the 6 x 6 input patch d at
+   (4 ti - ph, 4 tj - pw) (zeros outside the image), and for every pair of channels
+
+       y_tile = A^T [ sum over input channels c of  U_c (.) V_c ] A,
+       U_c = G g_c G^T  (g_c the 3 x 3 filter),   V_c = B^T d_c B,
+
+   (.) the elementwise product of 6 x 6 matrices. For each of the 36 positions xi of the
+   6 x 6 the sum over c is a matrix product: with V[xi] (tiles x C) and U[xi] (C x K),
+
+       M[xi] = V[xi] U[xi]           (tiles x K), on _sgemm.h's mg_sgemm,
+
+   36 products of C K multiply-adds per tile against 9 C K per output pixel, 16 to a tile:
+   a quarter of the direct method's multiplications. The transforms are adds and small
+   multiples, run 16 channels at a time in AVX-512 lanes, so tiles keep their channels
+   contiguous: each image is first copied into a zero-margined (rows, columns, channels)
+   buffer. The filter transform runs once per call in double.
+
+   Rounding: the transforms scale values by up to 100 (B^T's 4, 5 and A^T's 8 on both
+   axes), so the float32 result carries more rounding error than a direct sum, by a factor
+   that the tests measure against float64 (see tests/test_kernels.py). Each output's bits
+   depend on the data and C only: the GEMM's order is fixed by its K (= C), and a tile is
+   computed alone, whatever block or thread it falls in.
+
+   dx of the same convolution is one too: the convolution of dy, padded by 2 - p, with
+   each filter turned by 180 degrees and the channel roles swapped (mg_wino_filter's
+   ``for_dx``).
+
+   Requires AVX-512F and channel counts that are multiples of 16; the caller checks
+   (mg_sgemm_ready, cpu.py's _winograd_fits). */
+#ifndef MINIGRAD_WINOGRAD_H
+#define MINIGRAD_WINOGRAD_H
+
+#include <string.h>
+#include "_sgemm.h"
+
+enum { MG_WINO_XI = 36, MG_WINO_LANES = 16 };
+
+/* Floats from one of V's (or M's) 36 planes to the next: T rows of n channels and a
+   cache line more, so that the 36 planes a tile writes do not share one cache set (at
+   T n a multiple of 1024 they did, and the input transform ran 2.5 times slower). */
+static inline long mg_wino_plane(long T, long n) { return T * n + 16; }
+
+/* Tiles down (or across) an output of n_out rows (columns). */
+static inline long mg_wino_tiles(long n_out) { return (n_out + 3) / 4; }
+
+/* Floats of a thread's scratch: one image's zero-margined, channels-last copy (input),
+   or a tile row's outputs (output). */
+static inline size_t mg_wino_image_len(long Cin, long Ho, long Wo)
+{
+    size_t in = (size_t)(4 * mg_wino_tiles(Ho) + 2) * (4 * mg_wino_tiles(Wo) + 2) * Cin;
+    size_t out = (size_t)16 * mg_wino_tiles(Wo) * 16;
+    return in > out ? in : out;
+}
+
+#if MG_SGEMM_X86
+
+/* U[xi][ci][co] = (G g G^T)[xi] for input channels ci in [ci0, ci1) and every output
+   channel co, in double, rounded once. w is (K, C, 3, 3). Forward: ci over C, co over K,
+   g = w[co][ci]. dx (for_dx): ci over K, co over C, g = w[ci][co] turned by 180 degrees.
+   Runs 16 output channels at a time so that each of U's rows is written in order. */
+MG_AVX512 static void mg_wino_filter(const float *w, long K, long C, int for_dx, long ci0,
+                                     long ci1, float *U)
+{
+    static const double G[6][3] = {{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+    long cin = for_dx ? K : C, cout = for_dx ? C : K;
+    for (long ci = ci0; ci < ci1; ci++)
+        for (long c0 = 0; c0 < cout; c0 += 16) {
+            int nc = cout - c0 < 16 ? (int)(cout - c0) : 16;
+            double g[3][3][16], t[6][3][16];
+            for (int l = 0; l < nc; l++) {
+                long co = c0 + l;
+                const float *f = for_dx ? w + (ci * C + co) * 9 : w + (co * C + ci) * 9;
+                for (int i = 0; i < 3; i++)
+                    for (int j = 0; j < 3; j++)
+                        g[i][j][l] = for_dx ? f[(2 - i) * 3 + (2 - j)] : f[i * 3 + j];
+            }
+            for (int r = 0; r < 6; r++)            /* t = G g */
+                for (int j = 0; j < 3; j++)
+                    for (int l = 0; l < 16; l++)
+                        t[r][j][l] = G[r][0] * g[0][j][l] + G[r][1] * g[1][j][l]
+                                     + G[r][2] * g[2][j][l];
+            for (int r = 0; r < 6; r++)            /* (t G^T)[r][q] */
+                for (int q = 0; q < 6; q++) {
+                    float *u = U + ((long)(r * 6 + q) * cin + ci) * cout + c0;
+                    for (int l = 0; l < nc; l++)
+                        u[l] = (float)(t[r][0][l] * G[q][0] + t[r][1][l] * G[q][1]
+                                       + t[r][2][l] * G[q][2]);
+                }
+        }
+}
+
+/* The 1-D transforms, 16 channels a lane each: B^T z (6 -> 6) and A^T z (6 -> 4). */
+#define MG_FMA _mm512_fmadd_ps
+#define MG_SET1 _mm512_set1_ps
+MG_AVX512 static inline __attribute__((always_inline))
+void mg_wino_bt(__m512 z0, __m512 z1, __m512 z2, __m512 z3, __m512 z4, __m512 z5, __m512 *t)
+{
+    t[0] = MG_FMA(MG_SET1(4.0f), z0, MG_FMA(MG_SET1(-5.0f), z2, z4));
+    t[1] = MG_FMA(MG_SET1(-4.0f), _mm512_add_ps(z1, z2), _mm512_add_ps(z3, z4));
+    t[2] = MG_FMA(MG_SET1(4.0f), _mm512_sub_ps(z1, z2), _mm512_sub_ps(z4, z3));
+    t[3] = MG_FMA(MG_SET1(2.0f), _mm512_sub_ps(z3, z1), _mm512_sub_ps(z4, z2));
+    t[4] = MG_FMA(MG_SET1(2.0f), _mm512_sub_ps(z1, z3), _mm512_sub_ps(z4, z2));
+    t[5] = MG_FMA(MG_SET1(4.0f), z1, MG_FMA(MG_SET1(-5.0f), z3, z5));
+}
+
+MG_AVX512 static inline __attribute__((always_inline))
+void mg_wino_at(__m512 z0, __m512 z1, __m512 z2, __m512 z3, __m512 z4, __m512 z5, __m512 *t)
+{
+    __m512 a = _mm512_add_ps(z1, z2), b = _mm512_sub_ps(z1, z2);
+    __m512 c = _mm512_add_ps(z3, z4), d = _mm512_sub_ps(z3, z4);
+    t[0] = _mm512_add_ps(_mm512_add_ps(z0, a), c);
+    t[1] = MG_FMA(MG_SET1(2.0f), d, b);
+    t[2] = MG_FMA(MG_SET1(4.0f), c, a);
+    t[3] = _mm512_add_ps(MG_FMA(MG_SET1(8.0f), d, b), z5);
+}
+
+/* A group's three phases. Tile t of a group is image t / (th tw), tile row t % (th tw) / tw,
+   tile column t % tw; V is [xi][t][c] and M [xi][t][k], for the group's T tiles.
+
+   Input: image ``n`` of the group (at x, Cin planes of H x W) into V, through ``xt``
+   (mg_wino_image_len floats): its zero-margined copy, channels last. */
+MG_AVX512 static void mg_wino_input(const float *x, long Cin, long H, long W, long ph,
+                                    long pw, long th, long tw, long n, long T, float *xt,
+                                    float *V)
+{
+    long Hp = 4 * th + 2, Wp = 4 * tw + 2;
+    long hmax = H < Hp - ph ? H : Hp - ph, wmax = W < Wp - pw ? W : Wp - pw;
+    long rs = Wp * Cin;
+    /* zero margins: rows above and below the image, then columns left and right of it */
+    memset(xt, 0, (size_t)ph * rs * sizeof(float));
+    memset(xt + (ph + hmax) * rs, 0, (size_t)(Hp - ph - hmax) * rs * sizeof(float));
+    for (long h = ph; h < ph + hmax; h++) {
+        memset(xt + h * rs, 0, (size_t)pw * Cin * sizeof(float));
+        memset(xt + h * rs + (pw + wmax) * Cin, 0, (size_t)(Wp - pw - wmax) * Cin * sizeof(float));
+    }
+    /* the image, 16 x 16 blocks of (channels, columns) transposed in registers */
+    for (long h = 0; h < hmax; h++)
+        for (long c = 0; c < Cin; c += MG_WINO_LANES)
+            for (long j0 = 0; j0 < wmax; j0 += 16) {
+                __m512 col[16];
+                int cols = wmax - j0 < 16 ? (int)(wmax - j0) : 16;
+                mg_transpose16(x + (c * H + h) * W + j0, H * W, 16, cols, col);
+                float *dst = xt + (h + ph) * rs + (pw + j0) * Cin + c;
+                for (int j = 0; j < cols; j++)
+                    _mm512_storeu_ps(dst + j * Cin, col[j]);
+            }
+    for (long tile = 0; tile < th * tw; tile++) {
+        long t = n * th * tw + tile, ti = tile / tw, tj = tile % tw;
+        const float *p0 = xt + ((4 * ti) * Wp + 4 * tj) * Cin;
+        for (long c = 0; c < Cin; c += MG_WINO_LANES) {
+            __m512 s[6][6], col[6];
+            for (int q = 0; q < 6; q++) {          /* columns: (B^T d)[r][q] */
+                const float *p = p0 + q * Cin + c;
+                mg_wino_bt(_mm512_loadu_ps(p), _mm512_loadu_ps(p + rs),
+                           _mm512_loadu_ps(p + 2 * rs), _mm512_loadu_ps(p + 3 * rs),
+                           _mm512_loadu_ps(p + 4 * rs), _mm512_loadu_ps(p + 5 * rs), col);
+                for (int r = 0; r < 6; r++)
+                    s[r][q] = col[r];
+            }
+            for (int r = 0; r < 6; r++) {          /* rows: (B^T d B)[r][q] */
+                mg_wino_bt(s[r][0], s[r][1], s[r][2], s[r][3], s[r][4], s[r][5], col);
+                for (int q = 0; q < 6; q++)
+                    _mm512_storeu_ps(V + (r * 6 + q) * mg_wino_plane(T, Cin) + t * Cin + c, col[q]);
+            }
+        }
+    }
+}
+
+/* Products: M[xi] = V[xi] U[xi]. Returns -1 where mg_sgemm cannot run. */
+static inline int mg_wino_product(int xi, long T, long Cin, long Cout, const float *V,
+                                  const float *U, float *M)
+{
+    return mg_sgemm((int)T, (int)Cout, (int)Cin, V + xi * mg_wino_plane(T, Cin), Cin, 1,
+                    U + (long)xi * Cin * Cout, Cout, 1, M + xi * mg_wino_plane(T, Cout), Cout,
+                    0);
+}
+
+/* Output: tile rows [u0, u1) of the group (row u: image u / th, tile row u % th), A^T M A,
+   16 output channels at a time. A tile row's outputs gather channels-last in ``buf``
+   (4 (4 tw) 16 floats) and go to y (the group's first image, Cout planes of Ho x Wo) a
+   channel row at a time, through 16 x 16 transposes: a scatter across 16 planes of 4 KB
+   (32 x 32) each hit one cache set and ran at a quarter of this speed. */
+MG_AVX512 static void mg_wino_output(const float *M, long T, long Cout, float *y, long Ho,
+                                     long Wo, long th, long tw, long u0, long u1, float *buf)
+{
+    long plane = Ho * Wo, xs = mg_wino_plane(T, Cout), Wt = 4 * tw;
+    for (long u = u0; u < u1; u++) {
+        long n = u / th, ti = u % th, rows = Ho - 4 * ti < 4 ? Ho - 4 * ti : 4;
+        for (long k = 0; k < Cout; k += MG_WINO_LANES) {
+            for (long tj = 0; tj < tw; tj++) {
+                __m512 s[4][6], out[4];
+                const float *m = M + (u * tw + tj) * Cout + k;
+                for (int q = 0; q < 6; q++) {      /* columns: (A^T M)[a][q] */
+                    mg_wino_at(_mm512_loadu_ps(m + q * xs), _mm512_loadu_ps(m + (6 + q) * xs),
+                               _mm512_loadu_ps(m + (12 + q) * xs),
+                               _mm512_loadu_ps(m + (18 + q) * xs),
+                               _mm512_loadu_ps(m + (24 + q) * xs),
+                               _mm512_loadu_ps(m + (30 + q) * xs), out);
+                    for (int a = 0; a < 4; a++)
+                        s[a][q] = out[a];
+                }
+                for (int a = 0; a < rows; a++) {   /* rows: (A^T M A)[a][b] */
+                    mg_wino_at(s[a][0], s[a][1], s[a][2], s[a][3], s[a][4], s[a][5], out);
+                    for (int b = 0; b < 4; b++)
+                        _mm512_storeu_ps(buf + ((a * Wt) + 4 * tj + b) * MG_WINO_LANES, out[b]);
+                }
+            }
+            for (int a = 0; a < rows; a++)         /* (widths, channels) blocks transposed */
+                for (long j0 = 0; j0 < Wo; j0 += 16) {
+                    __m512 row[16];
+                    int cols = Wo - j0 < 16 ? (int)(Wo - j0) : 16;
+                    mg_transpose16(buf + (a * Wt + j0) * MG_WINO_LANES, MG_WINO_LANES, cols, 16,
+                                   row);
+                    float *dst = y + (n * Cout + k) * plane + (4 * ti + a) * Wo + j0;
+                    for (int l = 0; l < MG_WINO_LANES; l++)
+                        _mm512_mask_storeu_ps(dst + l * plane, mg_lanes(cols), row[l]);
+                }
+        }
+    }
+}
+#undef MG_FMA
+#undef MG_SET1
+
+#else   /* no AVX-512 build: the caller never gets here (mg_sgemm_ready() is 0) */
+static void mg_wino_filter(const float *w, long K, long C, int for_dx, long ci0, long ci1,
+                           float *U) {}
+static void mg_wino_input(const float *x, long Cin, long H, long W, long ph, long pw,
+                          long th, long tw, long n, long T, float *xt, float *V) {}
+static inline int mg_wino_product(int xi, long T, long Cin, long Cout, const float *V,
+                                  const float *U, float *M) { return -1; }
+static void mg_wino_output(const float *M, long T, long Cout, float *y, long Ho, long Wo,
+                           long th, long tw, long u0, long u1, float *buf) {}
+#endif
+
+#endif
