@@ -829,14 +829,58 @@ WINO_CASES = [
 ]
 
 
+# F(4 x 4, 3 x 3)'s matrices (Lavin & Gray 2016): y = A^T [(G g G^T) (.) (B^T d B)] A
+_WINO_BT = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                     [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], float)
+_WINO_G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                    [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])
+_WINO_AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+                     [0, 1, -1, 8, -8, 1]], float)
+
+
+def _wino_tiles(a, pad, th, tw, size):
+    """|a| (N, C, H, W), zero-padded by ``pad``, as its (N, C, th, tw, size, size) tiles
+    4 apart."""
+    N, C, H, W = a.shape
+    z = np.zeros((N, C, 4 * th + size - 4 + H, 4 * tw + size - 4 + W))
+    z[:, :, pad[0]:pad[0] + H, pad[1]:pad[1] + W] = np.abs(a)
+    win = np.lib.stride_tricks.sliding_window_view(z, (size, size), axis=(2, 3))
+    return win[:, :, :4 * th:4, :4 * tw:4]
+
+
+def _wino_forward_scale(x, w, pad):
+    """The forward error bound's scale: the algorithm run on absolute values, |A^T| [sum
+    over c of (|G| |g| |G^T|) (.) (|B^T| |d| |B|)] |A| per tile, cut to the output."""
+    K, (N, C, H, W) = w.shape[0], x.shape
+    Ho, Wo = H + 2 * pad[0] - 2, W + 2 * pad[1] - 2
+    th, tw = -(-Ho // 4), -(-Wo // 4)
+    BT, G, AT = np.abs(_WINO_BT), np.abs(_WINO_G), np.abs(_WINO_AT)
+    V = np.einsum("ir,ncturq,jq->nctuij", BT, _wino_tiles(x, pad, th, tw, 6), BT)
+    U = np.einsum("ip,kcpq,jq->kcij", G, np.abs(w).astype(float), G)
+    Y = np.einsum("ai,nktuij,bj->nktuab", AT, np.einsum("kcij,nctuij->nktuij", U, V), AT)
+    return Y.transpose(0, 1, 2, 4, 3, 5).reshape(N, K, 4 * th, 4 * tw)[:, :, :Ho, :Wo]
+
+
+def _wino_dw_scale(x, dy, pad):
+    """dw's: |G^T| [sum over tiles of (|A| |dY| |A^T|) (.) (|B^T| |d| |B|)] |G|."""
+    th, tw = -(-dy.shape[2] // 4), -(-dy.shape[3] // 4)
+    BT, G, AT = np.abs(_WINO_BT), np.abs(_WINO_G), np.abs(_WINO_AT)
+    V = np.einsum("ir,ncturq,jq->nctuij", BT, _wino_tiles(x, pad, th, tw, 6), BT)
+    P = np.einsum("ai,nktuab,bj->nktuij", AT, _wino_tiles(dy, (0, 0), th, tw, 4), AT)
+    return np.einsum("ip,kcij,jq->kcpq", G, np.einsum("nktuij,nctuij->kcij", P, V), G)
+
+
 @uses_own_sgemm
 @pytest.mark.parametrize("case", WINO_CASES, ids=lambda c: f"{c[0]}-{c[1]}-p{c[2]}")
-def test_conv_winograd_is_as_accurate_as_a_direct_sum(monkeypatch, rng, threads, case):
-    """Forward and dx by Winograd F(4 x 4, 3 x 3) against float64: each output within the
-    worst-case bound of a direct float32 sum of its 9 C products, (9 C + 2) u (|x| * |w|)
-    (* the convolution, u = 2^-24). Measured it stays under 71 u (|x| * |w|), and its RMS
-    error relative to the output's is 1.5e-6 to 3.7e-6, about ten times a direct sum's;
-    the float32 rounding the transforms add (values scaled by up to 100) is the price of a
+def test_conv_winograd_is_within_its_error_bound(monkeypatch, rng, threads, case):
+    """Forward, dx and dw by Winograd F(4 x 4, 3 x 3) against float64, each output within
+    the first-order bound of the algorithm as it runs in float32: (n + 32) u times the
+    algorithm run on absolute values (transforms and products of |.|), n the length of the
+    sum (C for y, K for dx, the tiles plus the groups for dw), 32 for the transforms'
+    roundings (at most 6 in V or P, 8 in the output's, 1 in U), u = 2^-24. Winograd's
+    transforms scale values by up to 100, so that scale is larger than a direct sum's
+    |x| * |w|: measured, the error is at most 90 u (|x| * |w|) and the RMS error relative
+    to the output's 0.6e-6 to 3.7e-6, about ten times a direct sum's; the price of a
     quarter of the multiplications."""
     monkeypatch.setattr(cpu, "_WINOGRAD", True)
     x_shape, w_shape, pad = case
@@ -847,22 +891,27 @@ def test_conv_winograd_is_as_accurate_as_a_direct_sum(monkeypatch, rng, threads,
     y = cpu.conv2d_forward(x, w, *args)
     dy = _rand(rng, y.shape, np.float32)
     dx = cpu.conv2d_backward_input(dy, w, x_shape, *args)
-    f64 = lambda a: np.abs(a).astype(np.float64)  # noqa: E731
+    dw = cpu.conv2d_backward_weight(x, dy, w_shape, *args)
+    x64, w64, dy64 = (a.astype(np.float64) for a in (x, w, dy))
+    turned = np.ascontiguousarray(w64[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    tiles = x_shape[0] * -(-out_hw[0] // 4) * -(-out_hw[1] // 4)
     for got, exact, scale, n in (
-            (y, numpy_ref.conv2d_forward(x.astype(np.float64), w.astype(np.float64), *args),
-             numpy_ref.conv2d_forward(f64(x), f64(w), *args), 9 * x_shape[1]),
-            (dx, numpy_ref.conv2d_backward_input(dy.astype(np.float64), w.astype(np.float64),
-                                                 x_shape, *args),
-             numpy_ref.conv2d_backward_input(f64(dy), f64(w), x_shape, *args), 9 * w_shape[0])):
+            (y, numpy_ref.conv2d_forward(x64, w64, *args), _wino_forward_scale(x, w, (pad,) * 2),
+             x_shape[1]),
+            (dx, numpy_ref.conv2d_backward_input(dy64, w64, x_shape, *args),
+             _wino_forward_scale(dy, turned, (2 - pad,) * 2), w_shape[0]),
+            (dw, numpy_ref.conv2d_backward_weight(x64, dy64, w_shape, *args),
+             _wino_dw_scale(x, dy, (pad,) * 2), tiles + x_shape[0])):
         assert got.dtype == np.float32
-        assert np.all(np.abs(got - exact) <= (n + 2) * 2.0**-24 * scale)
+        assert np.all(np.abs(got - exact) <= (n + 32) * 2.0**-24 * scale)
         assert np.sqrt(np.mean((got - exact) ** 2) / np.mean(exact ** 2)) < 1e-5
 
 
 @uses_own_sgemm
 def test_conv_winograd_bits_do_not_depend_on_threads_or_groups(monkeypatch, rng):
     """A tile is computed alone and the products' order is fixed by C: y and dx agree
-    exactly across thread counts and group sizes."""
+    exactly across thread counts and group sizes. dw sums the tiles group by group, so its
+    bits follow the group size (fixed by the shapes), never the thread count."""
     monkeypatch.setattr(cpu, "_WINOGRAD", True)
     x, w = _rand(rng, (7, 64, 9, 9), np.float32), _rand(rng, (80, 64, 3, 3), np.float32)
     dy = _rand(rng, (7, 80, 9, 9), np.float32)
@@ -870,34 +919,40 @@ def test_conv_winograd_bits_do_not_depend_on_threads_or_groups(monkeypatch, rng)
     before = mg.get_num_threads()
     outs = []
     try:
-        for n, tiles in ((1, 256), (2, 256), (2, 9), (3, 20)):  # groups of 7, 7, 1, 2 images
+        for n, tiles in ((1, 256), (2, 256), (3, 256), (2, 9), (3, 20)):  # groups of 7, 2, 2
             mg.set_num_threads(n)
             monkeypatch.setattr(cpu, "_WINO_TILES", tiles)
             outs.append((cpu.conv2d_forward(x, w, *args),
-                         cpu.conv2d_backward_input(dy, w, x.shape, *args)))
+                         cpu.conv2d_backward_input(dy, w, x.shape, *args),
+                         cpu.conv2d_backward_weight(x, dy, w.shape, *args)))
     finally:
         mg.set_num_threads(before)
-    for y, dx in outs[1:]:
+    for k, (y, dx, dw) in enumerate(outs[1:], 1):
         np.testing.assert_array_equal(y, outs[0][0])
         np.testing.assert_array_equal(dx, outs[0][1])
+        if k < 3:    # (the same groups as the first)
+            np.testing.assert_array_equal(dw, outs[0][2])
+    np.testing.assert_array_equal(outs[3][2], outs[4][2])   # groups of 2, on 2 and 3 threads
 
 
 def test_conv_winograd_is_chosen_by_shape(monkeypatch):
     """Where it is on (AMD EPYC): 3 x 3 stride-1 float32 convs with at least 32 channels a
-    side (multiples of 16) and at most 2^17 channel pairs; never float64, groups, strides,
-    dilation, 5 x 5 or padding over 2."""
+    side (multiples of 16) and at most 2^17 channel pairs (2^18 for dw); never float64,
+    groups, strides, dilation, 5 x 5 or padding over 2."""
     monkeypatch.setattr(cpu, "_WINOGRAD", True)
     monkeypatch.setattr(cpu._gemm, "own_sgemm_state", lambda: (True, True))
 
-    def fits(x_shape, w_shape, stride=1, pad=1, dil=1, groups=1, dtype=np.float32):
+    def fits(x_shape, w_shape, stride=1, pad=1, dil=1, groups=1, dtype=np.float32, dw=False):
         args = ((stride, stride), (pad, pad), (dil, dil))
         return cpu._winograd_fits(x_shape, w_shape, cpu._conv_geometry(x_shape, w_shape, *args),
-                                  *args, groups, dtype)
+                                  *args, groups, dtype, weight_grad=dw)
     assert fits((32, 64, 8, 8), (64, 64, 3, 3))             # ResNet-20's last stage
     assert fits((32, 64, 32, 32), (64, 64, 3, 3))
     assert fits((32, 256, 8, 8), (512, 256, 3, 3))          # 2^17 channel pairs
     assert fits((64, 32, 14, 14), (64, 32, 3, 3))           # cnn_mnist's second conv
-    assert not fits((32, 512, 4, 4), (512, 512, 3, 3))      # 2^18 channel pairs
+    assert not fits((32, 512, 4, 4), (512, 512, 3, 3))      # 2^18 channel pairs: dw only
+    assert fits((32, 512, 4, 4), (512, 512, 3, 3), dw=True)
+    assert not fits((32, 512, 4, 4), (1024, 512, 3, 3), dw=True)
     assert not fits((32, 16, 32, 32), (16, 16, 3, 3))       # ResNet-20's first stage
     assert not fits((32, 72, 8, 8), (64, 72, 3, 3))         # 72 is no multiple of 16
     assert not fits((32, 64, 8, 8), (64, 64, 3, 3), dtype=np.float64)

@@ -94,6 +94,11 @@ cdef extern from "_winograd.h" nogil:
                         float *M)
     void mg_wino_output(const float *M, long T, long Cout, float *y, long Ho, long Wo,
                         long th, long tw, long u0, long u1, float *buf)
+    void mg_wino_dy(const float *dy, long K, long Ho, long Wo, long th, long tw, long n,
+                    long T, float *buf, float *P)
+    int mg_wino_dw_product(int xi, long T, long K, long C, const float *P, const float *V,
+                           float *S, int accumulate)
+    void mg_wino_dw_out(const float *S, long K, long C, long k0, long k1, float *dw)
 
 
 cdef struct Geom:
@@ -830,9 +835,12 @@ def winograd_filter(const float[:, :, :, ::1] w, float[:, :, ::1] U, bint for_dx
 
 
 def winograd_scratch(long group, long Cin, long Cout, long Ho, long Wo):
-    """(floats of shared scratch for groups of ``group`` images, floats per thread)."""
-    cdef long T = group * mg_wino_tiles(Ho) * mg_wino_tiles(Wo)
-    return 36 * (mg_wino_plane(T, Cin) + mg_wino_plane(T, Cout)), mg_wino_image_len(Cin, Ho, Wo)
+    """(floats of shared scratch for groups of ``group`` images, floats per thread), for
+    the forward (dx) and for dw (with Cout the output channels, whose dy tiles a thread
+    copies too)."""
+    cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), T = group * th * tw
+    return (36 * (mg_wino_plane(T, Cin) + mg_wino_plane(T, Cout)),
+            max(mg_wino_image_len(Cin, Ho, Wo), 16 * th * tw * Cout))
 
 
 def conv2d_winograd(const float[:, :, :, ::1] x, const float[:, :, ::1] U,
@@ -884,3 +892,53 @@ def conv2d_winograd(const float[:, :, :, ::1] x, const float[:, :, ::1] U,
         raise MemoryError("winograd: our GEMM could not get its scratch memory")
 
 
+
+
+def conv2d_winograd_dw(const float[:, :, :, ::1] x, const float[:, :, :, ::1] dy,
+                       float[:, :, :, ::1] grad_w, long ph, long pw, Py_ssize_t group,
+                       float[::1] shared, float[:, ::1] work, float[:, :, ::1] S):
+    """grad_w of the 3 x 3 stride-1 convolution of x (padded by ph, pw) for the output
+    gradient dy, by Winograd F(4 x 4, 3 x 3) run backwards: dw = G^T [sum over tiles of
+    (A dY A^T) (.) (B^T d B)] G. Groups of ``group`` images in turn: both transforms image
+    by image, then the 36 sums S[xi] (K x C) += P[xi]^T V[xi], in group order (so the bits
+    depend on the group size, never on the threads); G^T S G at the end. ``S`` is
+    (36, K, C) scratch."""
+    cdef long N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef long K = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
+    cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), g0, ng, T, i, xi, k
+    cdef int threads = <int>work.shape[0], failed = 0
+    cdef float *V
+    cdef float *P
+    if ph < 0 or pw < 0 or Ho != H + 2 * ph - 2 or Wo != W + 2 * pw - 2 or Ho < 1 or Wo < 1 \
+            or dy.shape[0] != N or tuple(grad_w.shape)[:4] != (K, C, 3, 3):
+        raise ValueError(f"winograd: dy {tuple(dy.shape)[:4]} and dw {tuple(grad_w.shape)[:4]} "
+                         f"do not fit input {tuple(x.shape)[:4]} with padding ({ph}, {pw})")
+    if C % 16 or K % 16 or tuple(S.shape)[:3] != (36, K, C):
+        raise ValueError(f"winograd: channels ({C} -> {K}) must be multiples of 16 and the "
+                         f"sums (36, {K}, {C}), got {tuple(S.shape)[:3]}")
+    need = winograd_scratch(group, C, K, Ho, Wo)
+    if group < 1 or threads < 1 or shared.shape[0] < need[0] or work.shape[1] < need[1]:
+        raise ValueError(f"winograd: scratch ({shared.shape[0]}, {tuple(work.shape)[:2]}) too "
+                         f"small for groups of {group} images (need {need})")
+    if not mg_sgemm_ready():
+        raise ValueError("winograd: needs a CPU with AVX-512")
+    with nogil:
+        g0 = 0
+        while g0 < N:
+            ng = min(group, N - g0)
+            T = ng * th * tw
+            V = &shared[0]
+            P = V + 36 * mg_wino_plane(T, C)
+            for i in prange(ng, schedule="dynamic", num_threads=team(threads)):
+                mg_wino_input(&x[g0 + i, 0, 0, 0], C, H, W, ph, pw, th, tw, i, T,
+                              &work[threadid(), 0], V)
+                mg_wino_dy(&dy[g0 + i, 0, 0, 0], K, Ho, Wo, th, tw, i, T, &work[threadid(), 0],
+                           P)
+            for xi in prange(36, schedule="dynamic", num_threads=team(threads)):
+                if mg_wino_dw_product(<int>xi, T, K, C, P, V, &S[0, 0, 0], g0 > 0) < 0:
+                    failed = 1
+            g0 += group
+        for k in prange(K, schedule="static", num_threads=team(threads)):
+            mg_wino_dw_out(&S[0, 0, 0], K, C, k, k + 1, &grad_w[0, 0, 0, 0])
+    if failed:
+        raise MemoryError("winograd: our GEMM could not get its scratch memory")

@@ -119,6 +119,30 @@ void mg_wino_at(__m512 z0, __m512 z1, __m512 z2, __m512 z3, __m512 z4, __m512 z5
     t[3] = _mm512_add_ps(MG_FMA(MG_SET1(8.0f), d, b), z5);
 }
 
+/* For dw: A z (4 -> 6) and G^T z (6 -> 3). */
+MG_AVX512 static inline __attribute__((always_inline))
+void mg_wino_a(__m512 z0, __m512 z1, __m512 z2, __m512 z3, __m512 *t)
+{
+    __m512 e = _mm512_add_ps(z0, z2), o = _mm512_add_ps(z1, z3);
+    __m512 e4 = MG_FMA(MG_SET1(4.0f), z2, z0), o2 = MG_FMA(MG_SET1(8.0f), z3, _mm512_add_ps(z1, z1));
+    t[0] = z0;
+    t[1] = _mm512_add_ps(e, o);
+    t[2] = _mm512_sub_ps(e, o);
+    t[3] = _mm512_add_ps(e4, o2);
+    t[4] = _mm512_sub_ps(e4, o2);
+    t[5] = z3;
+}
+
+MG_AVX512 static inline __attribute__((always_inline))
+void mg_wino_gt(__m512 z0, __m512 z1, __m512 z2, __m512 z3, __m512 z4, __m512 z5, __m512 *t)
+{
+    __m512 a = _mm512_add_ps(z1, z2), b = _mm512_sub_ps(z2, z1);
+    __m512 c = _mm512_add_ps(z3, z4), d = _mm512_sub_ps(z3, z4);
+    t[0] = MG_FMA(MG_SET1(1.0f / 24), c, MG_FMA(MG_SET1(-1.0f / 6), a, _mm512_mul_ps(MG_SET1(0.25f), z0)));
+    t[1] = MG_FMA(MG_SET1(1.0f / 12), d, _mm512_mul_ps(MG_SET1(1.0f / 6), b));
+    t[2] = MG_FMA(MG_SET1(1.0f / 6), _mm512_sub_ps(c, a), z5);
+}
+
 /* A group's three phases. Tile t of a group is image t / (th tw), tile row t % (th tw) / tw,
    tile column t % tw; V is [xi][t][c] and M [xi][t][k], for the group's T tiles.
 
@@ -223,6 +247,82 @@ MG_AVX512 static void mg_wino_output(const float *M, long T, long Cout, float *y
         }
     }
 }
+/* dw's phases. dy's tiles: image n of the group (at dy, K planes of Ho x Wo) into
+   P[xi][t][k] = (A dY A^T)[xi], through ``buf`` (mg_wino_image_len floats): its
+   channels-last copy, zeros past the edges (the forward dropped those outputs). */
+MG_AVX512 static void mg_wino_dy(const float *dy, long K, long Ho, long Wo, long th, long tw,
+                                 long n, long T, float *buf, float *P)
+{
+    long Wq = 4 * tw, rs = Wq * K;
+    memset(buf + Ho * rs, 0, (size_t)(4 * th - Ho) * rs * sizeof(float));
+    for (long h = 0; h < Ho; h++) {
+        memset(buf + h * rs + Wo * K, 0, (size_t)(Wq - Wo) * K * sizeof(float));
+        for (long k = 0; k < K; k += MG_WINO_LANES)
+            for (long j0 = 0; j0 < Wo; j0 += 16) {
+                __m512 col[16];
+                int cols = Wo - j0 < 16 ? (int)(Wo - j0) : 16;
+                mg_transpose16(dy + (k * Ho + h) * Wo + j0, Ho * Wo, 16, cols, col);
+                for (int j = 0; j < cols; j++)
+                    _mm512_storeu_ps(buf + h * rs + (j0 + j) * K + k, col[j]);
+            }
+    }
+    for (long tile = 0; tile < th * tw; tile++) {
+        long t = n * th * tw + tile, ti = tile / tw, tj = tile % tw;
+        const float *p0 = buf + (4 * ti) * rs + 4 * tj * K;
+        for (long k = 0; k < K; k += MG_WINO_LANES) {
+            __m512 s[6][4], col[6];
+            for (int q = 0; q < 4; q++) {          /* columns: (A dY)[i][q] */
+                const float *p = p0 + q * K + k;
+                mg_wino_a(_mm512_loadu_ps(p), _mm512_loadu_ps(p + rs),
+                          _mm512_loadu_ps(p + 2 * rs), _mm512_loadu_ps(p + 3 * rs), col);
+                for (int i = 0; i < 6; i++)
+                    s[i][q] = col[i];
+            }
+            for (int i = 0; i < 6; i++) {          /* rows: (A dY A^T)[i][j] */
+                mg_wino_a(s[i][0], s[i][1], s[i][2], s[i][3], col);
+                for (int j = 0; j < 6; j++)
+                    _mm512_storeu_ps(P + (i * 6 + j) * mg_wino_plane(T, K) + t * K + k, col[j]);
+            }
+        }
+    }
+}
+
+/* S[xi] (K x C) (+)= P[xi]^T V[xi]: the sum over the group's tiles. */
+static inline int mg_wino_dw_product(int xi, long T, long K, long C, const float *P,
+                                     const float *V, float *S, int accumulate)
+{
+    return mg_sgemm((int)K, (int)C, (int)T, P + xi * mg_wino_plane(T, K), 1, K,
+                    V + xi * mg_wino_plane(T, C), C, 1, S + (long)xi * K * C, C, accumulate);
+}
+
+/* dw[k][c] = (G^T S G) for output channels k in [k0, k1), 16 input channels at a time. */
+MG_AVX512 static void mg_wino_dw_out(const float *S, long K, long C, long k0, long k1,
+                                     float *dw)
+{
+    long xs = K * C;
+    for (long k = k0; k < k1; k++)
+        for (long c = 0; c < C; c += MG_WINO_LANES) {
+            __m512 r[3][6], out[3];
+            float tmp[9][MG_WINO_LANES];
+            const float *m = S + k * C + c;
+            for (int j = 0; j < 6; j++) {          /* columns: (G^T S)[p][j] */
+                mg_wino_gt(_mm512_loadu_ps(m + j * xs), _mm512_loadu_ps(m + (6 + j) * xs),
+                           _mm512_loadu_ps(m + (12 + j) * xs), _mm512_loadu_ps(m + (18 + j) * xs),
+                           _mm512_loadu_ps(m + (24 + j) * xs), _mm512_loadu_ps(m + (30 + j) * xs),
+                           out);
+                for (int p = 0; p < 3; p++)
+                    r[p][j] = out[p];
+            }
+            for (int p = 0; p < 3; p++) {          /* rows: (G^T S G)[p][q] */
+                mg_wino_gt(r[p][0], r[p][1], r[p][2], r[p][3], r[p][4], r[p][5], out);
+                for (int q = 0; q < 3; q++)
+                    _mm512_storeu_ps(tmp[p * 3 + q], out[q]);
+            }
+            for (int l = 0; l < MG_WINO_LANES; l++)
+                for (int e = 0; e < 9; e++)
+                    dw[(k * C + c + l) * 9 + e] = tmp[e][l];
+        }
+}
 #undef MG_FMA
 #undef MG_SET1
 
@@ -235,6 +335,11 @@ static inline int mg_wino_product(int xi, long T, long Cin, long Cout, const flo
                                   const float *U, float *M) { return -1; }
 static void mg_wino_output(const float *M, long T, long Cout, float *y, long Ho, long Wo,
                            long th, long tw, long u0, long u1, float *buf) {}
+static void mg_wino_dy(const float *dy, long K, long Ho, long Wo, long th, long tw, long n,
+                       long T, float *buf, float *P) {}
+static inline int mg_wino_dw_product(int xi, long T, long K, long C, const float *P,
+                                     const float *V, float *S, int accumulate) { return -1; }
+static void mg_wino_dw_out(const float *S, long K, long C, long k0, long k1, float *dw) {}
 #endif
 
 #endif

@@ -441,21 +441,29 @@ _THIN_BLOCKS = _BLOCK_OWN_GEMM = _DW_SHIFT_WIDE is not None
 # 128->128 @28x28 (batch 16) 0.68 / 0.65, 64->64 @56x56 (batch 8) 0.87 / 0.88; but
 # 16->16 @32x32 0.98 / 0.87 (too few channels for the transforms to pay) and 512->512
 # @4x4 1.15 / 1.18 (36 transformed filters per channel pair to read for 32 tiles).
+# dw, Winograd run backwards (time against our GEMM path's dw): 64->64 @32x32 0.52,
+# 128->128 @16x16 0.43, 256->256 @8x8 0.26, 64->64 @8x8 0.27, 32->64 @14x14 (batch 64)
+# 0.62, 256->512 @4x4 0.37, and 512->512 @4x4 0.68 (its one pass over the transformed
+# sums costs less than the forward's 32 tiles' reads of the transformed filters); 16->16
+# @32x32 1.15.
 # Measured on AMD only, so keyed on it like the rules above.
 _WINOGRAD = _THIN_BLOCKS
 _WINO_MIN_CHANNELS = 32    # input and output channels, each a multiple of 16
-_WINO_MAX_PAIRS = 2**17    # input x output channels
+_WINO_MAX_PAIRS = 2**17    # input x output channels (y and dx)
+_WINO_MAX_PAIRS_DW = 2**18
 _WINO_TILES = 256          # 4 x 4 output tiles per group of images (a group's products)
 
 
-def _winograd_fits(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtype):
-    """Whether this convolution's forward and dx run as Winograd F(4 x 4, 3 x 3)."""
+def _winograd_fits(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtype,
+                   weight_grad=False):
+    """Whether this convolution's forward and dx (or, ``weight_grad``, its dw) run as
+    Winograd F(4 x 4, 3 x 3)."""
     K, C, kh, kw = w_shape
     return bool(_WINOGRAD and np.dtype(dtype) == np.float32 and groups == 1
                 and (kh, kw) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
                 and 0 <= min(padding) and max(padding) <= 2
                 and C % 16 == 0 and K % 16 == 0 and min(C, K) >= _WINO_MIN_CHANNELS
-                and C * K <= _WINO_MAX_PAIRS
+                and C * K <= (_WINO_MAX_PAIRS_DW if weight_grad else _WINO_MAX_PAIRS)
                 and _gemm.own_sgemm_state()[1])
 
 
@@ -468,13 +476,30 @@ def _winograd(x, w, out, padding, for_dx):
     U = np.empty((36, cin, cout), dtype=np.float32)
     _conv.winograd_filter(w, U, for_dx, threads)
     Ho, Wo = out.shape[2:]
-    # (at least 2 images a group where the batch has them: the input phase splits images)
-    group = max(min(2, x.shape[0]), min(x.shape[0], _WINO_TILES // (-(-Ho // 4) * -(-Wo // 4))))
+    group = _wino_group(x.shape[0], Ho, Wo)
     shared, per_thread = _conv.winograd_scratch(group, cin, cout, Ho, Wo)
     pad = (2 - padding[0], 2 - padding[1]) if for_dx else padding
     _conv.conv2d_winograd(x, U, out, pad[0], pad[1], group, np.empty(shared, np.float32),
                           np.empty((threads, per_thread), np.float32))
     return out
+
+
+def _winograd_dw(x, dy, dw, padding):
+    """dw of the 3 x 3 stride-1 convolution, by Winograd F(4 x 4, 3 x 3) run backwards."""
+    C, (K, Ho, Wo), threads = x.shape[1], dy.shape[1:], get_num_threads()
+    group = _wino_group(x.shape[0], Ho, Wo)
+    shared, per_thread = _conv.winograd_scratch(group, C, K, Ho, Wo)
+    _conv.conv2d_winograd_dw(x, dy, dw, padding[0], padding[1], group,
+                             np.empty(shared, np.float32),
+                             np.empty((threads, per_thread), np.float32),
+                             np.empty((36, K, C), np.float32))
+    return dw
+
+
+def _wino_group(N, Ho, Wo):
+    """Images per group: about _WINO_TILES tiles, and at least 2 images where the batch has
+    them (the transforms split a group's images among the threads)."""
+    return max(min(2, N), min(N, _WINO_TILES // (-(-Ho // 4) * -(-Wo // 4))))
 
 
 def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
@@ -607,6 +632,9 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, groups):
     if dw.size == 0 or dy.size == 0:
         dw.fill(0)
         return dw
+    if _winograd_fits(x.shape, w_shape, dy.shape[2:], stride, padding, dilation, groups,
+                      x.dtype, weight_grad=True):
+        return _winograd_dw(x, dy, dw, padding)
     rows, block, work, items, shift = _conv_plan(x.shape, w_shape, dy.shape[2:], stride,
                                                  padding, dilation, groups, x.dtype,
                                                  weight_grad=True)
