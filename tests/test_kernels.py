@@ -820,9 +820,10 @@ def test_conv_and_pool_kernels_validate_before_running():
 # ------------------------------------------------------------------ Winograd F(4 x 4, 3 x 3)
 
 # (x shape, w shape, padding): ragged tiles (13 x 10, 7 x 7), no padding and padding 2,
-# channel counts of 32 to 256, groups of 2 images (16 x 16) and of all (4 x 4)
+# channel counts of 32 to 256, groups of 2 images (16 x 16) and of all (4 x 4), one image
+# in bands of 3, 3, 3 and 1 tile rows (40 x 36, on 2 threads)
 WINO_CASES = [
-    ((3, 32, 14, 14), (48, 32, 3, 3), 1),
+    ((3, 32, 14, 14), (48, 32, 3, 3), 1), ((1, 32, 40, 36), (32, 32, 3, 3), 1),
     ((3, 64, 8, 8), (64, 64, 3, 3), 1), ((2, 64, 13, 10), (128, 64, 3, 3), 1),
     ((2, 128, 6, 9), (64, 128, 3, 3), 0), ((2, 64, 7, 7), (64, 64, 3, 3), 2),
     ((5, 256, 4, 4), (256, 256, 3, 3), 1), ((2, 64, 16, 16), (64, 64, 3, 3), 1),
@@ -919,7 +920,7 @@ def test_conv_winograd_bits_do_not_depend_on_threads_or_groups(monkeypatch, rng)
     before = mg.get_num_threads()
     outs = []
     try:
-        for n, tiles in ((1, 256), (2, 256), (3, 256), (2, 9), (3, 20)):  # groups of 7, 2, 2
+        for n, tiles in ((1, 256), (2, 256), (3, 256), (2, 18), (3, 20)):  # groups of 7, 2, 2
             mg.set_num_threads(n)
             monkeypatch.setattr(cpu, "_WINO_TILES", tiles)
             outs.append((cpu.conv2d_forward(x, w, *args),
@@ -969,15 +970,20 @@ def test_conv_winograd_is_chosen_by_shape(monkeypatch):
 def test_conv_winograd_kernel_refuses_bad_operands():
     x, y = np.zeros((2, 16, 6, 6), np.float32), np.zeros((2, 16, 6, 6), np.float32)
     U = np.zeros((36, 16, 16), np.float32)
-    shared, per_thread = _conv.winograd_scratch(2, 16, 16, 6, 6)
+    shared, per_thread = _conv.winograd_scratch(2, 1, 16, 16, 6, 6)
     work, sh = np.zeros((1, per_thread), np.float32), np.zeros(shared, np.float32)
-    _conv.conv2d_winograd(x, U, y, 1, 1, 2, sh, work)          # (fits: no error)
+    _conv.conv2d_winograd(x, U, y, 1, 1, 2, 1, sh, work)          # (fits: no error)
     with pytest.raises(ValueError, match="does not fit input"):
-        _conv.conv2d_winograd(x, U, y, 0, 1, 2, sh, work)
+        _conv.conv2d_winograd(x, U, y, 0, 1, 2, 1, sh, work)
     with pytest.raises(ValueError, match="multiples of 16"):
-        _conv.conv2d_winograd(np.zeros((2, 8, 6, 6), np.float32), U, y, 1, 1, 2, sh, work)
+        _conv.conv2d_winograd(np.zeros((2, 8, 6, 6), np.float32), U, y, 1, 1, 2, 1, sh, work)
     with pytest.raises(ValueError, match="too small"):
-        _conv.conv2d_winograd(x, U, y, 1, 1, 2, sh[:-1], work)
+        _conv.conv2d_winograd(x, U, y, 1, 1, 2, 1, sh[:-1], work)
+    with pytest.raises(ValueError, match="too small"):            # bands of 2 need more
+        _conv.conv2d_winograd(x, U, y, 1, 1, 2, 2, sh, work)
+    with pytest.raises(ValueError, match="do not fit input"):
+        _conv.conv2d_winograd_dw(x, y, np.zeros((16, 16, 3, 3), np.float32), 0, 1, 2, 1, sh,
+                                 work, np.zeros((36, 16, 16), np.float32))
     with pytest.raises(ValueError, match="expected a 3 x 3 weight"):
         _conv.winograd_filter(np.zeros((16, 16, 5, 5), np.float32), U, False)
     with pytest.raises(ValueError, match="expected \\(36, 32, 16\\)"):

@@ -85,17 +85,17 @@ cdef extern from "_conv_dw.h" nogil:
 cdef extern from "_winograd.h" nogil:
     long mg_wino_tiles(long n_out)
     long mg_wino_plane(long T, long n)
-    size_t mg_wino_image_len(long Cin, long Ho, long Wo)
+    size_t mg_wino_band_len(long rows, long Cin, long Cout, long Wo)
     void mg_wino_filter(const float *w, long K, long C, int for_dx, long ci0, long ci1,
                         float *U)
     void mg_wino_input(const float *x, long Cin, long H, long W, long ph, long pw, long th,
-                       long tw, long n, long T, float *xt, float *V)
+                       long tw, long n, long ti0, long ti1, long T, float *xt, float *V)
     int mg_wino_product(int xi, long T, long Cin, long Cout, const float *V, const float *U,
                         float *M)
     void mg_wino_output(const float *M, long T, long Cout, float *y, long Ho, long Wo,
                         long th, long tw, long u0, long u1, float *buf)
     void mg_wino_dy(const float *dy, long K, long Ho, long Wo, long th, long tw, long n,
-                    long T, float *buf, float *P)
+                    long ti0, long ti1, long T, float *buf, float *P)
     int mg_wino_dw_product(int xi, long T, long K, long C, const float *P, const float *V,
                            float *S, int accumulate)
     void mg_wino_dw_out(const float *S, long K, long C, long k0, long k1, float *dw)
@@ -834,26 +834,39 @@ def winograd_filter(const float[:, :, :, ::1] w, float[:, :, ::1] U, bint for_dx
                 mg_wino_filter(&w[0, 0, 0, 0], K, C, for_dx, ci, ci + 1, &U[0, 0, 0])
 
 
-def winograd_scratch(long group, long Cin, long Cout, long Ho, long Wo):
-    """(floats of shared scratch for groups of ``group`` images, floats per thread), for
-    the forward (dx) and for dw (with Cout the output channels, whose dy tiles a thread
-    copies too)."""
-    cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), T = group * th * tw
+def winograd_scratch(long group, long band, long Cin, long Cout, long Ho, long Wo):
+    """(floats of shared scratch for groups of ``group`` images, floats per thread for
+    bands of ``band`` tile rows), for the forward (dx) and for dw (Cout: dy's channels)."""
+    cdef long T = group * mg_wino_tiles(Ho) * mg_wino_tiles(Wo)
     return (36 * (mg_wino_plane(T, Cin) + mg_wino_plane(T, Cout)),
-            max(mg_wino_image_len(Cin, Ho, Wo), 16 * th * tw * Cout))
+            mg_wino_band_len(band, Cin, Cout, Wo))
+
+
+cdef int _winograd_scratch_fits(long group, long band, long Cin, long Cout, long Ho, long Wo,
+                                float[::1] shared, float[:, ::1] work) except -1:
+    need = winograd_scratch(group, band, Cin, Cout, Ho, Wo)
+    if group < 1 or band < 1 or work.shape[0] < 1 or shared.shape[0] < need[0] \
+            or work.shape[1] < need[1]:
+        raise ValueError(f"winograd: scratch ({shared.shape[0]}, {tuple(work.shape)[:2]}) too "
+                         f"small for groups of {group} images and bands of {band} tile rows "
+                         f"(need {need})")
+    if not mg_sgemm_ready():
+        raise ValueError("winograd: needs a CPU with AVX-512")
+    return 0
 
 
 def conv2d_winograd(const float[:, :, :, ::1] x, const float[:, :, ::1] U,
-                    float[:, :, :, ::1] y, long ph, long pw, Py_ssize_t group,
+                    float[:, :, :, ::1] y, long ph, long pw, Py_ssize_t group, long band,
                     float[::1] shared, float[:, ::1] work):
     """y = the 3 x 3 stride-1 convolution of x (padded by ph, pw) whose transformed filters
     are U (winograd_filter). Groups of ``group`` images in turn, each in three parallel
-    phases: input transforms image by image, the 36 products, output transforms in runs of
-    tiles. ``shared`` holds a group's V and M, ``work`` a row per thread (sizes:
-    winograd_scratch)."""
+    phases: input transforms by bands of ``band`` tile rows of an image, the 36 products,
+    output transforms in runs of tile rows. ``shared`` holds a group's V and M, ``work`` a
+    row per thread (sizes: winograd_scratch)."""
     cdef long N = x.shape[0], Cin = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef long Cout = y.shape[1], Ho = y.shape[2], Wo = y.shape[3]
     cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), g0, ng, T, i, xi, r, runs
+    cdef long bands = (th + band - 1) // band if band > 0 else 0
     cdef int threads = <int>work.shape[0], failed = 0
     cdef float *V
     cdef float *M
@@ -864,12 +877,7 @@ def conv2d_winograd(const float[:, :, :, ::1] x, const float[:, :, ::1] U,
     if Cin % 16 or Cout % 16 or tuple(U.shape)[:3] != (36, Cin, Cout):
         raise ValueError(f"winograd: channels ({Cin} -> {Cout}) must be multiples of 16 and "
                          f"the filters (36, {Cin}, {Cout}), got {tuple(U.shape)[:3]}")
-    need = winograd_scratch(group, Cin, Cout, Ho, Wo)
-    if group < 1 or threads < 1 or shared.shape[0] < need[0] or work.shape[1] < need[1]:
-        raise ValueError(f"winograd: scratch ({shared.shape[0]}, {tuple(work.shape)[:2]}) too "
-                         f"small for groups of {group} images (need {need})")
-    if not mg_sgemm_ready():
-        raise ValueError("winograd: needs a CPU with AVX-512")
+    _winograd_scratch_fits(group, band, Cin, Cout, Ho, Wo, shared, work)
     with nogil:
         g0 = 0
         while g0 < N:
@@ -877,8 +885,9 @@ def conv2d_winograd(const float[:, :, :, ::1] x, const float[:, :, ::1] U,
             T = ng * th * tw
             V = &shared[0]
             M = V + 36 * mg_wino_plane(T, Cin)
-            for i in prange(ng, schedule="dynamic", num_threads=team(threads)):
-                mg_wino_input(&x[g0 + i, 0, 0, 0], Cin, H, W, ph, pw, th, tw, i, T,
+            for i in prange(ng * bands, schedule="dynamic", num_threads=team(threads)):
+                mg_wino_input(&x[g0 + i // bands, 0, 0, 0], Cin, H, W, ph, pw, th, tw,
+                              i // bands, i % bands * band, min(th, (i % bands + 1) * band), T,
                               &work[threadid(), 0], V)
             for xi in prange(36, schedule="dynamic", num_threads=team(threads)):
                 if mg_wino_product(<int>xi, T, Cin, Cout, V, &U[0, 0, 0], M) < 0:
@@ -896,16 +905,17 @@ def conv2d_winograd(const float[:, :, :, ::1] x, const float[:, :, ::1] U,
 
 def conv2d_winograd_dw(const float[:, :, :, ::1] x, const float[:, :, :, ::1] dy,
                        float[:, :, :, ::1] grad_w, long ph, long pw, Py_ssize_t group,
-                       float[::1] shared, float[:, ::1] work, float[:, :, ::1] S):
+                       long band, float[::1] shared, float[:, ::1] work, float[:, :, ::1] S):
     """grad_w of the 3 x 3 stride-1 convolution of x (padded by ph, pw) for the output
     gradient dy, by Winograd F(4 x 4, 3 x 3) run backwards: dw = G^T [sum over tiles of
     (A dY A^T) (.) (B^T d B)] G. Groups of ``group`` images in turn: both transforms image
     by image, then the 36 sums S[xi] (K x C) += P[xi]^T V[xi], in group order (so the bits
-    depend on the group size, never on the threads); G^T S G at the end. ``S`` is
-    (36, K, C) scratch."""
+    depend on the group size, never on the threads); G^T S G at the end. Transforms by
+    bands of ``band`` tile rows; ``S`` is (36, K, C) scratch."""
     cdef long N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef long K = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
     cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), g0, ng, T, i, xi, k
+    cdef long bands = (th + band - 1) // band if band > 0 else 0
     cdef int threads = <int>work.shape[0], failed = 0
     cdef float *V
     cdef float *P
@@ -916,12 +926,7 @@ def conv2d_winograd_dw(const float[:, :, :, ::1] x, const float[:, :, :, ::1] dy
     if C % 16 or K % 16 or tuple(S.shape)[:3] != (36, K, C):
         raise ValueError(f"winograd: channels ({C} -> {K}) must be multiples of 16 and the "
                          f"sums (36, {K}, {C}), got {tuple(S.shape)[:3]}")
-    need = winograd_scratch(group, C, K, Ho, Wo)
-    if group < 1 or threads < 1 or shared.shape[0] < need[0] or work.shape[1] < need[1]:
-        raise ValueError(f"winograd: scratch ({shared.shape[0]}, {tuple(work.shape)[:2]}) too "
-                         f"small for groups of {group} images (need {need})")
-    if not mg_sgemm_ready():
-        raise ValueError("winograd: needs a CPU with AVX-512")
+    _winograd_scratch_fits(group, band, C, K, Ho, Wo, shared, work)
     with nogil:
         g0 = 0
         while g0 < N:
@@ -929,11 +934,13 @@ def conv2d_winograd_dw(const float[:, :, :, ::1] x, const float[:, :, :, ::1] dy
             T = ng * th * tw
             V = &shared[0]
             P = V + 36 * mg_wino_plane(T, C)
-            for i in prange(ng, schedule="dynamic", num_threads=team(threads)):
-                mg_wino_input(&x[g0 + i, 0, 0, 0], C, H, W, ph, pw, th, tw, i, T,
+            for i in prange(ng * bands, schedule="dynamic", num_threads=team(threads)):
+                mg_wino_input(&x[g0 + i // bands, 0, 0, 0], C, H, W, ph, pw, th, tw,
+                              i // bands, i % bands * band, min(th, (i % bands + 1) * band), T,
                               &work[threadid(), 0], V)
-                mg_wino_dy(&dy[g0 + i, 0, 0, 0], K, Ho, Wo, th, tw, i, T, &work[threadid(), 0],
-                           P)
+                mg_wino_dy(&dy[g0 + i // bands, 0, 0, 0], K, Ho, Wo, th, tw, i // bands,
+                           i % bands * band, min(th, (i % bands + 1) * band), T,
+                           &work[threadid(), 0], P)
             for xi in prange(36, schedule="dynamic", num_threads=team(threads)):
                 if mg_wino_dw_product(<int>xi, T, K, C, P, V, &S[0, 0, 0], g0 > 0) < 0:
                     failed = 1

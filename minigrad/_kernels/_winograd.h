@@ -46,13 +46,15 @@ static inline long mg_wino_plane(long T, long n) { return T * n + 16; }
 /* Tiles down (or across) an output of n_out rows (columns). */
 static inline long mg_wino_tiles(long n_out) { return (n_out + 3) / 4; }
 
-/* Floats of a thread's scratch: one image's zero-margined, channels-last copy (input),
-   or a tile row's outputs (output). */
-static inline size_t mg_wino_image_len(long Cin, long Ho, long Wo)
+/* Floats of a thread's scratch for bands of ``rows`` tile rows: the input rows they read
+   (zero-margined, channels last) for Cin channels, dy's rows for dw's Cout, or one tile
+   row's outputs. */
+static inline size_t mg_wino_band_len(long rows, long Cin, long Cout, long Wo)
 {
-    size_t in = (size_t)(4 * mg_wino_tiles(Ho) + 2) * (4 * mg_wino_tiles(Wo) + 2) * Cin;
-    size_t out = (size_t)16 * mg_wino_tiles(Wo) * 16;
-    return in > out ? in : out;
+    long tw = mg_wino_tiles(Wo);
+    size_t in = (size_t)(4 * rows + 2) * (4 * tw + 2) * Cin, dy = (size_t)16 * rows * tw * Cout;
+    size_t out = (size_t)16 * tw * 16;
+    return in > dy ? (in > out ? in : out) : (dy > out ? dy : out);
 }
 
 #if MG_SGEMM_X86
@@ -146,36 +148,38 @@ void mg_wino_gt(__m512 z0, __m512 z1, __m512 z2, __m512 z3, __m512 z4, __m512 z5
 /* A group's three phases. Tile t of a group is image t / (th tw), tile row t % (th tw) / tw,
    tile column t % tw; V is [xi][t][c] and M [xi][t][k], for the group's T tiles.
 
-   Input: image ``n`` of the group (at x, Cin planes of H x W) into V, through ``xt``
-   (mg_wino_image_len floats): its zero-margined copy, channels last. */
+   Input: tile rows [ti0, ti1) of image ``n`` of the group (at x, Cin planes of H x W) into
+   V, through ``xt`` (mg_wino_band_len floats): the rows those tiles read, zero-margined
+   and channels last. */
 MG_AVX512 static void mg_wino_input(const float *x, long Cin, long H, long W, long ph,
-                                    long pw, long th, long tw, long n, long T, float *xt,
-                                    float *V)
+                                    long pw, long th, long tw, long n, long ti0, long ti1,
+                                    long T, float *xt, float *V)
 {
-    long Hp = 4 * th + 2, Wp = 4 * tw + 2;
-    long hmax = H < Hp - ph ? H : Hp - ph, wmax = W < Wp - pw ? W : Wp - pw;
-    long rs = Wp * Cin;
-    /* zero margins: rows above and below the image, then columns left and right of it */
-    memset(xt, 0, (size_t)ph * rs * sizeof(float));
-    memset(xt + (ph + hmax) * rs, 0, (size_t)(Hp - ph - hmax) * rs * sizeof(float));
-    for (long h = ph; h < ph + hmax; h++) {
-        memset(xt + h * rs, 0, (size_t)pw * Cin * sizeof(float));
-        memset(xt + h * rs + (pw + wmax) * Cin, 0, (size_t)(Wp - pw - wmax) * Cin * sizeof(float));
-    }
-    /* the image, 16 x 16 blocks of (channels, columns) transposed in registers */
-    for (long h = 0; h < hmax; h++)
+    long Wp = 4 * tw + 2, rs = Wp * Cin, r0 = 4 * ti0 - ph;   /* r0: xt's first row in x */
+    long wmax = W < Wp - pw ? W : Wp - pw;
+    for (long r = 0; r < 4 * (ti1 - ti0) + 2; r++) {
+        long h = r0 + r;
+        float *row = xt + r * rs;
+        if (h < 0 || h >= H) {                 /* a padding row */
+            memset(row, 0, (size_t)rs * sizeof(float));
+            continue;
+        }
+        memset(row, 0, (size_t)pw * Cin * sizeof(float));
+        memset(row + (pw + wmax) * Cin, 0, (size_t)(Wp - pw - wmax) * Cin * sizeof(float));
+        /* 16 x 16 blocks of (channels, columns), transposed in registers */
         for (long c = 0; c < Cin; c += MG_WINO_LANES)
             for (long j0 = 0; j0 < wmax; j0 += 16) {
                 __m512 col[16];
                 int cols = wmax - j0 < 16 ? (int)(wmax - j0) : 16;
                 mg_transpose16(x + (c * H + h) * W + j0, H * W, 16, cols, col);
-                float *dst = xt + (h + ph) * rs + (pw + j0) * Cin + c;
+                float *dst = row + (pw + j0) * Cin + c;
                 for (int j = 0; j < cols; j++)
                     _mm512_storeu_ps(dst + j * Cin, col[j]);
             }
-    for (long tile = 0; tile < th * tw; tile++) {
+    }
+    for (long tile = ti0 * tw; tile < ti1 * tw; tile++) {
         long t = n * th * tw + tile, ti = tile / tw, tj = tile % tw;
-        const float *p0 = xt + ((4 * ti) * Wp + 4 * tj) * Cin;
+        const float *p0 = xt + ((4 * (ti - ti0)) * Wp + 4 * tj) * Cin;
         for (long c = 0; c < Cin; c += MG_WINO_LANES) {
             __m512 s[6][6], col[6];
             for (int q = 0; q < 6; q++) {          /* columns: (B^T d)[r][q] */
@@ -247,28 +251,34 @@ MG_AVX512 static void mg_wino_output(const float *M, long T, long Cout, float *y
         }
     }
 }
-/* dw's phases. dy's tiles: image n of the group (at dy, K planes of Ho x Wo) into
-   P[xi][t][k] = (A dY A^T)[xi], through ``buf`` (mg_wino_image_len floats): its
-   channels-last copy, zeros past the edges (the forward dropped those outputs). */
+/* dw's phases. dy's tiles: tile rows [ti0, ti1) of image n of the group (at dy, K planes
+   of Ho x Wo) into P[xi][t][k] = (A dY A^T)[xi], through ``buf`` (mg_wino_band_len
+   floats): their rows, channels last, zeros past the edges (the forward dropped those
+   outputs). */
 MG_AVX512 static void mg_wino_dy(const float *dy, long K, long Ho, long Wo, long th, long tw,
-                                 long n, long T, float *buf, float *P)
+                                 long n, long ti0, long ti1, long T, float *buf, float *P)
 {
     long Wq = 4 * tw, rs = Wq * K;
-    memset(buf + Ho * rs, 0, (size_t)(4 * th - Ho) * rs * sizeof(float));
-    for (long h = 0; h < Ho; h++) {
-        memset(buf + h * rs + Wo * K, 0, (size_t)(Wq - Wo) * K * sizeof(float));
+    for (long r = 0; r < 4 * (ti1 - ti0); r++) {
+        long h = 4 * ti0 + r;
+        float *row = buf + r * rs;
+        if (h >= Ho) {
+            memset(row, 0, (size_t)rs * sizeof(float));
+            continue;
+        }
+        memset(row + Wo * K, 0, (size_t)(Wq - Wo) * K * sizeof(float));
         for (long k = 0; k < K; k += MG_WINO_LANES)
             for (long j0 = 0; j0 < Wo; j0 += 16) {
                 __m512 col[16];
                 int cols = Wo - j0 < 16 ? (int)(Wo - j0) : 16;
                 mg_transpose16(dy + (k * Ho + h) * Wo + j0, Ho * Wo, 16, cols, col);
                 for (int j = 0; j < cols; j++)
-                    _mm512_storeu_ps(buf + h * rs + (j0 + j) * K + k, col[j]);
+                    _mm512_storeu_ps(row + (j0 + j) * K + k, col[j]);
             }
     }
-    for (long tile = 0; tile < th * tw; tile++) {
+    for (long tile = ti0 * tw; tile < ti1 * tw; tile++) {
         long t = n * th * tw + tile, ti = tile / tw, tj = tile % tw;
-        const float *p0 = buf + (4 * ti) * rs + 4 * tj * K;
+        const float *p0 = buf + (4 * (ti - ti0)) * rs + 4 * tj * K;
         for (long k = 0; k < K; k += MG_WINO_LANES) {
             __m512 s[6][4], col[6];
             for (int q = 0; q < 4; q++) {          /* columns: (A dY)[i][q] */
@@ -330,13 +340,14 @@ MG_AVX512 static void mg_wino_dw_out(const float *S, long K, long C, long k0, lo
 static void mg_wino_filter(const float *w, long K, long C, int for_dx, long ci0, long ci1,
                            float *U) {}
 static void mg_wino_input(const float *x, long Cin, long H, long W, long ph, long pw,
-                          long th, long tw, long n, long T, float *xt, float *V) {}
+                          long th, long tw, long n, long ti0, long ti1, long T, float *xt,
+                          float *V) {}
 static inline int mg_wino_product(int xi, long T, long Cin, long Cout, const float *V,
                                   const float *U, float *M) { return -1; }
 static void mg_wino_output(const float *M, long T, long Cout, float *y, long Ho, long Wo,
                            long th, long tw, long u0, long u1, float *buf) {}
 static void mg_wino_dy(const float *dy, long K, long Ho, long Wo, long th, long tw, long n,
-                       long T, float *buf, float *P) {}
+                       long ti0, long ti1, long T, float *buf, float *P) {}
 static inline int mg_wino_dw_product(int xi, long T, long K, long C, const float *P,
                                      const float *V, float *S, int accumulate) { return -1; }
 static void mg_wino_dw_out(const float *S, long K, long C, long k0, long k1, float *dw) {}

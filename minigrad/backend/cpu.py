@@ -475,31 +475,31 @@ def _winograd(x, w, out, padding, for_dx):
     threads = get_num_threads()
     U = np.empty((36, cin, cout), dtype=np.float32)
     _conv.winograd_filter(w, U, for_dx, threads)
-    Ho, Wo = out.shape[2:]
-    group = _wino_group(x.shape[0], Ho, Wo)
-    shared, per_thread = _conv.winograd_scratch(group, cin, cout, Ho, Wo)
+    group, band, shared, work = _wino_plan(x.shape[0], cin, cout, out.shape[2:], threads)
     pad = (2 - padding[0], 2 - padding[1]) if for_dx else padding
-    _conv.conv2d_winograd(x, U, out, pad[0], pad[1], group, np.empty(shared, np.float32),
-                          np.empty((threads, per_thread), np.float32))
+    _conv.conv2d_winograd(x, U, out, pad[0], pad[1], group, band, shared, work)
     return out
 
 
 def _winograd_dw(x, dy, dw, padding):
     """dw of the 3 x 3 stride-1 convolution, by Winograd F(4 x 4, 3 x 3) run backwards."""
-    C, (K, Ho, Wo), threads = x.shape[1], dy.shape[1:], get_num_threads()
-    group = _wino_group(x.shape[0], Ho, Wo)
-    shared, per_thread = _conv.winograd_scratch(group, C, K, Ho, Wo)
-    _conv.conv2d_winograd_dw(x, dy, dw, padding[0], padding[1], group,
-                             np.empty(shared, np.float32),
-                             np.empty((threads, per_thread), np.float32),
+    C, K, threads = x.shape[1], dy.shape[1], get_num_threads()
+    group, band, shared, work = _wino_plan(x.shape[0], C, K, dy.shape[2:], threads)
+    _conv.conv2d_winograd_dw(x, dy, dw, padding[0], padding[1], group, band, shared, work,
                              np.empty((36, K, C), np.float32))
     return dw
 
 
-def _wino_group(N, Ho, Wo):
-    """Images per group: about _WINO_TILES tiles, and at least 2 images where the batch has
-    them (the transforms split a group's images among the threads)."""
-    return max(min(2, N), min(N, _WINO_TILES // (-(-Ho // 4) * -(-Wo // 4))))
+def _wino_plan(N, cin, cout, out_hw, threads):
+    """(images per group, tile rows per band, shared scratch, per-thread scratch): groups
+    of about _WINO_TILES tiles (one image at least), each image's transforms cut into
+    bands so that a group has two per thread where its tile rows allow."""
+    th, tw = -(-out_hw[0] // 4), -(-out_hw[1] // 4)
+    group = max(1, min(N, _WINO_TILES // (th * tw)))
+    band = -(-th // min(th, -(-2 * threads // group)))
+    shared, per_thread = _conv.winograd_scratch(group, band, cin, cout, *out_hw)
+    return (group, band, np.empty(shared, np.float32),
+            np.empty((threads, per_thread), np.float32))
 
 
 def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
