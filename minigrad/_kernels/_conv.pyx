@@ -842,6 +842,39 @@ def winograd_scratch(long group, long band, long Cin, long Cout, long Ho, long W
             mg_wino_band_len(band, Cin, Cout, Wo))
 
 
+cdef void _wino_transforms(const float *x, long C, long H, long W, long ph, long pw,
+                           const float *dy, long K, long Ho, long Wo, long ng, long band,
+                           long T, float[:, ::1] work, float *V, float *P) noexcept nogil:
+    """A group's input transforms into V (and, with ``dy``, dy's into P), by bands of
+    ``band`` tile rows of its ``ng`` images, on the threads of ``work``'s rows."""
+    cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), bands = (th + band - 1) // band
+    cdef long i, n, t0
+    for i in prange(ng * bands, schedule="dynamic", num_threads=team(<int>work.shape[0])):
+        n = i // bands
+        t0 = i % bands * band
+        mg_wino_input(x + n * C * H * W, C, H, W, ph, pw, th, tw, n, t0, min(th, t0 + band), T,
+                      &work[threadid(), 0], V)
+        if dy != NULL:
+            mg_wino_dy(dy + n * K * Ho * Wo, K, Ho, Wo, th, tw, n, t0, min(th, t0 + band), T,
+                       &work[threadid(), 0], P)
+
+
+cdef int _winograd_checks(tuple xs, tuple ys, long ph, long pw, str ys_name, tuple table,
+                          tuple want, str table_name) except -1:
+    """x (N, C, H, W) and the output-shaped ys (N, K, Ho, Wo) must be a 3 x 3 stride-1
+    convolution's with padding (ph, pw), C and K multiples of 16, and the transformed
+    ``table`` of shape ``want``."""
+    N, C, H, W = xs
+    if ph < 0 or pw < 0 or ys[2] != H + 2 * ph - 2 or ys[3] != W + 2 * pw - 2 or ys[2] < 1 \
+            or ys[3] < 1 or ys[0] != N:
+        raise ValueError(f"winograd: {ys_name} {ys} does not fit input {xs} with padding "
+                         f"({ph}, {pw})")
+    if C % 16 or ys[1] % 16 or table != want:
+        raise ValueError(f"winograd: channels ({C} -> {ys[1]}) must be multiples of 16 and the "
+                         f"{table_name} {want}, got {table}")
+    return 0
+
+
 cdef int _winograd_scratch_fits(long group, long band, long Cin, long Cout, long Ho, long Wo,
                                 float[::1] shared, float[:, ::1] work) except -1:
     need = winograd_scratch(group, band, Cin, Cout, Ho, Wo)
@@ -865,18 +898,12 @@ def conv2d_winograd(const float[:, :, :, ::1] x, const float[:, :, ::1] U,
     row per thread (sizes: winograd_scratch)."""
     cdef long N = x.shape[0], Cin = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef long Cout = y.shape[1], Ho = y.shape[2], Wo = y.shape[3]
-    cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), g0, ng, T, i, xi, r, runs
-    cdef long bands = (th + band - 1) // band if band > 0 else 0
+    cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), g0, ng, T, xi, r, runs
     cdef int threads = <int>work.shape[0], failed = 0
     cdef float *V
     cdef float *M
-    if ph < 0 or pw < 0 or Ho != H + 2 * ph - 2 or Wo != W + 2 * pw - 2 or Ho < 1 or Wo < 1 \
-            or y.shape[0] != N:
-        raise ValueError(f"winograd: output {tuple(y.shape)[:4]} does not fit input "
-                         f"{tuple(x.shape)[:4]} with padding ({ph}, {pw})")
-    if Cin % 16 or Cout % 16 or tuple(U.shape)[:3] != (36, Cin, Cout):
-        raise ValueError(f"winograd: channels ({Cin} -> {Cout}) must be multiples of 16 and "
-                         f"the filters (36, {Cin}, {Cout}), got {tuple(U.shape)[:3]}")
+    _winograd_checks(tuple(x.shape)[:4], tuple(y.shape)[:4], ph, pw, "output",
+                     tuple(U.shape)[:3], (36, Cin, Cout), "filters")
     _winograd_scratch_fits(group, band, Cin, Cout, Ho, Wo, shared, work)
     with nogil:
         g0 = 0
@@ -885,10 +912,8 @@ def conv2d_winograd(const float[:, :, :, ::1] x, const float[:, :, ::1] U,
             T = ng * th * tw
             V = &shared[0]
             M = V + 36 * mg_wino_plane(T, Cin)
-            for i in prange(ng * bands, schedule="dynamic", num_threads=team(threads)):
-                mg_wino_input(&x[g0 + i // bands, 0, 0, 0], Cin, H, W, ph, pw, th, tw,
-                              i // bands, i % bands * band, min(th, (i % bands + 1) * band), T,
-                              &work[threadid(), 0], V)
+            _wino_transforms(&x[g0, 0, 0, 0], Cin, H, W, ph, pw, NULL, 0, Ho, Wo, ng, band, T,
+                             work, V, NULL)
             for xi in prange(36, schedule="dynamic", num_threads=team(threads)):
                 if mg_wino_product(<int>xi, T, Cin, Cout, V, &U[0, 0, 0], M) < 0:
                     failed = 1
@@ -899,8 +924,6 @@ def conv2d_winograd(const float[:, :, :, ::1] x, const float[:, :, ::1] U,
             g0 += group
     if failed:
         raise MemoryError("winograd: our GEMM could not get its scratch memory")
-
-
 
 
 def conv2d_winograd_dw(const float[:, :, :, ::1] x, const float[:, :, :, ::1] dy,
@@ -914,18 +937,15 @@ def conv2d_winograd_dw(const float[:, :, :, ::1] x, const float[:, :, :, ::1] dy
     bands of ``band`` tile rows; ``S`` is (36, K, C) scratch."""
     cdef long N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef long K = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
-    cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), g0, ng, T, i, xi, k
-    cdef long bands = (th + band - 1) // band if band > 0 else 0
+    cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), g0, ng, T, xi, k
     cdef int threads = <int>work.shape[0], failed = 0
     cdef float *V
     cdef float *P
-    if ph < 0 or pw < 0 or Ho != H + 2 * ph - 2 or Wo != W + 2 * pw - 2 or Ho < 1 or Wo < 1 \
-            or dy.shape[0] != N or tuple(grad_w.shape)[:4] != (K, C, 3, 3):
-        raise ValueError(f"winograd: dy {tuple(dy.shape)[:4]} and dw {tuple(grad_w.shape)[:4]} "
-                         f"do not fit input {tuple(x.shape)[:4]} with padding ({ph}, {pw})")
-    if C % 16 or K % 16 or tuple(S.shape)[:3] != (36, K, C):
-        raise ValueError(f"winograd: channels ({C} -> {K}) must be multiples of 16 and the "
-                         f"sums (36, {K}, {C}), got {tuple(S.shape)[:3]}")
+    if tuple(grad_w.shape)[:4] != (K, C, 3, 3):
+        raise ValueError(f"winograd: dw {tuple(grad_w.shape)[:4]} does not fit dy "
+                         f"{tuple(dy.shape)[:4]} and input {tuple(x.shape)[:4]}")
+    _winograd_checks(tuple(x.shape)[:4], tuple(dy.shape)[:4], ph, pw, "dy", tuple(S.shape)[:3],
+                     (36, K, C), "sums")
     _winograd_scratch_fits(group, band, C, K, Ho, Wo, shared, work)
     with nogil:
         g0 = 0
@@ -934,13 +954,8 @@ def conv2d_winograd_dw(const float[:, :, :, ::1] x, const float[:, :, :, ::1] dy
             T = ng * th * tw
             V = &shared[0]
             P = V + 36 * mg_wino_plane(T, C)
-            for i in prange(ng * bands, schedule="dynamic", num_threads=team(threads)):
-                mg_wino_input(&x[g0 + i // bands, 0, 0, 0], C, H, W, ph, pw, th, tw,
-                              i // bands, i % bands * band, min(th, (i % bands + 1) * band), T,
-                              &work[threadid(), 0], V)
-                mg_wino_dy(&dy[g0 + i // bands, 0, 0, 0], K, Ho, Wo, th, tw, i // bands,
-                           i % bands * band, min(th, (i % bands + 1) * band), T,
-                           &work[threadid(), 0], P)
+            _wino_transforms(&x[g0, 0, 0, 0], C, H, W, ph, pw, &dy[g0, 0, 0, 0], K, Ho, Wo, ng,
+                             band, T, work, V, P)
             for xi in prange(36, schedule="dynamic", num_threads=team(threads)):
                 if mg_wino_dw_product(<int>xi, T, K, C, P, V, &S[0, 0, 0], g0 > 0) < 0:
                     failed = 1
