@@ -938,8 +938,8 @@ def test_conv_winograd_bits_do_not_depend_on_threads_or_groups(monkeypatch, rng)
 
 def test_conv_winograd_is_chosen_by_shape(monkeypatch):
     """Where it is on (AMD EPYC): 3 x 3 stride-1 float32 convs with at least 32 channels a
-    side (multiples of 16) and at most 2^17 channel pairs (2^18 for dw); never float64,
-    groups, strides, dilation, 5 x 5 or padding over 2."""
+    side (multiples of 16), at most 2^17 channel pairs (2^18 for dw) and 1024 tiles an
+    image; never float64, groups, strides, dilation, 5 x 5 or padding over 2."""
     monkeypatch.setattr(cpu, "_WINOGRAD", True)
     monkeypatch.setattr(cpu._gemm, "own_sgemm_state", lambda: (True, True))
 
@@ -956,6 +956,8 @@ def test_conv_winograd_is_chosen_by_shape(monkeypatch):
     assert not fits((32, 512, 4, 4), (1024, 512, 3, 3), dw=True)
     assert not fits((32, 16, 32, 32), (16, 16, 3, 3))       # ResNet-20's first stage
     assert not fits((32, 72, 8, 8), (64, 72, 3, 3))         # 72 is no multiple of 16
+    assert fits((2, 32, 128, 128), (32, 32, 3, 3))          # 1024 tiles an image
+    assert not fits((2, 32, 129, 128), (32, 32, 3, 3))      # more: the GEMM path's scratch
     assert not fits((32, 64, 8, 8), (64, 64, 3, 3), dtype=np.float64)
     assert not fits((32, 64, 8, 8), (64, 32, 3, 3), groups=2)
     assert not fits((32, 64, 16, 16), (64, 64, 3, 3), stride=2)

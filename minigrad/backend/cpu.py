@@ -452,6 +452,10 @@ _WINO_MIN_CHANNELS = 32    # input and output channels, each a multiple of 16
 _WINO_MAX_PAIRS = 2**17    # input x output channels (y and dx)
 _WINO_MAX_PAIRS_DW = 2**18
 _WINO_TILES = 256          # 4 x 4 output tiles per group of images (a group's products)
+_WINO_MAX_IMAGE_TILES = 1024   # tiles of one image (128 x 128 outputs): a group's
+                               # transformed tiles take 4.5x its activations, so larger
+                               # images keep the GEMM path's smaller scratch (not measured
+                               # beyond 56 x 56)
 
 
 def _winograd_fits(x_shape, w_shape, out_hw, stride, padding, dilation, groups, dtype,
@@ -464,6 +468,7 @@ def _winograd_fits(x_shape, w_shape, out_hw, stride, padding, dilation, groups, 
                 and 0 <= min(padding) and max(padding) <= 2
                 and C % 16 == 0 and K % 16 == 0 and min(C, K) >= _WINO_MIN_CHANNELS
                 and C * K <= (_WINO_MAX_PAIRS_DW if weight_grad else _WINO_MAX_PAIRS)
+                and -(-out_hw[0] // 4) * -(-out_hw[1] // 4) <= _WINO_MAX_IMAGE_TILES
                 and _gemm.own_sgemm_state()[1])
 
 
