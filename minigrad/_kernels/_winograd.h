@@ -19,14 +19,21 @@
    buffer. The filter transform runs once per call in double.
 
    Rounding: the transforms scale values by up to 100 (B^T's 4, 5 and A^T's 8 on both
-   axes), so the float32 result carries more rounding error than a direct sum, by a factor
-   that the tests measure against float64 (see tests/test_kernels.py). Each output's bits
-   depend on the data and C only: the GEMM's order is fixed by its K (= C), and a tile is
-   computed alone, whatever block or thread it falls in.
+   axes), so the float32 result carries more rounding error than a direct sum (RMS about
+   ten times); tests/test_kernels.py holds every output within the algorithm's own
+   first-order bound against float64. Each output's bits depend on the data and C only:
+   the GEMM's order is fixed by its K (= C), and a tile is computed alone, whatever group,
+   band or thread it falls in.
 
    dx of the same convolution is one too: the convolution of dy, padded by 2 - p, with
    each filter turned by 180 degrees and the channel roles swapped (mg_wino_filter's
-   ``for_dx``).
+   ``for_dx``). dw runs the algorithm backwards: with P = A dY A^T per tile of dy (the
+   4 x 4 outputs' gradient),
+
+       dw = G^T [ sum over tiles of P_k (.) V_c ] G,
+
+   the 36 sums again products, S[xi] (K x C) += P[xi]^T V[xi], accumulated group by group
+   (so dw's bits follow the group size, which the shapes fix, never the threads).
 
    Requires AVX-512F and channel counts that are multiples of 16; the caller checks
    (mg_sgemm_ready, cpu.py's _winograd_fits). */
