@@ -438,7 +438,7 @@ _THIN_BLOCKS = _BLOCK_OWN_GEMM = _DW_SHIFT_WIDE is not None
 # 0.60 / 0.60, 64->64 @16x16 0.65 / 0.70, 128->128 @16x16 0.52 / 0.54, 256->256 @8x8
 # 0.47 / 0.52, 64->64 @8x8 0.32 / 0.34, 32->32 @16x16 0.61 / 0.63, 32->64 @14x14
 # (batch 64) 0.77 / 0.82, 48->48 @16x16 0.78 / 0.76, 256->512 @4x4 0.79 / 0.84,
-# 128->128 @28x28 (batch 16) 0.68 / 0.65, 64->64 @56x56 (batch 8) 0.87 / 0.88; but
+# 128->128 @28x28 (batch 16) 0.68 / 0.65, 64->64 @56x56 (batch 2) 0.50 / 0.48; but
 # 16->16 @32x32 0.98 / 0.87 (too few channels for the transforms to pay) and 512->512
 # @4x4 1.15 / 1.18 (36 transformed filters per channel pair to read for 32 tiles).
 # dw, Winograd run backwards (time against our GEMM path's dw): 64->64 @32x32 0.52,
