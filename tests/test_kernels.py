@@ -355,6 +355,7 @@ def test_convolutions_on_our_sgemm_match_float64(monkeypatch, rng, threads, xs, 
     sums, and y and dx the same bits at 1 and 2 threads."""
     monkeypatch.setattr(cpu, "_BLOCK_OWN_GEMM", own_block_gemm)
     monkeypatch.setattr(cpu, "_THIN_BLOCKS", True)
+    monkeypatch.setattr(cpu, "_WINOGRAD", False)   # (these paths, not Winograd's)
     x, w = _rand(rng, xs, np.float32), _rand(rng, ws, np.float32)
     args = ((1, 1), (1, 1), (1, 1), 1)
     dy = _rand(rng, (xs[0], ws[0]) + xs[2:], np.float32)
@@ -660,6 +661,7 @@ def test_weight_gradient_kernel_takes_more_channels_where_measured_faster(monkey
     padded image (within float32's rounding bound), and 32 -> 64 at 14 x 14 (196 pixels)
     stays on im2col; elsewhere both do."""
     monkeypatch.setattr(cpu, "_DW_SHIFT_WIDE", wide)
+    monkeypatch.setattr(cpu, "_WINOGRAD", False)   # (the kernel's dw, not Winograd's)
     args = ((1, 1), (1, 1), (1, 1), 1)
 
     def shift(xs, ws):

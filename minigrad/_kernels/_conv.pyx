@@ -842,21 +842,45 @@ def winograd_scratch(long group, long band, long Cin, long Cout, long Ho, long W
             mg_wino_band_len(band, Cin, Cout, Wo))
 
 
-cdef void _wino_transforms(const float *x, long C, long H, long W, long ph, long pw,
-                           const float *dy, long K, long Ho, long Wo, long ng, long band,
-                           long T, float[:, ::1] work, float *V, float *P) noexcept nogil:
-    """A group's input transforms into V (and, with ``dy``, dy's into P), by bands of
-    ``band`` tile rows of its ``ng`` images, on the threads of ``work``'s rows."""
+cdef int _wino_groups(const float *x, long N, long C, long H, long W, long ph, long pw,
+                      float *y, const float *dy, long K, long Ho, long Wo, float *table,
+                      long group, long band, float *shared, float[:, ::1] work) except -1 nogil:
+    """The forward (``y``: U in ``table``) or dw (``dy``: the sums S in ``table``) over
+    groups of ``group`` images in turn, each in parallel phases: the input transforms (and
+    dy's) by bands of ``band`` tile rows of an image, the 36 products (dw's added group by
+    group), and for the forward the output transforms in runs of tile rows."""
     cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), bands = (th + band - 1) // band
-    cdef long i, n, t0
-    for i in prange(ng * bands, schedule="dynamic", num_threads=team(<int>work.shape[0])):
-        n = i // bands
-        t0 = i % bands * band
-        mg_wino_input(x + n * C * H * W, C, H, W, ph, pw, th, tw, n, t0, min(th, t0 + band), T,
-                      &work[threadid(), 0], V)
-        if dy != NULL:
-            mg_wino_dy(dy + n * K * Ho * Wo, K, Ho, Wo, th, tw, n, t0, min(th, t0 + band), T,
-                       &work[threadid(), 0], P)
+    cdef long g0 = 0, ng, T, i, n, t0, xi, r, runs
+    cdef int threads = <int>work.shape[0], failed = 0
+    cdef float *V = shared
+    cdef float *M
+    while g0 < N:
+        ng = min(group, N - g0)
+        T = ng * th * tw
+        M = V + 36 * mg_wino_plane(T, C)   # (dy's tiles P, for dw)
+        for i in prange(ng * bands, schedule="dynamic", num_threads=team(threads)):
+            n = g0 + i // bands
+            t0 = i % bands * band
+            mg_wino_input(x + n * C * H * W, C, H, W, ph, pw, th, tw, i // bands, t0,
+                          min(th, t0 + band), T, &work[threadid(), 0], V)
+            if dy != NULL:
+                mg_wino_dy(dy + n * K * Ho * Wo, K, Ho, Wo, th, tw, i // bands, t0,
+                           min(th, t0 + band), T, &work[threadid(), 0], M)
+        for xi in prange(36, schedule="dynamic", num_threads=team(threads)):
+            if (mg_wino_product(<int>xi, T, C, K, V, table, M) if dy == NULL else
+                    mg_wino_dw_product(<int>xi, T, K, C, M, V, table, g0 > 0)) < 0:
+                failed = 1
+        if dy == NULL:
+            runs = min(ng * th, 8 * threads)
+            for r in prange(runs, schedule="dynamic", num_threads=team(threads)):
+                mg_wino_output(M, T, K, y + g0 * K * Ho * Wo, Ho, Wo, th, tw,
+                               r * ng * th // runs, (r + 1) * ng * th // runs,
+                               &work[threadid(), 0])
+        g0 += group
+    if failed:
+        with gil:
+            raise MemoryError("winograd: our GEMM could not get its scratch memory")
+    return 0
 
 
 cdef int _winograd_checks(tuple xs, tuple ys, long ph, long pw, str ys_name, tuple table,
@@ -898,32 +922,12 @@ def conv2d_winograd(const float[:, :, :, ::1] x, const float[:, :, ::1] U,
     row per thread (sizes: winograd_scratch)."""
     cdef long N = x.shape[0], Cin = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef long Cout = y.shape[1], Ho = y.shape[2], Wo = y.shape[3]
-    cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), g0, ng, T, xi, r, runs
-    cdef int threads = <int>work.shape[0], failed = 0
-    cdef float *V
-    cdef float *M
     _winograd_checks(tuple(x.shape)[:4], tuple(y.shape)[:4], ph, pw, "output",
                      tuple(U.shape)[:3], (36, Cin, Cout), "filters")
     _winograd_scratch_fits(group, band, Cin, Cout, Ho, Wo, shared, work)
     with nogil:
-        g0 = 0
-        while g0 < N:
-            ng = min(group, N - g0)
-            T = ng * th * tw
-            V = &shared[0]
-            M = V + 36 * mg_wino_plane(T, Cin)
-            _wino_transforms(&x[g0, 0, 0, 0], Cin, H, W, ph, pw, NULL, 0, Ho, Wo, ng, band, T,
-                             work, V, NULL)
-            for xi in prange(36, schedule="dynamic", num_threads=team(threads)):
-                if mg_wino_product(<int>xi, T, Cin, Cout, V, &U[0, 0, 0], M) < 0:
-                    failed = 1
-            runs = min(ng * th, 8 * threads)
-            for r in prange(runs, schedule="dynamic", num_threads=team(threads)):
-                mg_wino_output(M, T, Cout, &y[g0, 0, 0, 0], Ho, Wo, th, tw, r * ng * th // runs,
-                               (r + 1) * ng * th // runs, &work[threadid(), 0])
-            g0 += group
-    if failed:
-        raise MemoryError("winograd: our GEMM could not get its scratch memory")
+        _wino_groups(&x[0, 0, 0, 0], N, Cin, H, W, ph, pw, &y[0, 0, 0, 0], NULL, Cout, Ho, Wo,
+                     <float *>&U[0, 0, 0], group, band, &shared[0], work)
 
 
 def conv2d_winograd_dw(const float[:, :, :, ::1] x, const float[:, :, :, ::1] dy,
@@ -937,10 +941,7 @@ def conv2d_winograd_dw(const float[:, :, :, ::1] x, const float[:, :, :, ::1] dy
     bands of ``band`` tile rows; ``S`` is (36, K, C) scratch."""
     cdef long N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef long K = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
-    cdef long th = mg_wino_tiles(Ho), tw = mg_wino_tiles(Wo), g0, ng, T, xi, k
-    cdef int threads = <int>work.shape[0], failed = 0
-    cdef float *V
-    cdef float *P
+    cdef long k
     if tuple(grad_w.shape)[:4] != (K, C, 3, 3):
         raise ValueError(f"winograd: dw {tuple(grad_w.shape)[:4]} does not fit dy "
                          f"{tuple(dy.shape)[:4]} and input {tuple(x.shape)[:4]}")
@@ -948,19 +949,7 @@ def conv2d_winograd_dw(const float[:, :, :, ::1] x, const float[:, :, :, ::1] dy
                      (36, K, C), "sums")
     _winograd_scratch_fits(group, band, C, K, Ho, Wo, shared, work)
     with nogil:
-        g0 = 0
-        while g0 < N:
-            ng = min(group, N - g0)
-            T = ng * th * tw
-            V = &shared[0]
-            P = V + 36 * mg_wino_plane(T, C)
-            _wino_transforms(&x[g0, 0, 0, 0], C, H, W, ph, pw, &dy[g0, 0, 0, 0], K, Ho, Wo, ng,
-                             band, T, work, V, P)
-            for xi in prange(36, schedule="dynamic", num_threads=team(threads)):
-                if mg_wino_dw_product(<int>xi, T, K, C, P, V, &S[0, 0, 0], g0 > 0) < 0:
-                    failed = 1
-            g0 += group
-        for k in prange(K, schedule="static", num_threads=team(threads)):
+        _wino_groups(&x[0, 0, 0, 0], N, C, H, W, ph, pw, NULL, &dy[0, 0, 0, 0], K, Ho, Wo,
+                     &S[0, 0, 0], group, band, &shared[0], work)
+        for k in prange(K, schedule="static", num_threads=team(<int>work.shape[0])):
             mg_wino_dw_out(&S[0, 0, 0], K, C, k, k + 1, &grad_w[0, 0, 0, 0])
-    if failed:
-        raise MemoryError("winograd: our GEMM could not get its scratch memory")
