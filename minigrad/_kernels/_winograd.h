@@ -43,7 +43,7 @@
 #include <string.h>
 #include "_sgemm.h"
 
-enum { MG_WINO_XI = 36, MG_WINO_LANES = 16 };
+enum { MG_WINO_LANES = 16 };   /* channels to a vector; the 6 x 6 has 36 positions (xi) */
 
 /* Floats from one of V's (or M's) 36 planes to the next: T rows of n channels and a
    cache line more, so that the 36 planes a tile writes do not share one cache set (at
